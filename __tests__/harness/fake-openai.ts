@@ -1,0 +1,141 @@
+/**
+ * The OpenAI endpoints the real Codex CLI talks to, on loopback: the Responses API (an
+ * SSE stream that makes `codex exec` print a reply), the personal-access-token check and
+ * the agent-identity JWKS and task registration.
+ */
+import { generateKeyPairSync, createSign, type KeyObject } from 'node:crypto'
+import { LoopbackServer, sendJson, type TlsIdentity } from './servers.js'
+
+export const REPLY = 'hello from the fake Responses API'
+
+const b64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
+
+function sse(events: object[]): string {
+  return events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join('')
+}
+
+const RESPONSE_EVENTS = sse([
+  { type: 'response.created', response: { id: 'resp_1' } },
+  {
+    type: 'response.output_item.done',
+    item: { type: 'message', role: 'assistant', id: 'msg_1', content: [{ type: 'output_text', text: REPLY }] }
+  },
+  {
+    type: 'response.completed',
+    response: { id: 'resp_1', usage: { input_tokens: 1, input_tokens_details: null, output_tokens: 1, output_tokens_details: null, total_tokens: 2 } }
+  }
+])
+
+/** An RS256 key that signs agent identity JWTs, and the JWKS that publishes it. */
+export class AgentIdentityIssuer {
+  readonly kid = 'test-key'
+  private readonly privateKey: KeyObject
+  private readonly publicKey: KeyObject
+
+  constructor() {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    this.privateKey = pair.privateKey
+    this.publicKey = pair.publicKey
+  }
+
+  jwks(): object {
+    return { keys: [{ ...this.publicKey.export({ format: 'jwk' }), kid: this.kid, use: 'sig', alg: 'RS256' }] }
+  }
+
+  /** A token shaped like the ones Codex issues, valid for `lifetimeSeconds`. */
+  token(lifetimeSeconds = 3600, runtimeId = 'agent-runtime-test'): string {
+    const now = Math.floor(Date.now() / 1000)
+    const agentKey = generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64')
+    const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: this.kid }))
+    const payload = b64url(
+      JSON.stringify({
+        iss: 'https://chatgpt.com/codex-backend/agent-identity',
+        aud: 'codex-app-server',
+        iat: now,
+        exp: now + lifetimeSeconds,
+        agent_runtime_id: runtimeId,
+        agent_private_key: agentKey,
+        account_id: 'account-test',
+        chatgpt_user_id: 'user-test',
+        email: 'ci@example.com',
+        plan_type: 'pro',
+        chatgpt_account_is_fedramp: false
+      })
+    )
+    const signature = createSign('RSA-SHA256').update(`${header}.${payload}`).sign(this.privateKey)
+    return `${header}.${payload}.${b64url(signature)}`
+  }
+}
+
+export interface FakeOpenAIOptions {
+  /** Personal access tokens that whoami accepts; any other gets 401. */
+  acceptedTokens?: string[]
+  tls?: TlsIdentity
+}
+
+export class FakeOpenAI {
+  readonly server: LoopbackServer
+  readonly issuer = new AgentIdentityIssuer()
+
+  constructor(private readonly options: FakeOpenAIOptions = {}) {
+    this.server = new LoopbackServer((req, res) => {
+      const url = req.url ?? ''
+      if (req.method === 'POST' && url.startsWith('/v1/responses')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        res.end(RESPONSE_EVENTS)
+      } else if (url.startsWith('/authapi/v1/user-auth-credential/whoami')) {
+        const token = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+        if (!(this.options.acceptedTokens ?? []).includes(token)) {
+          sendJson(res, 401, { error: { message: 'Invalid personal access token', code: 'invalid_token' } })
+          return
+        }
+        sendJson(res, 200, {
+          email: 'ci@example.com',
+          chatgpt_user_id: 'user-test',
+          chatgpt_account_id: 'account-test',
+          chatgpt_plan_type: 'pro',
+          chatgpt_account_is_fedramp: false
+        })
+      } else if (url.startsWith('/identity/agent-identities/jwks')) {
+        sendJson(res, 200, this.issuer.jwks())
+      } else if (req.method === 'POST' && /^\/identity-api\/v1\/agent\/[^/]+\/task\/register/.test(url)) {
+        sendJson(res, 200, { taskId: 'task-test' })
+      } else {
+        sendJson(res, 404, { error: `no route for ${req.method} ${url}` })
+      }
+    }, options.tls)
+  }
+
+  async start(): Promise<this> {
+    await this.server.start()
+    return this
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop()
+  }
+
+  /** Variables that send the CLI's auth checks here instead of OpenAI. */
+  authEnv(): Record<string, string> {
+    const origin = this.server.origin
+    return {
+      CODEX_AUTHAPI_BASE_URL: `${origin}/authapi`,
+      CODEX_AGENT_IDENTITY_JWKS_BASE_URL: `${origin}/identity`,
+      CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL: `${origin}/identity-api`
+    }
+  }
+
+  /** `codex exec` arguments that send one turn to this server and wait for nothing else. */
+  execArgs(prompt = 'say hi'): string[] {
+    return [
+      'exec', '--skip-git-repo-check', '--ephemeral',
+      '-c', `openai_base_url="${this.server.origin}/v1"`,
+      '-c', 'features.responses_websockets=false',
+      prompt
+    ]
+  }
+
+  authorizations(): string[] {
+    return this.server.requests.filter((r) => r.url.startsWith('/v1/responses')).map((r) => r.headers.authorization ?? '')
+  }
+}

@@ -1,0 +1,46 @@
+import { constants, promises as fs } from 'node:fs'
+import * as path from 'node:path'
+
+// Windows has no O_NOFOLLOW; there the exclusive create alone refuses an existing link.
+const CREATE_PRIVATE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0)
+
+/** Creates a new private (0700) directory with a random name under `parent`. */
+export async function makePrivateDir(parent: string, prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(parent, prefix))
+  await fs.chmod(dir, 0o700)
+  return dir
+}
+
+/**
+ * Writes a new 0600 file, refusing to replace anything already at `file` (a planted
+ * symlink included): nothing the action writes is ever written through a link.
+ */
+export async function writePrivateFile(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await fs.open(file, CREATE_PRIVATE, 0o600)
+  try {
+    await handle.writeFile(data)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** lstat that answers undefined for a path that does not exist. */
+export async function lstatOrUndefined(file: string): Promise<import('node:fs').Stats | undefined> {
+  try {
+    return await fs.lstat(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/** Removes a file or a whole directory tree; a path that is already gone is fine. */
+export async function removePath(target: string): Promise<void> {
+  await fs.rm(target, { recursive: true, force: true, maxRetries: 3 })
+}
+
+/** True when `child` is `parent` or lies below it. */
+export function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(path.resolve(parent), path.resolve(child))
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
+}

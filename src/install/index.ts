@@ -1,0 +1,86 @@
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import * as core from '@actions/core'
+import type { CreatedPaths } from '../cleanup.js'
+import { UserError } from '../errors.js'
+import { removePath } from '../files.js'
+import { describeFailure, HttpClient } from '../http.js'
+import type { VersionSpec } from '../inputs.js'
+import { platformFor, type Platform } from './platform.js'
+import { PACKAGE, resolveRelease, type Release } from './registry.js'
+import { commitToCache, findCached, stagingPath } from './tool-cache.js'
+import { expectedSha512, hashAndExtract } from './unpack.js'
+
+export interface InstalledCli {
+  /** The `vendor/<triple>` tree: bin/, codex-path/, codex-resources/. */
+  root: string
+  binary: string
+  cacheHit: boolean
+}
+
+export function binaryIn(root: string, platform: Platform): string {
+  return path.join(root, 'bin', platform.exe)
+}
+
+/** Finds the CLI in the tool cache or downloads, verifies and caches it. */
+export async function installCodex(http: HttpClient, registry: string, spec: VersionSpec, created: CreatedPaths): Promise<InstalledCli> {
+  const platform = platformFor(process.platform, process.arch)
+  // An exact version or a range can be answered from the cache without the network.
+  const local = spec.kind === 'tag' ? undefined : findCached(spec.kind === 'exact' ? spec.version : spec.range, platform.arch)
+  if (local) {
+    core.info(`Codex CLI found in the tool cache: ${local}`)
+    return { root: local, binary: binaryIn(local, platform), cacheHit: true }
+  }
+  const release = await resolveRelease(http, registry, spec, platform)
+  core.info(`codex-version ${describeSpec(spec)} resolved to ${release.version} (${platform.npmSuffix})`)
+  const cached = findCached(release.version, platform.arch)
+  if (cached) {
+    core.info(`Codex CLI ${release.version} found in the tool cache: ${cached}`)
+    return { root: cached, binary: binaryIn(cached, platform), cacheHit: true }
+  }
+  const root = await downloadToCache(http, release, platform, created)
+  return { root, binary: binaryIn(root, platform), cacheHit: false }
+}
+
+function describeSpec(spec: VersionSpec): string {
+  return spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : spec.tag
+}
+
+async function downloadToCache(http: HttpClient, release: Release, platform: Platform, created: CreatedPaths): Promise<string> {
+  const expected = expectedSha512(release.integrity)
+  const staging = stagingPath()
+  created.add(staging)
+  const started = Date.now()
+  core.info(`Downloading ${release.tarball}`)
+  try {
+    const actual = await http.withRetries(`Download of ${release.tarball}`, async () => {
+      await removePath(staging)
+      await fs.mkdir(staging, { recursive: true })
+      const response = await http.open(release.tarball)
+      return hashAndExtract(response.body, platform.triple, staging)
+    })
+    if (actual !== expected) {
+      throw new UserError(
+        `The Codex CLI tarball ${release.tarball} does not match the sha512 integrity in the registry's metadata; nothing was installed. ` +
+          'A proxy or mirror may have altered it: check registry-url and the mirror\'s copy of the package.'
+      )
+    }
+    await fs.access(binaryIn(staging, platform)).catch(() => {
+      throw new UserError(`The tarball ${release.tarball} has no vendor/${platform.triple}/bin/${platform.exe}; nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
+    })
+    const root = await commitToCache(staging, release.version, platform.arch)
+    created.forget(staging)
+    core.info(`Codex CLI ${release.version} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${root}`)
+    return root
+  } catch (error) {
+    // Left for the post step when it cannot be removed now.
+    await removePath(staging).then(() => created.forget(staging), () => undefined)
+    if (error instanceof UserError) throw error
+    const code = (error as { code?: unknown }).code
+    const reason = typeof code === 'string' && /^(Z_|TAR_)/.test(code) ? `the tarball is corrupt or truncated (${code})` : describeFailure(error)
+    throw new UserError(
+      `Downloading the Codex CLI from ${release.tarball} failed: ${reason}; nothing was installed. ` +
+        'Check registry-url and the runner\'s network and proxy settings (HTTPS_PROXY, NO_PROXY), then re-run the job.'
+    )
+  }
+}

@@ -1,0 +1,72 @@
+import * as path from 'node:path'
+import * as core from '@actions/core'
+import * as io from '@actions/io'
+import { CreatedPaths } from './cleanup.js'
+import { cliVersion, login, prepareCodexHome } from './codex.js'
+import { errorLine, UserError } from './errors.js'
+import { HttpClient } from './http.js'
+import { getInputs, type Inputs } from './inputs.js'
+import { installCodex, type InstalledCli } from './install/index.js'
+import { fingerprint } from './secrets.js'
+
+/** The main step: one call per stage, in order, inside one error boundary. */
+export async function run(): Promise<void> {
+  const created = new CreatedPaths()
+  const http = new HttpClient()
+  try {
+    const inputs = getInputs()
+    const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath()
+    const version = await cliVersion(cli.binary)
+    core.info(`Codex CLI ${version}: ${cli.binary}`)
+    const home = await prepareCodexHome(inputs.codexHome, created)
+    await login(cli.binary, home, inputs.credential, created)
+    await exportForLaterSteps(inputs, cli, version, home.dir)
+  } catch (error) {
+    // A failed run leaves no credential and no half-made directory behind.
+    await created.removeAll()
+    core.setFailed(errorLine(error))
+  } finally {
+    await http.close()
+  }
+}
+
+async function codexOnPath(): Promise<InstalledCli> {
+  const binary = await io.which('codex', false)
+  if (!binary) {
+    throw new UserError('install is false but no codex is on PATH. Install the Codex CLI in an earlier step, or set install: true.')
+  }
+  return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
+}
+
+async function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: string): Promise<void> {
+  const { mode, secret } = inputs.credential
+  if (inputs.install) {
+    core.addPath(path.join(cli.root, 'codex-path'))
+    core.addPath(path.dirname(cli.binary))
+  }
+  core.exportVariable('CODEX_HOME', home)
+  if (inputs.exportEnv) {
+    const name = mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN'
+    core.exportVariable(name, secret)
+    core.info(`Exported ${name} to later steps (export-env: true).`)
+  }
+  const id = fingerprint(secret)
+  core.setOutput('codex-version', version)
+  core.setOutput('codex-path', cli.binary)
+  core.setOutput('codex-home', home)
+  core.setOutput('auth-mode', mode)
+  core.setOutput('credential-fingerprint', id)
+  core.setOutput('cache-hit', String(cli.cacheHit))
+  core.info(`Credential fingerprint: ${id}`)
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  await core.summary
+    .addHeading('Codex CLI', 3)
+    .addTable([
+      [{ data: 'Version', header: true }, version],
+      [{ data: 'Source', header: true }, inputs.install ? (cli.cacheHit ? 'tool cache' : 'downloaded') : 'PATH'],
+      [{ data: 'Auth mode', header: true }, mode],
+      [{ data: 'Credential fingerprint', header: true }, id],
+      [{ data: 'CODEX_HOME', header: true }, home]
+    ])
+    .write()
+}

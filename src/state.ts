@@ -1,0 +1,23 @@
+import * as core from '@actions/core'
+
+/** Everything the main step hands to the post step, by name, in one place. */
+export enum StateKey {
+  /** JSON array of paths the main step created, removed whole by the post step. */
+  CreatedPaths = 'created-paths'
+}
+
+export function saveList(key: StateKey, values: readonly string[]): void {
+  core.saveState(key, JSON.stringify(values))
+}
+
+/** The list the main step saved; empty when it saved none or the value is unreadable. */
+export function readList(key: StateKey): string[] {
+  const raw = core.getState(key)
+  if (!raw) return []
+  try {
+    const parsed: unknown = JSON.parse(raw)
+    return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === 'string') : []
+  } catch {
+    return []
+  }
+}
