@@ -15,10 +15,11 @@ export async function run(): Promise<void> {
   const http = new HttpClient()
   try {
     const inputs = getInputs()
+    // CODEX_HOME first: a bad codex-home fails before anything is downloaded.
+    const home = await prepareCodexHome(inputs.codexHome, created)
     const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath()
     const version = await cliVersion(cli.binary)
     core.info(`Codex CLI ${version}: ${cli.binary}`)
-    const home = await prepareCodexHome(inputs.codexHome, created)
     await login(cli.binary, home, inputs.credential, created)
     await exportForLaterSteps(inputs, cli, version, home.dir)
   } catch (error) {

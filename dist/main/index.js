@@ -36213,8 +36213,7 @@ async function hashAndExtract(body, triple, dir) {
         unpack.on('close', resolve);
         unpack.on('error', reject);
     });
-    await (0,promises_namespaceObject.pipeline)(body, hasher, (0,external_node_zlib_.createGunzip)(), unpack);
-    await written;
+    await Promise.all([(0,promises_namespaceObject.pipeline)(body, hasher, (0,external_node_zlib_.createGunzip)(), unpack), written]);
     return hash.digest('base64');
 }
 
@@ -36308,10 +36307,11 @@ async function run() {
     const http = new http_HttpClient();
     try {
         const inputs = getInputs();
+        // CODEX_HOME first: a bad codex-home fails before anything is downloaded.
+        const home = await prepareCodexHome(inputs.codexHome, created);
         const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath();
         const version = await cliVersion(cli.binary);
         info(`Codex CLI ${version}: ${cli.binary}`);
-        const home = await prepareCodexHome(inputs.codexHome, created);
         await login(cli.binary, home, inputs.credential, created);
         await exportForLaterSteps(inputs, cli, version, home.dir);
     }

@@ -37,7 +37,6 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
     unpack.on('close', resolve)
     unpack.on('error', reject)
   })
-  await pipeline(body, hasher, createGunzip(), unpack as unknown as NodeJS.WritableStream)
-  await written
+  await Promise.all([pipeline(body, hasher, createGunzip(), unpack as unknown as NodeJS.WritableStream), written])
   return hash.digest('base64')
 }

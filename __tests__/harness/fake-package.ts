@@ -1,0 +1,71 @@
+/**
+ * Platform packages shaped like `@openai/codex@<v>-<os>-<cpu>`, built in the test, with a
+ * small shell-script `codex` that answers --version and stores a login the way the real
+ * one does. They make install faults cheap to test; the real CLI is tested elsewhere.
+ */
+import { createHash } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { create } from 'tar'
+
+export const HOST_TRIPLE: string =
+  ({ 'linux-x64': 'x86_64-unknown-linux-musl', 'linux-arm64': 'aarch64-unknown-linux-musl', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin' } as Record<string, string>)[
+    `${process.platform}-${process.arch}`
+  ] ?? 'unsupported'
+
+export const HOST_SUFFIX = `${process.platform}-${process.arch}`
+
+export function fakeCodexScript(version: string): string {
+  return `#!/bin/sh
+# A stand-in for the Codex CLI: enough of its login behaviour for install tests.
+case "$1" in
+  --version) echo "codex-cli ${version}" ;;
+  login)
+    case "$2" in
+      status) [ -s "$CODEX_HOME/auth.json" ] || { echo "Not logged in" >&2; exit 1; } ;;
+      --with-api-key|--with-access-token)
+        umask 077
+        read -r secret
+        [ -n "$secret" ] || { echo "No credential provided via stdin." >&2; exit 1; }
+        printf '{"secret":"%s"}' "$secret" > "$CODEX_HOME/auth.json" ;;
+      *) exit 2 ;;
+    esac ;;
+  *) exit 2 ;;
+esac
+`
+}
+
+export interface PackageOptions {
+  version: string
+  triple?: string
+  /** Leave out vendor/<triple>/bin/codex. */
+  withoutBinary?: boolean
+}
+
+/** A gzipped npm tarball with `package/vendor/<triple>/{bin,codex-path,codex-resources}`. */
+export async function buildPackage(options: PackageOptions): Promise<Buffer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'codex-fake-package-'))
+  try {
+    const vendor = path.join(dir, 'package', 'vendor', options.triple ?? HOST_TRIPLE)
+    await fs.mkdir(path.join(vendor, 'bin'), { recursive: true })
+    await fs.mkdir(path.join(vendor, 'codex-path'), { recursive: true })
+    await fs.mkdir(path.join(vendor, 'codex-resources'), { recursive: true })
+    await fs.writeFile(path.join(dir, 'package', 'package.json'), JSON.stringify({ name: '@openai/codex', version: `${options.version}-${HOST_SUFFIX}` }))
+    await fs.writeFile(path.join(vendor, 'codex-path', 'rg'), '#!/bin/sh\necho rg\n', { mode: 0o755 })
+    await fs.writeFile(path.join(vendor, 'codex-resources', 'README'), 'resources\n')
+    if (!options.withoutBinary) {
+      await fs.writeFile(path.join(vendor, 'bin', 'codex'), fakeCodexScript(options.version), { mode: 0o755 })
+      await fs.writeFile(path.join(vendor, 'bin', 'codex-code-mode-host'), '#!/bin/sh\n', { mode: 0o755 })
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, ['package'])) chunks.push(Buffer.from(chunk as Buffer))
+    return Buffer.concat(chunks)
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+}
+
+export function integrityOf(data: Buffer): string {
+  return `sha512-${createHash('sha512').update(data).digest('base64')}`
+}
