@@ -1,0 +1,84 @@
+/**
+ * Inputs a workflow author can get wrong, through the bundled action: each ends in exit
+ * 1 and exactly one `::error::` line that names the input and says what to do, with no
+ * stack trace, no secret, nothing left under RUNNER_TEMP and an untouched tool cache.
+ */
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import { TEST_API_KEY } from './harness/real-cli.js'
+import { listFiles, Runner } from './harness/runner.js'
+
+let runner: Runner
+
+beforeEach(async () => {
+  runner = await Runner.create()
+})
+
+afterEach(async () => {
+  await runner.dispose()
+})
+
+async function expectRejected(inputs: Record<string, string>, pattern: RegExp, secrets: string[] = []) {
+  const main = await runner.main({ 'registry-url': 'http://127.0.0.1:9', ...inputs })
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).toMatch(pattern)
+  const output = main.stdout + main.stderr
+  expect(output).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m)
+  for (const secret of secrets.filter(Boolean)) {
+    const lines = output.split('\n').filter((line) => !line.startsWith('::add-mask::'))
+    expect(lines.filter((line) => line.includes(secret))).toEqual([])
+  }
+  expect(main.exported).toEqual({})
+  expect(main.outputs).toEqual({})
+  expect(await runner.tempFiles()).toEqual([])
+  expect(await listFiles(runner.toolCache)).toEqual([])
+}
+
+const key = TEST_API_KEY
+
+test.each([
+  ['no credential', {}, /api-key and access-token are both empty\. Set one of them from a secret\. Secrets are not passed to workflows triggered by a pull request from a fork or by Dependabot/],
+  ['whitespace-only credential', { 'api-key': '   \n  ' }, /both empty/],
+  ['both credentials', { 'api-key': key, 'access-token': 'at-abcdefghijklmnopqrstu' }, /both set/],
+  ['a two-line key', { 'api-key': `${key}\n${key}x` }, /api-key holds more than one line/],
+  ['a key with a control character', { 'api-key': `${key}\u001b[0m` }, /api-key contains a control character/],
+  ['a key of the wrong shape', { 'api-key': 'not-a-key-%::$"\\' }, /api-key does not look like an OpenAI API key/],
+  ['a token of the wrong shape', { 'access-token': 'Bearer abc' }, /access-token does not look like a Codex access token/],
+  ['a bad version', { 'api-key': key, 'codex-version': '1.2.3.4' }, /codex-version "1\.2\.3\.4" is not a version/],
+  ['an ftp registry', { 'api-key': key, 'registry-url': 'ftp://mirror.example.com' }, /registry-url must be an http or https URL/],
+  ['a registry with credentials', { 'api-key': key, 'registry-url': 'https://u:p@mirror.example.com' }, /registry-url must not contain credentials/],
+  ['a relative codex-home', { 'api-key': key, 'codex-home': 'codex' }, /codex-home "codex" is not an absolute path/],
+  ['install: yes', { 'api-key': key, install: 'yes' }, /install must be true or false, not "yes"/],
+  ['export-env: 1', { 'api-key': key, 'export-env': '1' }, /export-env must be true or false/]
+])('%s', async (_name, inputs, pattern) => {
+  const given: Record<string, string> = inputs
+  await expectRejected(given, pattern, [given['api-key'] ?? '', given['access-token'] ?? ''].map((s) => s.trim()))
+})
+
+test('a codex-home inside the workspace', async () => {
+  await expectRejected({ 'api-key': key, 'codex-home': path.join(runner.workspace, '.codex') }, /codex-home .+ is inside the workspace/)
+  await expect(fs.access(path.join(runner.workspace, '.codex'))).rejects.toThrow()
+})
+
+test('a codex-home that is a file', async () => {
+  const file = path.join(runner.root, 'file')
+  await fs.writeFile(file, 'x')
+  await expectRejected({ 'api-key': key, 'codex-home': file }, /codex-home .+ exists and is not a directory/)
+})
+
+test('a codex-home that is a symlink', async () => {
+  const target = path.join(runner.root, 'real')
+  await fs.mkdir(target)
+  await fs.symlink(target, path.join(runner.root, 'link'))
+  await expectRejected({ 'api-key': key, 'codex-home': path.join(runner.root, 'link') }, /codex-home .+ is a symbolic link/)
+  expect(await fs.readdir(target)).toEqual([])
+})
+
+test('a codex-home whose config.toml keeps credentials in a keyring', async () => {
+  const home = path.join(runner.root, 'home')
+  await fs.mkdir(home)
+  await fs.writeFile(path.join(home, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n')
+  await expectRejected({ 'api-key': key, 'codex-home': home }, /config\.toml sets cli_auth_credentials_store = "keyring"/)
+  expect(await fs.readdir(home)).toEqual(['config.toml'])
+})
