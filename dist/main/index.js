@@ -36138,8 +36138,10 @@ async function commitToCache(staging, version, arch) {
         await external_node_fs_namespaceObject.promises.rename(staging, target);
     }
     catch (error) {
+        // Windows says EPERM both for "exists" and for a locked file: only the former is a race we lost.
         const code = error.code;
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'EPERM')
+        const lostRace = (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EPERM') && (await tool_cache_exists(target));
+        if (!lostRace)
             throw error;
         await external_node_fs_namespaceObject.promises.rm(staging, { recursive: true, force: true });
     }
@@ -36148,6 +36150,9 @@ async function commitToCache(staging, version, arch) {
             throw error;
     });
     return target;
+}
+async function tool_cache_exists(target) {
+    return external_node_fs_namespaceObject.promises.access(target).then(() => true, () => false);
 }
 
 // EXTERNAL MODULE: external "node:stream"

@@ -41,12 +41,21 @@ export async function commitToCache(staging: string, version: string, arch: stri
   try {
     await fs.rename(staging, target)
   } catch (error) {
+    // Windows says EPERM both for "exists" and for a locked file: only the former is a race we lost.
     const code = (error as NodeJS.ErrnoException).code
-    if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'EPERM') throw error
+    const lostRace = (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EPERM') && (await exists(target))
+    if (!lostRace) throw error
     await fs.rm(staging, { recursive: true, force: true })
   }
   await writePrivateFile(`${target}.complete`, '').catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error
   })
   return target
+}
+
+async function exists(target: string): Promise<boolean> {
+  return fs.access(target).then(
+    () => true,
+    () => false
+  )
 }

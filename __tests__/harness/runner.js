@@ -1,0 +1,270 @@
+/**
+ * A stand-in for the GitHub Actions runner: runs the bundled dist/ as a child process
+ * with INPUT_* variables (action.yml's defaults filled in) and the GITHUB_* command files,
+ * reads back what the step wrote, applies GITHUB_ENV and GITHUB_PATH to later steps, and
+ * hands the saved state to the post step as STATE_*.
+ */
+import { spawn } from 'node:child_process'
+import { promises as fs, readFileSync } from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** @type {{ inputs: Record<string, { default?: string, description: string, required?: boolean }>, outputs: Record<string, { description: string }> }} */
+export const actionYml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))
+
+/** Variables a child needs from this machine: tools, and the trust store of its TLS-intercepting proxy. */
+const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SYSTEMROOT', 'TMPDIR']
+
+/**
+ * @param {{ withCa?: boolean }} [options]
+ * @returns {Record<string, string>}
+ */
+export function machineEnv(options = {}) {
+  /** @type {Record<string, string>} */
+  const env = {}
+  for (const name of PASSED_THROUGH) {
+    if (!options.withCa && name !== 'PATH' && name !== 'HOME' && /CERT/.test(name)) continue
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
+  }
+  return env
+}
+
+/**
+ * @typedef {{ exitCode: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, timedOut: boolean }} ProcessResult
+ * @typedef {{ env: Record<string, string>, input?: string, timeoutMs?: number, cwd?: string }} RunOptions
+ */
+
+/**
+ * Runs a command to the end (or its timeout, then SIGKILL), collecting its output.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {RunOptions} options
+ * @returns {Promise<ProcessResult>}
+ */
+export function runProcess(command, args, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    child.stdout.on('data', (chunk) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, options.timeoutMs ?? 120_000)
+    child.on('error', reject)
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer)
+      resolve({ exitCode, signal, stdout, stderr, timedOut })
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/**
+ * Reads a file-command file: `name=value` lines and `name<<DELIM` … `DELIM` blocks.
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function parseCommandFile(text) {
+  /** @type {Record<string, string>} */
+  const values = {}
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (!line) continue
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const end = lines.indexOf(heredoc[2], i + 1)
+      values[heredoc[1]] = lines.slice(i + 1, end).join('\n')
+      i = end
+    } else {
+      const eq = line.indexOf('=')
+      values[line.slice(0, eq)] = line.slice(eq + 1)
+    }
+  }
+  return values
+}
+
+/**
+ * @typedef {ProcessResult & {
+ *   outputs: Record<string, string>, exported: Record<string, string>, paths: string[],
+ *   state: Record<string, string>, summary: string, errors: string[]
+ * }} StepResult  `errors` holds the `::error::` lines the step printed.
+ * @typedef {{ toolCache?: string, withCa?: boolean }} RunnerOptions  `toolCache`: one to
+ *   share between runners (a self-hosted machine), default a fresh one; `withCa`: pass this
+ *   machine's CA variables to the action (default true).
+ */
+
+export class Runner {
+  /** @type {Record<string, string>} what the steps wrote to GITHUB_ENV */
+  exported = {}
+  /** @type {string[]} what the steps wrote to GITHUB_PATH, newest first */
+  paths = []
+  /** @type {Record<string, string>} */
+  #state = {}
+  #stepCount = 0
+  #options
+
+  /**
+   * @param {string} root
+   * @param {string} temp
+   * @param {string} toolCache
+   * @param {string} workspace
+   * @param {RunnerOptions} options
+   */
+  constructor(root, temp, toolCache, workspace, options) {
+    this.root = root
+    this.temp = temp
+    this.toolCache = toolCache
+    this.workspace = workspace
+    this.#options = options
+  }
+
+  /**
+   * @param {RunnerOptions} [options]
+   * @returns {Promise<Runner>}
+   */
+  static async create(options = {}) {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'codex-auth-runner-'))
+    const temp = path.join(root, 'temp')
+    const workspace = path.join(root, 'workspace')
+    const toolCache = options.toolCache ?? path.join(root, 'tool-cache')
+    for (const dir of [temp, workspace, toolCache]) await fs.mkdir(dir, { recursive: true })
+    return new Runner(root, temp, toolCache, workspace, options)
+  }
+
+  /**
+   * The environment every step starts from, before GITHUB_ENV and GITHUB_PATH are applied.
+   * @returns {Record<string, string>}
+   */
+  #baseEnv() {
+    return {
+      ...machineEnv({ withCa: this.#options.withCa ?? true }),
+      GITHUB_ACTIONS: 'true',
+      CI: 'true',
+      RUNNER_OS: 'Linux',
+      RUNNER_TEMP: this.temp,
+      RUNNER_TOOL_CACHE: this.toolCache,
+      GITHUB_WORKSPACE: this.workspace,
+      GITHUB_EVENT_NAME: 'push'
+    }
+  }
+
+  /**
+   * The environment of a later `run:` step: GITHUB_ENV applied, GITHUB_PATH prepended.
+   * @param {Record<string, string>} [extra]
+   * @returns {Record<string, string>}
+   */
+  stepEnv(extra = {}) {
+    const env = { ...this.#baseEnv(), ...this.exported, ...extra }
+    env.PATH = [...this.paths, env.PATH].join(path.delimiter)
+    return env
+  }
+
+  /**
+   * Runs the main step with the given inputs (others take action.yml's defaults).
+   * @param {Record<string, string>} inputs
+   * @param {Record<string, string>} [extraEnv]
+   * @param {number} [timeoutMs]
+   * @returns {Promise<StepResult>}
+   */
+  async main(inputs, extraEnv = {}, timeoutMs) {
+    for (const name of Object.keys(inputs)) {
+      if (!(name in actionYml.inputs)) throw new Error(`test bug: action.yml has no input ${name}`)
+    }
+    const env = this.stepEnv(extraEnv)
+    for (const [name, spec] of Object.entries(actionYml.inputs)) {
+      env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
+    }
+    const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
+    this.#state = { ...this.#state, ...result.state }
+    return result
+  }
+
+  /**
+   * Runs the post step with the state the main step saved.
+   * @param {Record<string, string>} [extraEnv]
+   * @returns {Promise<StepResult>}
+   */
+  async post(extraEnv = {}) {
+    const env = this.stepEnv(extraEnv)
+    for (const [name, value] of Object.entries(this.#state)) env[`STATE_${name}`] = value
+    return this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
+  }
+
+  /**
+   * A later `run:` step: a command with the exported environment.
+   * @param {string} command
+   * @param {string[]} args
+   * @param {{ env?: Record<string, string>, input?: string, timeoutMs?: number }} [options]
+   * @returns {Promise<ProcessResult>}
+   */
+  async run(command, args, options = {}) {
+    return runProcess(command, args, { env: this.stepEnv(options.env), input: options.input, timeoutMs: options.timeoutMs, cwd: this.workspace })
+  }
+
+  /**
+   * @param {string} script
+   * @param {Record<string, string>} env
+   * @param {number} [timeoutMs]
+   * @returns {Promise<StepResult>}
+   */
+  async #step(script, env, timeoutMs) {
+    const dir = path.join(this.root, 'steps', String(++this.#stepCount))
+    await fs.mkdir(dir, { recursive: true })
+    const files = {
+      GITHUB_OUTPUT: path.join(dir, 'output'),
+      GITHUB_ENV: path.join(dir, 'env'),
+      GITHUB_PATH: path.join(dir, 'path'),
+      GITHUB_STATE: path.join(dir, 'state'),
+      GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
+    }
+    for (const file of Object.values(files)) await fs.writeFile(file, '')
+    const result = await runProcess(process.execPath, [script], { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
+    const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
+    const exported = parseCommandFile(read(files.GITHUB_ENV))
+    const paths = read(files.GITHUB_PATH).split(/\r?\n/).filter(Boolean)
+    Object.assign(this.exported, exported)
+    this.paths.unshift(...[...paths].reverse())
+    return {
+      ...result,
+      outputs: parseCommandFile(read(files.GITHUB_OUTPUT)),
+      exported,
+      paths,
+      state: parseCommandFile(read(files.GITHUB_STATE)),
+      summary: read(files.GITHUB_STEP_SUMMARY),
+      errors: result.stdout.split(/\r?\n/).filter((line) => line.startsWith('::error::'))
+    }
+  }
+
+  /**
+   * Every file below RUNNER_TEMP, relative to it.
+   * @returns {Promise<string[]>}
+   */
+  async tempFiles() {
+    return listFiles(this.temp)
+  }
+
+  async dispose() {
+    await fs.rm(this.root, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Every file and directory below `dir`, relative to it, sorted; none when it does not exist.
+ * @param {string} dir
+ * @returns {Promise<string[]>}
+ */
+export async function listFiles(dir) {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])
+  // Node 20.12 named it parentPath; earlier 20.x only path.
+  return entries.map((e) => path.relative(dir, path.join(e.parentPath ?? /** @type {any} */ (e).path, e.name))).sort()
+}

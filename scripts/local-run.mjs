@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: runs the bundled action the way a GitHub runner would, in throw-away runner
+ * directories, then a later step that uses Codex, then the post step, and reports what
+ * each did. Masks what the action asked the runner to mask, as the runner would.
+ *
+ *   OPENAI_API_KEY     the key to log in with (default: a clearly fake placeholder;
+ *                      an API key login works offline, a request with it would fail)
+ *   CODEX_VERSION      codex-version input (default latest)
+ *   REGISTRY_URL       registry-url input (default action.yml's)
+ *   LOCAL_TOOL_CACHE   tool cache kept between runs (default: one under the OS temp dir)
+ */
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Runner } from '../__tests__/harness/runner.js'
+
+const PLACEHOLDER = 'sk-local-placeholder-NOT-A-REAL-KEY-0000000000'
+const apiKey = process.env.OPENAI_API_KEY || PLACEHOLDER
+const toolCache = process.env.LOCAL_TOOL_CACHE || path.join(os.tmpdir(), 'codex-auth-action-local-tool-cache')
+
+/**
+ * What the runner's log would show: every value from an ::add-mask:: line replaced by ***.
+ * @param {string} text
+ * @param {string[]} secrets
+ */
+function masked(text, secrets) {
+  let out = text
+  for (const secret of secrets) out = out.split(secret).join('***')
+  // The CLI shows a key as its first 8 and last 5 characters, which exact masking misses.
+  for (const secret of secrets) if (secret.length > 13) out = out.split(secret.slice(-5)).join('***')
+  return out
+}
+
+/**
+ * @param {string} title
+ * @param {import('../__tests__/harness/runner.js').ProcessResult} result
+ * @param {string[]} secrets
+ */
+function show(title, result, secrets) {
+  console.log(`\n=== ${title} (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}) ===`)
+  const text = masked(`${result.stdout}${result.stderr}`, secrets).trimEnd()
+  if (text) console.log(text.replace(/^/gm, '  '))
+}
+
+const runner = await Runner.create({ toolCache })
+let failed = false
+try {
+  /** @type {Record<string, string>} */
+  const inputs = { 'api-key': apiKey }
+  if (process.env.CODEX_VERSION) inputs['codex-version'] = process.env.CODEX_VERSION
+  if (process.env.REGISTRY_URL) inputs['registry-url'] = process.env.REGISTRY_URL
+  console.log(`Runner directories: ${runner.root}`)
+  console.log(`Tool cache: ${toolCache}`)
+  console.log(apiKey === PLACEHOLDER ? 'API key: a fake placeholder (set OPENAI_API_KEY to use yours)' : 'API key: from OPENAI_API_KEY')
+
+  const main = await runner.main(inputs)
+  const secrets = main.stdout.split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length))
+  show('main step', main, secrets)
+  console.log('\nOutputs:', main.outputs)
+  console.log('Exported to later steps:', Object.keys(main.exported))
+  console.log('Added to PATH:', main.paths)
+  failed = main.exitCode !== 0
+
+  if (!failed) {
+    for (const args of [['--version'], ['login', 'status']]) {
+      const step = await runner.run('codex', args)
+      show(`later step: codex ${args.join(' ')}`, step, secrets)
+      failed ||= step.exitCode !== 0
+    }
+  }
+
+  const post = await runner.post()
+  show('post step', post, secrets)
+  const left = await runner.tempFiles()
+  console.log(`\nLeft under RUNNER_TEMP after the post step: ${left.length ? left.join(', ') : 'nothing'}`)
+  failed ||= post.exitCode !== 0 || left.length > 0
+  console.log(failed ? '\nSomething failed: see above.' : '\nAll steps succeeded.')
+} finally {
+  await runner.dispose()
+}
+process.exitCode = failed ? 1 : 0
