@@ -4,7 +4,7 @@ import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
 import type { CreatedPaths } from './cleanup.js'
 import { UserError } from './errors.js'
-import { isInside, lstatOrUndefined, makePrivateDir, writePrivateFile } from './files.js'
+import { isInside, lstatOrUndefined, makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
 import type { Credential } from './inputs.js'
 import { redact } from './secrets.js'
 
@@ -29,16 +29,10 @@ ignore_default_excludes = false
 /** Variables that would make the CLI use another credential than the one just stored. */
 const COMPETING_CREDENTIALS = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN']
 
-function requireRunnerDir(name: string): string {
-  const value = process.env[name]
-  if (!value) throw new UserError(`${name} is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).`)
-  return value
-}
-
 /** Creates the action's own CODEX_HOME under RUNNER_TEMP, or checks and prepares the one the user named. */
 export async function prepareCodexHome(named: string | undefined, created: CreatedPaths): Promise<CodexHome> {
   if (!named) {
-    const dir = await makePrivateDir(requireRunnerDir('RUNNER_TEMP'), 'codex-home-')
+    const dir = await makePrivateDir(runnerTemp(), 'codex-home-')
     created.add(dir)
     await writePrivateFile(path.join(dir, 'config.toml'), CONFIG_TOML)
     return { dir, owned: true }
@@ -78,13 +72,17 @@ async function checkExistingConfig(file: string, created: CreatedPaths): Promise
   }
 }
 
-/** The environment the CLI runs with: this CODEX_HOME, and no credential variable that would override it. */
-export function cliEnv(home: string): Record<string, string> {
+/**
+ * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
+ * and no credential variable that would override the login.
+ */
+export function cliEnv(home: string, caPath?: string): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !COMPETING_CREDENTIALS.includes(key)) env[key] = value
   }
   env.CODEX_HOME = home
+  if (caPath) env.CODEX_CA_CERTIFICATE = caPath
   return env
 }
 
@@ -108,9 +106,9 @@ export async function cliVersion(binary: string): Promise<string> {
  * (its wording changes between versions). On failure the CLI's own words, redacted, and
  * the tail of codex-login.log are shown in a log group before the error.
  */
-export async function login(binary: string, home: CodexHome, credential: Credential, created: CreatedPaths): Promise<void> {
+export async function login(binary: string, home: CodexHome, credential: Credential, created: CreatedPaths, caPath?: string): Promise<void> {
   const flag = credential.mode === 'api-key' ? '--with-api-key' : '--with-access-token'
-  const env = cliEnv(home.dir)
+  const env = cliEnv(home.dir, caPath)
   if (!home.owned) {
     created.add(path.join(home.dir, 'auth.json'))
     created.add(path.join(home.dir, 'shell_snapshots'))

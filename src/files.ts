@@ -1,5 +1,6 @@
 import { constants, promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { UserError } from './errors.js'
 
 // Windows has no O_NOFOLLOW; there the exclusive create alone refuses an existing link.
 const CREATE_PRIVATE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0)
@@ -43,4 +44,11 @@ export async function removePath(target: string): Promise<void> {
 export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(path.resolve(parent), path.resolve(child))
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
+}
+
+/** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
+export function runnerTemp(): string {
+  const value = process.env.RUNNER_TEMP
+  if (!value) throw new UserError('RUNNER_TEMP is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).')
+  return value
 }

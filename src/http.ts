@@ -99,8 +99,8 @@ export function proxyFor(target: URL, env: NodeJS.ProcessEnv = process.env): str
 }
 
 export interface HttpClientOptions {
-  /** Certificates to trust besides the defaults (the ca-certificate input). */
-  extraCa?: string[]
+  /** Every certificate to trust, replacing Node's defaults (see trustAnchors in ca.ts). */
+  ca?: string[]
   /** Headers sent only to `authOrigin` (a private registry's token). */
   authHeaders?: Record<string, string>
   authOrigin?: string
@@ -123,7 +123,7 @@ export class HttpClient {
     const key = proxy ?? ''
     let dispatcher = this.dispatchers.get(key)
     if (!dispatcher) {
-      const tls = this.options.extraCa ? { ca: this.options.extraCa } : {}
+      const tls = this.options.ca ? { ca: this.options.ca } : {}
       const timeouts = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS, connectTimeout: IDLE_TIMEOUT_MS }
       dispatcher = proxy
         ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls, ...timeouts })

@@ -25,6 +25,11 @@ export interface Inputs {
   codexHome?: string
   install: boolean
   exportEnv: boolean
+  /** PEM text of the CA bundle (ca-certificate). */
+  caCertificate?: string
+  /** Absolute path of the CA bundle (ca-certificate-file, resolved against the workspace). */
+  caCertificateFile?: string
+  exportNodeCa: boolean
 }
 
 /** Reads one input as the runner gives it (`INPUT_<NAME>`), surrounding whitespace trimmed. */
@@ -52,8 +57,18 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     registryUrl: parseRegistryUrl(read('registry-url')),
     codexHome: parseCodexHome(read('codex-home')),
     install: parseBoolean('install', read('install'), true),
-    exportEnv: parseBoolean('export-env', read('export-env'), false)
+    exportEnv: parseBoolean('export-env', read('export-env'), false),
+    ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
+    exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true)
   }
+}
+
+export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCertificate' | 'caCertificateFile'> {
+  if (text && file) {
+    throw new UserError('ca-certificate and ca-certificate-file are both set. Give the CA bundle one way: its PEM text, or the path of a file on the runner.')
+  }
+  if (!file) return { caCertificate: text || undefined }
+  return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
 }
 
 export function parseCredential(apiKey: string, accessToken: string): Credential {

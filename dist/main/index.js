@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3009);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2330);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3009:
+/***/ 2330:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34475,7 +34475,7 @@ function error(message, properties = {}) {
  * @param message warning issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function warning(message, properties = {}) {
+function core_warning(message, properties = {}) {
     command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -34578,9 +34578,31 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+;// CONCATENATED MODULE: ./src/errors.ts
+/**
+ * A failure the user can fix. Its message is shown as it is, as the step's one
+ * `::error::` line: it says what is wrong (naming the input) and what to do, and never
+ * holds a secret.
+ */
+class UserError extends Error {
+    name = 'UserError';
+}
+/** The one line a failure is reported with: ours as written, anything else as a bug. */
+function errorLine(error) {
+    if (error instanceof UserError)
+        return error.message;
+    const message = error instanceof Error ? error.message : String(error);
+    return `Unexpected failure: ${message}. This is a bug in codex-auth-action; please report it with the step's log.`;
+}
+
 ;// CONCATENATED MODULE: ./src/files.ts
+
 
 
 // Windows has no O_NOFOLLOW; there the exclusive create alone refuses an existing link.
@@ -34623,6 +34645,236 @@ async function removePath(target) {
 function isInside(child, parent) {
     const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(parent), external_node_path_namespaceObject.resolve(child));
     return rel === '' || (!rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel));
+}
+/** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
+function runnerTemp() {
+    const value = process.env.RUNNER_TEMP;
+    if (!value)
+        throw new UserError('RUNNER_TEMP is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).');
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+
+/**
+ * Registers a secret with the runner's log masker: the whole value and each line of it
+ * (the runner masks line by line, so a multi-line value needs both).
+ */
+function maskSecret(value) {
+    if (!value)
+        return;
+    core_setSecret(value);
+    for (const line of value.split(/\r?\n/)) {
+        const trimmed = line.trim();
+        if (trimmed && trimmed !== value)
+            core_setSecret(trimmed);
+    }
+}
+/**
+ * A short, stable name for a credential: `sha256:` and the first 16 hex digits of the
+ * SHA-256 of the exact value. A maintainer gets the same with
+ * `printf %s "$SECRET" | sha256sum | cut -c1-16`.
+ */
+function fingerprint(secret) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(secret, 'utf8').digest('hex').slice(0, 16)}`;
+}
+/**
+ * Removes every trace of the secrets from text the CLI printed before it reaches the
+ * log. Exact masking is not enough: `codex login status` prints an API key as its first
+ * 8 and last 5 characters around `***`, which the runner's masker does not recognise.
+ */
+function redact(text, secrets) {
+    let out = text;
+    for (const secret of secrets) {
+        if (!secret)
+            continue;
+        out = out.split(secret).join('***');
+        if (secret.length > 13) {
+            out = out.split(`${secret.slice(0, 8)}***${secret.slice(-5)}`).join('***');
+            out = out.split(secret.slice(-5)).join('***');
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/ca.ts
+
+
+
+
+
+
+
+
+const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g;
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** The DER of the certificate at the start of an OpenSSL TRUSTED CERTIFICATE (it is followed by trust settings). */
+function leadingSequence(der) {
+    if (der[0] !== 0x30 || der.length < 2)
+        return der;
+    const first = der[1];
+    if (first < 0x80)
+        return der.subarray(0, 2 + first);
+    const width = first & 0x7f;
+    let length = 0;
+    for (let i = 0; i < width; i++)
+        length = length * 256 + der[2 + i];
+    return der.subarray(0, 2 + width + length);
+}
+/**
+ * Parses and checks a PEM bundle with Node's own X.509 support. Errors name the block
+ * (1-based) and never echo it; a private key is masked before anything is said about it.
+ */
+function parseCaBundle(text, source, now = new Date()) {
+    const bundle = { source, certificates: [], warnings: [], notes: [] };
+    const blocks = [...text.matchAll(BLOCK)];
+    const begins = [...text.matchAll(BEGIN)].length;
+    for (const block of blocks)
+        if (/PRIVATE KEY/.test(block[1]))
+            maskSecret(block[0]);
+    if (begins !== blocks.length) {
+        throw new UserError(`${source} block ${blocks.length + 1} has no matching -----END----- line. Copy the whole PEM bundle again.`);
+    }
+    const seen = new Set();
+    blocks.forEach((block, index) => {
+        const n = index + 1;
+        const [, type, body, endType] = block;
+        if (type !== endType)
+            throw new UserError(`${source} block ${n} begins as ${type} but ends as ${endType}. Copy the whole PEM bundle again.`);
+        if (/PRIVATE KEY/.test(type)) {
+            throw new UserError(`${source} block ${n} is a private key. A CA bundle holds only public certificates: remove the key (and replace it if it was ever shared).`);
+        }
+        if (type === 'X509 CRL') {
+            bundle.notes.push(`block ${n} is a certificate revocation list; skipped`);
+            return;
+        }
+        if (type !== 'CERTIFICATE' && type !== 'TRUSTED CERTIFICATE') {
+            throw new UserError(`${source} block ${n} is a ${type}, not a certificate. A CA bundle holds CERTIFICATE blocks only.`);
+        }
+        const base64 = body.replace(/\s+/g, '');
+        let cert;
+        try {
+            if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64))
+                throw new Error('not base64');
+            const der = Buffer.from(base64, 'base64');
+            cert = new external_node_crypto_.X509Certificate(type === 'TRUSTED CERTIFICATE' ? leadingSequence(der) : der);
+        }
+        catch {
+            throw new UserError(`${source} block ${n} does not parse as an X.509 certificate. Copy the certificate again, from -----BEGIN to -----END.`);
+        }
+        const described = `block ${n} (${cert.subject.replace(/\n/g, ', ')})`;
+        if (seen.has(cert.fingerprint256)) {
+            bundle.warnings.push(`${source} ${described} repeats an earlier certificate; the copy is ignored.`);
+            return;
+        }
+        seen.add(cert.fingerprint256);
+        if (new Date(cert.validTo) < now)
+            bundle.warnings.push(`${source} ${described} expired on ${cert.validTo}. Replace it with the CA's current certificate.`);
+        if (new Date(cert.validFrom) > now)
+            bundle.warnings.push(`${source} ${described} is not valid until ${cert.validFrom}.`);
+        if (!cert.ca)
+            bundle.warnings.push(`${source} ${described} is not a CA certificate; it only matches a server that presents this exact certificate.`);
+        bundle.certificates.push({
+            subject: cert.subject.replace(/\n/g, ', '),
+            issuer: cert.issuer.replace(/\n/g, ', '),
+            validTo: cert.validTo,
+            fingerprint256: cert.fingerprint256,
+            pem: cert.toString()
+        });
+    });
+    if (bundle.certificates.length === 0) {
+        throw new UserError(`${source} holds no certificate. Give the PEM text of your root CA, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.`);
+    }
+    return bundle;
+}
+/** Reads and validates the bundle from whichever input was given; undefined when neither was. */
+async function loadCaBundle(text, file) {
+    if (text)
+        return parseCaBundle(text, 'ca-certificate');
+    if (!file)
+        return undefined;
+    let stat;
+    try {
+        stat = await external_node_fs_namespaceObject.promises.stat(file);
+    }
+    catch {
+        throw new UserError(`ca-certificate-file ${file} does not exist. Give the path of a PEM bundle on the runner, or use ca-certificate with the PEM text.`);
+    }
+    if (!stat.isFile())
+        throw new UserError(`ca-certificate-file ${file} is not a file. Give the path of a PEM bundle.`);
+    if (stat.size > MAX_FILE_BYTES)
+        throw new UserError(`ca-certificate-file ${file} is larger than 4 MiB, too large for a CA bundle. Give only your organisation's root certificates.`);
+    let contents;
+    try {
+        contents = await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
+    }
+    catch {
+        throw new UserError(`ca-certificate-file ${file} is not readable by the runner's user. Fix its permissions.`);
+    }
+    return parseCaBundle(contents, 'ca-certificate-file');
+}
+/** Logs what is trusted (all public: subject, issuer, expiry, fingerprint) and what was noticed. */
+function reportCaBundle(bundle) {
+    bundle.certificates.forEach((c, i) => {
+        info(`CA certificate ${i + 1}: ${c.subject}; issuer ${c.issuer}; expires ${c.validTo}; SHA-256 ${c.fingerprint256}`);
+    });
+    for (const note of bundle.notes)
+        info(`${bundle.source}: ${note}`);
+    for (const warning of bundle.warnings)
+        core_warning(warning);
+}
+function bundlePem(bundle) {
+    return bundle.certificates.map((c) => c.pem.trimEnd()).join('\n') + '\n';
+}
+/**
+ * Writes the bundle (0600) in a new private directory under RUNNER_TEMP. With
+ * `forNode`, also a bundle for NODE_EXTRA_CA_CERTS that keeps what that variable
+ * already named: it takes one file, so replacing it would drop the runner's own CAs.
+ */
+async function writeCaBundle(bundle, runnerTemp, forNode, record) {
+    const dir = await makePrivateDir(runnerTemp, 'codex-ca-');
+    record(dir);
+    const pem = bundlePem(bundle);
+    const bundlePath = external_node_path_namespaceObject.join(dir, 'ca-bundle.pem');
+    await writePrivateFile(bundlePath, pem);
+    if (!forNode)
+        return { bundlePath };
+    const existing = await readExistingNodeCa();
+    if (!existing)
+        return { bundlePath, nodeCaPath: bundlePath };
+    const nodeCaPath = external_node_path_namespaceObject.join(dir, 'node-extra-ca.pem');
+    await writePrivateFile(nodeCaPath, `${existing.trimEnd()}\n${pem}`);
+    return { bundlePath, nodeCaPath };
+}
+async function readExistingNodeCa() {
+    const current = process.env.NODE_EXTRA_CA_CERTS;
+    if (!current)
+        return undefined;
+    return external_node_fs_namespaceObject.promises.readFile(current, 'utf8').catch(() => undefined);
+}
+/**
+ * Every certificate the action's own HTTPS requests trust: Node's defaults (its roots,
+ * NODE_EXTRA_CA_CERTS and, where Node can read it, the system store) plus the bundle.
+ * Giving `ca` replaces Node's defaults, so they are listed explicitly.
+ */
+async function trustAnchors(bundle) {
+    const getCACertificates = external_node_tls_.getCACertificates;
+    const defaults = new Set();
+    if (getCACertificates) {
+        for (const type of ['default', 'system'])
+            for (const pem of getCACertificates(type))
+                defaults.add(pem);
+    }
+    else {
+        for (const pem of external_node_tls_.rootCertificates)
+            defaults.add(pem);
+        const extra = await readExistingNodeCa();
+        for (const match of (extra ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g))
+            defaults.add(match[0]);
+    }
+    return [...defaults, ...bundle.certificates.map((c) => c.pem)];
 }
 
 ;// CONCATENATED MODULE: ./src/state.ts
@@ -34689,7 +34941,7 @@ class CreatedPaths {
             }
             catch (error) {
                 failures++;
-                warning(`Could not remove ${target}: ${error.message}. Delete it by hand on a self-hosted runner.`);
+                core_warning(`Could not remove ${target}: ${error.message}. Delete it by hand on a self-hosted runner.`);
             }
         }
         return failures;
@@ -34704,69 +34956,6 @@ async function cleanup() {
     catch (error) {
         core.warning(`Cleanup failed: ${error.message}`);
     }
-}
-
-;// CONCATENATED MODULE: ./src/errors.ts
-/**
- * A failure the user can fix. Its message is shown as it is, as the step's one
- * `::error::` line: it says what is wrong (naming the input) and what to do, and never
- * holds a secret.
- */
-class UserError extends Error {
-    name = 'UserError';
-}
-/** The one line a failure is reported with: ours as written, anything else as a bug. */
-function errorLine(error) {
-    if (error instanceof UserError)
-        return error.message;
-    const message = error instanceof Error ? error.message : String(error);
-    return `Unexpected failure: ${message}. This is a bug in codex-auth-action; please report it with the step's log.`;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/secrets.ts
-
-
-/**
- * Registers a secret with the runner's log masker: the whole value and each line of it
- * (the runner masks line by line, so a multi-line value needs both).
- */
-function maskSecret(value) {
-    if (!value)
-        return;
-    core_setSecret(value);
-    for (const line of value.split(/\r?\n/)) {
-        const trimmed = line.trim();
-        if (trimmed && trimmed !== value)
-            core_setSecret(trimmed);
-    }
-}
-/**
- * A short, stable name for a credential: `sha256:` and the first 16 hex digits of the
- * SHA-256 of the exact value. A maintainer gets the same with
- * `printf %s "$SECRET" | sha256sum | cut -c1-16`.
- */
-function fingerprint(secret) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(secret, 'utf8').digest('hex').slice(0, 16)}`;
-}
-/**
- * Removes every trace of the secrets from text the CLI printed before it reaches the
- * log. Exact masking is not enough: `codex login status` prints an API key as its first
- * 8 and last 5 characters around `***`, which the runner's masker does not recognise.
- */
-function redact(text, secrets) {
-    let out = text;
-    for (const secret of secrets) {
-        if (!secret)
-            continue;
-        out = out.split(secret).join('***');
-        if (secret.length > 13) {
-            out = out.split(`${secret.slice(0, 8)}***${secret.slice(-5)}`).join('***');
-            out = out.split(secret.slice(-5)).join('***');
-        }
-    }
-    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/codex.ts
@@ -34790,16 +34979,10 @@ ignore_default_excludes = false
 `;
 /** Variables that would make the CLI use another credential than the one just stored. */
 const COMPETING_CREDENTIALS = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN'];
-function requireRunnerDir(name) {
-    const value = process.env[name];
-    if (!value)
-        throw new UserError(`${name} is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).`);
-    return value;
-}
 /** Creates the action's own CODEX_HOME under RUNNER_TEMP, or checks and prepares the one the user named. */
 async function prepareCodexHome(named, created) {
     if (!named) {
-        const dir = await makePrivateDir(requireRunnerDir('RUNNER_TEMP'), 'codex-home-');
+        const dir = await makePrivateDir(runnerTemp(), 'codex-home-');
         created.add(dir);
         await writePrivateFile(external_node_path_namespaceObject.join(dir, 'config.toml'), CONFIG_TOML);
         return { dir, owned: true };
@@ -34839,14 +35022,19 @@ async function checkExistingConfig(file, created) {
         throw new UserError(`codex-home's config.toml sets cli_auth_credentials_store = "${store}", which cannot keep a login between steps on a runner. Set it to "file", or leave codex-home empty.`);
     }
 }
-/** The environment the CLI runs with: this CODEX_HOME, and no credential variable that would override it. */
-function cliEnv(home) {
+/**
+ * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
+ * and no credential variable that would override the login.
+ */
+function cliEnv(home, caPath) {
     const env = {};
     for (const [key, value] of Object.entries(process.env)) {
         if (value !== undefined && !COMPETING_CREDENTIALS.includes(key))
             env[key] = value;
     }
     env.CODEX_HOME = home;
+    if (caPath)
+        env.CODEX_CA_CERTIFICATE = caPath;
     return env;
 }
 /** `codex --version`, which also proves the binary runs on this machine. */
@@ -34869,9 +35057,9 @@ async function cliVersion(binary) {
  * (its wording changes between versions). On failure the CLI's own words, redacted, and
  * the tail of codex-login.log are shown in a log group before the error.
  */
-async function login(binary, home, credential, created) {
+async function login(binary, home, credential, created, caPath) {
     const flag = credential.mode === 'api-key' ? '--with-api-key' : '--with-access-token';
-    const env = cliEnv(home.dir);
+    const env = cliEnv(home.dir, caPath);
     if (!home.owned) {
         created.add(external_node_path_namespaceObject.join(home.dir, 'auth.json'));
         created.add(external_node_path_namespaceObject.join(home.dir, 'shell_snapshots'));
@@ -35025,7 +35213,7 @@ class http_HttpClient {
         const key = proxy ?? '';
         let dispatcher = this.dispatchers.get(key);
         if (!dispatcher) {
-            const tls = this.options.extraCa ? { ca: this.options.extraCa } : {};
+            const tls = this.options.ca ? { ca: this.options.ca } : {};
             const timeouts = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS, connectTimeout: IDLE_TIMEOUT_MS };
             dispatcher = proxy
                 ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls, ...timeouts })
@@ -35109,8 +35297,18 @@ function getInputs(read = (name) => getInput(name)) {
         registryUrl: parseRegistryUrl(read('registry-url')),
         codexHome: parseCodexHome(read('codex-home')),
         install: parseBoolean('install', read('install'), true),
-        exportEnv: parseBoolean('export-env', read('export-env'), false)
+        exportEnv: parseBoolean('export-env', read('export-env'), false),
+        ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
+        exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true)
     };
+}
+function parseCaInputs(text, file) {
+    if (text && file) {
+        throw new UserError('ca-certificate and ca-certificate-file are both set. Give the CA bundle one way: its PEM text, or the path of a file on the runner.');
+    }
+    if (!file)
+        return { caCertificate: text || undefined };
+    return { caCertificateFile: external_node_path_namespaceObject.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) };
 }
 function parseCredential(apiKey, accessToken) {
     if (!apiKey && !accessToken) {
@@ -36306,19 +36504,26 @@ async function downloadToCache(http, release, platform, created) {
 
 
 
+
+
 /** The main step: one call per stage, in order, inside one error boundary. */
 async function run() {
     const created = new CreatedPaths();
-    const http = new http_HttpClient();
+    let http;
     try {
         const inputs = getInputs();
-        // CODEX_HOME first: a bad codex-home fails before anything is downloaded.
+        // Everything that can be checked is checked before anything is written or downloaded.
+        const ca = await loadCaBundle(inputs.caCertificate, inputs.caCertificateFile);
+        if (ca)
+            reportCaBundle(ca);
         const home = await prepareCodexHome(inputs.codexHome, created);
+        const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined;
+        http = new http_HttpClient({ ca: ca ? await trustAnchors(ca) : undefined });
         const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath();
         const version = await cliVersion(cli.binary);
         info(`Codex CLI ${version}: ${cli.binary}`);
-        await login(cli.binary, home, inputs.credential, created);
-        await exportForLaterSteps(inputs, cli, version, home.dir);
+        await login(cli.binary, home, inputs.credential, created, writtenCa?.bundlePath);
+        await exportForLaterSteps(inputs, cli, version, home.dir, writtenCa);
     }
     catch (error) {
         // A failed run leaves no credential and no half-made directory behind.
@@ -36326,7 +36531,7 @@ async function run() {
         setFailed(errorLine(error));
     }
     finally {
-        await http.close();
+        await http?.close();
     }
 }
 async function codexOnPath() {
@@ -36336,13 +36541,20 @@ async function codexOnPath() {
     }
     return { root: external_node_path_namespaceObject.dirname(external_node_path_namespaceObject.dirname(binary)), binary, cacheHit: false };
 }
-async function exportForLaterSteps(inputs, cli, version, home) {
+async function exportForLaterSteps(inputs, cli, version, home, ca) {
     const { mode, secret } = inputs.credential;
     if (inputs.install) {
         addPath(external_node_path_namespaceObject.join(cli.root, 'codex-path'));
         addPath(external_node_path_namespaceObject.dirname(cli.binary));
     }
     exportVariable('CODEX_HOME', home);
+    if (ca) {
+        // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
+        exportVariable('CODEX_CA_CERTIFICATE', ca.bundlePath);
+        if (ca.nodeCaPath)
+            exportVariable('NODE_EXTRA_CA_CERTS', ca.nodeCaPath);
+        setOutput('ca-certificate-path', ca.bundlePath);
+    }
     if (inputs.exportEnv) {
         const name = mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN';
         exportVariable(name, secret);
@@ -36365,7 +36577,8 @@ async function exportForLaterSteps(inputs, cli, version, home) {
         [{ data: 'Source', header: true }, inputs.install ? (cli.cacheHit ? 'tool cache' : 'downloaded') : 'PATH'],
         [{ data: 'Auth mode', header: true }, mode],
         [{ data: 'Credential fingerprint', header: true }, id],
-        [{ data: 'CODEX_HOME', header: true }, home]
+        [{ data: 'CODEX_HOME', header: true }, home],
+        [{ data: 'CA bundle', header: true }, ca ? ca.bundlePath : 'none']
     ])
         .write();
 }

@@ -31333,6 +31333,7 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 ;// CONCATENATED MODULE: ./src/files.ts
 
 
+
 // Windows has no O_NOFOLLOW; there the exclusive create alone refuses an existing link.
 const CREATE_PRIVATE = external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL | external_node_fs_namespaceObject.constants.O_WRONLY | (external_node_fs_namespaceObject.constants.O_NOFOLLOW ?? 0);
 /** Creates a new private (0700) directory with a random name under `parent`. */
@@ -31373,6 +31374,13 @@ async function removePath(target) {
 function isInside(child, parent) {
     const rel = path.relative(path.resolve(parent), path.resolve(child));
     return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+/** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
+function runnerTemp() {
+    const value = process.env.RUNNER_TEMP;
+    if (!value)
+        throw new UserError('RUNNER_TEMP is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).');
+    return value;
 }
 
 ;// CONCATENATED MODULE: ./src/state.ts
