@@ -4,7 +4,8 @@
  * the agent-identity JWKS and task registration.
  */
 import { generateKeyPairSync, createSign, type KeyObject } from 'node:crypto'
-import { LoopbackServer, sendJson, type TlsIdentity } from './servers.js'
+import { LoopbackServer, sendJson } from './servers.js'
+import type { TlsIdentity } from './servers.js'
 
 export const REPLY = 'hello from the fake Responses API'
 

@@ -3,7 +3,6 @@
  * small shell-script `codex` that answers --version and stores a login the way the real
  * one does. They make install faults cheap to test; the real CLI is tested elsewhere.
  */
-import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -64,8 +63,4 @@ export async function buildPackage(options: PackageOptions): Promise<Buffer> {
   } finally {
     await fs.rm(dir, { recursive: true, force: true })
   }
-}
-
-export function integrityOf(data: Buffer): string {
-  return `sha512-${createHash('sha512').update(data).digest('base64')}`
 }

@@ -4,6 +4,13 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { Unpack } from 'tar'
 
+/**
+ * Output buffer of the gunzip stream. Node's default (16 KiB) makes a thread-pool round
+ * trip per 16 KiB of the ~400 MB tree; 1 MiB makes the whole extraction about 2.5 times
+ * faster (measured: 1.25 s against 3.3 s for codex 0.171.0 linux-x64).
+ */
+const GUNZIP_CHUNK = 1 << 20
+
 /** The sha512 digest (base64) an npm `dist.integrity` string promises. */
 export function expectedSha512(integrity: string): string | undefined {
   const entry = integrity.split(/\s+/).find((part) => part.startsWith('sha512-'))
@@ -37,6 +44,6 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
     unpack.on('close', resolve)
     unpack.on('error', reject)
   })
-  await Promise.all([pipeline(body, hasher, createGunzip(), unpack as unknown as NodeJS.WritableStream), written])
+  await Promise.all([pipeline(body, hasher, createGunzip({ chunkSize: GUNZIP_CHUNK }), unpack as unknown as NodeJS.WritableStream), written])
   return hash.digest('base64')
 }
