@@ -154,3 +154,122 @@ test('install: false uses the codex on PATH, and fails clearly without one', asy
   expect(main.paths).toEqual([])
   expect(registry.server.requests).toHaveLength(0)
 })
+
+describe('network faults', () => {
+  /** Answers the first `times` tarball requests with `status`. */
+  function failTarball(times: number, status: number, headers: Record<string, string> = { 'retry-after': '0' }) {
+    registry.faults.set('/tarballs/', (_req, res, hit) => {
+      if (hit > times) return false
+      res.writeHead(status, headers)
+      res.end()
+      return true
+    })
+  }
+
+  /** The first tarball request sends half the body, then `then` decides what happens to the connection. */
+  function halfBody(then: (res: import('node:http').ServerResponse) => void) {
+    registry.faults.set('/tarballs/', (_req, res, hit) => {
+      if (hit > 1) return false
+      const tarball = registry.published.get(`1.3.0-${HOST_SUFFIX}`)!.tarball
+      res.writeHead(200, { 'content-length': String(tarball.length) })
+      res.write(tarball.subarray(0, tarball.length >> 1))
+      then(res)
+      return true
+    })
+  }
+
+  test('a 500 that never recovers: four attempts, then a clear error and nothing cached', async () => {
+    failTarball(10, 500)
+    await expectFailure({}, /Downloading the Codex CLI from .+ failed: HTTP 500 from .+; nothing was installed\. Check registry-url/)
+    expect(registry.requestsTo('/tarballs/')).toBe(4)
+  })
+
+  test('429 with Retry-After: the wait the server asks for', async () => {
+    failTarball(1, 429, { 'retry-after': '1' })
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(main.stdout).toMatch(/HTTP 429 .*rate-limited by the registry.*retrying in 1\.0 s \(attempt 2 of 4\)/)
+  })
+
+  test('408 and 502 on the metadata are retried', async () => {
+    let n = 0
+    registry.faults.set('/@openai%2fcodex/', (_req, res) => {
+      if (++n > 2) return false
+      res.writeHead(n === 1 ? 408 : 502, { 'retry-after': '0' })
+      res.end()
+      return true
+    })
+    const main = await install({ 'codex-version': '1.2.0' })
+    expect(main.errors).toEqual([])
+    expect(main.stdout.match(/retrying in/g)).toHaveLength(2)
+  })
+
+  test('a connection reset mid-body is retried from the start, into a fresh staging directory', async () => {
+    halfBody((res) => setTimeout(() => res.socket?.destroy(), 50))
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(main.stdout).toMatch(/failed \(.*\); retrying in/)
+    expect(registry.requestsTo('/tarballs/')).toBe(2)
+    expect((await fs.readdir(runner.toolCache)).sort()).toEqual(['codex'])
+  })
+
+  test('a body that stalls is abandoned after network-idle-timeout and retried', async () => {
+    let stalled: import('node:http').ServerResponse | undefined
+    halfBody((res) => (stalled = res))
+    const started = Date.now()
+    const main = await install({ 'network-idle-timeout': '1' })
+    stalled?.destroy()
+    expect(main.errors).toEqual([])
+    expect(main.stdout).toMatch(/UND_ERR_BODY_TIMEOUT|timeout/i)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(registry.requestsTo('/tarballs/')).toBe(2)
+  })
+
+  test('a stall on every attempt ends in an error, with nothing cached', async () => {
+    const open: import('node:http').ServerResponse[] = []
+    registry.faults.set('/tarballs/', (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000000' })
+      res.write(Buffer.from([0x1f, 0x8b]))
+      open.push(res)
+      return true
+    })
+    await expectFailure({ 'network-idle-timeout': '1' }, /Downloading the Codex CLI from .+ failed: .*(timeout|TIMEOUT).*; nothing was installed/)
+    for (const res of open) res.destroy()
+    expect(registry.requestsTo('/tarballs/')).toBe(4)
+  }, 60_000)
+
+  test('network-idle-timeout must be a number of seconds', async () => {
+    await expectFailure({ 'network-idle-timeout': 'soon' }, /network-idle-timeout must be a number of seconds from 1 to 600, not "soon"/)
+  })
+})
+
+describe('registry-token', () => {
+  test('is sent to the registry\'s host only, never to another host a tarball address names', async () => {
+    const token = 'npm_privateMirrorToken0123456789'
+    const main = await install({ 'registry-token': token })
+    expect(main.errors).toEqual([])
+    expect(main.stdout.split('\n').filter((l) => l.includes(token))).toEqual([`::add-mask::${token}`])
+    for (const request of registry.server.requests) expect(request.headers.authorization).toBe(`Bearer ${token}`)
+
+    const elsewhere = await new FakeRegistry().start()
+    try {
+      elsewhere.publish('1.2.0', HOST_SUFFIX, registry.published.get(`1.2.0-${HOST_SUFFIX}`)!.tarball)
+      registry.tarballBase = elsewhere.url
+      const other = await install({ 'registry-token': token, 'codex-version': '1.2.0' })
+      expect(other.errors).toEqual([])
+      expect(elsewhere.requestsTo('/tarballs/')).toBe(1)
+      expect(elsewhere.server.requests.map((r) => r.headers.authorization)).toEqual([undefined])
+    } finally {
+      await elsewhere.stop()
+    }
+  })
+
+  test('a 401 from a private registry says to check registry-token', async () => {
+    registry.faults.set('/', (_req, res) => {
+      res.writeHead(401)
+      res.end()
+      return true
+    })
+    await expectFailure({}, /HTTP 401 .*the registry refused access \(a private mirror may need registry-token/)
+  })
+})

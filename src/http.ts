@@ -2,11 +2,12 @@ import * as core from '@actions/core'
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { UserError } from './errors.js'
 
-/** Seconds without a byte, on connect, headers or body, before a request counts as stalled. */
-const IDLE_TIMEOUT_MS = 30_000
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 const MAX_ATTEMPTS = 4
 const BASE_DELAY_MS = 1_000
 const MAX_DELAY_MS = 15_000
+/** No retry starts once this much time has gone into one request. */
+const RETRY_BUDGET_MS = 120_000
 
 export type Sleep = (ms: number) => Promise<void>
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -49,7 +50,7 @@ function errorCode(error: unknown): string | undefined {
 export function describeFailure(error: unknown): string {
   if (error instanceof HttpStatusError) {
     if (error.status === 401 || error.status === 403) {
-      return `${error.message}: the registry refused access (a private mirror may need credentials, or the request was rate-limited)`
+      return `${error.message}: the registry refused access (a private mirror may need registry-token, or the request was rate-limited)`
     }
     if (error.status === 429) return `${error.message}: rate-limited by the registry; try again later`
     return error.message
@@ -99,6 +100,8 @@ export function proxyFor(target: URL, env: NodeJS.ProcessEnv = process.env): str
 }
 
 export interface HttpClientOptions {
+  /** How long a connection may go without a byte (connect, headers or body) before it counts as stalled. */
+  idleTimeoutMs?: number
   /** Every certificate to trust, replacing Node's defaults (see trustAnchors in ca.ts). */
   ca?: string[]
   /** Headers sent only to `authOrigin` (a private registry's token). */
@@ -124,10 +127,11 @@ export class HttpClient {
     let dispatcher = this.dispatchers.get(key)
     if (!dispatcher) {
       const tls = this.options.ca ? { ca: this.options.ca } : {}
-      const timeouts = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS, connectTimeout: IDLE_TIMEOUT_MS }
+      const idle = this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+      const timeouts = { headersTimeout: idle, bodyTimeout: idle, connectTimeout: idle }
       dispatcher = proxy
         ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls, ...timeouts })
-        : new Agent({ connect: { ...tls, timeout: IDLE_TIMEOUT_MS }, ...timeouts })
+        : new Agent({ connect: { ...tls, timeout: idle }, ...timeouts })
       this.dispatchers.set(key, dispatcher)
     }
     return dispatcher
@@ -157,15 +161,16 @@ export class HttpClient {
     })
   }
 
-  /** Runs `attempt` until it succeeds, fails for good, or MAX_ATTEMPTS are spent; logs each retry. */
+  /** Runs `attempt` until it succeeds, fails for good, or the attempts or the time budget are spent; logs each retry. */
   async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
     const sleep = this.options.sleep ?? realSleep
+    const started = Date.now()
     for (let n = 1; ; n++) {
       try {
         return await attempt()
       } catch (error) {
-        if (n >= MAX_ATTEMPTS || !isRetriable(error)) throw error
         const delay = retryDelay(n, error)
+        if (n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS) throw error
         core.info(`${what} failed (${describeFailure(error)}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`)
         await sleep(delay)
       }

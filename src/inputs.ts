@@ -30,6 +30,9 @@ export interface Inputs {
   /** Absolute path of the CA bundle (ca-certificate-file, resolved against the workspace). */
   caCertificateFile?: string
   exportNodeCa: boolean
+  /** A bearer token for a private registry, sent only to registry-url's origin. */
+  registryToken?: string
+  networkIdleTimeoutMs: number
 }
 
 /** Reads one input as the runner gives it (`INPUT_<NAME>`), surrounding whitespace trimmed. */
@@ -49,8 +52,10 @@ const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
 export function getInputs(read: InputReader = (name) => core.getInput(name)): Inputs {
   const apiKey = read('api-key')
   const accessToken = read('access-token')
+  const registryToken = read('registry-token')
   maskSecret(apiKey)
   maskSecret(accessToken)
+  maskSecret(registryToken)
   return {
     credential: parseCredential(apiKey, accessToken),
     version: parseVersionSpec(read('codex-version')),
@@ -59,8 +64,28 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     install: parseBoolean('install', read('install'), true),
     exportEnv: parseBoolean('export-env', read('export-env'), false),
     ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
-    exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true)
+    exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true),
+    registryToken: parseRegistryToken(registryToken),
+    networkIdleTimeoutMs: parseSeconds('network-idle-timeout', read('network-idle-timeout'), 30) * 1000
   }
+}
+
+export function parseRegistryToken(raw: string): string | undefined {
+  if (!raw) return undefined
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(raw)) {
+    throw new UserError('registry-token contains white space or a control character. Store only the token in the secret.')
+  }
+  return raw
+}
+
+export function parseSeconds(name: string, raw: string, fallback: number): number {
+  if (raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < 1 || value > 600) {
+    throw new UserError(`${name} must be a number of seconds from 1 to 600, not "${raw}".`)
+  }
+  return value
 }
 
 export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCertificate' | 'caCertificateFile'> {

@@ -22,7 +22,12 @@ export async function run(): Promise<void> {
     if (ca) reportCaBundle(ca)
     const home = await prepareCodexHome(inputs.codexHome, created)
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
-    http = new HttpClient({ ca: ca ? await trustAnchors(ca) : undefined })
+    http = new HttpClient({
+      ca: ca ? await trustAnchors(ca) : undefined,
+      idleTimeoutMs: inputs.networkIdleTimeoutMs,
+      authOrigin: new URL(inputs.registryUrl).origin,
+      authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
+    })
     const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath()
     const version = await cliVersion(cli.binary)
     core.info(`Codex CLI ${version}: ${cli.binary}`)

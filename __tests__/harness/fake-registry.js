@@ -30,6 +30,8 @@ export class FakeRegistry {
   distTags = {}
   /** @type {Map<string, Fault>} faults by path prefix */
   faults = new Map()
+  /** @type {string | undefined} where tarball addresses point (default: this registry) */
+  tarballBase
   /** @type {Map<string, number>} */
   #hits = new Map()
 
@@ -96,7 +98,7 @@ export class FakeRegistry {
    */
   #doc(fullVersion, extra = {}) {
     const entry = this.published.get(fullVersion)
-    return { name: NAME, version: fullVersion, ...extra, dist: { integrity: entry?.integrity, tarball: `${this.url}${this.tarballPath(fullVersion)}` } }
+    return { name: NAME, version: fullVersion, ...extra, dist: { integrity: entry?.integrity, tarball: `${this.tarballBase ?? this.url}${this.tarballPath(fullVersion)}` } }
   }
 
   /** @type {Map<string, Record<string, unknown>>} extra fields per version, for a real package */
