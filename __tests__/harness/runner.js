@@ -98,9 +98,10 @@ export function parseCommandFile(text) {
  *   outputs: Record<string, string>, exported: Record<string, string>, paths: string[],
  *   state: Record<string, string>, summary: string, errors: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed.
- * @typedef {{ toolCache?: string, withCa?: boolean }} RunnerOptions  `toolCache`: one to
- *   share between runners (a self-hosted machine), default a fresh one; `withCa`: pass this
- *   machine's CA variables to the action (default true).
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[] }} RunnerOptions
+ *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
+ *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
+ *   command that runs node for the steps (the benchmark's /usr/bin/time), default none.
  */
 
 export class Runner {
@@ -228,7 +229,8 @@ export class Runner {
       GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
-    const result = await runProcess(process.execPath, [script], { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
+    const [command, ...args] = [...(this.#options.launcher ?? []), process.execPath, script]
+    const result = await runProcess(command, args, { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
     const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
     const exported = parseCommandFile(read(files.GITHUB_ENV))
     const paths = read(files.GITHUB_PATH).split(/\r?\n/).filter(Boolean)
