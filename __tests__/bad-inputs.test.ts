@@ -41,7 +41,8 @@ test.each([
   ['no credential', {}, /api-key and access-token are both empty\. Set one of them from a secret\. Secrets are not passed to workflows triggered by a pull request from a fork or by Dependabot/],
   ['whitespace-only credential', { 'api-key': '   \n  ' }, /both empty/],
   ['both credentials', { 'api-key': key, 'access-token': 'at-abcdefghijklmnopqrstu' }, /both set/],
-  ['a two-line key', { 'api-key': `${key}\n${key}x` }, /api-key holds more than one line/],
+  ['a rotation list with an empty line', { 'api-key': `${key}\n\n${key}x` }, /api-key line 2 is empty/],
+  ['a rotation list with a bad second line', { 'api-key': `${key}\nnot-a-key` }, /api-key line 2 does not look like an OpenAI API key/],
   ['a key with a control character', { 'api-key': `${key}\u001b[0m` }, /api-key contains a control character/],
   ['a key of the wrong shape', { 'api-key': 'not-a-key-%::$"\\' }, /api-key does not look like an OpenAI API key/],
   ['a token of the wrong shape', { 'access-token': 'Bearer abc' }, /access-token does not look like a Codex access token/],
@@ -50,7 +51,17 @@ test.each([
   ['a registry with credentials', { 'api-key': key, 'registry-url': 'https://u:p@mirror.example.com' }, /registry-url must not contain credentials/],
   ['a relative codex-home', { 'api-key': key, 'codex-home': 'codex' }, /codex-home "codex" is not an absolute path/],
   ['install: yes', { 'api-key': key, install: 'yes' }, /install must be true or false, not "yes"/],
-  ['export-env: 1', { 'api-key': key, 'export-env': '1' }, /export-env must be true or false/]
+  ['export-env: 1', { 'api-key': key, 'export-env': '1' }, /export-env must be true or false/],
+  ['verify: on', { 'api-key': key, verify: 'on' }, /verify must be true or false/],
+  ['allow-untrusted: y', { 'api-key': key, 'allow-untrusted': 'y' }, /allow-untrusted must be true or false/],
+  ['a bad api-base-url', { 'api-key': key, 'api-base-url': 'api.openai.com' }, /api-base-url "api\.openai\.com" is not a URL/],
+  ['expiry-warning-days: -3', { 'api-key': key, 'expiry-warning-days': '-3' }, /expiry-warning-days must be a number from 0 to 365/],
+  ['network-idle-timeout: 0', { 'api-key': key, 'network-idle-timeout': '0' }, /network-idle-timeout must be a number from 1 to 600/],
+  ['a registry-token with a space', { 'api-key': key, 'registry-token': 'abc def' }, /registry-token contains white space/],
+  ['config that is not TOML', { 'api-key': key, config: 'model = ' }, /config is not valid TOML at line 1/],
+  ['config with a keyring store', { 'api-key': key, config: 'cli_auth_credentials_store = "keyring"' }, /config sets cli_auth_credentials_store = "keyring"/],
+  ['config forcing ChatGPT login with an API key', { 'api-key': key, config: 'forced_login_method = "chatgpt"' }, /config sets forced_login_method = "chatgpt", but the action logs in with api-key/],
+  ['config forcing API login with an access token', { 'access-token': 'at-abcdefghijklmnopqrstu', config: 'forced_login_method = "api"' }, /forced_login_method = "api", but the action logs in with access-token/]
 ])('%s', async (_name, inputs, pattern) => {
   const given: Record<string, string> = inputs
   await expectRejected(given, pattern, [given['api-key'] ?? '', given['access-token'] ?? ''].map((s) => s.trim()))
@@ -79,6 +90,6 @@ test('a codex-home whose config.toml keeps credentials in a keyring', async () =
   const home = path.join(runner.root, 'home')
   await fs.mkdir(home)
   await fs.writeFile(path.join(home, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n')
-  await expectRejected({ 'api-key': key, 'codex-home': home }, /config\.toml sets cli_auth_credentials_store = "keyring"/)
+  await expectRejected({ 'api-key': key, 'codex-home': home }, /codex-home's config\.toml sets cli_auth_credentials_store = "keyring"/)
   expect(await fs.readdir(home)).toEqual(['config.toml'])
 })

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals'
 import { UserError } from '../src/errors.js'
-import { getInputs, parseBoolean, parseCodexHome, parseCredential, parseRegistryUrl, parseVersionSpec } from '../src/inputs.js'
+import { getInputs, parseBoolean, parseCodexHome, parseCredentials, parseHttpUrl, parseNumber, parseVersionSpec } from '../src/inputs.js'
 
 const KEY = 'sk-proj-abcdefghijklmnopqrstuvwxyz012345'
 const PAT = 'at-abcdefghijklmnopqrstuvwxyz012345'
@@ -18,17 +18,25 @@ function message(fn: () => unknown): string {
 
 describe('credentials', () => {
   test('exactly one of api-key and access-token', () => {
-    expect(parseCredential(KEY, '')).toEqual({ mode: 'api-key', secret: KEY })
-    expect(parseCredential('', PAT)).toEqual({ mode: 'access-token', secret: PAT })
-    expect(parseCredential('', JWT)).toEqual({ mode: 'access-token', secret: JWT })
-    const neither = message(() => parseCredential('', ''))
+    expect(parseCredentials(KEY, '')).toEqual({ mode: 'api-key', candidates: [KEY] })
+    expect(parseCredentials('', PAT)).toEqual({ mode: 'access-token', candidates: [PAT] })
+    expect(parseCredentials('', JWT)).toEqual({ mode: 'access-token', candidates: [JWT] })
+    const neither = message(() => parseCredentials('', ''))
     expect(neither).toMatch(/api-key and access-token are both empty/)
     expect(neither).toMatch(/fork or by Dependabot/)
-    expect(message(() => parseCredential(KEY, PAT))).toMatch(/both set\. Set only one/)
+    expect(message(() => parseCredentials(KEY, PAT))).toMatch(/both set\. Set only one/)
+  })
+
+  test('a rotation list: one credential a line, newest first, each checked', () => {
+    expect(parseCredentials(`${KEY}\n  ${KEY}2  \r\n${KEY}3`, '')).toEqual({ mode: 'api-key', candidates: [KEY, `${KEY}2`, `${KEY}3`] })
+    expect(parseCredentials('', `${PAT}\n${JWT}`).candidates).toEqual([PAT, JWT])
+    expect(message(() => parseCredentials(`${KEY}\n\n${KEY}2`, ''))).toBe('api-key line 2 is empty. Give one credential a line, newest first, with no empty lines between them.')
+    expect(message(() => parseCredentials(`${KEY}\n${KEY}`, ''))).toMatch(/^api-key line 2 repeats line 1/)
+    expect(message(() => parseCredentials(`${KEY}\nsk-short`, ''))).toMatch(/^api-key line 2 does not look like an OpenAI API key/)
+    expect(message(() => parseCredentials(Array.from({ length: 6 }, (_, i) => `${KEY}${i}`).join('\n'), ''))).toMatch(/holds 6 lines; a rotation needs at most 5/)
   })
 
   test.each([
-    ['an inner newline', `${KEY}\n${KEY}`, /more than one line/],
     ['a control character', `${KEY}\u0007`, /control character/],
     ['a tab', `sk-proj-abc\tdefghijklmnopqrstuvwxyz`, /control character/],
     ['no sk- prefix', 'proj-abcdefghijklmnopqrstuvwxyz012345', /does not look like an OpenAI API key/],
@@ -37,7 +45,7 @@ describe('credentials', () => {
     ['a JSON blob', '{"key":"sk-proj-abcdefghijklmnopqrstuvwxyz"}', /does not look like an OpenAI API key/],
     ['a token in api-key', PAT, /a Codex access token goes in access-token/]
   ])('api-key with %s is rejected without echoing it', (_what, value, pattern) => {
-    const text = message(() => parseCredential(value, ''))
+    const text = message(() => parseCredentials(value, ''))
     expect(text).toMatch(pattern)
     expect(text).not.toContain(value.slice(3, 20))
   })
@@ -48,7 +56,7 @@ describe('credentials', () => {
     ['at- with spaces', 'at-abc def ghi jkl mno pqr'],
     ['a bare word', 'hunter2hunter2hunter2']
   ])('access-token that is %s is rejected', (_what, value) => {
-    expect(message(() => parseCredential('', value))).toMatch(/access-token does not look like a Codex access token/)
+    expect(message(() => parseCredentials('', value))).toMatch(/access-token does not look like a Codex access token/)
   })
 })
 
@@ -71,11 +79,13 @@ describe('codex-version', () => {
   })
 })
 
-describe('registry-url', () => {
+describe('registry-url and api-base-url', () => {
+  const parseRegistryUrl = (raw: string) => parseHttpUrl('registry-url', raw, 'https://registry.npmjs.org')
   test('normalised without a trailing slash', () => {
     expect(parseRegistryUrl('')).toBe('https://registry.npmjs.org')
     expect(parseRegistryUrl('https://npm.example.com/repository/npm/')).toBe('https://npm.example.com/repository/npm')
     expect(parseRegistryUrl('http://127.0.0.1:4873')).toBe('http://127.0.0.1:4873')
+    expect(parseHttpUrl('api-base-url', '', 'https://api.openai.com/v1')).toBe('https://api.openai.com/v1')
   })
 
   test.each([
@@ -93,6 +103,13 @@ test('codex-home must be absolute when set', () => {
   expect(parseCodexHome('')).toBeUndefined()
   expect(parseCodexHome('/var/tmp/codex/')).toBe('/var/tmp/codex')
   expect(message(() => parseCodexHome('relative/dir'))).toMatch(/is not an absolute path/)
+})
+
+test('numbers within their bounds', () => {
+  expect(parseNumber('expiry-warning-days', '', 7, 0, 365)).toBe(7)
+  expect(parseNumber('expiry-warning-days', '0', 7, 0, 365)).toBe(0)
+  expect(parseNumber('network-idle-timeout', '2.5', 30, 1, 600)).toBe(2.5)
+  for (const raw of ['-1', '366', 'seven', '1e3', ' 7']) expect(message(() => parseNumber('expiry-warning-days', raw, 7, 0, 365))).toMatch(/^expiry-warning-days must be a number from 0 to 365/)
 })
 
 test('booleans follow the YAML core schema, strictly', () => {

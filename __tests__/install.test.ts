@@ -239,7 +239,7 @@ describe('network faults', () => {
   }, 60_000)
 
   test('network-idle-timeout must be a number of seconds', async () => {
-    await expectFailure({ 'network-idle-timeout': 'soon' }, /network-idle-timeout must be a number of seconds from 1 to 600, not "soon"/)
+    await expectFailure({ 'network-idle-timeout': 'soon' }, /network-idle-timeout must be a number from 1 to 600, not "soon"/)
   })
 })
 

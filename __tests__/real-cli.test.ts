@@ -137,6 +137,11 @@ test('a rejected access token: one clear error with the CLI\'s reason, and no cr
   expectMaskedOnly(main.stdout, main.stderr, rejected)
   expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes('at-revo'))).toEqual([])
   expect(main.exported).toEqual({})
-  expect(await runner.tempFiles()).toEqual([])
+  // Only the redacted login log is kept, for an upload step, until the post step.
+  const log = main.outputs['login-log']
+  expect(await runner.tempFiles()).toEqual([path.basename(path.dirname(log)), path.join(path.basename(path.dirname(log)), 'codex-login.log')])
+  expect(await fs.readFile(log, 'utf8')).toMatch(/starting access token login flow/)
   expect(await filesHolding(runner.root, rejected)).toEqual([])
+  await runner.post()
+  expect(await runner.tempFiles()).toEqual([])
 })

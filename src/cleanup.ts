@@ -3,22 +3,34 @@ import { removePath } from './files.js'
 import { readList, saveList, StateKey } from './state.js'
 
 /**
- * The paths this job created that must not outlive it (CODEX_HOME, auth.json, staging
- * directories). Each path is saved to the post step's state before it is created, so
- * the post step removes it even after a failed, cancelled or killed main step.
+ * The paths this job created that must not outlive it (CODEX_HOME, the CA bundle,
+ * staging directories, diagnostics). Each path is saved to the post step's state as soon
+ * as it is known, so the post step removes it even after a failed, cancelled or killed
+ * main step.
  */
 export class CreatedPaths {
-  private readonly paths: string[]
+  constructor(
+    private readonly paths: string[] = [],
+    /** Diagnostics kept for a later upload step: only the post step removes them. */
+    private readonly kept: string[] = []
+  ) {}
 
-  constructor(paths: string[] = []) {
-    this.paths = paths
+  get count(): number {
+    return this.paths.length + this.kept.length
   }
 
-  /** Records `target` (before it exists) so that the post step removes it. */
+  /** Records `target` (before it exists, where its name is known) for removal. */
   add(target: string): void {
     if (this.paths.includes(target)) return
     this.paths.push(target)
     saveList(StateKey.CreatedPaths, this.paths)
+  }
+
+  /** Records diagnostics that outlive a failed main step, until the post step. */
+  keepUntilPost(target: string): void {
+    if (this.kept.includes(target)) return
+    this.kept.push(target)
+    saveList(StateKey.DiagnosticPaths, this.kept)
   }
 
   /** Forgets a path that moved into a place that is meant to stay (the tool cache). */
@@ -29,13 +41,17 @@ export class CreatedPaths {
     saveList(StateKey.CreatedPaths, this.paths)
   }
 
-  /** Removes every recorded path, newest first; a failure is a warning, never an error. */
-  async removeAll(): Promise<number> {
+  /**
+   * Removes every recorded path, newest first (and, in the post step, the diagnostics);
+   * a failure is a warning, never an error. Returns how many could not be removed.
+   */
+  async removeAll(options: { diagnostics?: boolean } = {}): Promise<number> {
     let failures = 0
-    for (const target of [...this.paths].reverse()) {
+    const targets = [...this.paths].reverse().concat(options.diagnostics ? this.kept : [])
+    for (const target of targets) {
       try {
         await removePath(target)
-        core.info(`Removed ${target}`)
+        core.debug(`Removed ${target}`)
       } catch (error) {
         failures++
         core.warning(`Could not remove ${target}: ${(error as Error).message}. Delete it by hand on a self-hosted runner.`)
@@ -48,8 +64,9 @@ export class CreatedPaths {
 /** The post step: removes what the main step created. Never fails the job. */
 export async function cleanup(): Promise<void> {
   try {
-    const created = new CreatedPaths(readList(StateKey.CreatedPaths))
-    await created.removeAll()
+    const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
+    const failures = await created.removeAll({ diagnostics: true })
+    if (failures === 0 && created.count > 0) core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
   } catch (error) {
     core.warning(`Cleanup failed: ${(error as Error).message}`)
   }

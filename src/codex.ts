@@ -3,10 +3,11 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
 import type { CreatedPaths } from './cleanup.js'
+import { checkConfig, configToml, parseExistingConfig } from './config.js'
 import { UserError } from './errors.js'
 import { isInside, lstatOrUndefined, makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
-import type { Credential } from './inputs.js'
-import { redact } from './secrets.js'
+import type { AuthMode, Credential } from './inputs.js'
+import { fingerprint, redact } from './secrets.js'
 
 /** A CODEX_HOME ready for login, and whether the action owns (and will delete) it. */
 export interface CodexHome {
@@ -14,27 +15,36 @@ export interface CodexHome {
   owned: boolean
 }
 
-/**
- * config.toml for an action-owned CODEX_HOME. A runner has no keyring, so credentials
- * live in auth.json; commands the model runs do not inherit KEY, SECRET and TOKEN
- * variables such as CODEX_API_KEY.
- */
-export const CONFIG_TOML = `# Written by codex-auth-action; removed by its post step.
-cli_auth_credentials_store = "file"
+/** What a login needs besides the credential. */
+export interface LoginContext {
+  binary: string
+  version: string
+  home: CodexHome
+  caPath?: string
+  created: CreatedPaths
+  /** Every secret of the run, redacted from whatever the CLI prints. */
+  secrets: string[]
+}
 
-[shell_environment_policy]
-ignore_default_excludes = false
-`
+/** A login the CLI refused, with what it said (redacted). */
+export interface LoginFailure {
+  command: string
+  exitCode: number
+  output: string
+  reason: string
+}
 
 /** Variables that would make the CLI use another credential than the one just stored. */
 const COMPETING_CREDENTIALS = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN']
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']
 
 /** Creates the action's own CODEX_HOME under RUNNER_TEMP, or checks and prepares the one the user named. */
-export async function prepareCodexHome(named: string | undefined, created: CreatedPaths): Promise<CodexHome> {
+export async function prepareCodexHome(named: string | undefined, created: CreatedPaths, userConfig: Record<string, unknown>, mode: AuthMode): Promise<CodexHome> {
+  const config = configToml(userConfig, mode)
   if (!named) {
     const dir = await makePrivateDir(runnerTemp(), 'codex-home-')
     created.add(dir)
-    await writePrivateFile(path.join(dir, 'config.toml'), CONFIG_TOML)
+    await writePrivateFile(path.join(dir, 'config.toml'), config)
     return { dir, owned: true }
   }
   const workspace = process.env.GITHUB_WORKSPACE
@@ -52,24 +62,19 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
   await fs.access(named, fs.constants.W_OK).catch(() => {
     throw new UserError(`codex-home ${named} is not writable by the runner's user. Fix its permissions, or leave codex-home empty.`)
   })
-  await checkExistingConfig(path.join(named, 'config.toml'), created)
-  return { dir: named, owned: false }
-}
-
-/** A user's config.toml is kept; one that sends credentials elsewhere than auth.json is refused. */
-async function checkExistingConfig(file: string, created: CreatedPaths): Promise<void> {
-  let text: string
-  try {
-    text = await fs.readFile(file, 'utf8')
-  } catch {
+  const file = path.join(named, 'config.toml')
+  const existing = await fs.readFile(file, 'utf8').catch(() => undefined)
+  if (existing === undefined) {
     created.add(file)
-    await writePrivateFile(file, CONFIG_TOML)
-    return
+    await writePrivateFile(file, config)
+  } else {
+    // The user's own config.toml is kept as it is; it must not undo the login.
+    checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), mode, "codex-home's config.toml")
+    if (Object.keys(userConfig).length > 0) {
+      throw new UserError("config cannot be merged into codex-home's own config.toml, which the action does not change. Put the settings in that file, or leave codex-home empty.")
+    }
   }
-  const store = /^\s*cli_auth_credentials_store\s*=\s*"([^"]*)"/m.exec(text)?.[1]
-  if (store && store !== 'file' && store !== 'auto') {
-    throw new UserError(`codex-home's config.toml sets cli_auth_credentials_store = "${store}", which cannot keep a login between steps on a runner. Set it to "file", or leave codex-home empty.`)
-  }
+  return { dir: named, owned: false }
 }
 
 /**
@@ -101,40 +106,34 @@ export async function cliVersion(binary: string): Promise<string> {
   return version
 }
 
+/** The login log's path (the CLI appends to it on every direct login). */
+export function loginLogPath(home: string): string {
+  return path.join(home, 'log', 'codex-login.log')
+}
+
 /**
  * Logs in with the secret on stdin, then confirms with `codex login status`'s exit code
- * (its wording changes between versions). On failure the CLI's own words, redacted, and
- * the tail of codex-login.log are shown in a log group before the error.
+ * (its wording changes between versions). Returns what went wrong, or undefined.
  */
-export async function login(binary: string, home: CodexHome, credential: Credential, created: CreatedPaths, caPath?: string): Promise<void> {
+export async function tryLogin(ctx: LoginContext, credential: Credential): Promise<LoginFailure | undefined> {
   const flag = credential.mode === 'api-key' ? '--with-api-key' : '--with-access-token'
-  const env = cliEnv(home.dir, caPath)
-  if (!home.owned) {
-    created.add(path.join(home.dir, 'auth.json'))
-    created.add(path.join(home.dir, 'shell_snapshots'))
+  const env = cliEnv(ctx.home.dir, ctx.caPath)
+  if (!ctx.home.owned) {
+    ctx.created.add(path.join(ctx.home.dir, 'auth.json'))
+    ctx.created.add(path.join(ctx.home.dir, 'shell_snapshots'))
   }
-  core.info(`Logging in: codex login ${flag} (the secret is passed on stdin)`)
-  const attempt = await getExecOutput(binary, ['login', flag], { input: Buffer.from(`${credential.secret}\n`), env, silent: true, ignoreReturnCode: true })
-  const status = attempt.exitCode === 0 ? await getExecOutput(binary, ['login', 'status'], { env, silent: true, ignoreReturnCode: true }) : undefined
-  if (attempt.exitCode === 0 && status?.exitCode === 0) {
-    core.info(`Logged in (${credential.mode}); codex login status confirms it.`)
-    return
+  core.info(`Logging in with ${credential.mode} ${fingerprint(credential.secret)}: codex login ${flag} (the secret is passed on stdin)`)
+  const steps: [string, string[], Buffer | undefined][] = [
+    [`codex login ${flag}`, ['login', flag], Buffer.from(`${credential.secret}\n`)],
+    ['codex login status', ['login', 'status'], undefined]
+  ]
+  for (const [command, args, input] of steps) {
+    const result = await getExecOutput(ctx.binary, args, { input, env, silent: true, ignoreReturnCode: true })
+    const output = redact(`${result.stdout}\n${result.stderr}`, ctx.secrets).trim()
+    if (core.isDebug()) core.debug(`${command} (exit ${result.exitCode}): ${output}`)
+    if (result.exitCode !== 0) return { command, exitCode: result.exitCode, output, reason: lastMeaningfulLine(output) ?? `exit code ${result.exitCode}` }
   }
-  const failed = status ?? attempt
-  const output = redact(`${failed.stdout}\n${failed.stderr}`, [credential.secret])
-  const logTail = await loginLogTail(home.dir, credential.secret)
-  core.startGroup('Codex login diagnostics')
-  core.info(`command: codex login ${status ? 'status' : flag} (exit ${failed.exitCode})`)
-  core.info(output.trim() || '(no output)')
-  core.info(`codex-login.log, last lines:\n${logTail || '(empty)'}`)
-  core.endGroup()
-  const reason = lastMeaningfulLine(output) ?? `exit code ${failed.exitCode}`
-  const input = credential.mode
-  throw new UserError(
-    status
-      ? `Codex accepted the ${input} but \`codex login status\` does not confirm the login: ${reason}. Check that ${input} holds a current credential and that this runner can reach OpenAI.`
-      : `codex login rejected the ${input}: ${reason}. Check that the ${input} secret holds a current, unrevoked credential; see the "Codex login diagnostics" group above.`
-  )
+  return undefined
 }
 
 function lastMeaningfulLine(text: string): string | undefined {
@@ -145,11 +144,31 @@ function lastMeaningfulLine(text: string): string | undefined {
     .pop()
 }
 
-async function loginLogTail(home: string, secret: string, lines = 20): Promise<string> {
-  try {
-    const text = await fs.readFile(path.join(home, 'log', 'codex-login.log'), 'utf8')
-    return redact(text.trimEnd().split(/\r?\n/).slice(-lines).join('\n'), [secret])
-  } catch {
-    return ''
+/**
+ * Shows everything that helps with a failed login in one collapsible group (the CLI's
+ * words, the login log's tail, the CLI version, the auth mode, the CA, the proxy
+ * variables by name), and keeps a copy of the login log until the post step, named by the
+ * `login-log` output, for an upload step.
+ */
+export async function reportLoginFailure(ctx: LoginContext, mode: AuthMode, failures: LoginFailure[]): Promise<void> {
+  const log = await fs.readFile(loginLogPath(ctx.home.dir), 'utf8').catch(() => '')
+  const logText = redact(log, ctx.secrets)
+  core.startGroup('Codex login diagnostics')
+  for (const failure of failures) {
+    core.info(`${failure.command} exited ${failure.exitCode}:`)
+    core.info(failure.output || '(no output)')
   }
+  core.info(`codex-login.log, last lines:\n${logText.trimEnd().split(/\r?\n/).slice(-20).join('\n') || '(empty)'}`)
+  core.info(`Codex CLI: ${ctx.version} (${ctx.binary})`)
+  core.info(`Auth mode: ${mode}`)
+  core.info(`CA bundle: ${ctx.caPath ?? 'none (system roots)'}`)
+  const proxies = PROXY_VARIABLES.filter((name) => process.env[name])
+  core.info(`Proxy variables set: ${proxies.length ? proxies.join(', ') : 'none'}`)
+  core.endGroup()
+  if (!logText) return
+  const dir = await makePrivateDir(runnerTemp(), 'codex-diagnostics-')
+  ctx.created.keepUntilPost(dir)
+  const copy = path.join(dir, 'codex-login.log')
+  await writePrivateFile(copy, logText)
+  core.setOutput('login-log', copy)
 }

@@ -17,7 +17,9 @@ export class HttpStatusError extends Error {
   constructor(
     readonly url: string,
     readonly status: number,
-    readonly retryAfterMs?: number
+    readonly retryAfterMs?: number,
+    /** The start of the response body: an API's error code lives there. */
+    readonly body = ''
   ) {
     super(`HTTP ${status} from ${url}`)
   }
@@ -137,19 +139,19 @@ export class HttpClient {
     return dispatcher
   }
 
-  /** One GET; a non-2xx status becomes an HttpStatusError, with the body drained. */
+  /** One GET; a non-2xx status becomes an HttpStatusError holding the start of the body. */
   async open(url: string, headers: Record<string, string> = {}): Promise<StreamResponse> {
     const target = new URL(url)
     const auth = this.options.authOrigin === target.origin ? this.options.authHeaders : undefined
     const response = await request(target, {
       method: 'GET',
-      headers: { 'user-agent': 'codex-auth-action', ...headers, ...auth },
+      headers: { 'user-agent': 'codex-auth-action', ...auth, ...headers },
       dispatcher: this.dispatcherFor(target),
       maxRedirections: 5
     })
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      await response.body.dump().catch(() => undefined)
-      throw new HttpStatusError(url, response.statusCode, parseRetryAfter(response.headers['retry-after']))
+      const body = await response.body.text().then((text) => text.slice(0, 4096), () => '')
+      throw new HttpStatusError(url, response.statusCode, parseRetryAfter(response.headers['retry-after']), body)
     }
     return { body: response.body, headers: response.headers }
   }
@@ -161,8 +163,11 @@ export class HttpClient {
     })
   }
 
-  /** Runs `attempt` until it succeeds, fails for good, or the attempts or the time budget are spent; logs each retry. */
-  async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` until it succeeds, fails for good, or the attempts or the time budget
+   * are spent; logs each retry. `retry429: false` for a check whose 429 is an answer.
+   */
+  async withRetries<T>(what: string, attempt: () => Promise<T>, options: { retry429?: boolean } = {}): Promise<T> {
     const sleep = this.options.sleep ?? realSleep
     const started = Date.now()
     for (let n = 1; ; n++) {
@@ -170,7 +175,8 @@ export class HttpClient {
         return await attempt()
       } catch (error) {
         const delay = retryDelay(n, error)
-        if (n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS) throw error
+        const answered = options.retry429 === false && error instanceof HttpStatusError && error.status === 429
+        if (answered || n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS) throw error
         core.info(`${what} failed (${describeFailure(error)}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`)
         await sleep(delay)
       }

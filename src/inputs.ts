@@ -6,9 +6,16 @@ import { maskSecret } from './secrets.js'
 
 export type AuthMode = 'api-key' | 'access-token'
 
+/** The one credential a run logs in with. */
 export interface Credential {
   mode: AuthMode
   secret: string
+}
+
+/** What the workflow gave: one credential, or several during a rotation, newest first. */
+export interface Credentials {
+  mode: AuthMode
+  candidates: string[]
 }
 
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
@@ -18,7 +25,7 @@ export type VersionSpec =
   | { kind: 'tag'; tag: string }
 
 export interface Inputs {
-  credential: Credential
+  credentials: Credentials
   version: VersionSpec
   registryUrl: string
   /** Absolute path the user named, or undefined for an action-owned directory. */
@@ -33,6 +40,13 @@ export interface Inputs {
   /** A bearer token for a private registry, sent only to registry-url's origin. */
   registryToken?: string
   networkIdleTimeoutMs: number
+  /** Check the credential live before exporting anything. */
+  verify: boolean
+  apiBaseUrl: string
+  expiryWarningDays: number
+  /** TOML text merged over the action's config.toml. */
+  config: string
+  allowUntrusted: boolean
 }
 
 /** Reads one input as the runner gives it (`INPUT_<NAME>`), surrounding whitespace trimmed. */
@@ -47,6 +61,8 @@ const API_KEY = /^sk-[A-Za-z0-9_-]{20,1024}$/
 const PERSONAL_TOKEN = /^at-[A-Za-z0-9._~+/=-]{16,4096}$/
 const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
 const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
+/** A rotation overlap needs two; five is plenty and bounds the live checks. */
+const MAX_CANDIDATES = 5
 
 /** Every input, parsed and validated in one place. Secrets are masked before any check. */
 export function getInputs(read: InputReader = (name) => core.getInput(name)): Inputs {
@@ -57,16 +73,21 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   maskSecret(accessToken)
   maskSecret(registryToken)
   return {
-    credential: parseCredential(apiKey, accessToken),
+    credentials: parseCredentials(apiKey, accessToken),
     version: parseVersionSpec(read('codex-version')),
-    registryUrl: parseRegistryUrl(read('registry-url')),
+    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org'),
     codexHome: parseCodexHome(read('codex-home')),
     install: parseBoolean('install', read('install'), true),
     exportEnv: parseBoolean('export-env', read('export-env'), false),
     ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
     exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true),
     registryToken: parseRegistryToken(registryToken),
-    networkIdleTimeoutMs: parseSeconds('network-idle-timeout', read('network-idle-timeout'), 30) * 1000
+    networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
+    verify: parseBoolean('verify', read('verify'), false),
+    apiBaseUrl: parseHttpUrl('api-base-url', read('api-base-url'), 'https://api.openai.com/v1'),
+    expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
+    config: read('config'),
+    allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false)
   }
 }
 
@@ -79,11 +100,11 @@ export function parseRegistryToken(raw: string): string | undefined {
   return raw
 }
 
-export function parseSeconds(name: string, raw: string, fallback: number): number {
+export function parseNumber(name: string, raw: string, fallback: number, min: number, max: number): number {
   if (raw === '') return fallback
   const value = Number(raw)
-  if (!/^\d+(\.\d+)?$/.test(raw) || value < 1 || value > 600) {
-    throw new UserError(`${name} must be a number of seconds from 1 to 600, not "${raw}".`)
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
+    throw new UserError(`${name} must be a number from ${min} to ${max}, not "${raw}".`)
   }
   return value
 }
@@ -96,7 +117,11 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
   return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
 }
 
-export function parseCredential(apiKey: string, accessToken: string): Credential {
+/**
+ * Exactly one of the two inputs; each holds one credential, or several during a rotation
+ * (one a line, newest first). Every line must have the shape of its kind.
+ */
+export function parseCredentials(apiKey: string, accessToken: string): Credentials {
   if (!apiKey && !accessToken) {
     throw new UserError(`api-key and access-token are both empty. Set one of them from a secret. ${FORK_HINT}`)
   }
@@ -104,28 +129,33 @@ export function parseCredential(apiKey: string, accessToken: string): Credential
     throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')
   }
   const mode: AuthMode = apiKey ? 'api-key' : 'access-token'
-  const secret = apiKey || accessToken
-  checkSecretShape(mode, secret)
-  return { mode, secret }
+  const lines = (apiKey || accessToken).split(/\r?\n/).map((line) => line.trim())
+  if (lines.length > MAX_CANDIDATES) {
+    throw new UserError(`${mode} holds ${lines.length} lines; a rotation needs at most ${MAX_CANDIDATES} (one credential a line, newest first). Remove the retired ones.`)
+  }
+  lines.forEach((line, index) => {
+    const where = lines.length > 1 ? `${mode} line ${index + 1}` : mode
+    if (!line) throw new UserError(`${where} is empty. Give one credential a line, newest first, with no empty lines between them.`)
+    if (lines.indexOf(line) !== index) throw new UserError(`${where} repeats line ${lines.indexOf(line) + 1}. Give each credential once.`)
+    checkSecretShape(mode, where, line)
+  })
+  return { mode, candidates: lines }
 }
 
-function checkSecretShape(mode: AuthMode, secret: string): void {
-  if (/[\r\n]/.test(secret)) {
-    throw new UserError(`${mode} holds more than one line. Store exactly one credential in the secret, with no line breaks inside it.`)
-  }
+function checkSecretShape(mode: AuthMode, where: string, secret: string): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(secret)) {
-    throw new UserError(`${mode} contains a control character. Copy the credential into the secret again, without invisible characters.`)
+    throw new UserError(`${where} contains a control character. Copy the credential into the secret again, without invisible characters.`)
   }
   if (mode === 'api-key' && !API_KEY.test(secret)) {
     throw new UserError(
-      'api-key does not look like an OpenAI API key (sk- followed by letters, digits, - and _). ' +
+      `${where} does not look like an OpenAI API key (sk- followed by letters, digits, - and _). ` +
         'Check that the secret holds the key itself, not its name; a Codex access token goes in access-token.'
     )
   }
   if (mode === 'access-token' && !PERSONAL_TOKEN.test(secret) && !JWT.test(secret)) {
     throw new UserError(
-      'access-token does not look like a Codex access token (a personal access token at-…, or an agent identity JWT). ' +
+      `${where} does not look like a Codex access token (a personal access token at-…, or an agent identity JWT). ` +
         'Check that the secret holds the token itself; an OpenAI API key goes in api-key.'
     )
   }
@@ -144,22 +174,23 @@ export function parseVersionSpec(raw: string): VersionSpec {
   )
 }
 
-export function parseRegistryUrl(raw: string): string {
-  const value = raw || 'https://registry.npmjs.org'
+/** An http(s) base URL without credentials, query or fragment, and without a trailing slash. */
+export function parseHttpUrl(name: string, raw: string, fallback: string): string {
+  const value = raw || fallback
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw new UserError(`registry-url "${value}" is not a URL. Use the address of an npm registry, such as https://registry.npmjs.org.`)
+    throw new UserError(`${name} "${value}" is not a URL. Use an address such as ${fallback}.`)
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new UserError(`registry-url must be an http or https URL, not ${url.protocol}. Use the address of an npm registry.`)
+    throw new UserError(`${name} must be an http or https URL, not ${url.protocol}. Use an address such as ${fallback}.`)
   }
   if (url.username || url.password) {
-    throw new UserError('registry-url must not contain credentials: they would be printed in logs. Remove the user name and password from it.')
+    throw new UserError(`${name} must not contain credentials: they would be printed in logs. Remove the user name and password from it.`)
   }
   if (url.search || url.hash) {
-    throw new UserError('registry-url must not have a query or a fragment. Use the registry\'s base address.')
+    throw new UserError(`${name} must not have a query or a fragment. Use the base address.`)
   }
   return url.href.replace(/\/+$/, '')
 }

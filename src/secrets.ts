@@ -40,3 +40,18 @@ export function redact(text: string, secrets: readonly string[]): string {
   }
   return out
 }
+
+/**
+ * The `exp` of a JWT, read without verifying anything (only to warn and to fail early);
+ * undefined for anything else, such as an `at-…` token.
+ */
+export function jwtExpiry(token: string): Date | undefined {
+  const parts = token.split('.')
+  if (parts.length !== 3) return undefined
+  try {
+    const exp: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')).exp
+    return typeof exp === 'number' && Number.isFinite(exp) ? new Date(exp * 1000) : undefined
+  } catch {
+    return undefined
+  }
+}

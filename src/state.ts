@@ -3,7 +3,9 @@ import * as core from '@actions/core'
 /** Everything the main step hands to the post step, by name, in one place. */
 export enum StateKey {
   /** JSON array of paths the main step created, removed whole by the post step. */
-  CreatedPaths = 'created-paths'
+  CreatedPaths = 'created-paths',
+  /** JSON array of diagnostics (the login log of a failed login), kept for an upload step until the post step. */
+  DiagnosticPaths = 'diagnostic-paths'
 }
 
 export function saveList(key: StateKey, values: readonly string[]): void {

@@ -68,9 +68,14 @@ export class AgentIdentityIssuer {
   }
 }
 
+/** How GET /v1/models answers an API key: a status, or 429 with insufficient_quota. */
+export type KeyAnswer = 200 | 401 | 403 | 429 | 'quota'
+
 export interface FakeOpenAIOptions {
   /** Personal access tokens that whoami accepts; any other gets 401. */
   acceptedTokens?: string[]
+  /** API keys GET /v1/models knows; any other gets 401. */
+  apiKeys?: Record<string, KeyAnswer>
   tls?: TlsIdentity
 }
 
@@ -81,6 +86,13 @@ export class FakeOpenAI {
   constructor(private readonly options: FakeOpenAIOptions = {}) {
     this.server = new LoopbackServer((req, res) => {
       const url = req.url ?? ''
+      if (req.method === 'GET' && url === '/v1/models') {
+        const key = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+        const answer = this.options.apiKeys?.[key] ?? 401
+        if (answer === 200) return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }] })
+        if (answer === 'quota') return sendJson(res, 429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } })
+        return sendJson(res, answer, { error: { message: `status ${answer}`, code: answer === 429 ? 'rate_limit_exceeded' : 'invalid_api_key' } })
+      }
       if (req.method === 'POST' && url.startsWith('/v1/responses')) {
         res.writeHead(200, { 'content-type': 'text/event-stream' })
         res.end(RESPONSE_EVENTS)

@@ -1,0 +1,95 @@
+import * as core from '@actions/core'
+import { reportLoginFailure, tryLogin, type LoginContext, type LoginFailure } from './codex.js'
+import { UserError } from './errors.js'
+import type { HttpClient } from './http.js'
+import type { Credential, Credentials } from './inputs.js'
+import { fingerprint, jwtExpiry } from './secrets.js'
+import { verifyApiKey } from './verify.js'
+
+/** The credential a run logged in with. */
+export interface LoggedIn {
+  credential: Credential
+  fingerprint: string
+  expiresAt?: Date
+  verified: boolean
+}
+
+export interface LoginOptions {
+  verify: boolean
+  apiBaseUrl: string
+  expiryWarningDays: number
+  now?: Date
+}
+
+const DAY_MS = 86_400_000
+
+/**
+ * Logs in with the first usable credential of the list (one, or several during a
+ * rotation, newest first). Expired JWTs are skipped before any login. Without `verify`
+ * the first is the one; with it each is checked live in order, and those refused are
+ * named by fingerprint in a warning that says to finish the rotation.
+ */
+export async function logIn(ctx: LoginContext, credentials: Credentials, options: LoginOptions, http: HttpClient): Promise<LoggedIn> {
+  const { mode } = credentials
+  const now = options.now ?? new Date()
+  const refused: string[] = []
+  const usable = credentials.candidates.filter((secret) => {
+    const expiresAt = jwtExpiry(secret)
+    if (!expiresAt || expiresAt > now) return true
+    refused.push(`${fingerprint(secret)} (expired ${expiresAt.toISOString()})`)
+    return false
+  })
+  if (usable.length === 0) {
+    throw new UserError(`The ${mode} expired: ${refused.join('; ')}. Mint a new token and put it in the secret.`)
+  }
+
+  let chosen: string | undefined
+  const failures: LoginFailure[] = []
+  for (const secret of options.verify ? usable : usable.slice(0, 1)) {
+    const id = fingerprint(secret)
+    if (mode === 'api-key' && options.verify) {
+      const outcome = await verifyApiKey(http, options.apiBaseUrl, secret)
+      core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? 'accepted by the API' : outcome.detail}`)
+      if (outcome.kind === 'rejected' || outcome.kind === 'out-of-quota') {
+        refused.push(`${id} (${outcome.detail})`)
+        continue
+      }
+      if (outcome.kind === 'rate-limited') core.warning(`api-key ${id} is rate-limited right now (${outcome.detail}); Codex may have to wait.`)
+    }
+    const failure = await tryLogin(ctx, { mode, secret })
+    if (!failure) {
+      chosen = secret
+      break
+    }
+    failures.push(failure)
+    refused.push(`${id} (${failure.reason})`)
+  }
+
+  if (!chosen) {
+    if (failures.length) await reportLoginFailure(ctx, mode, failures)
+    const last = failures.at(-1)
+    if (!options.verify && last) {
+      throw new UserError(
+        last.command.startsWith('codex login status')
+          ? `Codex stored the ${mode} but \`codex login status\` does not confirm the login: ${last.reason}. Check that ${mode} holds a current credential and that this runner can reach OpenAI.`
+          : `codex login rejected the ${mode}: ${last.reason}. Check that the ${mode} secret holds a current, unrevoked credential; see the "Codex login diagnostics" group above.`
+      )
+    }
+    throw new UserError(`No ${mode} was accepted: ${refused.join('; ')}. Put a current credential first in the ${mode} secret.`)
+  }
+
+  const id = fingerprint(chosen)
+  if (refused.length) {
+    core.warning(`${mode} ${id} is in use; the secret also holds ${refused.join('; ')}. Finish the rotation: remove ${refused.map((r) => r.split(' ')[0]).join(', ')} from the secret.`)
+  }
+  const expiresAt = jwtExpiry(chosen)
+  if (expiresAt) {
+    const days = (expiresAt.getTime() - now.getTime()) / DAY_MS
+    core.info(`${mode} ${id} expires at ${expiresAt.toISOString()}`)
+    if (days <= options.expiryWarningDays) {
+      core.warning(`${mode} ${id} expires in ${days < 1 ? `${Math.round(days * 24)} hours` : `${Math.floor(days)} days`} (${expiresAt.toISOString()}). Mint a new token and put it first in the secret.`)
+    }
+  }
+  core.info(`Logged in with ${mode} ${id}${options.verify ? ', verified' : ''}; codex login status confirms it.`)
+  return { credential: { mode, secret: chosen }, fingerprint: id, expiresAt, verified: options.verify }
+}
