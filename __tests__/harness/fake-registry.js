@@ -4,6 +4,7 @@
  * package from it; the tests serve packages they build.
  */
 import { createHash } from 'node:crypto'
+import { recordFigures } from './audit.js'
 import { LoopbackServer, sendJson } from './servers.js'
 
 const NAME = '@openai/codex'
@@ -52,7 +53,12 @@ export class FakeRegistry {
     return this
   }
 
+  /** Faults this registry has injected so far. */
+  faultsInjected = 0
+
   stop() {
+    if (this.faultsInjected) recordFigures({ faultsInjected: this.faultsInjected })
+    this.faultsInjected = 0
     return this.server.stop()
   }
 
@@ -115,7 +121,10 @@ export class FakeRegistry {
       if (!url.startsWith(prefix)) continue
       const hit = (this.#hits.get(prefix) ?? 0) + 1
       this.#hits.set(prefix, hit)
-      if (await fault(req, res, hit)) return
+      if (await fault(req, res, hit)) {
+        this.faultsInjected++
+        return
+      }
     }
     if (url === `/-/package${ENCODED}/dist-tags`) return sendJson(res, 200, this.distTags)
     if (url === ENCODED) {

@@ -1,6 +1,30 @@
-import { rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 
+/** Prints the security figures the runners recorded (see harness/audit.js), then removes the run's directory. */
 export default function globalTeardown() {
   const shared = process.env.CODEX_AUTH_TEST_SHARED
-  if (shared) rmSync(shared, { recursive: true, force: true })
+  if (!shared) return
+  const file = join(shared, 'security-figures.jsonl')
+  if (existsSync(file)) {
+    /** @type {Record<string, number>} */
+    const total = {}
+    for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+      for (const [key, value] of Object.entries(JSON.parse(line))) total[key] = (total[key] ?? 0) + value
+    }
+    console.log(
+      [
+        '',
+        'Security figures (every black-box scenario is audited when its runner is disposed):',
+        `  scenarios scanned:                 ${total.scenarios ?? 0} (${total.steps ?? 0} main and post steps)`,
+        `  canaries x derived forms x places: ${total.canaries ?? 0} canaries, ${total.forms ?? 0} forms, ${total.searches ?? 0} form-place searches over ${total.places ?? 0} places`,
+        `  bad inputs and faults (failed main steps): ${total.failedMainSteps ?? 0}`,
+        `  faults injected by the fake registry: ${total.faultsInjected ?? 0}`,
+        `  leaks found:                       ${total.leaks ?? 0}`,
+        `  half states found:                 ${total.halfStates ?? 0}`,
+        ''
+      ].join('\n')
+    )
+  }
+  rmSync(shared, { recursive: true, force: true })
 }

@@ -10,11 +10,15 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { filePlaces, findLeaks, recordFigures, toolCacheHalfStates, withoutMaskLines } from './audit.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 /** @type {{ inputs: Record<string, { default?: string, description: string, required?: boolean }>, outputs: Record<string, { description: string }> }} */
 export const actionYml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))
+
+/** Inputs whose values are secrets: the audit searches for every line of them. */
+const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token']
 
 /** Variables a child needs from this machine: tools, and the trust store of its TLS-intercepting proxy. */
 const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SYSTEMROOT', 'TMPDIR']
@@ -113,6 +117,10 @@ export class Runner {
   #state = {}
   #stepCount = 0
   #options
+  /** @type {Set<string>} every secret given to a main step, for the audit */
+  canaries = new Set()
+  /** @type {{ kind: 'main' | 'post', result: StepResult, exportEnv: boolean, codexHome?: string }[]} */
+  #steps = []
 
   /**
    * @param {string} root
@@ -185,8 +193,11 @@ export class Runner {
     for (const [name, spec] of Object.entries(actionYml.inputs)) {
       env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
     }
+    for (const name of SECRET_INPUTS) if (inputs[name]?.trim()) this.canaries.add(inputs[name])
     const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
     this.#state = { ...this.#state, ...result.state }
+    const codexHome = result.outputs['codex-home'] || inputs['codex-home']
+    this.#steps.push({ kind: 'main', result, exportEnv: /^true$/i.test(inputs['export-env'] ?? ''), codexHome })
     return result
   }
 
@@ -198,7 +209,9 @@ export class Runner {
   async post(extraEnv = {}) {
     const env = this.stepEnv(extraEnv)
     for (const [name, value] of Object.entries(this.#state)) env[`STATE_${name}`] = value
-    return this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
+    const result = await this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
+    this.#steps.push({ kind: 'post', result, exportEnv: false })
+    return result
   }
 
   /**
@@ -229,6 +242,7 @@ export class Runner {
       GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
+    this.#stepFiles.push(files)
     const [command, ...args] = [...(this.#options.launcher ?? []), process.execPath, script]
     const result = await runProcess(command, args, { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
     const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
@@ -255,8 +269,57 @@ export class Runner {
     return listFiles(this.temp)
   }
 
+  /** @type {Record<string, string>[]} the command files of each step, in order */
+  #stepFiles = []
+
+  /**
+   * Searches everything the job left (each step's output and command files, RUNNER_TEMP,
+   * the workspace, the tool cache) for the secrets it was given, and checks for half
+   * states. Allowed: the ::add-mask:: lines (first in the output), GITHUB_ENV of a main
+   * step with export-env, and CODEX_HOME while no post step has run after the login.
+   * @returns {Promise<import('./audit.js').AuditResult>}
+   */
+  async audit() {
+    /** @type {import('./audit.js').Place[]} */
+    const places = []
+    const halfStates = []
+    this.#steps.forEach(({ kind, result, exportEnv }, i) => {
+      const label = `step ${i + 1} (${kind})`
+      const { text, lateMask } = withoutMaskLines(result.stdout)
+      if (lateMask) halfStates.push(`${label} printed ::add-mask:: after other output`)
+      places.push({ place: `${label} stdout`, text }, { place: `${label} stderr`, text: result.stderr })
+      const files = this.#stepFiles[i]
+      for (const [name, file] of Object.entries(files)) {
+        if (name === 'GITHUB_ENV' && exportEnv) continue
+        places.push({ place: `${label} ${name}`, text: readFileSync(file, 'utf8') })
+      }
+    })
+    const last = this.#steps.at(-1)
+    const loggedIn = last?.kind === 'main' ? this.#steps.filter((s) => s.kind === 'main' && s.codexHome).map((s) => /** @type {string} */ (s.codexHome)) : []
+    // Everything under the runner's directories (RUNNER_TEMP, the workspace, a codex-home
+    // the test named, the tool cache) but the step files, read above.
+    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), ...loggedIn])))
+    if (!this.toolCache.startsWith(this.root)) places.push(...(await filePlaces(this.toolCache, 'tool cache')))
+    if (last?.kind === 'post') {
+      for (const file of await this.tempFiles()) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
+    }
+    halfStates.push(...(await toolCacheHalfStates(this.toolCache)))
+    const { leaks, forms } = findLeaks(places, this.canaries)
+    return { leaks, halfStates, places: places.length, forms }
+  }
+
+  /** Audits the job (when the jest global setup runs the suite), then deletes the runner's directories. */
   async dispose() {
-    await fs.rm(this.root, { recursive: true, force: true })
+    try {
+      if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
+        const { leaks, halfStates, places, forms } = await this.audit()
+        const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
+        recordFigures({ scenarios: 1, steps: this.#steps.length, failedMainSteps: failed, canaries: this.canaries.size, forms, places, searches: forms * places, leaks: leaks.length, halfStates: halfStates.length })
+        if (leaks.length || halfStates.length) throw new Error(`security audit failed:\n${[...leaks, ...halfStates].join('\n')}`)
+      }
+    } finally {
+      await fs.rm(this.root, { recursive: true, force: true })
+    }
   }
 }
 
