@@ -3,6 +3,7 @@
  * 1 and exactly one `::error::` line that names the input and says what to do, with no
  * stack trace, no secret, nothing left under RUNNER_TEMP and an untouched tool cache.
  */
+import { generateKeyPairSync } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { TEST_API_KEY } from './harness/real-cli.js'
@@ -61,6 +62,25 @@ test.each([
   ['config that is not TOML', { 'api-key': key, config: 'model = ' }, /config is not valid TOML at line 1/],
   ['config with a keyring store', { 'api-key': key, config: 'cli_auth_credentials_store = "keyring"' }, /config sets cli_auth_credentials_store = "keyring"/],
   ['config forcing ChatGPT login with an API key', { 'api-key': key, config: 'forced_login_method = "chatgpt"' }, /config sets forced_login_method = "chatgpt", but the action logs in with api-key/],
+  ['a key with DEL', { 'api-key': `sk-${'a'.repeat(10)}\u007f${'b'.repeat(10)}` }, /api-key contains a control character/],
+  ['a 10 KB key', { 'api-key': `sk-${'a'.repeat(10_240)}` }, /api-key does not look like an OpenAI API key/],
+  ['a key in quotes', { 'api-key': `"${key}"` }, /api-key does not look like an OpenAI API key/],
+  ['a key with a $ and a backslash', { 'api-key': 'sk-abc$def\\ghijklmnopqrstuvwxyz' }, /api-key does not look like an OpenAI API key/],
+  ['an access token that is an API key', { 'access-token': key }, /access-token does not look like a Codex access token/],
+  ['an access token with two dots only', { 'access-token': 'abc.def' }, /access-token does not look like a Codex access token/],
+  ['six rotation lines', { 'api-key': Array.from({ length: 6 }, (_, i) => `${key}${i}`).join('\n') }, /api-key holds 6 lines; a rotation needs at most 5/],
+  ['a repeated rotation line', { 'api-key': `${key}\n${key}` }, /api-key line 2 repeats line 1/],
+  ['an empty version range', { 'api-key': key, 'codex-version': '>=' }, /codex-version ">=" is not a version/],
+  ['a version with a trailing hyphen', { 'api-key': key, 'codex-version': '1.2.3-' }, /codex-version "1\.2\.3-" is not a version/],
+  ['a dist-tag with a bang', { 'api-key': key, 'codex-version': 'latest!' }, /codex-version "latest!" is not a version/],
+  ['a file: registry', { 'api-key': key, 'registry-url': 'file:///srv/npm' }, /registry-url must be an http or https URL, not file:/],
+  ['a registry with a query', { 'api-key': key, 'registry-url': 'https://npm.example.com/?token=abc' }, /registry-url must not have a query or a fragment/],
+  ['install: 1', { 'api-key': key, install: '1' }, /install must be true or false, not "1"/],
+  ['export-node-ca: no', { 'api-key': key, 'export-node-ca': 'no' }, /export-node-ca must be true or false/],
+  ['a codex-home that cannot be created', { 'api-key': key, 'codex-home': '/etc/hosts/codex-home' }, /codex-home \/etc\/hosts\/codex-home cannot be created \(ENOTDIR\)/],
+  ['a CA that is garbage', { 'api-key': key, 'ca-certificate': 'garbage' }, /ca-certificate holds no certificate/],
+  ['a CA file that does not exist', { 'api-key': key, 'ca-certificate-file': '/nonexistent/ca.pem' }, /ca-certificate-file \/nonexistent\/ca\.pem does not exist/],
+  ['a CA file that is a directory', { 'api-key': key, 'ca-certificate-file': '/' }, /ca-certificate-file \/ is not a file/],
   ['config forcing API login with an access token', { 'access-token': 'at-abcdefghijklmnopqrstu', config: 'forced_login_method = "api"' }, /forced_login_method = "api", but the action logs in with access-token/]
 ])('%s', async (_name, inputs, pattern) => {
   const given: Record<string, string> = inputs
@@ -92,4 +112,30 @@ test('a codex-home whose config.toml keeps credentials in a keyring', async () =
   await fs.writeFile(path.join(home, 'config.toml'), 'cli_auth_credentials_store = "keyring"\n')
   await expectRejected({ 'api-key': key, 'codex-home': home }, /codex-home's config\.toml sets cli_auth_credentials_store = "keyring"/)
   expect(await fs.readdir(home)).toEqual(['config.toml'])
+})
+
+test('a CA that is a private key is refused without echoing it', async () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+  const main = await runner.main({ 'api-key': key, 'ca-certificate': pem })
+  expect(main.errors).toEqual(['::error::ca-certificate block 1 is a private key. A CA bundle holds only public certificates: remove the key (and replace it if it was ever shared).'])
+  const body = pem.split(/\r?\n/)[1]
+  expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(body))).toEqual([])
+  expect(await runner.tempFiles()).toEqual([])
+})
+
+test('an empty CA file is refused', async () => {
+  const file = path.join(runner.root, 'empty.pem')
+  await fs.writeFile(file, '')
+  await expectRejected({ 'api-key': key, 'ca-certificate-file': file }, /ca-certificate-file holds no certificate/)
+})
+
+test.each(['auth.json', 'config.toml', 'log', 'shell_snapshots'])('a codex-home with a planted symlink %s is refused, and the link is not followed', async (name) => {
+  const home = path.join(runner.root, 'home')
+  const target = path.join(runner.root, 'elsewhere')
+  await fs.mkdir(home)
+  await fs.writeFile(target, 'untouched')
+  await fs.symlink(target, path.join(home, name))
+  await expectRejected({ 'api-key': key, 'codex-home': home }, new RegExp(`codex-home .+ holds a symbolic link ${name}`))
+  expect(await fs.readFile(target, 'utf8')).toBe('untouched')
 })

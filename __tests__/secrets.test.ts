@@ -18,3 +18,10 @@ test('redact hides the secret and the CLI\'s first-8/last-5 rendering of it', ()
   expect(out).toContain('unrelated text')
   expect(redact('nothing here', [KEY, ''])).toBe('nothing here')
 })
+
+test('redact hides encoded forms too', () => {
+  const text = [Buffer.from(KEY).toString('base64'), Buffer.from(KEY).toString('base64url'), encodeURIComponent(`${KEY}/x`), JSON.stringify(KEY)].join(' ')
+  const out = redact(text, [KEY])
+  expect(out).not.toContain(KEY)
+  expect(out).not.toContain(Buffer.from(KEY).toString('base64').slice(0, 20))
+})

@@ -58,10 +58,20 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
   if (stat && !stat.isDirectory()) {
     throw new UserError(`codex-home ${named} exists and is not a directory. Name a directory, or leave codex-home empty.`)
   }
-  if (!stat) await fs.mkdir(named, { recursive: true, mode: 0o700 })
+  if (!stat) {
+    await fs.mkdir(named, { recursive: true, mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(`codex-home ${named} cannot be created (${error.code}). Name a directory the runner's user can create, or leave codex-home empty.`)
+    })
+  }
   await fs.access(named, fs.constants.W_OK).catch(() => {
     throw new UserError(`codex-home ${named} is not writable by the runner's user. Fix its permissions, or leave codex-home empty.`)
   })
+  // The CLI writes these; a planted link would send the credential elsewhere.
+  for (const name of ['auth.json', 'config.toml', 'log', 'shell_snapshots']) {
+    if ((await lstatOrUndefined(path.join(named, name)))?.isSymbolicLink()) {
+      throw new UserError(`codex-home ${named} holds a symbolic link ${name}; the action does not let credentials be written through links. Remove it.`)
+    }
+  }
   const file = path.join(named, 'config.toml')
   const existing = await fs.readFile(file, 'utf8').catch(() => undefined)
   if (existing === undefined) {

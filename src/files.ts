@@ -30,7 +30,8 @@ export async function lstatOrUndefined(file: string): Promise<import('node:fs').
   try {
     return await fs.lstat(file)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
     throw error
   }
 }

@@ -25,14 +25,24 @@ export function fingerprint(secret: string): string {
 
 /**
  * Removes every trace of the secrets from text the CLI printed before it reaches the
- * log. Exact masking is not enough: `codex login status` prints an API key as its first
- * 8 and last 5 characters around `***`, which the runner's masker does not recognise.
+ * log: the value and its base64, URL and JSON encodings. Exact masking is not enough:
+ * `codex login status` prints an API key as its first 8 and last 5 characters around
+ * `***`, which the runner's masker does not recognise.
  */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text
   for (const secret of secrets) {
     if (!secret) continue
-    out = out.split(secret).join('***')
+    // Encoded forms first, while the raw value inside them is still whole.
+    const forms = [
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('base64').replace(/=+$/, ''),
+      Buffer.from(secret).toString('base64url'),
+      encodeURIComponent(secret),
+      JSON.stringify(secret).slice(1, -1),
+      secret
+    ]
+    for (const form of forms) out = out.split(form).join('***')
     if (secret.length > 13) {
       out = out.split(`${secret.slice(0, 8)}***${secret.slice(-5)}`).join('***')
       out = out.split(secret.slice(-5)).join('***')
