@@ -105,8 +105,10 @@ test('config: TOML or a UserError', () => {
 })
 
 test('redact leaves no copy of the secret in any text', () => {
+  // Secrets as the inputs allow them: 8 characters or more, none of them the '*' that redaction writes.
+  const secretArb = fc.string({ minLength: 8, maxLength: 40 }).filter((s) => !s.includes('*'))
   fc.assert(
-    fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), (secret, before, after) => {
+    fc.property(secretArb, fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), (secret, before, after) => {
       expect(redact(`${before}${secret}${after}${secret}`, [secret])).not.toContain(secret)
     }),
     { numRuns: 500 }
