@@ -27,8 +27,10 @@ test('a multi-line secret is searched line by line, and odd characters in their 
 })
 
 test('::add-mask:: lines are allowed only before any other output', () => {
-  expect(withoutMaskLines(`::add-mask::${SECRET}\nhello`)).toEqual({ text: 'hello', lateMask: false })
-  expect(withoutMaskLines(`hello\n::add-mask::${SECRET}`).lateMask).toBe(true)
+  expect(withoutMaskLines(`::add-mask::${SECRET}\nhello`, [SECRET])).toEqual({ text: 'hello', lateMask: false })
+  expect(withoutMaskLines(`hello\n::add-mask::${SECRET}`, [SECRET]).lateMask).toBe(true)
+  // A value obtained during the step (an OIDC token) is masked when it exists.
+  expect(withoutMaskLines(`hello\n::add-mask::obtained-later-token`, [SECRET]).lateMask).toBe(false)
 })
 
 test('files are read below a directory, except where told', async () => {

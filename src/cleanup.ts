@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
+import * as path from 'node:path'
 import { removePath } from './files.js'
-import { readList, saveList, StateKey } from './state.js'
+import { readList, readValue, saveList, StateKey } from './state.js'
+import { stopRefresher } from './workload-identity.js'
 
 /**
  * The paths this job created that must not outlive it (CODEX_HOME, the CA bundle,
@@ -14,6 +16,11 @@ export class CreatedPaths {
     /** Diagnostics kept for a later upload step: only the post step removes them. */
     private readonly kept: string[] = []
   ) {}
+
+  /** The recorded paths, oldest first. */
+  listed(): string[] {
+    return [...this.paths]
+  }
 
   get count(): number {
     return this.paths.length + this.kept.length
@@ -65,6 +72,9 @@ export class CreatedPaths {
 export async function cleanup(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
+    // The refresher first: it must not write a token while its directory is removed.
+    const refresher = readValue(StateKey.RefresherPid)
+    if (refresher) await stopRefresher(refresher, created.listed().map((dir) => path.join(dir, 'refresher.json')))
     const failures = await created.removeAll({ diagnostics: true })
     if (failures === 0 && created.count > 0) core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
   } catch (error) {

@@ -133,17 +133,20 @@ export async function tryLogin(ctx: LoginContext, credential: Credential): Promi
     ctx.created.add(path.join(ctx.home.dir, 'shell_snapshots'))
   }
   core.info(`Logging in with ${credential.mode} ${fingerprint(credential.secret)}: codex login ${flag} (the secret is passed on stdin)`)
-  const steps: [string, string[], Buffer | undefined][] = [
-    [`codex login ${flag}`, ['login', flag], Buffer.from(`${credential.secret}\n`)],
-    ['codex login status', ['login', 'status'], undefined]
-  ]
-  for (const [command, args, input] of steps) {
-    const result = await getExecOutput(ctx.binary, args, { input, env, silent: true, ignoreReturnCode: true })
-    const output = redact(`${result.stdout}\n${result.stderr}`, ctx.secrets).trim()
-    if (core.isDebug()) core.debug(`${command} (exit ${result.exitCode}): ${output}`)
-    if (result.exitCode !== 0) return { command, exitCode: result.exitCode, output, reason: lastMeaningfulLine(output) ?? `exit code ${result.exitCode}` }
-  }
-  return undefined
+  return (
+    (await runCli(ctx.binary, ['login', flag], env, ctx.secrets, Buffer.from(`${credential.secret}\n`))) ??
+    (await runCli(ctx.binary, ['login', 'status'], env, ctx.secrets))
+  )
+}
+
+/** Runs one CLI command quietly; returns its failure (output redacted), or undefined when it exits 0. */
+export async function runCli(binary: string, args: string[], env: Record<string, string>, secrets: string[], input?: Buffer): Promise<LoginFailure | undefined> {
+  const command = `codex ${args.join(' ')}`
+  const result = await getExecOutput(binary, args, { input, env, silent: true, ignoreReturnCode: true })
+  const output = redact(`${result.stdout}\n${result.stderr}`, secrets).trim()
+  if (core.isDebug()) core.debug(`${command} (exit ${result.exitCode}): ${output}`)
+  if (result.exitCode === 0) return undefined
+  return { command, exitCode: result.exitCode, output, reason: lastMeaningfulLine(output) ?? `exit code ${result.exitCode}` }
 }
 
 function lastMeaningfulLine(text: string): string | undefined {

@@ -52,7 +52,8 @@ export function checkConfig(config: Table, mode: AuthMode, source: string): void
     throw new UserError(`${source} sets cli_auth_credentials_store = "${store}", which cannot keep a login between steps on a runner. Set it to "file", or remove it.`)
   }
   const forced = config.forced_login_method
-  const conflict = (forced === 'chatgpt' && mode === 'api-key') || (forced === 'api' && mode === 'access-token')
+  // Access tokens are ChatGPT sign-ins; API keys and workload identity are API credentials.
+  const conflict = (forced === 'chatgpt' && mode !== 'access-token') || (forced === 'api' && mode === 'access-token')
   if (conflict) {
     throw new UserError(
       `${source} sets forced_login_method = "${forced}", but the action logs in with ${mode}: codex would log out and delete auth.json at its first command. ` +

@@ -4,18 +4,26 @@ import semver from 'semver'
 import { UserError } from './errors.js'
 import { maskSecret } from './secrets.js'
 
-export type AuthMode = 'api-key' | 'access-token'
+/** How later steps are authenticated: a stored secret, or GitHub OIDC federated by OpenAI. */
+export type AuthMode = SecretMode | 'workload-identity'
+export type SecretMode = 'api-key' | 'access-token'
 
 /** The one credential a run logs in with. */
 export interface Credential {
-  mode: AuthMode
+  mode: SecretMode
   secret: string
 }
 
 /** What the workflow gave: one credential, or several during a rotation, newest first. */
 export interface Credentials {
-  mode: AuthMode
+  mode: SecretMode
   candidates: string[]
+}
+
+/** Secretless mode: a federation rule that accepts GitHub OIDC tokens for this audience. */
+export interface WorkloadIdentity {
+  ruleId: string
+  audience: string
 }
 
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
@@ -25,7 +33,9 @@ export type VersionSpec =
   | { kind: 'tag'; tag: string }
 
 export interface Inputs {
-  credentials: Credentials
+  /** Exactly one of credentials and workloadIdentity is set. */
+  credentials?: Credentials
+  workloadIdentity?: WorkloadIdentity
   version: VersionSpec
   registryUrl: string
   /** Absolute path the user named, or undefined for an action-owned directory. */
@@ -57,6 +67,7 @@ const FORK_HINT =
   'for those, skip this step (for example `if: github.event.pull_request.head.repo.fork == false`) ' +
   'or store the secret as a Dependabot secret.'
 
+const RULE_ID = /^[A-Za-z0-9_.:-]{3,200}$/
 const API_KEY = /^sk-[A-Za-z0-9_-]{20,1024}$/
 const PERSONAL_TOKEN = /^at-[A-Za-z0-9._~+/=-]{16,4096}$/
 const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
@@ -72,8 +83,10 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   maskSecret(apiKey)
   maskSecret(accessToken)
   maskSecret(registryToken)
+  // Workload identity: the runner's OIDC request token, before anything can print it.
+  if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
   return {
-    credentials: parseCredentials(apiKey, accessToken),
+    ...parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience')),
     version: parseVersionSpec(read('codex-version')),
     registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org'),
     codexHome: parseCodexHome(read('codex-home')),
@@ -117,18 +130,34 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
   return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
 }
 
+/** Exactly one credential source: api-key, access-token, or federation-rule-id (with oidc-audience). */
+export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string): Pick<Inputs, 'credentials' | 'workloadIdentity'> {
+  if (!ruleId) {
+    if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
+    return { credentials: parseCredentials(apiKey, accessToken) }
+  }
+  if (apiKey || accessToken) {
+    throw new UserError(`federation-rule-id and ${apiKey ? 'api-key' : 'access-token'} are both set. Set only one credential source: federation-rule-id needs no stored secret.`)
+  }
+  if (!RULE_ID.test(ruleId)) throw new UserError('federation-rule-id does not look like a federation rule ID (such as idpm_…). Copy it from the OpenAI workload identity settings.')
+  if (!audience) throw new UserError('oidc-audience is required with federation-rule-id. Set it to the audience your federation rule accepts.')
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(audience)) throw new UserError('oidc-audience contains white space or a control character. Set it to the audience your federation rule accepts.')
+  return { workloadIdentity: { ruleId, audience } }
+}
+
 /**
  * Exactly one of the two inputs; each holds one credential, or several during a rotation
  * (one a line, newest first). Every line must have the shape of its kind.
  */
 export function parseCredentials(apiKey: string, accessToken: string): Credentials {
   if (!apiKey && !accessToken) {
-    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret. ${FORK_HINT}`)
+    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
   }
   if (apiKey && accessToken) {
     throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')
   }
-  const mode: AuthMode = apiKey ? 'api-key' : 'access-token'
+  const mode: SecretMode = apiKey ? 'api-key' : 'access-token'
   const lines = (apiKey || accessToken).split(/\r?\n/).map((line) => line.trim())
   if (lines.length > MAX_CANDIDATES) {
     throw new UserError(`${mode} holds ${lines.length} lines; a rotation needs at most ${MAX_CANDIDATES} (one credential a line, newest first). Remove the retired ones.`)
@@ -142,7 +171,7 @@ export function parseCredentials(apiKey: string, accessToken: string): Credentia
   return { mode, candidates: lines }
 }
 
-function checkSecretShape(mode: AuthMode, where: string, secret: string): void {
+function checkSecretShape(mode: SecretMode, where: string, secret: string): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(secret)) {
     throw new UserError(`${where} contains a control character. Copy the credential into the secret again, without invisible characters.`)

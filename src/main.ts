@@ -3,16 +3,30 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from './ca.js'
 import { CreatedPaths } from './cleanup.js'
-import { cliVersion, loginLogPath, prepareCodexHome } from './codex.js'
+import { cliEnv, cliVersion, loginLogPath, prepareCodexHome, runCli, type CodexHome } from './codex.js'
 import { parseUserConfig } from './config.js'
-import { logIn, type LoggedIn } from './credential.js'
+import { logIn } from './credential.js'
 import { errorLine, UserError } from './errors.js'
 import { runnerTemp } from './files.js'
 import { HttpClient } from './http.js'
-import { getInputs, type Inputs } from './inputs.js'
+import { getInputs, type AuthMode, type Inputs, type WorkloadIdentity } from './inputs.js'
 import { installCodex, type InstalledCli } from './install/index.js'
 import { checkTrigger } from './policy.js'
+import { fingerprint } from './secrets.js'
 import { writeSummary, type RunReport } from './summary.js'
+import { startWorkloadIdentity } from './workload-identity.js'
+
+/** How later steps are authenticated, whatever the mode. */
+interface Authenticated {
+  mode: AuthMode
+  fingerprint: string
+  expiresAt?: Date
+  verified: boolean
+  /** Variables later steps need for this mode. */
+  env: Record<string, string>
+  /** The secret itself, exported only with export-env. */
+  secretEnv?: [string, string]
+}
 
 /** The main step: one call per stage, in order, inside one error boundary. */
 export async function run(): Promise<void> {
@@ -21,7 +35,8 @@ export async function run(): Promise<void> {
   let http: HttpClient | undefined
   try {
     const inputs = getInputs()
-    report.mode = inputs.credentials.mode
+    const mode: AuthMode = inputs.workloadIdentity ? 'workload-identity' : (inputs.credentials?.mode ?? 'api-key')
+    report.mode = mode
     checkTrigger(inputs.allowUntrusted)
     // Everything that can be checked is checked before anything is written or downloaded.
     const userConfig = parseUserConfig(inputs.config)
@@ -30,10 +45,11 @@ export async function run(): Promise<void> {
       reportCaBundle(ca)
       report.caCertificates = ca.certificates
     }
-    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, inputs.credentials.mode)
+    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, mode)
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
+    const anchors = ca ? await trustAnchors(ca) : undefined
     http = new HttpClient({
-      ca: ca ? await trustAnchors(ca) : undefined,
+      ca: anchors,
       idleTimeoutMs: inputs.networkIdleTimeoutMs,
       authOrigin: new URL(inputs.registryUrl).origin,
       authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
@@ -44,14 +60,17 @@ export async function run(): Promise<void> {
     report.version = version
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     core.info(`Codex CLI ${version}: ${cli.binary}`)
-    const loggedIn = await logIn(
-      { binary: cli.binary, version, home, caPath: writtenCa?.bundlePath, created, secrets: inputs.credentials.candidates },
-      inputs.credentials,
-      inputs,
-      http
-    )
-    Object.assign(report, { fingerprint: loggedIn.fingerprint, expiresAt: loggedIn.expiresAt, verified: loggedIn.verified })
-    exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, loggedIn, report)
+    let auth: Authenticated
+    if (inputs.workloadIdentity) {
+      auth = await federate(inputs.workloadIdentity, inputs, cli.binary, home, writtenCa, anchors, http, created)
+    } else {
+      const credentials = inputs.credentials!
+      const loggedIn = await logIn({ binary: cli.binary, version, home, caPath: writtenCa?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
+      const { mode: secretMode, secret } = loggedIn.credential
+      auth = { ...loggedIn, mode: secretMode, env: {}, secretEnv: [secretMode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret] }
+    }
+    Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
+    exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report)
   } catch (error) {
     // A failed run leaves no credential and no half-made directory behind.
     await created.removeAll()
@@ -63,6 +82,20 @@ export async function run(): Promise<void> {
   }
 }
 
+/** Workload identity: an OIDC token file kept fresh for the job; with verify, the CLI must accept it. */
+async function federate(identity: WorkloadIdentity, inputs: Inputs, binary: string, home: CodexHome, ca: WrittenCa | undefined, anchors: string[] | undefined, http: HttpClient, created: CreatedPaths): Promise<Authenticated> {
+  const started = await startWorkloadIdentity(http, identity, created, { ca: anchors, idleTimeoutMs: inputs.networkIdleTimeoutMs })
+  const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
+  if (inputs.verify) {
+    const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.dir, ca?.bundlePath), ...env }, [])
+    if (failure) {
+      throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
+    }
+    core.info('verify: codex login status accepts the workload identity.')
+  }
+  return { mode: 'workload-identity', fingerprint: fingerprint(identity.ruleId), expiresAt: started.expiresAt, verified: inputs.verify, env }
+}
+
 async function codexOnPath(): Promise<InstalledCli> {
   const binary = await io.which('codex', false)
   if (!binary) {
@@ -71,7 +104,7 @@ async function codexOnPath(): Promise<InstalledCli> {
   return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
 }
 
-function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: string, ca: WrittenCa | undefined, loggedIn: LoggedIn, report: RunReport): void {
+function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: string, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
     report.exported.push(name)
@@ -88,19 +121,18 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
     if (ca.nodeCaPath) exportVariable('NODE_EXTRA_CA_CERTS', ca.nodeCaPath)
     core.setOutput('ca-certificate-path', ca.bundlePath)
   }
-  const { mode, secret } = loggedIn.credential
-  if (inputs.exportEnv) {
-    const name = mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN'
-    exportVariable(name, secret)
-    core.info(`Exported ${name} to later steps (export-env: true).`)
+  for (const [name, value] of Object.entries(auth.env)) exportVariable(name, value)
+  if (inputs.exportEnv && auth.secretEnv) {
+    exportVariable(...auth.secretEnv)
+    core.info(`Exported ${auth.secretEnv[0]} to later steps (export-env: true).`)
   }
   core.setOutput('codex-version', version)
   core.setOutput('codex-path', cli.binary)
   core.setOutput('codex-home', home)
-  core.setOutput('auth-mode', mode)
-  core.setOutput('credential-fingerprint', loggedIn.fingerprint)
-  core.setOutput('credential-expires-at', loggedIn.expiresAt?.toISOString() ?? '')
+  core.setOutput('auth-mode', auth.mode)
+  core.setOutput('credential-fingerprint', auth.fingerprint)
+  core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')
   core.setOutput('cache-hit', String(cli.cacheHit))
   core.setOutput('login-log', loginLogPath(home))
-  core.info(`Credential fingerprint: ${loggedIn.fingerprint}`)
+  core.info(`Credential fingerprint: ${auth.fingerprint}`)
 }

@@ -5,7 +5,13 @@ export enum StateKey {
   /** JSON array of paths the main step created, removed whole by the post step. */
   CreatedPaths = 'created-paths',
   /** JSON array of diagnostics (the login log of a failed login), kept for an upload step until the post step. */
-  DiagnosticPaths = 'diagnostic-paths'
+  DiagnosticPaths = 'diagnostic-paths',
+  /** The PID of the OIDC token refresher, which the post step stops. */
+  RefresherPid = 'refresher-pid'
+}
+
+export function saveValue(key: StateKey, value: string): void {
+  core.saveState(key, value)
 }
 
 export function saveList(key: StateKey, values: readonly string[]): void {
@@ -22,4 +28,8 @@ export function readList(key: StateKey): string[] {
   } catch {
     return []
   }
+}
+
+export function readValue(key: StateKey): string {
+  return core.getState(key)
 }

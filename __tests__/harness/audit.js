@@ -62,14 +62,20 @@ export function findLeaks(places, secrets) {
 }
 
 /**
- * A step's stdout without its ::add-mask:: lines, which must all come first.
+ * A step's stdout without its ::add-mask:: lines. Those of the secrets the step was given
+ * must come before any other output; a secret the step obtains later (an OIDC token) is
+ * masked when it exists.
  * @param {string} stdout
+ * @param {Iterable<string>} [given]
  * @returns {{ text: string, lateMask: boolean }}
  */
-export function withoutMaskLines(stdout) {
+export function withoutMaskLines(stdout, given = []) {
   const lines = stdout.split('\n')
   const firstOther = lines.findIndex((l) => !l.startsWith('::add-mask::'))
-  const lateMask = firstOther >= 0 && lines.slice(firstOther).some((l) => l.startsWith('::add-mask::'))
+  const early = [...given].flatMap((s) => [s, ...s.split(/\r?\n/).map((l) => l.trim())]).filter(Boolean)
+  const lateMask =
+    firstOther >= 0 &&
+    lines.slice(firstOther).some((l) => l.startsWith('::add-mask::') && early.some((s) => l.slice('::add-mask::'.length).includes(s)))
   return { text: lines.filter((l) => !l.startsWith('::add-mask::')).join('\n'), lateMask }
 }
 

@@ -117,9 +117,11 @@ export class Runner {
   #state = {}
   #stepCount = 0
   #options
-  /** @type {Set<string>} every secret given to a main step, for the audit */
+  /** @type {Set<string>} every secret the audit searches for: those given as inputs, and any a test adds (tokens obtained during a step) */
   canaries = new Set()
-  /** @type {{ kind: 'main' | 'post', result: StepResult, exportEnv: boolean, codexHome?: string }[]} */
+  /** @type {Set<string>} the secrets given as inputs: their ::add-mask:: lines must come first */
+  #given = new Set()
+  /** @type {{ kind: 'main' | 'post', result: StepResult, exportEnv: boolean, codexHome?: string, tokenDir?: string }[]} */
   #steps = []
 
   /**
@@ -193,11 +195,16 @@ export class Runner {
     for (const [name, spec] of Object.entries(actionYml.inputs)) {
       env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
     }
-    for (const name of SECRET_INPUTS) if (inputs[name]?.trim()) this.canaries.add(inputs[name])
+    for (const name of SECRET_INPUTS) {
+      if (!inputs[name]?.trim()) continue
+      this.canaries.add(inputs[name])
+      this.#given.add(inputs[name])
+    }
     const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
     this.#state = { ...this.#state, ...result.state }
     const codexHome = result.outputs['codex-home'] || inputs['codex-home']
-    this.#steps.push({ kind: 'main', result, exportEnv: /^true$/i.test(inputs['export-env'] ?? ''), codexHome })
+    const tokenDir = result.exported.OPENAI_IDENTITY_TOKEN_FILE ? path.dirname(result.exported.OPENAI_IDENTITY_TOKEN_FILE) : undefined
+    this.#steps.push({ kind: 'main', result, exportEnv: /^true$/i.test(inputs['export-env'] ?? ''), codexHome, tokenDir })
     return result
   }
 
@@ -285,7 +292,7 @@ export class Runner {
     const halfStates = []
     this.#steps.forEach(({ kind, result, exportEnv }, i) => {
       const label = `step ${i + 1} (${kind})`
-      const { text, lateMask } = withoutMaskLines(result.stdout)
+      const { text, lateMask } = withoutMaskLines(result.stdout, this.#given)
       if (lateMask) halfStates.push(`${label} printed ::add-mask:: after other output`)
       places.push({ place: `${label} stdout`, text }, { place: `${label} stderr`, text: result.stderr })
       const files = this.#stepFiles[i]
@@ -295,7 +302,8 @@ export class Runner {
       }
     })
     const last = this.#steps.at(-1)
-    const loggedIn = last?.kind === 'main' ? this.#steps.filter((s) => s.kind === 'main' && s.codexHome).map((s) => /** @type {string} */ (s.codexHome)) : []
+    // What a job holds while it runs (auth.json in CODEX_HOME, the OIDC token file) until a post step.
+    const loggedIn = last?.kind === 'main' ? this.#steps.flatMap((s) => [s.codexHome, s.tokenDir]).filter((p) => typeof p === 'string') : []
     // Everything under the runner's directories (RUNNER_TEMP, the workspace, a codex-home
     // the test named, the tool cache) but the step files, read above.
     places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), ...loggedIn])))

@@ -1,0 +1,167 @@
+/**
+ * Secretless mode: GitHub OIDC tokens from a fake runner endpoint, kept fresh in a file by
+ * the detached refresher for as long as the job runs, then stopped by the post step.
+ */
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
+import * as path from 'node:path'
+import { fingerprint } from '../src/secrets.js'
+import { refreshDelay } from '../src/workload-identity.js'
+import { FakeOidc } from './harness/fake-oidc.js'
+import { fakeCodexScript } from './harness/fake-package.js'
+import { CODEX_VERSION, sharedToolCache } from './harness/real-cli.js'
+import { Runner, runProcess } from './harness/runner.js'
+
+const RULE = 'idpm_testFederationRule123'
+const AUDIENCE = 'https://api.openai.com/v1'
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+let oidc: FakeOidc
+let runner: Runner
+let bin: string
+
+beforeEach(async () => {
+  oidc = await new FakeOidc(3).start()
+  runner = await Runner.create()
+  bin = path.join(runner.root, 'bin')
+  await fs.mkdir(bin)
+  await fs.writeFile(path.join(bin, 'codex'), fakeCodexScript('1.0.0'), { mode: 0o755 })
+})
+
+afterEach(async () => {
+  // The audit at dispose searches for the request token and every OIDC token issued.
+  runner.canaries.add(oidc.requestToken)
+  for (const token of oidc.issued) runner.canaries.add(token)
+  await runner.dispose()
+  await oidc.stop()
+})
+
+function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
+  return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { PATH: `${bin}:${process.env.PATH}`, ...env })
+}
+
+/** Running, and not a zombie waiting for init to reap it. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  const stat = `/proc/${pid}/stat`
+  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'))
+}
+
+test('the token file is replaced before each expiry, never empty or half-written, and the post step stops the refresher', async () => {
+  const result = await main({})
+  expect(result.errors).toEqual([])
+  expect(result.outputs).toMatchObject({ 'auth-mode': 'workload-identity', 'credential-fingerprint': fingerprint(RULE) })
+  const file = result.exported.OPENAI_IDENTITY_TOKEN_FILE
+  expect(result.exported.OPENAI_FEDERATION_RULE_ID).toBe(RULE)
+  expect(path.dirname(path.dirname(file))).toBe(runner.temp)
+  expect((await fs.stat(file)).mode & 0o777).toBe(0o600)
+  expect((await fs.stat(path.dirname(file))).mode & 0o777).toBe(0o700)
+  expect(result.summary).toContain('workload-identity')
+
+  const pid = Number(result.state['refresher-pid'])
+  expect(alive(pid)).toBe(true)
+  if (existsSync(`/proc/${pid}/environ`)) {
+    // The request token reached the refresher on stdin only.
+    expect(readFileSync(`/proc/${pid}/environ`, 'latin1')).not.toContain(oidc.requestToken)
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1')).not.toContain(oidc.requestToken)
+  }
+
+  const seen = new Set<string>()
+  const until = Date.now() + 7000
+  while (Date.now() < until) {
+    const token = readFileSync(file, 'utf8')
+    const parts = token.split('.')
+    expect(parts).toHaveLength(3)
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'))
+    expect(claims.aud).toBe(AUDIENCE)
+    expect(claims.exp * 1000).toBeGreaterThan(Date.now())
+    seen.add(token)
+    await sleep(10)
+  }
+  expect(seen.size).toBeGreaterThanOrEqual(4)
+
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+  expect(post.stdout).toMatch(/OIDC token refresher \(pid \d+\): \d+ refreshes, the last at .+; stopped\./)
+  for (let i = 0; i < 20 && alive(pid); i++) await sleep(50)
+  expect(alive(pid)).toBe(false)
+  expect(await runner.tempFiles()).toEqual([])
+}, 30_000)
+
+test('a failed refresh is retried before the token expires', async () => {
+  const result = await main({})
+  expect(result.errors).toEqual([])
+  const file = result.exported.OPENAI_IDENTITY_TOKEN_FILE
+  oidc.failNext = 1
+  const until = Date.now() + 5000
+  while (Date.now() < until) {
+    const claims = JSON.parse(Buffer.from(readFileSync(file, 'utf8').split('.')[1], 'base64url').toString('utf8'))
+    expect(claims.exp * 1000).toBeGreaterThan(Date.now())
+    await sleep(20)
+  }
+  // The HTTP client retried the 503 inside one refresh: the token never lapsed.
+  expect(oidc.failNext).toBe(0)
+  expect(oidc.issued.length).toBeGreaterThanOrEqual(3)
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+}, 30_000)
+
+test('without id-token: write permission: one error with the YAML to add', async () => {
+  const result = await main({}, {})
+  expect(result.exitCode).toBe(1)
+  expect(result.errors).toEqual([expect.stringMatching(/^::error::federation-rule-id needs a GitHub OIDC token, but this job may not request one \(ACTIONS_ID_TOKEN_REQUEST_URL is not set\)\. Add to the workflow or the job:%0Apermissions:%0A  id-token: write%0A  contents: read/)])
+  expect(await runner.tempFiles()).toEqual([])
+})
+
+test.each([
+  [{ 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' }, /federation-rule-id and api-key are both set/],
+  [{ 'oidc-audience': '' }, /oidc-audience is required with federation-rule-id/],
+  [{ 'federation-rule-id': 'rule with spaces' }, /federation-rule-id does not look like a federation rule ID/],
+  [{ 'federation-rule-id': '', 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' }, /oidc-audience is set but federation-rule-id is empty/]
+])('bad inputs: %o', async (inputs, pattern) => {
+  const result = await main(inputs)
+  expect(result.errors).toEqual([expect.stringMatching(pattern)])
+  expect(oidc.issued).toEqual([])
+})
+
+test('verify: true fails clearly when the CLI does not accept the identity, and stops the refresher', async () => {
+  const result = await main({ verify: 'true' })
+  expect(result.errors).toEqual([expect.stringMatching(/^::error::verify: codex login status does not accept the workload identity: .+\. Check federation-rule-id and oidc-audience/)])
+  expect(await runner.tempFiles()).toEqual([])
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+})
+
+test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
+  const real = await Runner.create({ toolCache: sharedToolCache() })
+  try {
+    const result = await real.main({ 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION }, oidc.env())
+    expect(result.errors).toEqual([])
+    // Offline its token exchange fails; what matters is the mode it reports.
+    const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
+    expect(status.stdout + status.stderr).toMatch(/workload identity token exchange/i)
+    // The same CLI and CODEX_HOME without the two variables: an ordinary, logged-out CLI.
+    const env = real.stepEnv()
+    delete env.OPENAI_FEDERATION_RULE_ID
+    delete env.OPENAI_IDENTITY_TOKEN_FILE
+    const without = await runProcess(result.outputs['codex-path'], ['login', 'status'], { env, timeoutMs: 60_000 })
+    expect(without.exitCode).not.toBe(0)
+    expect(without.stdout + without.stderr).not.toMatch(/workload identity/i)
+    await real.post()
+  } finally {
+    real.canaries.add(oidc.requestToken)
+    for (const token of oidc.issued) real.canaries.add(token)
+    await real.dispose()
+  }
+}, 60_000)
+
+test('refreshDelay: half-way through the token\'s life, never less than 200 ms', () => {
+  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const token = (iat: number, exp: number) => `${b64({ alg: 'none' })}.${b64({ iat, exp })}.sig`
+  expect(refreshDelay(token(1000, 1600), 0, 1000_000)).toBe(300_000)
+  expect(refreshDelay(token(1000, 1600), 0, 1_400_000)).toBe(200)
+  expect(refreshDelay('not.a.jwt', 5000, 5000)).toBe(150_000)
+})

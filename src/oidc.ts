@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import { UserError } from './errors.js'
+import { writePrivateFile } from './files.js'
+import type { HttpClient } from './http.js'
+
+/** What it takes to ask the runner for an OIDC token. The request token is a secret. */
+export interface OidcRequest {
+  url: string
+  token: string
+  audience: string
+}
+
+const PERMISSION_HINT =
+  'Add to the workflow or the job:\npermissions:\n  id-token: write\n  contents: read\n' +
+  '(A pull request from a fork never gets an OIDC token.)'
+
+/** The runner's OIDC endpoint, present only when the job has `permissions: id-token: write`. */
+export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = process.env): OidcRequest {
+  const url = env.ACTIONS_ID_TOKEN_REQUEST_URL
+  const token = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
+  if (!url || !token) {
+    throw new UserError(`federation-rule-id needs a GitHub OIDC token, but this job may not request one (ACTIONS_ID_TOKEN_REQUEST_URL is not set). ${PERMISSION_HINT}`)
+  }
+  return { url, token, audience }
+}
+
+/** One OIDC token for the audience, as core.getIDToken asks for it: `<url>&audience=…`, answered `{"value": …}`. */
+export async function requestIdToken(http: HttpClient, request: OidcRequest): Promise<string> {
+  const url = new URL(request.url)
+  url.searchParams.set('audience', request.audience)
+  const answer = await http.getJson<{ value?: unknown }>(url.href, { authorization: `Bearer ${request.token}` })
+  if (typeof answer.value !== 'string' || answer.value.split('.').length !== 3) {
+    throw new Error('the runner\'s OIDC endpoint answered without a token')
+  }
+  return answer.value
+}
+
+/**
+ * Replaces `file` atomically: the new content goes to a fresh sibling (exclusive, 0600)
+ * that is then renamed over it, so a reader always sees a whole token, never an empty or
+ * half-written file.
+ */
+export async function replaceFile(file: string, content: string): Promise<void> {
+  const sibling = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}`)
+  await writePrivateFile(sibling, content)
+  try {
+    await fs.rename(sibling, file)
+  } catch (error) {
+    await fs.rm(sibling, { force: true })
+    throw error
+  }
+}
+
+/** The token's `iat`, or undefined. */
+export function jwtIssuedAt(token: string): Date | undefined {
+  try {
+    const iat: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).iat
+    return typeof iat === 'number' ? new Date(iat * 1000) : undefined
+  } catch {
+    return undefined
+  }
+}
