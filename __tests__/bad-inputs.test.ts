@@ -39,7 +39,7 @@ async function expectRejected(inputs: Record<string, string>, pattern: RegExp, s
 const key = TEST_API_KEY
 
 test.each([
-  ['no credential', {}, /api-key and access-token are both empty\. Set one of them from a secret\. Secrets are not passed to workflows triggered by a pull request from a fork or by Dependabot/],
+  ['no credential', {}, /api-key and access-token are both empty\. Set one of them from a secret, or use federation-rule-id for GitHub OIDC\. Secrets are not passed to workflows triggered by a pull request from a fork or by Dependabot/],
   ['whitespace-only credential', { 'api-key': '   \n  ' }, /both empty/],
   ['both credentials', { 'api-key': key, 'access-token': 'at-abcdefghijklmnopqrstu' }, /both set/],
   ['a rotation list with an empty line', { 'api-key': `${key}\n\n${key}x` }, /api-key line 2 is empty/],
