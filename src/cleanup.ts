@@ -69,7 +69,7 @@ export class CreatedPaths {
 }
 
 /** The post step: removes what the main step created. Never fails the job. */
-export async function cleanup(): Promise<void> {
+export async function run(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
     // The refresher first: it must not write a token while its directory is removed.

@@ -42,7 +42,7 @@ export async function run(): Promise<void> {
     const userConfig = parseUserConfig(inputs.config)
     const ca = await loadCaBundle(inputs.caCertificate, inputs.caCertificateFile)
     if (ca) {
-      reportCaBundle(ca)
+      await phase('CA bundle', async () => reportCaBundle(ca))
       report.caCertificates = ca.certificates
     }
     const home = await prepareCodexHome(inputs.codexHome, created, userConfig, mode)
@@ -55,11 +55,14 @@ export async function run(): Promise<void> {
       authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
     })
     const started = Date.now()
-    const cli = inputs.install ? await installCodex(http, inputs.registryUrl, inputs.version, created) : await codexOnPath()
-    const version = await cliVersion(cli.binary)
+    const { cli, version } = await phase('Codex CLI', async () => {
+      const found = inputs.install ? await installCodex(http!, inputs.registryUrl, inputs.version, created) : await codexOnPath()
+      const cliVersionText = await cliVersion(found.binary)
+      core.info(`Codex CLI ${cliVersionText}: ${found.binary}`)
+      return { cli: found, version: cliVersionText }
+    })
     report.version = version
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
-    core.info(`Codex CLI ${version}: ${cli.binary}`)
     let auth: Authenticated
     if (inputs.workloadIdentity) {
       auth = await federate(inputs.workloadIdentity, inputs, cli.binary, home, writtenCa, anchors, http, created)
@@ -70,7 +73,7 @@ export async function run(): Promise<void> {
       auth = { ...loggedIn, mode: secretMode, env: {}, secretEnv: [secretMode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret] }
     }
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
-    exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report)
+    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report))
   } catch (error) {
     // A failed run leaves no credential and no half-made directory behind.
     await created.removeAll()
@@ -80,6 +83,19 @@ export async function run(): Promise<void> {
     await http?.close()
     await writeSummary(report)
   }
+}
+
+/**
+ * One phase of the step in a collapsible log group, closed with its time. (The login is
+ * not grouped: its diagnostics group on failure cannot nest in another.)
+ */
+async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now()
+  return core.group(name, async () => {
+    const result = await work()
+    core.info(`${name}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`)
+    return result
+  })
 }
 
 /** Workload identity: an OIDC token file kept fresh for the job; with verify, the CLI must accept it. */

@@ -1,3 +1,3 @@
-import { cleanup } from './cleanup.js'
+import { run } from './cleanup.js'
 
-await cleanup()
+await run()
