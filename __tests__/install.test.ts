@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { buildPackage, fakeCodexScript, HOST_SUFFIX } from './harness/fake-package.js'
+import { buildPackage, fakeCodexScript, HOST_SUFFIX, standInCodex } from './harness/fake-package.js'
 import { FakeRegistry } from './harness/fake-registry.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
@@ -145,10 +145,8 @@ test('two jobs installing into one tool cache at once both succeed, with one com
 
 test('install: false uses the codex on PATH, and fails clearly without one', async () => {
   await expectFailure({ install: 'false' }, /install is false but no codex is on PATH/)
-  const bin = path.join(runner.root, 'own-bin')
-  await fs.mkdir(bin)
-  await fs.writeFile(path.join(bin, 'codex'), fakeCodexScript('7.7.7'), { mode: 0o755 })
-  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, { PATH: `${bin}:${process.env.PATH}` })
+  const { bin, env } = await standInCodex(runner.root, fakeCodexScript('7.7.7'))
+  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
   expect(main.errors).toEqual([])
   expect(main.outputs).toMatchObject({ 'codex-version': '7.7.7', 'codex-path': path.join(bin, 'codex'), 'cache-hit': 'false' })
   expect(main.paths).toEqual([])

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { fingerprint } from '../src/secrets.js'
 import { FakeOpenAI, type KeyAnswer } from './harness/fake-openai.js'
-import { fakeCodexScript } from './harness/fake-package.js'
+import { standInCodex } from './harness/fake-package.js'
 import { CODEX_VERSION, sharedToolCache, TEST_PAT } from './harness/real-cli.js'
 import { Runner } from './harness/runner.js'
 
@@ -18,13 +18,11 @@ const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
 let openai: FakeOpenAI
 let runner: Runner
-let bin: string
+let codexEnv: Record<string, string>
 
 beforeEach(async () => {
   runner = await Runner.create()
-  bin = path.join(runner.root, 'bin')
-  await fs.mkdir(bin)
-  await fs.writeFile(path.join(bin, 'codex'), fakeCodexScript('1.0.0'), { mode: 0o755 })
+  codexEnv = (await standInCodex(runner.root)).env
 })
 
 afterEach(async () => {
@@ -41,7 +39,7 @@ async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
 function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
   return runner.main(
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
-    { PATH: `${bin}:${process.env.PATH}`, ...env }
+    { ...codexEnv, ...env }
   )
 }
 

@@ -1,7 +1,7 @@
 /** The post step removes exactly what the main step created, whatever happened to it. */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { buildPackage, fakeCodexScript, HOST_SUFFIX } from './harness/fake-package.js'
+import { buildPackage, HOST_SUFFIX, rejectingCodexScript, standInCodex } from './harness/fake-package.js'
 import { FakeRegistry } from './harness/fake-registry.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner, runProcess } from './harness/runner.js'
@@ -63,17 +63,10 @@ test('a user\'s own config.toml in codex-home is left as it was', async () => {
 })
 
 test('a failed login leaves nothing behind, and the post step after it is harmless', async () => {
-  const bin = path.join(runner.root, 'bin')
-  await fs.mkdir(bin)
-  // A codex whose login always fails and prints the key's first-8/last-5 form, as the real one does.
-  const script = fakeCodexScript('1.0.0').replace(
-    '--with-api-key|--with-access-token)',
-    '--with-api-key|--with-access-token)\n        read -r s; echo "Error: key ${s%%${s#????????}}***${s#${s%?????}} was rejected" >&2; exit 1 ;;\n      --never)'
-  )
-  await fs.writeFile(path.join(bin, 'codex'), script, { mode: 0o755 })
-  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, { PATH: `${bin}:${process.env.PATH}` })
+  const { env } = await standInCodex(runner.root, rejectingCodexScript())
+  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
   expect(main.exitCode).toBe(1)
-  expect(main.errors).toEqual([expect.stringMatching(/^::error::codex login rejected the api-key: Error: key \*\*\* was rejected\. Check that the api-key secret/)])
+  expect(main.errors).toEqual([expect.stringMatching(/^::error::codex login rejected the api-key: \*\*\*\. Check that the api-key secret/)])
   expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(TEST_API_KEY.slice(-5)))).toEqual([])
   expect(await runner.tempFiles()).toEqual([])
   const post = await runner.post()

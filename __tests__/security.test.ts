@@ -4,10 +4,8 @@
  * is disposed (see harness/audit.js): a canary or a derived form anywhere but the allowed
  * places fails the test, and so does a half state.
  */
-import { promises as fs } from 'node:fs'
-import * as path from 'node:path'
 import { FakeOpenAI } from './harness/fake-openai.js'
-import { fakeCodexScript } from './harness/fake-package.js'
+import { rejectingCodexScript, standInCodex } from './harness/fake-package.js'
 import { Runner } from './harness/runner.js'
 
 const unique = () => Math.random().toString(36).slice(2, 12)
@@ -15,7 +13,7 @@ const canaryKey = () => `sk-canary-${unique()}${unique()}`
 const canaryToken = () => `at-canary${unique()}${unique()}`
 
 let runner: Runner
-let bin: string
+let codexEnv: Record<string, string>
 let openai: FakeOpenAI
 
 beforeAll(async () => {
@@ -28,9 +26,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   runner = await Runner.create()
-  bin = path.join(runner.root, 'bin')
-  await fs.mkdir(bin)
-  await fs.writeFile(path.join(bin, 'codex'), fakeCodexScript('1.0.0'), { mode: 0o755 })
+  codexEnv = (await standInCodex(runner.root)).env
 })
 
 afterEach(async () => {
@@ -41,7 +37,7 @@ const debug = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
 
 /** Main then post, with the stand-in codex; the audit runs at dispose. */
 async function job(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  const main = await runner.main({ install: 'false', ...inputs }, { PATH: `${bin}:${process.env.PATH}`, ...env })
+  const main = await runner.main({ install: 'false', ...inputs }, { ...codexEnv, ...env })
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
   expect(await runner.tempFiles()).toEqual([])
@@ -102,11 +98,7 @@ describe('failure paths with canaries that break naive handling', () => {
   })
 
   test('a login the CLI rejects, which prints the key back', async () => {
-    const script = fakeCodexScript('1.0.0').replace(
-      '--with-api-key|--with-access-token)',
-      '--with-api-key|--with-access-token)\n        read -r s; echo "rejected: $s ${s%%${s#????????}}***${s#${s%?????}}" >&2; printf %s "$s" | base64 >&2; exit 1 ;;\n      --never)'
-    )
-    await fs.writeFile(path.join(bin, 'codex'), script, { mode: 0o755 })
+    codexEnv = (await standInCodex(runner.root, rejectingCodexScript())).env
     const main = await job({ 'api-key': canaryKey() }, debug)
     expect(main.errors).toEqual([expect.stringMatching(/codex login rejected the api-key/)])
   })

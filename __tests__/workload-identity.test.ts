@@ -7,7 +7,7 @@ import * as path from 'node:path'
 import { fingerprint } from '../src/secrets.js'
 import { refreshDelay } from '../src/workload-identity.js'
 import { FakeOidc } from './harness/fake-oidc.js'
-import { fakeCodexScript } from './harness/fake-package.js'
+import { standInCodex } from './harness/fake-package.js'
 import { CODEX_VERSION, sharedToolCache } from './harness/real-cli.js'
 import { Runner, runProcess } from './harness/runner.js'
 
@@ -17,14 +17,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let oidc: FakeOidc
 let runner: Runner
-let bin: string
+let codexEnv: Record<string, string>
 
 beforeEach(async () => {
   oidc = await new FakeOidc(3).start()
   runner = await Runner.create()
-  bin = path.join(runner.root, 'bin')
-  await fs.mkdir(bin)
-  await fs.writeFile(path.join(bin, 'codex'), fakeCodexScript('1.0.0'), { mode: 0o755 })
+  codexEnv = (await standInCodex(runner.root)).env
 })
 
 afterEach(async () => {
@@ -36,7 +34,7 @@ afterEach(async () => {
 })
 
 function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
-  return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { PATH: `${bin}:${process.env.PATH}`, ...env })
+  return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { ...codexEnv, ...env })
 }
 
 /** Running, and not a zombie waiting for init to reap it. */

@@ -1,5 +1,6 @@
 /** The runner's OIDC token endpoint on loopback, issuing test-signed JWTs with a short life. */
-import { createSign, generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
+import { signRs256 } from './jwt.js'
 import { LoopbackServer, sendJson } from './servers.js'
 
 export class FakeOidc {
@@ -24,16 +25,15 @@ export class FakeOidc {
 
   private sign(audience: string): string {
     const now = Math.floor(Date.now() / 1000)
-    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-    const head = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'test' })}.${b64({
+    const claims = {
       iss: 'https://token.actions.githubusercontent.com',
       aud: audience,
       sub: 'repo:acme/app:ref:refs/heads/main',
       iat: now,
       exp: now + this.lifetimeSeconds,
       jti: `token-${this.issued.length + 1}`
-    })}`
-    const token = `${head}.${createSign('RSA-SHA256').update(head).sign(this.key).toString('base64url')}`
+    }
+    const token = signRs256(claims, this.key, 'test')
     this.issued.push(token)
     return token
   }

@@ -3,13 +3,12 @@
  * SSE stream that makes `codex exec` print a reply), the personal-access-token check and
  * the agent-identity JWKS and task registration.
  */
-import { generateKeyPairSync, createSign, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { signRs256 } from './jwt.js'
 import { LoopbackServer, sendJson } from './servers.js'
 import type { TlsIdentity } from './servers.js'
 
 export const REPLY = 'hello from the fake Responses API'
-
-const b64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
 
 function sse(events: object[]): string {
   return events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join('')
@@ -47,9 +46,8 @@ export class AgentIdentityIssuer {
   token(lifetimeSeconds = 3600, runtimeId = 'agent-runtime-test'): string {
     const now = Math.floor(Date.now() / 1000)
     const agentKey = generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64')
-    const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: this.kid }))
-    const payload = b64url(
-      JSON.stringify({
+    return signRs256(
+      {
         iss: 'https://chatgpt.com/codex-backend/agent-identity',
         aud: 'codex-app-server',
         iat: now,
@@ -61,10 +59,10 @@ export class AgentIdentityIssuer {
         email: 'ci@example.com',
         plan_type: 'pro',
         chatgpt_account_is_fedramp: false
-      })
+      },
+      this.privateKey,
+      this.kid
     )
-    const signature = createSign('RSA-SHA256').update(`${header}.${payload}`).sign(this.privateKey)
-    return `${header}.${payload}.${b64url(signature)}`
   }
 }
 

@@ -64,3 +64,25 @@ export async function buildPackage(options: PackageOptions): Promise<Buffer> {
     await fs.rm(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * A stand-in codex whose login always fails and prints the key back, raw, in the CLI's
+ * first-8/last-5 form and in base64: what the action's redaction must catch.
+ */
+export function rejectingCodexScript(): string {
+  return fakeCodexScript('1.0.0').replace(
+    '--with-api-key|--with-access-token)',
+    '--with-api-key|--with-access-token)\n        read -r s; echo "Error: key $s ${s%%${s#????????}}***${s#${s%?????}} was rejected" >&2; printf %s "$s" | base64 >&2; exit 1 ;;\n      --never)'
+  )
+}
+
+/**
+ * Puts a stand-in codex in a directory of the runner's; returns the environment that puts
+ * it first on PATH, for a main step with install: false.
+ */
+export async function standInCodex(root: string, script = fakeCodexScript('1.0.0')): Promise<{ bin: string; env: Record<string, string> }> {
+  const bin = path.join(root, 'bin')
+  await fs.mkdir(bin, { recursive: true })
+  await fs.writeFile(path.join(bin, 'codex'), script, { mode: 0o755 })
+  return { bin, env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` } }
+}
