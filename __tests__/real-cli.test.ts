@@ -64,6 +64,7 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
   expect(path.dirname(home)).toBe(runner.temp)
   expect((await fs.stat(home)).mode & 0o777).toBe(0o700)
   expect((await fs.stat(path.join(home, 'auth.json'))).mode & 0o777).toBe(0o600)
+  expect((await fs.stat(path.join(home, 'config.toml'))).mode & 0o777).toBe(0o600)
   expect(main.summary).toContain(main.outputs['credential-fingerprint'])
 
   const version = await runner.run('codex', ['--version'])
@@ -128,6 +129,8 @@ test('a rejected access token: one clear error with the CLI\'s reason, and no cr
   expect(main.exported).toEqual({})
   // Only the redacted login log is kept, for an upload step, until the post step.
   const log = main.outputs['login-log']
+  expect((await fs.stat(log)).mode & 0o777).toBe(0o600)
+  expect((await fs.stat(path.dirname(log))).mode & 0o777).toBe(0o700)
   expect(await runner.tempFiles()).toEqual([path.basename(path.dirname(log)), path.join(path.basename(path.dirname(log)), 'codex-login.log')])
   expect(await fs.readFile(log, 'utf8')).toMatch(/starting access token login flow/)
   expect(await filesHolding(runner.root, rejected)).toEqual([])
