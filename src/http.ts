@@ -9,8 +9,7 @@ const MAX_DELAY_MS = 15_000
 /** No retry starts once this much time has gone into one request. */
 const RETRY_BUDGET_MS = 120_000
 
-export type Sleep = (ms: number) => Promise<void>
-const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A response whose status the caller cannot use; retriable when the server may recover. */
 export class HttpStatusError extends Error {
@@ -109,7 +108,6 @@ export interface HttpClientOptions {
   /** Headers sent only to `authOrigin` (a private registry's token). */
   authHeaders?: Record<string, string>
   authOrigin?: string
-  sleep?: Sleep
 }
 
 export interface StreamResponse {
@@ -168,7 +166,6 @@ export class HttpClient {
    * are spent; logs each retry. `retry429: false` for a check whose 429 is an answer.
    */
   async withRetries<T>(what: string, attempt: () => Promise<T>, options: { retry429?: boolean } = {}): Promise<T> {
-    const sleep = this.options.sleep ?? realSleep
     const started = Date.now()
     for (let n = 1; ; n++) {
       try {

@@ -48,29 +48,37 @@ export async function run(): Promise<void> {
     const home = await prepareCodexHome(inputs.codexHome, created, userConfig, mode)
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
     const anchors = ca ? await trustAnchors(ca) : undefined
-    http = new HttpClient({
+    const client = new HttpClient({
       ca: anchors,
       idleTimeoutMs: inputs.networkIdleTimeoutMs,
       authOrigin: new URL(inputs.registryUrl).origin,
       authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
     })
+    http = client
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
-      const found = inputs.install ? await installCodex(http!, inputs.registryUrl, inputs.version, created) : await codexOnPath()
-      const cliVersionText = await cliVersion(found.binary)
-      core.info(`Codex CLI ${cliVersionText}: ${found.binary}`)
-      return { cli: found, version: cliVersionText }
+      const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
+      const foundVersion = await cliVersion(found.binary)
+      core.info(`Codex CLI ${foundVersion}: ${found.binary}`)
+      return { cli: found, version: foundVersion }
     })
     report.version = version
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     let auth: Authenticated
     if (inputs.workloadIdentity) {
-      auth = await federate(inputs.workloadIdentity, inputs, cli.binary, home, writtenCa, anchors, http, created)
+      auth = await federate(inputs.workloadIdentity, inputs, cli.binary, home, writtenCa, anchors, client, created)
     } else {
       const credentials = inputs.credentials!
-      const loggedIn = await logIn({ binary: cli.binary, version, home, caPath: writtenCa?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
+      const loggedIn = await logIn({ binary: cli.binary, version, home, caPath: writtenCa?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, client)
       const { mode: secretMode, secret } = loggedIn.credential
-      auth = { ...loggedIn, mode: secretMode, env: {}, secretEnv: [secretMode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret] }
+      auth = {
+        mode: secretMode,
+        fingerprint: loggedIn.fingerprint,
+        expiresAt: loggedIn.expiresAt,
+        verified: loggedIn.verified,
+        env: {},
+        secretEnv: [secretMode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret]
+      }
     }
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
     await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report))
