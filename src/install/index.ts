@@ -25,21 +25,24 @@ export function binaryIn(root: string, platform: Platform): string {
 /** Finds the CLI in the tool cache or downloads, verifies and caches it. */
 export async function installCodex(http: HttpClient, registry: string, spec: VersionSpec, created: CreatedPaths): Promise<InstalledCli> {
   const platform = platformFor(process.platform, process.arch)
-  // An exact version or a range can be answered from the cache without the network.
-  const local = spec.kind === 'tag' ? undefined : findCached(spec.kind === 'exact' ? spec.version : spec.range, platform.arch)
-  if (local) {
-    core.info(`Codex CLI found in the tool cache: ${local}`)
-    return { root: local, binary: binaryIn(local, platform), cacheHit: true }
-  }
-  const release = await resolveRelease(http, registry, spec, platform)
-  core.info(`codex-version ${describeSpec(spec)} resolved to ${release.version} (${platform.npmSuffix})`)
-  const cached = findCached(release.version, platform.arch)
+  // A dist-tag needs the registry to name its version; an exact version or a range is
+  // answered from the cache without the network.
+  let release = spec.kind === 'tag' ? await resolve(http, registry, spec, platform) : undefined
+  const wanted = spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : release!.version
+  const cached = findCached(wanted, platform.arch)
   if (cached) {
-    core.info(`Codex CLI ${release.version} found in the tool cache: ${cached}`)
+    core.info(`Codex CLI found in the tool cache: ${cached}`)
     return { root: cached, binary: binaryIn(cached, platform), cacheHit: true }
   }
+  release ??= await resolve(http, registry, spec, platform)
   const root = await downloadToCache(http, release, platform, created)
   return { root, binary: binaryIn(root, platform), cacheHit: false }
+}
+
+async function resolve(http: HttpClient, registry: string, spec: VersionSpec, platform: Platform): Promise<Release> {
+  const release = await resolveRelease(http, registry, spec, platform)
+  core.info(`codex-version ${describeSpec(spec)} resolved to ${release.version} (${platform.npmSuffix})`)
+  return release
 }
 
 function describeSpec(spec: VersionSpec): string {
