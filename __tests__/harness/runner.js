@@ -102,10 +102,11 @@ export function parseCommandFile(text) {
  *   outputs: Record<string, string>, exported: Record<string, string>, paths: string[],
  *   state: Record<string, string>, summary: string, errors: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed.
- * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[] }} RunnerOptions
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
- *   command that runs node for the steps (the benchmark's /usr/bin/time), default none.
+ *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
+ *   `node`: the Node.js binary that runs the steps, default the one running the tests.
  */
 
 export class Runner {
@@ -250,7 +251,7 @@ export class Runner {
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
     this.#stepFiles.push(files)
-    const [command, ...args] = [...(this.#options.launcher ?? []), process.execPath, script]
+    const [command, ...args] = [...(this.#options.launcher ?? []), this.#options.node ?? process.execPath, script]
     const result = await runProcess(command, args, { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
     const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
     const exported = parseCommandFile(read(files.GITHUB_ENV))
