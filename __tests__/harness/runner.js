@@ -106,7 +106,8 @@ export function parseCommandFile(text) {
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
  *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
- *   `node`: the Node.js binary that runs the steps, default the one running the tests.
+ *   `node`: the Node.js binary that runs the steps, default CODEX_AUTH_TEST_NODE or the one
+ *   running the tests.
  */
 
 export class Runner {
@@ -251,7 +252,8 @@ export class Runner {
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
     this.#stepFiles.push(files)
-    const [command, ...args] = [...(this.#options.launcher ?? []), this.#options.node ?? process.execPath, script]
+    const node = this.#options.node ?? process.env.CODEX_AUTH_TEST_NODE ?? process.execPath
+    const [command, ...args] = [...(this.#options.launcher ?? []), node, script]
     const result = await runProcess(command, args, { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
     const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
     const exported = parseCommandFile(read(files.GITHUB_ENV))
