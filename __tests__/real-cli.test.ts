@@ -91,9 +91,14 @@ test('export-env: CODEX_API_KEY is exported and codex exec uses it', async () =>
   const runner = await newRunner()
   const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'export-env': 'true' })
   expect(main.errors).toEqual([])
-  expect(main.outputs['cache-hit']).toBe('true')
   expect(main.exported).toMatchObject({ CODEX_API_KEY: TEST_API_KEY })
   expectMaskedOnly(main.stdout, main.stderr, TEST_API_KEY)
+  // Without auth.json, codex exec authenticates with the exported variable alone.
+  await fs.rm(path.join(main.outputs['codex-home'], 'auth.json'))
+  const before = openai.authorizations().length
+  const exec = await runner.run('codex', openai.execArgs(), { timeoutMs: 90_000 })
+  expect(exec.stdout).toContain(REPLY)
+  expect(openai.authorizations().slice(before)).toContain(`Bearer ${TEST_API_KEY}`)
   await runner.post()
 })
 
