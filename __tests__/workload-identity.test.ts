@@ -52,6 +52,7 @@ test('the token file is replaced before each expiry, never empty or half-written
   const result = await main({})
   expect(result.errors).toEqual([])
   expect(result.outputs).toMatchObject({ 'auth-mode': 'workload-identity', 'credential-fingerprint': fingerprint(RULE) })
+  expect(result.outputs['login-log']).toBeUndefined()
   const file = result.exported.OPENAI_IDENTITY_TOKEN_FILE
   expect(result.exported.OPENAI_FEDERATION_RULE_ID).toBe(RULE)
   expect(path.dirname(path.dirname(file))).toBe(runner.temp)

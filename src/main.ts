@@ -157,6 +157,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
   core.setOutput('credential-fingerprint', auth.fingerprint)
   core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')
   core.setOutput('cache-hit', String(cli.cacheHit))
-  core.setOutput('login-log', loginLogPath(home))
+  // Workload identity has no login of its own, so no login log.
+  if (auth.mode !== 'workload-identity') core.setOutput('login-log', loginLogPath(home))
   core.info(`Credential fingerprint: ${auth.fingerprint}`)
 }
