@@ -129,6 +129,7 @@ test.each([
 test('verify: true fails clearly when the CLI does not accept the identity, and stops the refresher', async () => {
   const result = await main({ verify: 'true' })
   expect(result.errors).toEqual([expect.stringMatching(/^::error::verify: codex login status does not accept the workload identity: .+\. Check federation-rule-id and oidc-audience/)])
+  expect(alive(Number(result.state['refresher-pid']))).toBe(false)
   expect(await runner.tempFiles()).toEqual([])
   const post = await runner.post()
   expect(post.exitCode).toBe(0)

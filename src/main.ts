@@ -14,7 +14,7 @@ import { installCodex, type InstalledCli } from './install/index.js'
 import { checkTrigger } from './policy.js'
 import { fingerprint } from './secrets.js'
 import { writeSummary, type RunReport } from './summary.js'
-import { startWorkloadIdentity } from './workload-identity.js'
+import { startWorkloadIdentity, stopRefresher } from './workload-identity.js'
 
 /** How later steps are authenticated, whatever the mode. */
 interface Authenticated {
@@ -113,6 +113,7 @@ async function federate(identity: WorkloadIdentity, inputs: Inputs, binary: stri
   if (inputs.verify) {
     const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.dir, ca?.bundlePath), ...env }, [])
     if (failure) {
+      await stopRefresher(String(started.refresherPid), [])
       throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
     }
     core.info('verify: codex login status accepts the workload identity.')

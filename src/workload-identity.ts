@@ -47,6 +47,7 @@ export function refreshDelay(token: string, obtainedAt: number, now: number): nu
 export interface StartedIdentity {
   tokenFile: string
   expiresAt?: Date
+  refresherPid: number
 }
 
 /**
@@ -79,7 +80,7 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   child.stdin.end(JSON.stringify(config))
   child.unref()
   core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it.`)
-  return { tokenFile, expiresAt }
+  return { tokenFile, expiresAt, refresherPid: child.pid }
 }
 
 /** True when `pid` is our refresher (where the OS lets us check), so a reused PID is never signalled. */
