@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs'
 import * as path from 'node:path'
-import { buildPackage, HOST_SUFFIX } from './harness/fake-package.js'
-import { FakeRegistry } from './harness/fake-registry.js'
+import { registryWithRelease } from './harness/fake-package.js'
+import type { FakeRegistry } from './harness/fake-registry.js'
 import { CODEX_VERSION, TEST_API_KEY } from './harness/real-cli.js'
 import { ROOT, Runner, runProcess } from './harness/runner.js'
 import { makeTestCa } from './harness/test-ca.js'
@@ -28,9 +28,7 @@ maybe('under Node.js 24', () => {
   }
 
   beforeAll(async () => {
-    registry = await new FakeRegistry(pki.server).start()
-    registry.publish('1.0.0', HOST_SUFFIX, await buildPackage({ version: '1.0.0' }))
-    registry.distTags.latest = '1.0.0'
+    registry = await registryWithRelease('1.0.0', pki.server)
   })
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 /** The post step removes exactly what the main step created, whatever happened to it. */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { buildPackage, HOST_SUFFIX, rejectingCodexScript, standInCodex } from './harness/fake-package.js'
-import { FakeRegistry } from './harness/fake-registry.js'
+import { HOST_SUFFIX, registryWithRelease, rejectingCodexScript, standInCodex } from './harness/fake-package.js'
+import type { FakeRegistry } from './harness/fake-registry.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
 
@@ -10,9 +10,7 @@ let registry: FakeRegistry
 let runner: Runner
 
 beforeEach(async () => {
-  registry = await new FakeRegistry().start()
-  registry.publish('1.0.0', HOST_SUFFIX, await buildPackage({ version: '1.0.0' }))
-  registry.distTags.latest = '1.0.0'
+  registry = await registryWithRelease('1.0.0')
   runner = await Runner.create()
 })
 

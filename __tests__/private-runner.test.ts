@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { FakeOpenAI, REPLY } from './harness/fake-openai.js'
-import { buildPackage, HOST_SUFFIX } from './harness/fake-package.js'
-import { FakeRegistry } from './harness/fake-registry.js'
+import { registryWithRelease } from './harness/fake-package.js'
+import type { FakeRegistry } from './harness/fake-registry.js'
 import { ForwardProxy } from './harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
@@ -25,9 +25,7 @@ async function newRunner(toolCache?: string): Promise<Runner> {
 }
 
 beforeAll(async () => {
-  registry = await new FakeRegistry(pki.server).start()
-  registry.publish('1.0.0', HOST_SUFFIX, await buildPackage({ version: '1.0.0' }))
-  registry.distTags.latest = '1.0.0'
+  registry = await registryWithRelease('1.0.0', pki.server)
   proxy = await new ForwardProxy().start()
 })
 

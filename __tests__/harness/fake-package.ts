@@ -7,6 +7,8 @@ import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { create } from 'tar'
+import { FakeRegistry } from './fake-registry.js'
+import type { TlsIdentity } from './servers.js'
 
 export const HOST_TRIPLE: string =
   ({ 'linux-x64': 'x86_64-unknown-linux-musl', 'linux-arm64': 'aarch64-unknown-linux-musl', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin' } as Record<string, string>)[
@@ -85,4 +87,12 @@ export async function standInCodex(root: string, script = fakeCodexScript('1.0.0
   await fs.mkdir(bin, { recursive: true })
   await fs.writeFile(path.join(bin, 'codex'), script, { mode: 0o755 })
   return { bin, env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` } }
+}
+
+/** A started fake registry whose `latest` is one fake release for this platform. */
+export async function registryWithRelease(version: string, tls?: TlsIdentity): Promise<FakeRegistry> {
+  const registry = await new FakeRegistry(tls).start()
+  registry.publish(version, HOST_SUFFIX, await buildPackage({ version }))
+  registry.distTags.latest = version
+  return registry
 }
