@@ -85,6 +85,7 @@ describe('verify: true with a rotation list', () => {
       `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`
     ])
     expect(await runner.tempFiles()).toEqual([])
+    expect(result.stdout).toMatch(/::group::Codex login diagnostics\n(.*\n)*verify: GET http:\/\/127\.0\.0\.1:\d+\/v1\/models with api-key sha256:[0-9a-f]{16}:\n(.*\n)*Proxy variables set: /)
     expect(result.summary).toContain('❌ No api-key was accepted')
     for (const key of [NEW, OLD, OTHER]) expect(result.summary + printed(result)).not.toContain(key)
   })

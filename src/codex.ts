@@ -26,10 +26,12 @@ export interface LoginContext {
   secrets: string[]
 }
 
-/** A login the CLI refused, with what it said (redacted). */
+/** A login the CLI refused, or a credential the API refused, with what was said (redacted). */
 export interface LoginFailure {
+  /** What was run: a CLI command, or the live check. */
   command: string
-  exitCode: number
+  /** The CLI's exit code; none for the live check. */
+  exitCode?: number
   output: string
   reason: string
 }
@@ -168,7 +170,7 @@ export async function reportLoginFailure(ctx: LoginContext, mode: AuthMode, fail
   const logText = redact(log, ctx.secrets)
   core.startGroup('Codex login diagnostics')
   for (const failure of failures) {
-    core.info(`${failure.command} exited ${failure.exitCode}:`)
+    core.info(failure.exitCode === undefined ? `${failure.command}:` : `${failure.command} exited ${failure.exitCode}:`)
     core.info(failure.output || '(no output)')
   }
   core.info(`codex-login.log, last lines:\n${logText.trimEnd().split(/\r?\n/).slice(-20).join('\n') || '(empty)'}`)

@@ -52,6 +52,7 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
       core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? 'accepted by the API' : outcome.detail}`)
       if (outcome.kind === 'rejected' || outcome.kind === 'out-of-quota') {
         refused.push(`${id} (${outcome.detail})`)
+        failures.push({ command: `verify: GET ${options.apiBaseUrl}/models with api-key ${id}`, output: outcome.detail, reason: outcome.detail })
         continue
       }
       if (outcome.kind === 'rate-limited') core.warning(`api-key ${id} is rate-limited right now (${outcome.detail}); Codex may have to wait.`)
@@ -68,7 +69,7 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
   if (!chosen) {
     if (failures.length) await reportLoginFailure(ctx, mode, failures)
     const last = failures.at(-1)
-    if (!options.verify && last) {
+    if (!options.verify && last?.exitCode !== undefined) {
       throw new UserError(
         last.command.startsWith('codex login status')
           ? `Codex stored the ${mode} but \`codex login status\` does not confirm the login: ${last.reason}. Check that ${mode} holds a current credential and that this runner can reach OpenAI.`
