@@ -32,15 +32,17 @@ const DAY_MS = 86_400_000
 export async function logIn(ctx: LoginContext, credentials: Credentials, options: LoginOptions, http: HttpClient): Promise<LoggedIn> {
   const { mode } = credentials
   const now = options.now ?? new Date()
-  const refused: string[] = []
+  /** Credentials not used, by fingerprint, with why. */
+  const refused: { id: string; why: string }[] = []
+  const listed = () => refused.map((r) => `${r.id} (${r.why})`).join('; ')
   const usable = credentials.candidates.filter((secret) => {
     const expiresAt = jwtExpiry(secret)
     if (!expiresAt || expiresAt > now) return true
-    refused.push(`${fingerprint(secret)} (expired ${expiresAt.toISOString()})`)
+    refused.push({ id: fingerprint(secret), why: `expired ${expiresAt.toISOString()}` })
     return false
   })
   if (usable.length === 0) {
-    throw new UserError(`The ${mode} expired: ${refused.join('; ')}. Mint a new token and put it in the secret.`)
+    throw new UserError(`The ${mode} expired: ${listed()}. Mint a new token and put it in the secret.`)
   }
 
   let chosen: string | undefined
@@ -51,7 +53,7 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
       const outcome = await verifyApiKey(http, options.apiBaseUrl, secret)
       core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? 'accepted by the API' : outcome.detail}`)
       if (outcome.kind === 'rejected' || outcome.kind === 'out-of-quota') {
-        refused.push(`${id} (${outcome.detail})`)
+        refused.push({ id, why: outcome.detail })
         failures.push({ command: `verify: GET ${options.apiBaseUrl}/models with api-key ${id}`, output: outcome.detail, reason: outcome.detail })
         continue
       }
@@ -63,7 +65,7 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
       break
     }
     failures.push(failure)
-    refused.push(`${id} (${failure.reason})`)
+    refused.push({ id, why: failure.reason })
   }
 
   if (!chosen) {
@@ -76,12 +78,12 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
           : `codex login rejected the ${mode}: ${last.reason}. Check that the ${mode} secret holds a current, unrevoked credential; see the "Codex login diagnostics" group above.`
       )
     }
-    throw new UserError(`No ${mode} was accepted: ${refused.join('; ')}. Put a current credential first in the ${mode} secret.`)
+    throw new UserError(`No ${mode} was accepted: ${listed()}. Put a current credential first in the ${mode} secret.`)
   }
 
   const id = fingerprint(chosen)
   if (refused.length) {
-    core.warning(`${mode} ${id} is in use; the secret also holds ${refused.join('; ')}. Finish the rotation: remove ${refused.map((r) => r.split(' ')[0]).join(', ')} from the secret.`)
+    core.warning(`${mode} ${id} is in use; the secret also holds ${listed()}. Finish the rotation: remove ${refused.map((r) => r.id).join(', ')} from the secret.`)
   }
   const expiresAt = jwtExpiry(chosen)
   if (expiresAt) {
