@@ -115,6 +115,12 @@ test('without id-token: write permission: one error with the YAML to add', async
   expect(await runner.tempFiles()).toEqual([])
 })
 
+test('an OIDC endpoint that refuses the request: one error that points at the permission, not a bug report', async () => {
+  const result = await main({}, { ...oidc.env(), ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'not-the-request-token' })
+  expect(result.errors).toEqual([expect.stringMatching(/^::error::Requesting a GitHub OIDC token for oidc-audience https:\/\/api\.openai\.com\/v1 failed: HTTP 401 from .+\. Check that the job has permissions: id-token: write/)])
+  expect(await runner.tempFiles()).toEqual([])
+})
+
 test.each([
   [{ 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' }, /federation-rule-id and api-key are both set/],
   [{ 'oidc-audience': '' }, /oidc-audience is required with federation-rule-id/],

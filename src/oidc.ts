@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { UserError } from './errors.js'
 import { writePrivateFile } from './files.js'
-import type { HttpClient } from './http.js'
+import { describeFailure, HttpStatusError, type HttpClient } from './http.js'
 
 /** What it takes to ask the runner for an OIDC token. The request token is a secret. */
 export interface OidcRequest {
@@ -30,7 +30,16 @@ export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = pr
 export async function requestIdToken(http: HttpClient, request: OidcRequest): Promise<string> {
   const url = new URL(request.url)
   url.searchParams.set('audience', request.audience)
-  const answer = await http.getJson<{ value?: unknown }>(url.href, { authorization: `Bearer ${request.token}` })
+  let answer: { value?: unknown }
+  try {
+    answer = await http.getJson<{ value?: unknown }>(url.href, { authorization: `Bearer ${request.token}` })
+  } catch (error) {
+    // The registry's wording in describeFailure does not fit the runner's endpoint.
+    const reason = error instanceof HttpStatusError ? error.message : describeFailure(error)
+    throw new UserError(
+      `Requesting a GitHub OIDC token for oidc-audience ${request.audience} failed: ${reason}. Check that the job has permissions: id-token: write, and the runner's network and proxy settings.`
+    )
+  }
   if (typeof answer.value !== 'string' || answer.value.split('.').length !== 3) {
     throw new Error('the runner\'s OIDC endpoint answered without a token')
   }
