@@ -1,8 +1,7 @@
 import * as core from '@actions/core'
-import * as path from 'node:path'
 import { removePath } from './files.js'
-import { readList, readValue, saveList, StateKey } from './state.js'
-import { stopRefresher } from './workload-identity.js'
+import { postForSavedSource } from './sources/index.js'
+import { readList, saveList, StateKey } from './state.js'
 
 /**
  * The paths this job created that must not outlive it (CODEX_HOME, the CA bundle,
@@ -72,9 +71,8 @@ export class CreatedPaths {
 export async function run(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
-    // The refresher first: it must not write a token while its directory is removed.
-    const refresher = readValue(StateKey.RefresherPid)
-    if (refresher) await stopRefresher(refresher, created.listed().map((dir) => path.join(dir, 'refresher.json')))
+    // The credential source first: what it started must stop before its files go.
+    await postForSavedSource(created.listed())
     const failures = await created.removeAll({ diagnostics: true })
     if (failures === 0 && created.count > 0) core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
   } catch (error) {

@@ -3,30 +3,17 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from './ca.js'
 import { CreatedPaths } from './cleanup.js'
-import { cliEnv, cliVersion, loginLogPath, prepareCodexHome, runCli, type CodexHome } from './codex.js'
+import { cliVersion, loginLogPath, prepareCodexHome } from './codex.js'
 import { parseUserConfig } from './config.js'
-import { logIn } from './credential.js'
 import { errorLine, UserError } from './errors.js'
 import { runnerTemp } from './files.js'
 import { HttpClient } from './http.js'
-import { getInputs, type AuthMode, type Inputs, type WorkloadIdentity } from './inputs.js'
+import { getInputs, type Inputs } from './inputs.js'
 import { installCodex, type InstalledCli } from './install/index.js'
 import { checkTrigger } from './policy.js'
-import { fingerprint } from './secrets.js'
+import { chooseSource } from './sources/index.js'
+import type { Authenticated } from './sources/source.js'
 import { writeSummary, type RunReport } from './summary.js'
-import { startWorkloadIdentity, stopRefresher } from './workload-identity.js'
-
-/** How later steps are authenticated, whatever the mode. */
-interface Authenticated {
-  mode: AuthMode
-  fingerprint: string
-  expiresAt?: Date
-  verified: boolean
-  /** Variables later steps need for this mode. */
-  env: Record<string, string>
-  /** The secret itself, exported only with export-env. */
-  secretEnv?: [string, string]
-}
 
 /** The main step: one call per stage, in order, inside one error boundary. */
 export async function run(): Promise<void> {
@@ -35,8 +22,8 @@ export async function run(): Promise<void> {
   let http: HttpClient | undefined
   try {
     const inputs = getInputs()
-    const mode: AuthMode = inputs.workloadIdentity ? 'workload-identity' : (inputs.credentials?.mode ?? 'api-key')
-    report.mode = mode
+    const source = chooseSource(inputs)
+    report.mode = source.mode
     checkTrigger(inputs.allowUntrusted)
     // Everything that can be checked is checked before anything is written or downloaded.
     const userConfig = parseUserConfig(inputs.config)
@@ -45,7 +32,7 @@ export async function run(): Promise<void> {
       await phase('CA bundle', async () => reportCaBundle(ca))
       report.caCertificates = ca.certificates
     }
-    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, mode)
+    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, source.mode)
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
     const anchors = ca ? await trustAnchors(ca) : undefined
     const client = new HttpClient({
@@ -64,22 +51,7 @@ export async function run(): Promise<void> {
     })
     report.version = version
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
-    let auth: Authenticated
-    if (inputs.workloadIdentity) {
-      auth = await federate(inputs.workloadIdentity, inputs, cli.binary, home, writtenCa, anchors, client, created)
-    } else {
-      const credentials = inputs.credentials!
-      const loggedIn = await logIn({ binary: cli.binary, version, home, caPath: writtenCa?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, client)
-      const { mode: secretMode, secret } = loggedIn.credential
-      auth = {
-        mode: secretMode,
-        fingerprint: loggedIn.fingerprint,
-        expiresAt: loggedIn.expiresAt,
-        verified: loggedIn.verified,
-        env: {},
-        secretEnv: [secretMode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret]
-      }
-    }
+    const auth = await source.authenticate({ inputs, binary: cli.binary, version, home, ca: writtenCa, anchors, http: client, created })
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
     await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report))
   } catch (error) {
@@ -104,21 +76,6 @@ async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
     core.info(`${name}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`)
     return result
   })
-}
-
-/** Workload identity: an OIDC token file kept fresh for the job; with verify, the CLI must accept it. */
-async function federate(identity: WorkloadIdentity, inputs: Inputs, binary: string, home: CodexHome, ca: WrittenCa | undefined, anchors: string[] | undefined, http: HttpClient, created: CreatedPaths): Promise<Authenticated> {
-  const started = await startWorkloadIdentity(http, identity, created, { ca: anchors, idleTimeoutMs: inputs.networkIdleTimeoutMs })
-  const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
-  if (inputs.verify) {
-    const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.dir, ca?.bundlePath), ...env }, [])
-    if (failure) {
-      await stopRefresher(String(started.refresherPid), [])
-      throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
-    }
-    core.info('verify: codex login status accepts the workload identity.')
-  }
-  return { mode: 'workload-identity', fingerprint: fingerprint(identity.ruleId), expiresAt: started.expiresAt, verified: inputs.verify, env }
 }
 
 async function codexOnPath(): Promise<InstalledCli> {
@@ -158,7 +115,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
   core.setOutput('credential-fingerprint', auth.fingerprint)
   core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')
   core.setOutput('cache-hit', String(cli.cacheHit))
-  // Workload identity has no login of its own, so no login log.
-  if (auth.mode !== 'workload-identity') core.setOutput('login-log', loginLogPath(home))
+  // Without a login of its own (workload identity) there is no login log.
+  if (auth.loggedIn) core.setOutput('login-log', loginLogPath(home))
   core.info(`Credential fingerprint: ${auth.fingerprint}`)
 }

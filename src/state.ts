@@ -7,7 +7,9 @@ export enum StateKey {
   /** JSON array of diagnostics (the login log of a failed login), kept for an upload step until the post step. */
   DiagnosticPaths = 'diagnostic-paths',
   /** The PID of the OIDC token refresher, which the post step stops. */
-  RefresherPid = 'refresher-pid'
+  RefresherPid = 'refresher-pid',
+  /** The name of the credential source the main step chose, whose post step part runs first. */
+  Source = 'source'
 }
 
 export function saveValue(key: StateKey, value: string): void {

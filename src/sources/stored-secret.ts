@@ -1,0 +1,24 @@
+import { logIn } from '../credential.js'
+import type { Credentials } from '../inputs.js'
+import type { CredentialSource } from './source.js'
+
+/** An API key or a Codex access token from a secret (one, or a rotation list): `codex login` with it on stdin. */
+export const storedSecret: CredentialSource<Credentials> = {
+  name: 'stored-secret',
+  select: (inputs) => inputs.credentials,
+  mode: (credentials) => credentials.mode,
+  async authenticate(ctx, credentials) {
+    const { binary, version, home, ca, created, inputs, http } = ctx
+    const loggedIn = await logIn({ binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
+    const { mode, secret } = loggedIn.credential
+    return {
+      mode,
+      fingerprint: loggedIn.fingerprint,
+      expiresAt: loggedIn.expiresAt,
+      verified: loggedIn.verified,
+      env: {},
+      secretEnv: [mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret],
+      loggedIn: true
+    }
+  }
+}
