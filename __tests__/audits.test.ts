@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { auditCliRecords, auditCommands, compareTrees, parseCommandLine, snapshotTree, SPOOF_LINES } from './harness/audit.js'
-import { hangingCodexScript, rejectingCodexScript, spoofingCodexScript, standInCodex } from './harness/fake-package.js'
+import { hangingCodexScript, HOST_SUFFIX, registryWithRelease, rejectingCodexScript, spoofingCodexScript, standInCodex } from './harness/fake-package.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
 import { Runner, runProcess } from './harness/runner.js'
 
@@ -116,6 +116,25 @@ describe('workflow commands', () => {
     // The spoofs are shown, inertly, in the diagnostics group.
     expect(main.stdout).toContain(SPOOF_LINES[0])
     await runner.post()
+  })
+
+  test("a registry's tarball address and version are printed inertly", async () => {
+    const registry = await registryWithRelease('1.0.0')
+    try {
+      const full = `1.0.0-${HOST_SUFFIX}`
+      const { integrity } = registry.published.get(full)!
+      // A fragment is never sent, and URL parsing drops its line breaks: the download works.
+      const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
+      registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
+        return true
+      })
+      const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'codex-version': '1.0.0' })
+      expect(main.stdout).toContain('Downloading ')
+      await runner.post()
+    } finally {
+      await registry.stop()
+    }
   })
 })
 

@@ -14,6 +14,7 @@ import { installCodex, type InstalledCli } from './install/index.js'
 import { checkTrigger } from './policy.js'
 import { fingerprint } from './secrets.js'
 import { writeSummary, type RunReport } from './summary.js'
+import { inline } from './untrusted.js'
 import { startWorkloadIdentity, stopRefresher } from './workload-identity.js'
 
 /** How later steps are authenticated, whatever the mode. */
@@ -59,7 +60,7 @@ export async function run(): Promise<void> {
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
       const foundVersion = await cliVersion(found.binary)
-      core.info(`Codex CLI ${foundVersion}: ${found.binary}`)
+      core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })
     report.version = version
