@@ -142,7 +142,7 @@ export class Runner {
     this.toolCache = toolCache
     this.workspace = workspace
     /** The steps' HOME: the runner's own, so that the real one is never touched or scanned. */
-    this.home = path.join(root, 'home')
+    this.home = path.join(root, 'user-home')
     this.#options = options
   }
 
