@@ -6,6 +6,7 @@ import * as core from '@actions/core'
 import { UserError } from './errors.js'
 import { makePrivateDir, writePrivateFile } from './files.js'
 import { maskSecret } from './secrets.js'
+import { inline } from './untrusted.js'
 
 export interface CaCertificate {
   subject: string
@@ -127,7 +128,7 @@ export async function loadCaBundle(text: string | undefined, file: string | unde
 /** Logs what is trusted (all public: subject, issuer, expiry, fingerprint) and what was noticed. */
 export function reportCaBundle(bundle: CaBundle): void {
   bundle.certificates.forEach((c, i) => {
-    core.info(`CA certificate ${i + 1}: ${c.subject}; issuer ${c.issuer}; expires ${c.validTo}; SHA-256 ${c.fingerprint256}`)
+    core.info(`CA certificate ${i + 1}: ${inline(c.subject)}; issuer ${inline(c.issuer)}; expires ${c.validTo}; SHA-256 ${c.fingerprint256}`)
   })
   for (const note of bundle.notes) core.info(`${bundle.source}: ${note}`)
   for (const warning of bundle.warnings) core.warning(warning)

@@ -8,6 +8,7 @@ import { UserError } from './errors.js'
 import { isInside, lstatOrUndefined, makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
 import type { AuthMode, Credential } from './inputs.js'
 import { fingerprint, redact } from './secrets.js'
+import { inline, printUntrusted } from './untrusted.js'
 
 /** A CODEX_HOME ready for login, and whether the action owns (and will delete) it. */
 export interface CodexHome {
@@ -171,10 +172,11 @@ export async function reportLoginFailure(ctx: LoginContext, mode: AuthMode, fail
   core.startGroup('Codex login diagnostics')
   for (const failure of failures) {
     core.info(failure.exitCode === undefined ? `${failure.command}:` : `${failure.command} exited ${failure.exitCode}:`)
-    core.info(failure.output || '(no output)')
+    printUntrusted(failure.output || '(no output)')
   }
-  core.info(`codex-login.log, last lines:\n${logText.trimEnd().split(/\r?\n/).slice(-20).join('\n') || '(empty)'}`)
-  core.info(`Codex CLI: ${ctx.version} (${ctx.binary})`)
+  core.info('codex-login.log, last lines:')
+  printUntrusted(logText.trimEnd().split(/\r?\n/).slice(-20).join('\n') || '(empty)')
+  core.info(`Codex CLI: ${ctx.version} (${inline(ctx.binary)})`)
   core.info(`Auth mode: ${mode}`)
   core.info(`CA bundle: ${ctx.caPath ?? 'none (system roots)'}`)
   const proxies = PROXY_VARIABLES.filter((name) => process.env[name])

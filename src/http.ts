@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { UserError } from './errors.js'
+import { inline } from './untrusted.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 const MAX_ATTEMPTS = 4
@@ -174,7 +175,7 @@ export class HttpClient {
         const delay = retryDelay(n, error)
         const answered = options.retry429 === false && error instanceof HttpStatusError && error.status === 429
         if (answered || n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS) throw error
-        core.info(`${what} failed (${describeFailure(error)}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`)
+        core.info(`${inline(what)} failed (${inline(describeFailure(error))}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`)
         await sleep(delay)
       }
     }

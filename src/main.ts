@@ -14,6 +14,7 @@ import { checkTrigger } from './policy.js'
 import { chooseSource } from './sources/index.js'
 import type { Authenticated } from './sources/source.js'
 import { writeSummary, type RunReport } from './summary.js'
+import { inline } from './untrusted.js'
 
 /** The main step: one call per stage, in order, inside one error boundary. */
 export async function run(): Promise<void> {
@@ -46,7 +47,7 @@ export async function run(): Promise<void> {
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
       const foundVersion = await cliVersion(found.binary)
-      core.info(`Codex CLI ${foundVersion}: ${found.binary}`)
+      core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })
     report.version = version

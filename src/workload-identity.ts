@@ -10,6 +10,7 @@ import type { WorkloadIdentity } from './inputs.js'
 import { jwtIssuedAt, oidcRequestFromEnv, replaceFile, requestIdToken, type OidcRequest } from './oidc.js'
 import { jwtExpiry, maskSecret } from './secrets.js'
 import { saveValue, StateKey } from './state.js'
+import { inline } from './untrusted.js'
 
 /** What the refresher process gets on stdin: never in argv, the environment or a file. */
 export interface RefresherConfig {
@@ -109,7 +110,7 @@ export async function stopRefresher(pidText: string, statusFiles: string[]): Pro
   for (const file of statusFiles) {
     try {
       const status = JSON.parse(readFileSync(file, 'utf8')) as RefresherStatus
-      core.info(`OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${status.lastError}` : ''}; stopped.`)
+      core.info(`OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${inline(status.lastError)}` : ''}; stopped.`)
     } catch {
       // No status yet: it never got to write one.
     }

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { create } from 'tar'
+import { CLI_RECORDS, SPOOF_LINES } from './audit.js'
 import { FakeRegistry } from './fake-registry.js'
 import type { TlsIdentity } from './servers.js'
 
@@ -79,13 +80,40 @@ export function rejectingCodexScript(): string {
 }
 
 /**
+ * A stand-in codex whose failed login prints workflow commands (SPOOF_LINES) on stdout and
+ * stderr and into codex-login.log: the command audit fails if any reaches the runner.
+ */
+export function spoofingCodexScript(): string {
+  const spoofs = SPOOF_LINES.map((line) => `printf '%s\\n' '${line}'`).join('; ')
+  return fakeCodexScript('1.0.0').replace(
+    '--with-api-key|--with-access-token)',
+    `--with-api-key|--with-access-token)\n        mkdir -p "$CODEX_HOME/log"; { ${spoofs}; } | tee -a "$CODEX_HOME/log/codex-login.log" >&2; { ${spoofs}; }; exit 1 ;;\n      --never)`
+  )
+}
+
+/** A stand-in codex whose login hangs, for a main step the runner kills. */
+export function hangingCodexScript(): string {
+  return fakeCodexScript('1.0.0').replace('--with-api-key|--with-access-token)', '--with-api-key|--with-access-token)\n        sleep 20 ;;\n      --never)')
+}
+
+/**
  * Puts a stand-in codex in a directory of the runner's; returns the environment that puts
- * it first on PATH, for a main step with install: false.
+ * it first on PATH, for a main step with install: false. It first records its argv and its
+ * environment (as the OS gave them) in `<root>/cli-records/` for the runner's
+ * CLI-environment audit; the path is in the script, so it needs no variable of its own.
  */
 export async function standInCodex(root: string, script = fakeCodexScript('1.0.0')): Promise<{ bin: string; env: Record<string, string> }> {
   const bin = path.join(root, 'bin')
+  const records = path.join(root, CLI_RECORDS)
   await fs.mkdir(bin, { recursive: true })
-  await fs.writeFile(path.join(bin, 'codex'), script, { mode: 0o755 })
+  await fs.mkdir(records, { recursive: true })
+  const record = [
+    `rec=$(mktemp '${records}/call-XXXXXX')`,
+    `printf '%s\\0' "$0" "$@" > "$rec.argv"`,
+    'if [ -r /proc/$$/environ ]; then cat /proc/$$/environ; else env; fi > "$rec.env"',
+    ''
+  ].join('\n')
+  await fs.writeFile(path.join(bin, 'codex'), script.replace(/^#!.*\n/, (shebang) => shebang + record), { mode: 0o755 })
   return { bin, env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` } }
 }
 

@@ -10,7 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { filePlaces, findLeaks, recordFigures, toolCacheHalfStates, withoutMaskLines } from './audit.js'
+import { auditCliRecords, auditCommands, CLI_RECORDS, compareTrees, filePlaces, findLeaks, recordFigures, snapshotTree, toolCacheHalfStates, triage, withoutMaskLines } from './audit.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -100,8 +100,9 @@ export function parseCommandFile(text) {
 /**
  * @typedef {ProcessResult & {
  *   outputs: Record<string, string>, exported: Record<string, string>, paths: string[],
- *   state: Record<string, string>, summary: string, errors: string[]
- * }} StepResult  `errors` holds the `::error::` lines the step printed.
+ *   state: Record<string, string>, summary: string, errors: string[], cliRecords: string[]
+ * }} StepResult  `errors` holds the `::error::` lines the step printed; `cliRecords` the
+ *   invocations of a stand-in codex during the step (see fake-package.ts standInCodex).
  * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
@@ -125,6 +126,8 @@ export class Runner {
   #given = new Set()
   /** @type {{ kind: 'main' | 'post', result: StepResult, exportEnv: boolean, codexHome?: string, tokenDir?: string }[]} */
   #steps = []
+  /** @type {Map<string, { label: string, tree: Map<string, string> }>} the user's directories as they were before the first step that could touch them */
+  #before = new Map()
 
   /**
    * @param {string} root
@@ -138,6 +141,8 @@ export class Runner {
     this.temp = temp
     this.toolCache = toolCache
     this.workspace = workspace
+    /** The steps' HOME: the runner's own, so that the real one is never touched or scanned. */
+    this.home = path.join(root, 'user-home')
     this.#options = options
   }
 
@@ -151,7 +156,12 @@ export class Runner {
     const workspace = path.join(root, 'workspace')
     const toolCache = options.toolCache ?? path.join(root, 'tool-cache')
     for (const dir of [temp, workspace, toolCache]) await fs.mkdir(dir, { recursive: true })
-    return new Runner(root, temp, toolCache, workspace, options)
+    const runner = new Runner(root, temp, toolCache, workspace, options)
+    // Something of the user's in each, for the before = after audit.
+    await fs.mkdir(path.join(runner.home, '.config'), { recursive: true })
+    await fs.writeFile(path.join(runner.home, '.profile'), 'export EDITOR=vi\n', { mode: 0o644 })
+    await fs.writeFile(path.join(workspace, 'README.md'), '# checked out\n')
+    return runner
   }
 
   /**
@@ -161,6 +171,7 @@ export class Runner {
   #baseEnv() {
     return {
       ...machineEnv({ withCa: this.#options.withCa ?? true }),
+      HOME: this.home,
       GITHUB_ACTIONS: 'true',
       CI: 'true',
       RUNNER_OS: 'Linux',
@@ -201,6 +212,10 @@ export class Runner {
       if (!inputs[name]?.trim()) continue
       this.canaries.add(inputs[name])
       this.#given.add(inputs[name])
+    }
+    const named = inputs['codex-home']
+    for (const [label, dir] of [['workspace', this.workspace], ['HOME', this.home], ['codex-home', named]]) {
+      if (dir && path.isAbsolute(dir) && !this.#before.has(dir)) this.#before.set(dir, { label, tree: await snapshotTree(dir) })
     }
     const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
     this.#state = { ...this.#state, ...result.state }
@@ -254,7 +269,9 @@ export class Runner {
     this.#stepFiles.push(files)
     const node = this.#options.node ?? process.env.CODEX_AUTH_TEST_NODE ?? process.execPath
     const [command, ...args] = [...(this.#options.launcher ?? []), node, script]
+    const records = await this.#cliRecords()
     const result = await runProcess(command, args, { env: { ...env, ...files }, timeoutMs, cwd: this.workspace })
+    const cliRecords = (await this.#cliRecords()).filter((r) => !records.includes(r))
     const read = (/** @type {string} */ file) => readFileSync(file, 'utf8')
     const exported = parseCommandFile(read(files.GITHUB_ENV))
     const paths = read(files.GITHUB_PATH).split(/\r?\n/).filter(Boolean)
@@ -267,8 +284,19 @@ export class Runner {
       paths,
       state: parseCommandFile(read(files.GITHUB_STATE)),
       summary: read(files.GITHUB_STEP_SUMMARY),
-      errors: result.stdout.split(/\r?\n/).filter((line) => line.startsWith('::error::'))
+      errors: result.stdout.split(/\r?\n/).filter((line) => line.startsWith('::error::')),
+      cliRecords
     }
+  }
+
+  /**
+   * The invocations a stand-in codex recorded so far (each `<record>.argv` and `<record>.env`).
+   * @returns {Promise<string[]>}
+   */
+  async #cliRecords() {
+    const dir = path.join(this.root, CLI_RECORDS)
+    const names = await fs.readdir(dir).catch(() => /** @type {string[]} */ ([]))
+    return names.filter((n) => n.endsWith('.env')).map((n) => path.join(dir, n.slice(0, -'.env'.length)))
   }
 
   /**
@@ -287,6 +315,9 @@ export class Runner {
    * the workspace, the tool cache) for the secrets it was given, and checks for half
    * states. Allowed: the ::add-mask:: lines (first in the output), GITHUB_ENV of a main
    * step with export-env, and CODEX_HOME while no post step has run after the login.
+   * Then compares the user's directories with what they held before (after a post step,
+   * nothing of the action's may remain in them either), parses every step's output for
+   * commands the action did not issue, and searches what the CLI was started with.
    * @returns {Promise<import('./audit.js').AuditResult>}
    */
   async audit() {
@@ -309,24 +340,49 @@ export class Runner {
     const loggedIn = last?.kind === 'main' ? this.#steps.flatMap((s) => [s.codexHome, s.tokenDir]).filter((p) => typeof p === 'string') : []
     // Everything under the runner's directories (RUNNER_TEMP, the workspace, a codex-home
     // the test named, the tool cache) but the step files, read above.
-    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), ...loggedIn])))
+    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), path.join(this.root, CLI_RECORDS), ...loggedIn])))
     if (!this.toolCache.startsWith(this.root)) places.push(...(await filePlaces(this.toolCache, 'tool cache')))
     if (last?.kind === 'post') {
       for (const file of await this.tempFiles()) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
     }
     halfStates.push(...(await toolCacheHalfStates(this.toolCache)))
     const { leaks, forms } = findLeaks(places, this.canaries)
-    return { leaks, halfStates, places: places.length, forms }
+
+    /** @type {string[]} */
+    const userState = []
+    let userPaths = 0
+    for (const [dir, { label, tree }] of this.#before) {
+      userPaths += tree.size
+      userState.push(...compareTrees(label, tree, await snapshotTree(dir), { leftBehind: last?.kind === 'post', keptRoot: label === 'codex-home' }))
+    }
+    /** @type {string[]} */
+    const commands = []
+    let commandCount = 0
+    this.#steps.forEach(({ kind, result }, i) => {
+      for (const stream of /** @type {const} */ (['stdout', 'stderr'])) {
+        const found = auditCommands(result[stream], `step ${i + 1} (${kind}) ${stream}`)
+        commandCount += found.commands
+        commands.push(...found.findings)
+      }
+    })
+    const cliRecords = this.#steps.flatMap((s) => s.result.cliRecords)
+    const cliEnv = await auditCliRecords(cliRecords, this.canaries)
+    return { leaks, halfStates, places: places.length, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls: cliRecords.length }
   }
 
   /** Audits the job (when the jest global setup runs the suite), then deletes the runner's directories. */
   async dispose() {
     try {
       if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
-        const { leaks, halfStates, places, forms } = await this.audit()
+        const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } = await this.audit()
         const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
-        recordFigures({ scenarios: 1, steps: this.#steps.length, failedMainSteps: failed, canaries: this.canaries.size, forms, places, searches: forms * places, leaks: leaks.length, halfStates: halfStates.length })
-        if (leaks.length || halfStates.length) throw new Error(`security audit failed:\n${[...leaks, ...halfStates].join('\n')}`)
+        const { failing, known } = triage([...userState, ...commands, ...cliEnv])
+        recordFigures({
+          scenarios: 1, steps: this.#steps.length, failedMainSteps: failed, canaries: this.canaries.size, forms, places, searches: forms * places, leaks: leaks.length, halfStates: halfStates.length,
+          userPaths, userState: userState.length, commands: commandCount, commandFindings: commands.length, cliCalls, cliEnv: cliEnv.length, knownFindings: known.length
+        })
+        const problems = [...leaks, ...halfStates, ...failing]
+        if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
       }
     } finally {
       await fs.rm(this.root, { recursive: true, force: true })

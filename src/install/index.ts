@@ -10,6 +10,7 @@ import { platformFor, type Platform } from './platform.js'
 import { PACKAGE, resolveRelease, type Release } from './registry.js'
 import { commitToCache, findCached, stagingPath } from './tool-cache.js'
 import { expectedSha512, hashAndExtract } from './unpack.js'
+import { inline } from '../untrusted.js'
 
 export interface InstalledCli {
   /** The `vendor/<triple>` tree: bin/, codex-path/, codex-resources/. */
@@ -41,7 +42,7 @@ export async function installCodex(http: HttpClient, registry: string, spec: Ver
 
 async function resolve(http: HttpClient, registry: string, spec: VersionSpec, platform: Platform): Promise<Release> {
   const release = await resolveRelease(http, registry, spec, platform)
-  core.info(`codex-version ${describeSpec(spec)} resolved to ${release.version} (${platform.npmSuffix})`)
+  core.info(`codex-version ${describeSpec(spec)} resolved to ${inline(release.version)} (${platform.npmSuffix})`)
   return release
 }
 
@@ -54,7 +55,7 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
   const staging = stagingPath()
   created.add(staging)
   const started = Date.now()
-  core.info(`Downloading ${release.tarball}`)
+  core.info(`Downloading ${inline(release.tarball)}`)
   try {
     const actual = await http.withRetries(`Download of ${release.tarball}`, async () => {
       await removePath(staging)
@@ -73,7 +74,7 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     })
     const root = await commitToCache(staging, release.version, platform.arch)
     created.forget(staging)
-    core.info(`Codex CLI ${release.version} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${root}`)
+    core.info(`Codex CLI ${inline(release.version)} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${inline(root)}`)
     return root
   } catch (error) {
     // Left for the post step when it cannot be removed now.
