@@ -55,6 +55,8 @@ test.each([
   ['export-env: 1', { 'api-key': key, 'export-env': '1' }, /export-env must be true or false/],
   ['verify: on', { 'api-key': key, verify: 'on' }, /verify must be true or false/],
   ['allow-untrusted: y', { 'api-key': key, 'allow-untrusted': 'y' }, /allow-untrusted must be true or false/],
+  ['allow-secret-in-shell: yes', { 'api-key': key, 'allow-secret-in-shell': 'yes' }, /allow-secret-in-shell must be true or false/],
+  ['config with an auto store', { 'api-key': key, config: 'cli_auth_credentials_store = "auto"' }, /config sets cli_auth_credentials_store = "auto", which keeps the login in the macOS keychain/],
   ['a bad api-base-url', { 'api-key': key, 'api-base-url': 'api.openai.com' }, /api-base-url "api\.openai\.com" is not a URL/],
   ['expiry-warning-days: -3', { 'api-key': key, 'expiry-warning-days': '-3' }, /expiry-warning-days must be a number from 0 to 365/],
   ['network-idle-timeout: 0', { 'api-key': key, 'network-idle-timeout': '0' }, /network-idle-timeout must be a number from 1 to 600/],

@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
 import type { CreatedPaths } from './cleanup.js'
-import { checkConfig, configToml, parseExistingConfig } from './config.js'
+import { checkConfig, configToml, parseExistingConfig, type ConfigRules } from './config.js'
 import { UserError } from './errors.js'
 import { isInside, lstatOrUndefined, makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
 import type { AuthMode, Credential } from './inputs.js'
@@ -42,8 +42,8 @@ const COMPETING_CREDENTIALS = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN']
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']
 
 /** Creates the action's own CODEX_HOME under RUNNER_TEMP, or checks and prepares the one the user named. */
-export async function prepareCodexHome(named: string | undefined, created: CreatedPaths, userConfig: Record<string, unknown>, mode: AuthMode): Promise<CodexHome> {
-  const config = configToml(userConfig, mode)
+export async function prepareCodexHome(named: string | undefined, created: CreatedPaths, userConfig: Record<string, unknown>, rules: ConfigRules): Promise<CodexHome> {
+  const config = configToml(userConfig, rules)
   if (!named) {
     const dir = await makePrivateDir(runnerTemp(), 'codex-home-')
     created.add(dir)
@@ -82,7 +82,7 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
     await writePrivateFile(file, config)
   } else {
     // The user's own config.toml is kept as it is; it must not undo the login.
-    checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), mode, "codex-home's config.toml")
+    checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), rules, "codex-home's config.toml")
     if (Object.keys(userConfig).length > 0) {
       throw new UserError("config cannot be merged into codex-home's own config.toml, which the action does not change. Put the settings in that file, or leave codex-home empty.")
     }

@@ -2,6 +2,7 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import semver from 'semver'
 import { UserError } from './errors.js'
+import { LOGIN } from './policy.js'
 import { maskSecret } from './secrets.js'
 
 /** How later steps are authenticated: a stored secret, or GitHub OIDC federated by OpenAI. */
@@ -57,6 +58,10 @@ export interface Inputs {
   /** TOML text merged over the action's config.toml. */
   config: string
   allowUntrusted: boolean
+  /** GitHub logins (lower case) whose text is trusted besides owners, members and collaborators. */
+  allowUsers: string[]
+  /** Let commands the model runs read the credential that export-env exports. */
+  allowSecretInShell: boolean
 }
 
 /** Reads one input as the runner gives it (`INPUT_<NAME>`), surrounding whitespace trimmed. */
@@ -100,7 +105,9 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     apiBaseUrl: parseHttpUrl('api-base-url', read('api-base-url'), 'https://api.openai.com/v1'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
-    allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false)
+    allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),
+    allowUsers: parseLogins(read('allow-users')),
+    allowSecretInShell: parseBoolean('allow-secret-in-shell', read('allow-secret-in-shell'), false)
   }
 }
 
@@ -230,6 +237,17 @@ export function parseCodexHome(raw: string): string | undefined {
     throw new UserError(`codex-home "${raw}" is not an absolute path. Name an absolute directory outside the workspace, or leave it empty.`)
   }
   return path.resolve(raw)
+}
+
+/** allow-users: GitHub logins, comma or newline separated; logins are case-insensitive. */
+export function parseLogins(raw: string): string[] {
+  const logins = raw.split(/[,\r\n]/).map((entry) => entry.trim()).filter(Boolean)
+  for (const login of logins) {
+    if (!LOGIN.test(login)) {
+      throw new UserError(`allow-users holds "${login}", which is not a GitHub login (letters, digits and hyphens, at most 39, and [bot] for an app). Give logins separated by commas or new lines.`)
+    }
+  }
+  return logins.map((login) => login.toLowerCase())
 }
 
 export function parseBoolean(name: string, raw: string, fallback: boolean): boolean {

@@ -25,7 +25,7 @@ export async function run(): Promise<void> {
     const inputs = getInputs()
     const source = chooseSource(inputs)
     report.mode = source.mode
-    checkTrigger(inputs.allowUntrusted)
+    checkTrigger(inputs)
     // Everything that can be checked is checked before anything is written or downloaded.
     const userConfig = parseUserConfig(inputs.config)
     const ca = await loadCaBundle(inputs.caCertificate, inputs.caCertificateFile)
@@ -33,7 +33,7 @@ export async function run(): Promise<void> {
       await phase('CA bundle', async () => reportCaBundle(ca))
       report.caCertificates = ca.certificates
     }
-    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, source.mode)
+    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, { mode: source.mode, exportEnv: inputs.exportEnv, allowSecretInShell: inputs.allowSecretInShell })
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
     const anchors = ca ? await trustAnchors(ca) : undefined
     const client = new HttpClient({

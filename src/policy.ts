@@ -1,42 +1,88 @@
 import { readFileSync } from 'node:fs'
 import * as core from '@actions/core'
 import { UserError } from './errors.js'
+import type { Inputs } from './inputs.js'
 
 interface Repo {
   full_name?: string
   private?: boolean
 }
 
-/** The parts of a webhook payload that say where a run's code came from. */
+/** Text a person wrote, as a webhook payload carries it: who wrote it, and how they relate to the repository. */
+interface Authored {
+  author_association?: string
+  user?: { login?: string } | null
+}
+
+/** The parts of a webhook payload that say where a run's code or text came from. */
 interface EventPayload {
   repository?: Repo
   pull_request?: { head?: { repo?: Repo | null } }
   workflow_run?: { head_repository?: Repo | null; event?: string }
-  issue?: { pull_request?: unknown }
-  comment?: { author_association?: string }
+  issue?: Authored & { pull_request?: unknown }
+  comment?: Authored
+  review?: Authored
+  discussion?: Authored
+}
+
+/** Why a run is untrusted, and what the workflow can do about it. */
+export interface Untrusted {
+  reason: string
+  remedy: string
 }
 
 const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR'])
 
 /**
- * Why this run's code is untrusted, or undefined. These triggers run with the base
- * repository's secrets while their code (or their prompt) comes from someone else.
+ * Events whose text (a prompt, in effect) a person wrote, and where the payload keeps that
+ * text: anyone who can comment on or open an issue, review, or discussion can trigger them,
+ * with the repository's secrets.
  */
-export function untrustedReason(eventName: string, event: EventPayload): string | undefined {
+const AUTHORED_TEXT: Record<string, 'comment' | 'issue' | 'review' | 'discussion'> = {
+  issue_comment: 'comment',
+  issues: 'issue',
+  pull_request_review: 'review',
+  pull_request_review_comment: 'comment',
+  discussion: 'discussion',
+  discussion_comment: 'comment'
+}
+
+/** Login syntax, with the `[bot]` suffix of GitHub Apps; anything else in a payload is not printed. */
+export const LOGIN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/
+
+const FORK_REMEDY = 'Use a pull_request trigger for outside contributions, or set allow-untrusted: true only if this job never gives Codex the untrusted code or text.'
+
+/**
+ * Why this run's code or text is untrusted, or undefined. These triggers run with the base
+ * repository's secrets while their code (or their prompt) comes from someone else. Text is
+ * judged by its author (the comment's, the review's, the issue's or the discussion's), who
+ * is trusted as an owner, member or collaborator, or when named in allowUsers (lower case).
+ */
+export function untrustedReason(eventName: string, event: EventPayload, allowUsers: string[] = []): Untrusted | undefined {
   const base = event.repository?.full_name
   if (eventName === 'pull_request_target') {
     const head = event.pull_request?.head?.repo?.full_name
-    if (head !== base) return `pull_request_target from the fork ${head ?? '(deleted)'}`
+    if (head !== base) return { reason: `pull_request_target from the fork ${head ?? '(deleted)'}`, remedy: FORK_REMEDY }
   }
   if (eventName === 'workflow_run') {
     const head = event.workflow_run?.head_repository?.full_name
-    if (head !== base) return `workflow_run for code from the fork ${head ?? '(deleted)'}`
+    if (head !== base) return { reason: `workflow_run for code from the fork ${head ?? '(deleted)'}`, remedy: FORK_REMEDY }
   }
-  if (eventName === 'issue_comment' && event.issue?.pull_request) {
-    const association = event.comment?.author_association ?? 'NONE'
-    if (!TRUSTED_ASSOCIATIONS.has(association)) return `issue_comment on a pull request by a commenter who is not a collaborator (${association})`
+  const field = AUTHORED_TEXT[eventName]
+  if (!field) return undefined
+  const text = event[field]
+  // A payload is the runner's JSON, but its shape is not guaranteed: anything else counts as missing.
+  const association = typeof text?.author_association === 'string' ? text.author_association : undefined
+  const login = typeof text?.user?.login === 'string' ? text.user.login : undefined
+  if (association && TRUSTED_ASSOCIATIONS.has(association)) return undefined
+  if (login && allowUsers.includes(login.toLowerCase())) return undefined
+  const where = eventName === 'issue_comment' ? `issue_comment on ${event.issue?.pull_request ? 'a pull request' : 'an issue'}` : eventName
+  const who = login && LOGIN.test(login) ? login : 'an unknown author'
+  const relation = association && /^[A-Z_]{1,40}$/.test(association) ? association : 'none given'
+  return {
+    reason: `${where} by ${who}, who is not an owner, member or collaborator (author_association: ${relation})`,
+    remedy: 'Run it only for trusted authors: add the login to allow-users if you trust this person, or set allow-untrusted: true only if this job never gives Codex the untrusted text.'
   }
-  return undefined
 }
 
 function readEvent(file: string | undefined): EventPayload {
@@ -49,17 +95,16 @@ function readEvent(file: string | undefined): EventPayload {
 }
 
 /** Refuses untrusted triggers unless allowed, and says when the job's logs are public. */
-export function checkTrigger(allowUntrusted: boolean, env: NodeJS.ProcessEnv = process.env): void {
+export function checkTrigger(inputs: Pick<Inputs, 'allowUntrusted' | 'allowUsers'>, env: NodeJS.ProcessEnv = process.env): void {
   const eventName = env.GITHUB_EVENT_NAME ?? ''
   const event = readEvent(env.GITHUB_EVENT_PATH)
-  const reason = untrustedReason(eventName, event)
-  if (reason && !allowUntrusted) {
+  const untrusted = untrustedReason(eventName, event, inputs.allowUsers)
+  if (untrusted && !inputs.allowUntrusted) {
     throw new UserError(
-      `This run is untrusted: ${reason}. Codex would run with your credential on code or text that someone else controls, and could be steered into leaking it. ` +
-        'Use a pull_request trigger for outside contributions, or set allow-untrusted: true only if this job never gives Codex the untrusted code or text.'
+      `This run is untrusted: ${untrusted.reason}. Codex would run with your credential on code or text that someone else controls, and could be steered into leaking it. ${untrusted.remedy}`
     )
   }
-  if (reason) core.warning(`allow-untrusted: true — this run is untrusted (${reason}). Codex must not be given the untrusted code or text.`)
+  if (untrusted) core.warning(`allow-untrusted: true — this run is untrusted (${untrusted.reason}). Codex must not be given the untrusted code or text.`)
   if (event.repository?.private === false) {
     core.notice('This repository is public, and so are its Actions logs. The credential is masked, but anything Codex prints can be read by anyone.')
   }
