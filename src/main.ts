@@ -58,7 +58,7 @@ export async function run(): Promise<void> {
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
-      const foundVersion = await cliVersion(found.binary)
+      const foundVersion = await cliVersion(found.binary, home)
       core.info(`Codex CLI ${foundVersion}: ${found.binary}`)
       return { cli: found, version: foundVersion }
     })
@@ -81,7 +81,7 @@ export async function run(): Promise<void> {
       }
     }
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
-    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report))
+    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
   } catch (error) {
     // A failed run leaves no credential and no half-made directory behind.
     await created.removeAll()
@@ -111,9 +111,9 @@ async function federate(identity: WorkloadIdentity, inputs: Inputs, binary: stri
   const started = await startWorkloadIdentity(http, identity, created, { ca: anchors, idleTimeoutMs: inputs.networkIdleTimeoutMs })
   const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
   if (inputs.verify) {
-    const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.dir, ca?.bundlePath), ...env }, [])
+    const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.cliDir, ca?.bundlePath), ...env }, [])
     if (failure) {
-      await stopRefresher(String(started.refresherPid), [])
+      await stopRefresher(started.refresherDir)
       throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
     }
     core.info('verify: codex login status accepts the workload identity.')
@@ -129,7 +129,7 @@ async function codexOnPath(): Promise<InstalledCli> {
   return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
 }
 
-function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: string, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
+function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: CodexHome, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
     report.exported.push(name)
@@ -139,7 +139,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
     core.addPath(path.dirname(cli.binary))
     report.exported.push('PATH')
   }
-  exportVariable('CODEX_HOME', home)
+  exportVariable('CODEX_HOME', home.dir)
   if (ca) {
     // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
     exportVariable('CODEX_CA_CERTIFICATE', ca.bundlePath)
@@ -153,7 +153,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
   }
   core.setOutput('codex-version', version)
   core.setOutput('codex-path', cli.binary)
-  core.setOutput('codex-home', home)
+  core.setOutput('codex-home', home.dir)
   core.setOutput('auth-mode', auth.mode)
   core.setOutput('credential-fingerprint', auth.fingerprint)
   core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')
