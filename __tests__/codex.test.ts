@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { fakeCodexScript, rejectingCodexScript, standInCodex } from './harness/fake-package.js'
-import { TEST_API_KEY } from './harness/real-cli.js'
+import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
 
 let runner: Runner
@@ -35,8 +35,8 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 const realisticCodex = fakeCodexScript('1.0.0').replace('  login)\n', '  login)\n    : > "$CODEX_HOME/auth.lock"; mkdir -p "$CODEX_HOME/log"; echo "login $2" >> "$CODEX_HOME/log/codex-login.log"\n')
 
 /** A codex-home with the things people keep in one. */
-async function userHome(files: Record<string, string | null> = {}): Promise<string> {
-  const home = path.join(runner.root, 'my-codex-home')
+async function userHome(files: Record<string, string | null> = {}, root = runner.root): Promise<string> {
+  const home = path.join(root, 'my-codex-home')
   const all = { 'config.toml': 'model = "o3"\n', 'log/codex-login.log': 'an old login\n', 'sessions/keep.jsonl': 'mine\n', 'auth.lock': '', ...files }
   for (const [name, content] of Object.entries(all)) {
     if (content === null) continue
@@ -78,6 +78,25 @@ describe('a codex-home the user names', () => {
     expect(await snapshot(home)).toEqual(before)
     expect(await runner.tempFiles()).toEqual([])
   })
+
+  test('is left as found by the real Codex CLI, whose lock files and login log go to the action\'s own home', async () => {
+    const real = await Runner.create({ toolCache: sharedToolCache() })
+    try {
+      const home = await userHome({}, real.root)
+      const before = await snapshot(home)
+      const result = await real.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'codex-home': home })
+      expect(result.errors).toEqual([])
+      const { 'auth.json': auth, shell_snapshots: snapshots, ...rest } = await snapshot(home)
+      expect([auth.slice(0, 8), snapshots, rest]).toEqual(['file 600', 'dir 700', before])
+      expect(await fs.readFile(result.outputs['login-log'], 'utf8')).not.toBe('')
+      const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
+      expect(status.exitCode).toBe(0)
+      await real.post()
+      expect(await snapshot(home)).toEqual(before)
+    } finally {
+      await real.dispose()
+    }
+  }, 60_000)
 
   test.each([
     ['auth.json', { 'auth.json': '{"auth_mode":"chatgpt"}' }],
