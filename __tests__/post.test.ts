@@ -44,7 +44,7 @@ test('a codex-home the user named is kept, with only the action\'s files removed
   expect(main.errors).toEqual([])
   expect(main.outputs['codex-home']).toBe(home)
   expect(main.exported.CODEX_HOME).toBe(home)
-  expect((await fs.readdir(home)).sort()).toEqual(['auth.json', 'config.toml', 'sessions'])
+  expect((await fs.readdir(home)).sort()).toEqual(['auth.json', 'config.toml', 'sessions', 'shell_snapshots'])
   await runner.post()
   expect(await listFiles(home)).toEqual(['sessions', 'sessions/keep.jsonl'])
 })

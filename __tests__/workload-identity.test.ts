@@ -2,6 +2,7 @@
  * Secretless mode: GitHub OIDC tokens from a fake runner endpoint, kept fresh in a file by
  * the detached refresher for as long as the job runs, then stopped by the post step.
  */
+import { spawn } from 'node:child_process'
 import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fingerprint } from '../src/secrets.js'
@@ -10,6 +11,7 @@ import { FakeOidc } from './harness/fake-oidc.js'
 import { standInCodex } from './harness/fake-package.js'
 import { CODEX_VERSION, sharedToolCache } from './harness/real-cli.js'
 import { Runner, runProcess } from './harness/runner.js'
+import { LoopbackServer, sendJson } from './harness/servers.js'
 
 const RULE = 'idpm_testFederationRule123'
 const AUDIENCE = 'https://api.openai.com/v1'
@@ -37,6 +39,11 @@ function main(inputs: Record<string, string>, env: Record<string, string> = oidc
   return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { ...codexEnv, ...env })
 }
 
+/** The refresher's PID, from the main step's log. */
+function refresherPid(stdout: string): number {
+  return Number(/OIDC token refresher started \(pid (\d+)\)/.exec(stdout)?.[1])
+}
+
 /** Running, and not a zombie waiting for init to reap it. */
 function alive(pid: number): boolean {
   try {
@@ -59,8 +66,10 @@ test('the token file is replaced before each expiry, never empty or half-written
   expect((await fs.stat(file)).mode & 0o777).toBe(0o600)
   expect((await fs.stat(path.dirname(file))).mode & 0o777).toBe(0o700)
   expect(result.summary).toContain('workload-identity')
+  // Refreshed tokens are not masked: the log does not point at the file.
+  expect(result.stdout).not.toContain(file)
 
-  const pid = Number(result.state['refresher-pid'])
+  const pid = refresherPid(result.stdout)
   expect(alive(pid)).toBe(true)
   if (existsSync(`/proc/${pid}/environ`)) {
     // The request token reached the refresher on stdin only.
@@ -135,10 +144,41 @@ test.each([
 test('verify: true fails clearly when the CLI does not accept the identity, and stops the refresher', async () => {
   const result = await main({ verify: 'true' })
   expect(result.errors).toEqual([expect.stringMatching(/^::error::verify: codex login status does not accept the workload identity: .+\. Check federation-rule-id and oidc-audience/)])
-  expect(alive(Number(result.state['refresher-pid']))).toBe(false)
+  expect(alive(refresherPid(result.stdout))).toBe(false)
   expect(await runner.tempFiles()).toEqual([])
+  // Stopped and forgotten: the post step has no refresher left to act on.
+  expect(Object.entries(result.state).filter(([key, value]) => key.startsWith('refresher') && value)).toEqual([])
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
+  expect(post.stdout).not.toMatch(/refresher/)
+})
+
+test('the post step never signals a process by its PID, even one that looks like a refresher (a reused PID)', async () => {
+  const dir = path.join(runner.root, 'other-job', 'refresher')
+  await fs.mkdir(dir, { recursive: true })
+  await fs.writeFile(path.join(dir, 'index.js'), 'setTimeout(() => undefined, 30_000)\n')
+  const decoy = spawn(process.execPath, [path.join(dir, 'index.js')], { stdio: 'ignore' })
+  try {
+    await sleep(200)
+    const post = await runner.post({ 'STATE_refresher-pid': String(decoy.pid) })
+    expect(post.exitCode).toBe(0)
+    await sleep(300)
+    expect(decoy.exitCode).toBeNull()
+    expect(decoy.signalCode).toBeNull()
+  } finally {
+    decoy.kill('SIGKILL')
+  }
+})
+
+test('an OIDC answer without a token is one clear error, not a bug report', async () => {
+  const empty = await new LoopbackServer((_req, res) => sendJson(res, 200, { count: 0 })).start()
+  try {
+    const result = await main({}, { ACTIONS_ID_TOKEN_REQUEST_URL: `${empty.origin}/oidc/token?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken })
+    expect(result.errors).toEqual([expect.stringMatching(/^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /)])
+    expect(await runner.tempFiles()).toEqual([])
+  } finally {
+    await empty.stop()
+  }
 })
 
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {

@@ -16,16 +16,15 @@ export class CreatedPaths {
     private readonly kept: string[] = []
   ) {}
 
-  /** The recorded paths, oldest first. */
-  listed(): string[] {
-    return [...this.paths]
-  }
-
   get count(): number {
     return this.paths.length + this.kept.length
   }
 
-  /** Records `target` (before it exists, where its name is known) for removal. */
+  /**
+   * Records `target` for removal: only a path this job created, proven new by its
+   * exclusive creation (O_EXCL, a mkdir that succeeded, a random name), recorded the
+   * moment that proof exists and before anything secret is in it.
+   */
   add(target: string): void {
     if (this.paths.includes(target)) return
     this.paths.push(target)
@@ -72,7 +71,7 @@ export async function run(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
     // The credential source first: what it started must stop before its files go.
-    await postForSavedSource(created.listed())
+    await postForSavedSource()
     const failures = await created.removeAll({ diagnostics: true })
     if (failures === 0 && created.count > 0) core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
   } catch (error) {

@@ -15,25 +15,36 @@ export async function makePrivateDir(parent: string, prefix: string): Promise<st
 /**
  * Writes a new 0600 file, refusing to replace anything already at `file` (a planted
  * symlink included): nothing the action writes is ever written through a link.
+ * `created` hears of the file once the exclusive create has proven it new, before any
+ * data is in it.
  */
-export async function writePrivateFile(file: string, data: string | Uint8Array): Promise<void> {
+export async function writePrivateFile(file: string, data: string | Uint8Array, created?: (file: string) => void): Promise<void> {
   const handle = await fs.open(file, CREATE_PRIVATE, 0o600)
   try {
+    created?.(file)
     await handle.writeFile(data)
   } finally {
     await handle.close()
   }
 }
 
-/** lstat that answers undefined for a path that does not exist. */
+/** lstat that answers undefined for a path that does not exist (ENOENT only: any other error is thrown). */
 export async function lstatOrUndefined(file: string): Promise<import('node:fs').Stats | undefined> {
   try {
     return await fs.lstat(file)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
   }
+}
+
+/**
+ * Creates `dir` (0700) and any parents it lacks. Returns the topmost directory this call
+ * created, which only a mkdir that succeeded can name (so it is proven new), or undefined
+ * when every one of them existed.
+ */
+export async function makeDirs(dir: string): Promise<string | undefined> {
+  return fs.mkdir(dir, { recursive: true, mode: 0o700 })
 }
 
 /** Removes a file or a whole directory tree; a path that is already gone is fine. */

@@ -3,7 +3,7 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from './ca.js'
 import { CreatedPaths } from './cleanup.js'
-import { cliVersion, loginLogPath, prepareCodexHome } from './codex.js'
+import { cliVersion, loginLogPath, prepareCodexHome, type CodexHome } from './codex.js'
 import { parseUserConfig } from './config.js'
 import { errorLine, UserError } from './errors.js'
 import { runnerTemp } from './files.js'
@@ -46,7 +46,7 @@ export async function run(): Promise<void> {
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
-      const foundVersion = await cliVersion(found.binary)
+      const foundVersion = await cliVersion(found.binary, home)
       core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })
@@ -54,7 +54,7 @@ export async function run(): Promise<void> {
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     const auth = await source.authenticate({ inputs, binary: cli.binary, version, home, ca: writtenCa, anchors, http: client, created })
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
-    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home.dir, writtenCa, auth, report))
+    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
   } catch (error) {
     // A failed run leaves no credential and no half-made directory behind.
     await created.removeAll()
@@ -87,7 +87,7 @@ async function codexOnPath(): Promise<InstalledCli> {
   return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
 }
 
-function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: string, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
+function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: CodexHome, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
     report.exported.push(name)
@@ -97,7 +97,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
     core.addPath(path.dirname(cli.binary))
     report.exported.push('PATH')
   }
-  exportVariable('CODEX_HOME', home)
+  exportVariable('CODEX_HOME', home.dir)
   if (ca) {
     // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
     exportVariable('CODEX_CA_CERTIFICATE', ca.bundlePath)
@@ -111,7 +111,7 @@ function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string,
   }
   core.setOutput('codex-version', version)
   core.setOutput('codex-path', cli.binary)
-  core.setOutput('codex-home', home)
+  core.setOutput('codex-home', home.dir)
   core.setOutput('auth-mode', auth.mode)
   core.setOutput('credential-fingerprint', auth.fingerprint)
   core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')

@@ -41,7 +41,9 @@ export async function requestIdToken(http: HttpClient, request: OidcRequest): Pr
     )
   }
   if (typeof answer.value !== 'string' || answer.value.split('.').length !== 3) {
-    throw new Error('the runner\'s OIDC endpoint answered without a token')
+    throw new UserError(
+      `The runner's OIDC endpoint answered without a token for oidc-audience ${request.audience}. Check that the job has permissions: id-token: write and that no proxy answers for the runner's endpoint (NO_PROXY), then re-run the job.`
+    )
   }
   return answer.value
 }

@@ -2,14 +2,17 @@
  * The OIDC token refresher: a detached process the main step starts in workload-identity
  * mode. It reads its configuration (the request token included) from stdin, fetches a new
  * token half-way through the current one's life, and replaces the token file atomically.
- * It stops on SIGTERM (the post step), when the token's directory is gone, or at its
- * deadline; it prints nothing.
+ * It stops when the post step leaves a stop file in its directory, when that directory
+ * is gone, or at its deadline; it prints nothing, and no one signals it.
  */
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { describeFailure, HttpClient } from './http.js'
 import { replaceFile, requestIdToken } from './oidc.js'
-import { refreshDelay, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
+import { refreshDelay, STOP_FILE, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
+
+/** How often it looks for the stop file: the post step waits about this long. */
+const POLL_MS = 250
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
@@ -20,31 +23,21 @@ async function readStdin(): Promise<string> {
 const config = JSON.parse(await readStdin()) as RefresherConfig
 const http = new HttpClient({ ca: config.ca, idleTimeoutMs: config.idleTimeoutMs })
 const status: RefresherStatus = { pid: process.pid, state: 'running', refreshes: 0 }
-let stopping = false
-let wake: () => void = () => undefined
-process.on('SIGTERM', () => {
-  stopping = true
-  wake()
-})
-
+const dir = path.dirname(config.file)
+const stopRequested = () => existsSync(path.join(dir, STOP_FILE)) || !existsSync(dir)
 const writeStatus = () => replaceFile(config.statusFile, JSON.stringify(status)).catch(() => undefined)
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    wake = () => {
-      clearTimeout(timer)
-      resolve()
-    }
-  })
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 let token = await fs.readFile(config.file, 'utf8')
 let obtainedAt = Date.now()
 let failures = 0
+let due = Date.now() + refreshDelay(token, obtainedAt, Date.now())
 await writeStatus()
-while (!stopping && Date.now() < config.deadline) {
-  const delay = failures ? Math.min(30_000, 1000 * 2 ** (failures - 1)) : refreshDelay(token, obtainedAt, Date.now())
-  await sleep(Math.min(delay, config.deadline - Date.now()))
-  if (stopping || !existsSync(path.dirname(config.file))) break
+while (!stopRequested() && Date.now() < config.deadline) {
+  if (Date.now() < due) {
+    await sleep(Math.min(POLL_MS, due - Date.now()))
+    continue
+  }
   try {
     token = await requestIdToken(http, config.request)
     obtainedAt = Date.now()
@@ -52,13 +45,15 @@ while (!stopping && Date.now() < config.deadline) {
     failures = 0
     status.refreshes++
     status.lastRefresh = new Date(obtainedAt).toISOString()
+    due = Date.now() + refreshDelay(token, obtainedAt, Date.now())
   } catch (error) {
     failures++
     status.lastError = describeFailure(error)
+    due = Date.now() + Math.min(30_000, 1000 * 2 ** (failures - 1))
   }
   await writeStatus()
 }
 status.state = 'stopped'
-if (existsSync(path.dirname(config.file))) await writeStatus()
+if (existsSync(dir)) await writeStatus()
 await http.close()
 process.exit(0)

@@ -53,14 +53,16 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 /**
  * The `exp` of a JWT, read without verifying anything (only to warn and to fail early);
- * undefined for anything else, such as an `at-…` token.
+ * undefined for anything else, such as an `at-…` token, or an `exp` no date can hold.
  */
 export function jwtExpiry(token: string): Date | undefined {
   const parts = token.split('.')
   if (parts.length !== 3) return undefined
   try {
     const exp: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')).exp
-    return typeof exp === 'number' && Number.isFinite(exp) ? new Date(exp * 1000) : undefined
+    // Beyond Date's range (±8.64e15 ms) a date is invalid, and printing it would throw.
+    const date = typeof exp === 'number' ? new Date(exp * 1000) : undefined
+    return date && !Number.isNaN(date.getTime()) ? date : undefined
   } catch {
     return undefined
   }

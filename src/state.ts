@@ -6,8 +6,8 @@ export enum StateKey {
   CreatedPaths = 'created-paths',
   /** JSON array of diagnostics (the login log of a failed login), kept for an upload step until the post step. */
   DiagnosticPaths = 'diagnostic-paths',
-  /** The PID of the OIDC token refresher, which the post step stops. */
-  RefresherPid = 'refresher-pid',
+  /** The OIDC token refresher's private directory, where the post step asks it to stop; empty once it has. */
+  RefresherDir = 'refresher-dir',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source'
 }

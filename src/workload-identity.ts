@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as core from '@actions/core'
 import type { CreatedPaths } from './cleanup.js'
-import { makePrivateDir, runnerTemp } from './files.js'
+import { makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
 import type { HttpClient } from './http.js'
 import type { WorkloadIdentity } from './inputs.js'
 import { jwtIssuedAt, oidcRequestFromEnv, replaceFile, requestIdToken, type OidcRequest } from './oidc.js'
@@ -32,6 +32,13 @@ export interface RefresherStatus {
   lastError?: string
 }
 
+/**
+ * The file the post step creates in the refresher's private directory to stop it. Only
+ * the refresher that owns the directory looks there, so the request can reach no other
+ * process, on any OS; a PID could be reused by another.
+ */
+export const STOP_FILE = 'stop'
+
 /** A hosted job lasts at most 6 hours; the refresher never outlives that. */
 const MAX_LIFETIME_MS = 6 * 3600_000
 
@@ -48,7 +55,7 @@ export function refreshDelay(token: string, obtainedAt: number, now: number): nu
 export interface StartedIdentity {
   tokenFile: string
   expiresAt?: Date
-  refresherPid: number
+  refresherDir: string
 }
 
 /**
@@ -65,7 +72,8 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   const tokenFile = path.join(dir, 'token')
   await replaceFile(tokenFile, token)
   const expiresAt = jwtExpiry(token)
-  core.info(`GitHub OIDC token for audience ${identity.audience} written to ${tokenFile}${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
+  // The path is not logged: the tokens the refresher fetches later are not masked.
+  core.info(`GitHub OIDC token for audience ${identity.audience} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
 
   const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, 'refresher.json'), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'refresher', 'index.js')
@@ -77,42 +85,47 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   }
   const child = spawn(process.execPath, [script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env, windowsHide: true })
   if (child.pid === undefined) throw new Error('the OIDC token refresher did not start')
-  saveValue(StateKey.RefresherPid, String(child.pid))
+  saveValue(StateKey.RefresherDir, dir)
   child.stdin.end(JSON.stringify(config))
   child.unref()
-  core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it.`)
-  return { tokenFile, expiresAt, refresherPid: child.pid }
+  core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it. The runner cannot mask the tokens it fetches: never print the token file.`)
+  return { tokenFile, expiresAt, refresherDir: dir }
 }
 
-/** True when `pid` is our refresher (where the OS lets us check), so a reused PID is never signalled. */
-function isRefresher(pid: number): boolean {
-  const cmdline = `/proc/${pid}/cmdline`
-  if (!existsSync('/proc/self')) return true
+const STOP_WAIT_MS = 2000
+
+/**
+ * Stops the refresher that owns `dir` with a stop file there (never a signal), waits
+ * briefly for it to say it stopped, reports what it did, and clears the saved directory so
+ * that no later step acts on it again. One that is mid-request and does not answer in time
+ * stops at its next look, and finds its directory gone once the caller removes it.
+ */
+export async function stopRefresher(dir: string): Promise<void> {
+  // Forgotten first: no later step acts on it again, and removing its directory stops it anyway.
+  saveValue(StateKey.RefresherDir, '')
   try {
-    return readFileSync(cmdline, 'utf8').includes(`${path.sep}refresher${path.sep}index.js`)
-  } catch {
-    return false
+    await writePrivateFile(path.join(dir, STOP_FILE), '')
+  } catch (error) {
+    // Gone with its directory: it stopped itself. Asked before (EEXIST): wait and report.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
+  }
+  let status: RefresherStatus | undefined
+  for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    status = readStatus(path.join(dir, 'refresher.json'))
+    if (status?.state === 'stopped') break
+  }
+  if (status) {
+    core.info(
+      `OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${inline(status.lastError)}` : ''}; ${status.state === 'stopped' ? 'stopped' : 'asked to stop'}.`
+    )
   }
 }
 
-/** The post step's part: stop the refresher and report what it did. */
-export async function stopRefresher(pidText: string, statusFiles: string[]): Promise<void> {
-  const pid = Number(pidText)
-  if (!Number.isInteger(pid) || pid <= 0) return
-  if (isRefresher(pid)) {
-    try {
-      process.kill(pid, 'SIGTERM')
-    } catch {
-      // Already gone: the runner's orphan cleanup or its deadline ended it.
-    }
-    for (let i = 0; i < 20 && isRefresher(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  for (const file of statusFiles) {
-    try {
-      const status = JSON.parse(readFileSync(file, 'utf8')) as RefresherStatus
-      core.info(`OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${inline(status.lastError)}` : ''}; stopped.`)
-    } catch {
-      // No status yet: it never got to write one.
-    }
+function readStatus(file: string): RefresherStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RefresherStatus
+  } catch {
+    // No status yet: it never got to write one.
+    return undefined
   }
 }

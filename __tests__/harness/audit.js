@@ -136,28 +136,6 @@ export function recordFigures(figures) {
   if (shared) appendFileSync(path.join(shared, 'security-figures.jsonl'), `${JSON.stringify(figures)}\n`)
 }
 
-/**
- * Findings of defects that issue 11 fixes on other branches, tolerated (and counted as
- * "known") until those branches are merged. The coordinator deletes this list after merging.
- * @type {{ item: number, finding: RegExp }[]}
- */
-export const EXPECTED_UNTIL_MERGE = [
-  // Item 1: tryLogin records the user's own auth.json and shell_snapshots/ for removal.
-  { item: 1, finding: /^codex-home\/(auth\.json|shell_snapshots(\/[^ ]*)?) (changed|removed)/ },
-  // Item 5: cliEnv passes the whole environment to the CLI.
-  { item: 5, finding: / in the CLI's environment: (INPUT_[A-Z0-9_-]+|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/ }
-]
-
-/**
- * Splits findings into those that fail the run and those listed in EXPECTED_UNTIL_MERGE.
- * @param {string[]} findings
- * @returns {{ failing: string[], known: string[] }}
- */
-export function triage(findings) {
-  const known = findings.filter((f) => EXPECTED_UNTIL_MERGE.some((e) => e.finding.test(f)))
-  return { failing: findings.filter((f) => !known.includes(f)), known }
-}
-
 // ---- "Before = after": what the user had before the job is there, byte for byte, after it.
 
 /**

@@ -25,7 +25,6 @@ export default function globalTeardown() {
         `  user paths compared before/after:  ${total.userPaths ?? 0} (workspace, HOME, named codex-home); changed, removed or left behind: ${total.userState ?? 0}`,
         `  workflow commands parsed:          ${total.commands ?? 0}; not issued by the action: ${total.commandFindings ?? 0}`,
         `  CLI invocations recorded:          ${total.cliCalls ?? 0}; secrets in their environment or argv: ${total.cliEnv ?? 0}`,
-        `  known findings (EXPECTED_UNTIL_MERGE in harness/audit.js): ${total.knownFindings ?? 0}`,
         ''
       ].join('\n')
     )

@@ -10,7 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { auditCliRecords, auditCommands, CLI_RECORDS, compareTrees, filePlaces, findLeaks, recordFigures, snapshotTree, toolCacheHalfStates, triage, withoutMaskLines } from './audit.js'
+import { auditCliRecords, auditCommands, CLI_RECORDS, compareTrees, filePlaces, findLeaks, recordFigures, snapshotTree, toolCacheHalfStates, withoutMaskLines } from './audit.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -376,12 +376,11 @@ export class Runner {
       if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
         const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } = await this.audit()
         const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
-        const { failing, known } = triage([...userState, ...commands, ...cliEnv])
         recordFigures({
           scenarios: 1, steps: this.#steps.length, failedMainSteps: failed, canaries: this.canaries.size, forms, places, searches: forms * places, leaks: leaks.length, halfStates: halfStates.length,
-          userPaths, userState: userState.length, commands: commandCount, commandFindings: commands.length, cliCalls, cliEnv: cliEnv.length, knownFindings: known.length
+          userPaths, userState: userState.length, commands: commandCount, commandFindings: commands.length, cliCalls, cliEnv: cliEnv.length
         })
-        const problems = [...leaks, ...halfStates, ...failing]
+        const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv]
         if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
       }
     } finally {

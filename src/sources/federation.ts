@@ -1,4 +1,3 @@
-import * as path from 'node:path'
 import * as core from '@actions/core'
 import { cliEnv, runCli } from '../codex.js'
 import { UserError } from '../errors.js'
@@ -21,9 +20,9 @@ export const federation: CredentialSource<WorkloadIdentity> = {
     const started = await startWorkloadIdentity(http, identity, created, { ca: anchors, idleTimeoutMs: inputs.networkIdleTimeoutMs })
     const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
     if (inputs.verify) {
-      const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.dir, ca?.bundlePath), ...env }, [])
+      const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.cliDir, ca?.bundlePath), ...env }, [])
       if (failure) {
-        await stopRefresher(String(started.refresherPid), [])
+        await stopRefresher(started.refresherDir)
         throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
       }
       core.info('verify: codex login status accepts the workload identity.')
@@ -31,8 +30,8 @@ export const federation: CredentialSource<WorkloadIdentity> = {
     return { mode: 'workload-identity', fingerprint: fingerprint(identity.ruleId), expiresAt: started.expiresAt, verified: inputs.verify, env, loggedIn: false }
   },
   // The refresher stops first: it must not write a token while its directory is removed.
-  async post(created) {
-    const refresher = readValue(StateKey.RefresherPid)
-    if (refresher) await stopRefresher(refresher, created.map((dir) => path.join(dir, 'refresher.json')))
+  async post() {
+    const dir = readValue(StateKey.RefresherDir)
+    if (dir) await stopRefresher(dir)
   }
 }

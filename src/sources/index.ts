@@ -28,11 +28,11 @@ export function chooseSource(inputs: Inputs): ChosenSource {
 }
 
 /** The post step's part of the source the main step chose; a failure is a warning. */
-export async function postForSavedSource(created: readonly string[]): Promise<void> {
+export async function postForSavedSource(): Promise<void> {
   const name = readValue(StateKey.Source)
   const source = SOURCES.find((s) => s.name === name)
   try {
-    await source?.post?.(created)
+    await source?.post?.()
   } catch (error) {
     core.warning(`The post step of the ${name} credential source failed: ${(error as Error).message}`)
   }

@@ -46,5 +46,5 @@ export interface CredentialSource<T = unknown> {
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
   authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
   /** The post step's part, before the job's files are removed (stop a helper process, keep a refreshed credential). */
-  post?(created: readonly string[]): Promise<void>
+  post?(): Promise<void>
 }
