@@ -53,16 +53,16 @@ describe('before = after', () => {
     expect(compareTrees('codex-home', new Map(), await snapshotTree(path.join(dir, 'sub')), { leftBehind: true, keptRoot: true })).toEqual([])
   })
 
-  // A named codex-home holding the user's own login, snapshots and config, over the
-  // success, failure and cancelled paths; the audit at dispose compares it after the post step.
+  // A named codex-home holding the user's own config, sessions and logs (a home that holds
+  // auth.json or shell_snapshots/ is refused, see codex.test.ts), over the success, failure
+  // and cancelled paths; the audit at dispose compares it after the post step.
   async function userHome(): Promise<string> {
     const home = path.join(runner.root, 'my-codex-home')
-    await fs.mkdir(path.join(home, 'shell_snapshots'), { recursive: true })
-    await fs.mkdir(path.join(home, 'sessions'))
-    await fs.writeFile(path.join(home, 'auth.json'), '{"OPENAI_API_KEY":"the user\'s own"}', { mode: 0o600 })
+    await fs.mkdir(path.join(home, 'sessions'), { recursive: true })
+    await fs.mkdir(path.join(home, 'log'))
     await fs.writeFile(path.join(home, 'config.toml'), 'model = "o3"\n')
-    await fs.writeFile(path.join(home, 'shell_snapshots', 'mine.sh'), 'export MINE=1\n')
     await fs.writeFile(path.join(home, 'sessions', 'rollout.jsonl'), '{}\n')
+    await fs.writeFile(path.join(home, 'log', 'codex-login.log'), 'the user\'s own log\n')
     return home
   }
 
