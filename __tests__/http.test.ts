@@ -1,4 +1,4 @@
-import { HttpStatusError, isRetriable, parseRetryAfter, proxyFor, retryDelay } from '../src/http.js'
+import { HttpStatusError, isLoopback, isRetriable, parseRetryAfter, proxyFor, retryDelay } from '../src/http.js'
 
 const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']
 
@@ -72,6 +72,22 @@ describe('proxyFor', () => {
 
   test('a non-empty no_proxy hides NO_PROXY', () => {
     expect(proxyWith('https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128', no_proxy: 'other.com', NO_PROXY: 'example.com' })).toBe('http://proxy:3128')
+  })
+})
+
+describe('plain http', () => {
+  test.each([
+    ['http://127.0.0.1:4873', true],
+    ['http://127.8.9.10', true],
+    ['http://localhost:8080/v1', true],
+    ['http://[::1]:8080', true],
+    ['http://[::ffff:127.0.0.1]', true],
+    ['http://128.0.0.1', false],
+    ['http://10.0.0.1', false],
+    ['http://localhost.example.com', false],
+    ['http://[::2]', false]
+  ])('%s is loopback: %s', (url, loopback) => {
+    expect(isLoopback(new URL(url))).toBe(loopback)
   })
 })
 

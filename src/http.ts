@@ -118,6 +118,48 @@ export function curlBypasses(hostname: string, noProxy: string): boolean {
   })
 }
 
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** Does the host name this machine: localhost, 127.0.0.0/8 or ::1? */
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const family = isIP(host)
+  return host === 'localhost' || (family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6'))
+}
+
+/** What plain http to an endpoint would expose. */
+export interface CleartextRisk {
+  /** The input holding the secret the endpoint is sent, such as `registry-token`. */
+  secret: string
+  /** That secret is set and would be sent: refuse rather than warn. */
+  sent: boolean
+  /** Why what the endpoint answers proves nothing either. */
+  answers: string
+}
+
+/**
+ * The one rule for every endpoint an input names: plain http that stays on this machine
+ * (a loopback host, reached directly or through a loopback proxy) is fine. Beyond it,
+ * anyone on the path can read and alter the traffic: a warning that says so, and a
+ * refusal, before anything is sent, when a secret would travel that way.
+ */
+export function checkPlainHttp(input: string, url: string, risk: CleartextRisk): void {
+  const target = new URL(url)
+  if (target.protocol !== 'http:') return
+  const proxy = proxyFor(target)
+  const hop = proxy && URL.canParse(proxy) ? new URL(proxy) : undefined
+  if (isLoopback(target) && (!proxy || (hop && isLoopback(hop)))) return
+  const where = isLoopback(target)
+    ? `${input} ${target.origin} is plain http through the proxy ${hop?.host ?? 'in HTTP_PROXY'}, beyond this machine`
+    : `${input} ${target.origin} is plain http to a host other than this machine`
+  if (risk.sent) {
+    throw new UserError(`${where}, so ${risk.secret} would travel in cleartext; nothing was sent. Use an https address for ${input}.`)
+  }
+  core.warning(`${where}: ${risk.secret} would travel in cleartext if it were sent, and ${risk.answers}. Use an https address for ${input}.`)
+}
+
 export interface HttpClientOptions {
   /** How long a connection may go without a byte (connect, headers or body) before it counts as stalled. */
   idleTimeoutMs?: number
