@@ -98,6 +98,18 @@ test('a tarball without the codex binary is not installed', async () => {
   await expectFailure({}, /has no vendor\/.+\/bin\/codex; nothing was installed/)
 })
 
+test('a tarball that unpacks past its declared unpackedSize stops there, and nothing is installed', async () => {
+  const padding = 40 << 20
+  registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', paddingBytes: padding }))
+  registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, 1000)
+  await expectFailure({}, /The Codex CLI tarball .+ unpacks to more than 16 MiB \(the registry declares 1000 bytes; no build may exceed 2048 MiB\); extraction stopped and nothing was installed\. A broken or rogue mirror may serve it: check registry-url\./)
+
+  // Declared truthfully, the same tarball installs.
+  registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, padding + 4096)
+  const main = await install()
+  expect(main.errors).toEqual([])
+})
+
 test('a truncated tarball is not installed', async () => {
   const full = await buildPackage({ version: '1.3.0' })
   registry.publish('1.3.0', HOST_SUFFIX, full.subarray(0, full.length - 200))

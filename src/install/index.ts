@@ -9,7 +9,7 @@ import type { VersionSpec } from '../inputs.js'
 import { platformFor, type Platform } from './platform.js'
 import { PACKAGE, resolveRelease, type Release } from './registry.js'
 import { commitToCache, findCached, stagingPath } from './tool-cache.js'
-import { expectedSha512, hashAndExtract } from './unpack.js'
+import { expectedSha512, hashAndExtract, MAX_UNPACKED, UnpackLimitError, unpackLimit } from './unpack.js'
 
 export interface InstalledCli {
   /** The `vendor/<triple>` tree: bin/, codex-path/, codex-resources/. */
@@ -45,6 +45,8 @@ async function resolve(http: HttpClient, registry: string, spec: VersionSpec, pl
   return release
 }
 
+const size = (bytes: number) => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(0)} MiB`)
+
 function describeSpec(spec: VersionSpec): string {
   return spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : spec.tag
 }
@@ -60,7 +62,7 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
       await removePath(staging)
       await fs.mkdir(staging, { recursive: true })
       const response = await http.open(release.tarball)
-      return hashAndExtract(response.body, platform.triple, staging)
+      return hashAndExtract(response.body, platform.triple, staging, unpackLimit(release.unpackedSize))
     })
     if (actual !== expected) {
       throw new UserError(
@@ -79,6 +81,13 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     // Left for the post step when it cannot be removed now.
     await removePath(staging).then(() => created.forget(staging), () => undefined)
     if (error instanceof UserError) throw error
+    if (error instanceof UnpackLimitError) {
+      const declared = release.unpackedSize === undefined ? 'the registry declares no unpackedSize' : `the registry declares ${size(release.unpackedSize)}`
+      throw new UserError(
+        `The Codex CLI tarball ${release.tarball} unpacks to more than ${size(error.limit)} (${declared}; no build may exceed ${size(MAX_UNPACKED)}); ` +
+          'extraction stopped and nothing was installed. A broken or rogue mirror may serve it: check registry-url.'
+      )
+    }
     const code = (error as { code?: unknown }).code
     const reason = typeof code === 'string' && /^(Z_|TAR_)/.test(code) ? `the tarball is corrupt or truncated (${code})` : describeFailure(error)
     throw new UserError(
