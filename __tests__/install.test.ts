@@ -157,6 +157,50 @@ test('two jobs installing into one tool cache at once both succeed, with one com
   }
 })
 
+describe('a tool-cache entry without .complete at the target', () => {
+  const entry = () => path.join(runner.toolCache, 'codex', '1.3.0', process.arch)
+
+  /** Leaves `files` (path → content) where the entry goes, as a job killed mid-install might. */
+  async function plant(files: Record<string, string>) {
+    for (const [file, content] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(entry(), file)), { recursive: true })
+      await fs.writeFile(path.join(entry(), file), content, { mode: 0o755 })
+    }
+  }
+
+  test.each([
+    ['a partial tree without the binary', { 'codex-resources/README': 'half\n' }],
+    ['a binary that does not run', { 'bin/codex': '#!/bin/sh\nexit 1\n' }],
+    ['another version\'s binary', { 'bin/codex': fakeCodexScript('9.9.9') }]
+  ])('%s is replaced by the verified copy, atomically, and then marked complete', async (_what, files) => {
+    await plant(files)
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(main.outputs).toMatchObject({ 'codex-version': '1.3.0', 'cache-hit': 'false' })
+    expect(await fs.readFile(path.join(entry(), 'bin', 'codex'), 'utf8')).toBe(fakeCodexScript('1.3.0'))
+    expect(await fs.readdir(path.join(entry(), 'codex-resources'))).toEqual(['README'])
+    expect((await fs.readdir(runner.toolCache)).sort()).toEqual(['codex'])
+    expect(await fs.readdir(path.dirname(entry()))).toEqual([process.arch, `${process.arch}.complete`])
+    await runner.post()
+    expect((await install({ 'codex-version': '1.3.0' })).outputs['cache-hit']).toBe('true')
+  })
+
+  test('a whole tree that runs (a job killed before it marked it) is kept and marked complete', async () => {
+    const theirs = `${fakeCodexScript('1.3.0')}# theirs\n`
+    await plant({ 'bin/codex': theirs })
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(await fs.readFile(path.join(entry(), 'bin', 'codex'), 'utf8')).toBe(theirs)
+    expect(await fs.readdir(path.dirname(entry()))).toEqual([process.arch, `${process.arch}.complete`])
+    expect((await fs.readdir(runner.toolCache)).sort()).toEqual(['codex'])
+  })
+
+  test('a tarball whose codex does not run is never cached', async () => {
+    registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', codexScript: '#!/bin/sh\nexit 1\n' }))
+    await expectFailure({}, /The Codex CLI in .+ does not run here or does not report version 1\.3\.0 \(`codex --version`\); nothing was installed\./)
+  })
+})
+
 test('install: false uses the codex on PATH, and fails clearly without one', async () => {
   await expectFailure({ install: 'false' }, /install is false but no codex is on PATH/)
   const { bin, env } = await standInCodex(runner.root, fakeCodexScript('7.7.7'))

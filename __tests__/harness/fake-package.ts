@@ -42,6 +42,8 @@ export interface PackageOptions {
   triple?: string
   /** Leave out vendor/<triple>/bin/codex. */
   withoutBinary?: boolean
+  /** The `bin/codex` script, instead of fakeCodexScript(version). */
+  codexScript?: string
   /** Add a file of this many zero bytes (it compresses to almost nothing). */
   paddingBytes?: number
 }
@@ -59,7 +61,7 @@ export async function buildPackage(options: PackageOptions): Promise<Buffer> {
     await fs.writeFile(path.join(vendor, 'codex-resources', 'README'), 'resources\n')
     if (options.paddingBytes) await fs.writeFile(path.join(vendor, 'codex-resources', 'padding'), Buffer.alloc(options.paddingBytes))
     if (!options.withoutBinary) {
-      await fs.writeFile(path.join(vendor, 'bin', 'codex'), fakeCodexScript(options.version), { mode: 0o755 })
+      await fs.writeFile(path.join(vendor, 'bin', 'codex'), options.codexScript ?? fakeCodexScript(options.version), { mode: 0o755 })
       await fs.writeFile(path.join(vendor, 'bin', 'codex-code-mode-host'), '#!/bin/sh\n', { mode: 0o755 })
     }
     const chunks: Buffer[] = []

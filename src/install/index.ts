@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import type { CreatedPaths } from '../cleanup.js'
+import { cliVersion } from '../codex.js'
 import { UserError } from '../errors.js'
 import { removePath } from '../files.js'
 import { describeFailure, HttpClient } from '../http.js'
@@ -73,7 +74,12 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     await fs.access(binaryIn(staging, platform)).catch(() => {
       throw new UserError(`The tarball ${release.tarball} has no vendor/${platform.triple}/bin/${platform.exe}; nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
     })
-    const root = await commitToCache(staging, release.version, platform.arch)
+    // Only a CLI that runs is ever cached: a job that finds it there trusts it.
+    const works = (dir: string) => cliVersion(binaryIn(dir, platform)).then((version) => version === release.version, () => false)
+    if (!(await works(staging))) {
+      throw new UserError(`The Codex CLI in ${release.tarball} does not run here or does not report version ${release.version} (\`codex --version\`); nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
+    }
+    const root = await commitToCache(staging, { version: release.version, arch: platform.arch, works, created })
     created.forget(staging)
     core.info(`Codex CLI ${release.version} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${root}`)
     return root
