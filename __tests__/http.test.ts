@@ -1,28 +1,93 @@
-import { HttpStatusError, isRetriable, parseRetryAfter, proxyFor, retryDelay } from '../src/http.js'
+import { HttpStatusError, isLoopback, isRetriable, parseRetryAfter, proxyFor, retryDelay } from '../src/http.js'
+
+const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']
+
+/** proxyFor reads process.env (through proxy-from-env): `env` replaces every proxy variable for one call. */
+function proxyWith(target: string, env: Record<string, string>): string | undefined {
+  const saved = PROXY_VARS.map((name) => [name, process.env[name]] as const)
+  for (const name of PROXY_VARS) delete process.env[name]
+  Object.assign(process.env, env)
+  try {
+    return proxyFor(new URL(target))
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
 
 describe('proxyFor', () => {
-  const target = new URL('https://registry.example.com/pkg')
-  test('HTTPS_PROXY in either case, HTTP_PROXY as the fallback', () => {
-    expect(proxyFor(target, { HTTPS_PROXY: 'http://proxy:3128' })).toBe('http://proxy:3128')
-    expect(proxyFor(target, { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128' })).toBe('http://lower:3128')
-    expect(proxyFor(target, { HTTP_PROXY: 'http://plain:3128' })).toBe('http://plain:3128')
-    expect(proxyFor(new URL('http://registry.example.com'), { HTTPS_PROXY: 'http://proxy:3128' })).toBeUndefined()
-    expect(proxyFor(target, {})).toBeUndefined()
+  test.each([
+    ['https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128' }, 'http://proxy:3128'],
+    ['https://registry.example.com', { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128' }, 'http://lower:3128'],
+    ['https://registry.example.com', { HTTP_PROXY: 'http://plain:3128' }, undefined],
+    ['https://registry.example.com', { ALL_PROXY: 'http://all:3128' }, 'http://all:3128'],
+    ['http://registry.example.com', { HTTP_PROXY: 'http://plain:3128' }, 'http://plain:3128'],
+    ['http://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128' }, undefined],
+    ['https://registry.example.com', {}, undefined]
+  ])('%s with %o goes through %s, as curl picks it', (target, env, proxy) => {
+    expect(proxyWith(target, env)).toBe(proxy)
   })
 
+  // curl's rules (lib/noproxy.c); the library adds ports and a leading `*.`.
   test.each([
-    ['registry.example.com', true],
-    ['.example.com', true],
-    ['*.example.com', true],
-    ['example.com', false],
-    ['registry.example.com:443', true],
-    ['registry.example.com:8443', false],
-    ['other.com, registry.example.com', true],
-    ['*', true],
-    ['', false]
-  ])('NO_PROXY=%s bypasses: %s', (noProxy, bypass) => {
-    const proxy = proxyFor(target, { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy })
-    expect(proxy === undefined).toBe(bypass)
+    ['https://registry.example.com', 'registry.example.com', true],
+    ['https://registry.example.com', 'example.com', true],
+    ['https://a.b.example.com', 'example.com', true],
+    ['https://notexample.com', 'example.com', false],
+    ['https://example.com', '.example.com', true],
+    ['https://registry.example.com', '.example.com', true],
+    ['https://registry.example.com', '*.example.com', true],
+    ['https://registry.example.com', 'EXAMPLE.COM', true],
+    ['https://registry.example.com', 'example.com.', true],
+    ['https://registry.example.com.', 'example.com', true],
+    ['https://registry.example.com', 'registry.example.com:443', true],
+    ['https://registry.example.com', 'registry.example.com:8443', false],
+    ['https://registry.example.com', 'other.com, example.com', true],
+    ['https://registry.example.com', 'other.com example.com', true],
+    ['https://registry.example.com', '*', true],
+    ['https://registry.example.com', '', false],
+    ['https://registry.example.com', 'com.example', false],
+    ['http://10.1.2.3:4873', '10.0.0.0/8', true],
+    ['http://11.1.2.3:4873', '10.0.0.0/8', false],
+    ['http://192.168.1.5', '192.168.1.5', true],
+    ['http://192.168.1.5', '192.168.1.0/24', true],
+    ['http://192.168.2.5', '192.168.1.0/24', false],
+    ['http://127.0.0.1', 'localhost', false],
+    ['http://127.0.0.1', '127.0.0.0/8', true],
+    ['http://[::1]:8080', '::1', true],
+    ['http://[::1]:8080', '[::1]', true],
+    ['http://[fd12::1]', 'fd00::/8', true],
+    ['http://[fe80::1]', 'fd00::/8', false],
+    ['http://[fd12::1]', '10.0.0.0/8', false],
+    ['http://10.1.2.3', 'fd00::/8, 10.0.0.0/33', false]
+  ])('%s with NO_PROXY=%s bypasses the proxy: %s', (target, noProxy, bypass) => {
+    expect(proxyWith(target, { HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy })).toBe(bypass ? undefined : 'http://proxy:3128')
+  })
+
+  test('an empty no_proxy counts as unset, so NO_PROXY still applies (curl_getenv treats empty as unset)', () => {
+    expect(proxyWith('https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128', no_proxy: '', NO_PROXY: 'example.com' })).toBeUndefined()
+  })
+
+  test('a non-empty no_proxy hides NO_PROXY', () => {
+    expect(proxyWith('https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128', no_proxy: 'other.com', NO_PROXY: 'example.com' })).toBe('http://proxy:3128')
+  })
+})
+
+describe('plain http', () => {
+  test.each([
+    ['http://127.0.0.1:4873', true],
+    ['http://127.8.9.10', true],
+    ['http://localhost:8080/v1', true],
+    ['http://[::1]:8080', true],
+    ['http://[::ffff:127.0.0.1]', true],
+    ['http://128.0.0.1', false],
+    ['http://10.0.0.1', false],
+    ['http://localhost.example.com', false],
+    ['http://[::2]', false]
+  ])('%s is loopback: %s', (url, loopback) => {
+    expect(isLoopback(new URL(url))).toBe(loopback)
   })
 })
 

@@ -3,6 +3,8 @@
  * resolution, the tool cache, and every fault leaving the cache as it was.
  */
 import { promises as fs } from 'node:fs'
+import * as http from 'node:http'
+import * as net from 'node:net'
 import * as path from 'node:path'
 import { buildPackage, fakeCodexScript, HOST_SUFFIX, standInCodex } from './harness/fake-package.js'
 import { FakeRegistry } from './harness/fake-registry.js'
@@ -96,6 +98,18 @@ test('a tarball without the codex binary is not installed', async () => {
   await expectFailure({}, /has no vendor\/.+\/bin\/codex; nothing was installed/)
 })
 
+test('a tarball that unpacks past its declared unpackedSize stops there, and nothing is installed', async () => {
+  const padding = 40 << 20
+  registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', paddingBytes: padding }))
+  registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, 1000)
+  await expectFailure({}, /The Codex CLI tarball .+ unpacks to more than 16 MiB \(the registry declares 1000 bytes; no build may exceed 2048 MiB\); extraction stopped and nothing was installed\. A broken or rogue mirror may serve it: check registry-url\./)
+
+  // Declared truthfully, the same tarball installs.
+  registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, padding + 4096)
+  const main = await install()
+  expect(main.errors).toEqual([])
+})
+
 test('a truncated tarball is not installed', async () => {
   const full = await buildPackage({ version: '1.3.0' })
   registry.publish('1.3.0', HOST_SUFFIX, full.subarray(0, full.length - 200))
@@ -141,6 +155,50 @@ test('two jobs installing into one tool cache at once both succeed, with one com
   } finally {
     await other.dispose()
   }
+})
+
+describe('a tool-cache entry without .complete at the target', () => {
+  const entry = () => path.join(runner.toolCache, 'codex', '1.3.0', process.arch)
+
+  /** Leaves `files` (path → content) where the entry goes, as a job killed mid-install might. */
+  async function plant(files: Record<string, string>) {
+    for (const [file, content] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(entry(), file)), { recursive: true })
+      await fs.writeFile(path.join(entry(), file), content, { mode: 0o755 })
+    }
+  }
+
+  test.each([
+    ['a partial tree without the binary', { 'codex-resources/README': 'half\n' }],
+    ['a binary that does not run', { 'bin/codex': '#!/bin/sh\nexit 1\n' }],
+    ['another version\'s binary', { 'bin/codex': fakeCodexScript('9.9.9') }]
+  ])('%s is replaced by the verified copy, atomically, and then marked complete', async (_what, files) => {
+    await plant(files)
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(main.outputs).toMatchObject({ 'codex-version': '1.3.0', 'cache-hit': 'false' })
+    expect(await fs.readFile(path.join(entry(), 'bin', 'codex'), 'utf8')).toBe(fakeCodexScript('1.3.0'))
+    expect(await fs.readdir(path.join(entry(), 'codex-resources'))).toEqual(['README'])
+    expect((await fs.readdir(runner.toolCache)).sort()).toEqual(['codex'])
+    expect(await fs.readdir(path.dirname(entry()))).toEqual([process.arch, `${process.arch}.complete`])
+    await runner.post()
+    expect((await install({ 'codex-version': '1.3.0' })).outputs['cache-hit']).toBe('true')
+  })
+
+  test('a whole tree that runs (a job killed before it marked it) is kept and marked complete', async () => {
+    const theirs = `${fakeCodexScript('1.3.0')}# theirs\n`
+    await plant({ 'bin/codex': theirs })
+    const main = await install()
+    expect(main.errors).toEqual([])
+    expect(await fs.readFile(path.join(entry(), 'bin', 'codex'), 'utf8')).toBe(theirs)
+    expect(await fs.readdir(path.dirname(entry()))).toEqual([process.arch, `${process.arch}.complete`])
+    expect((await fs.readdir(runner.toolCache)).sort()).toEqual(['codex'])
+  })
+
+  test('a tarball whose codex does not run is never cached', async () => {
+    registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', codexScript: '#!/bin/sh\nexit 1\n' }))
+    await expectFailure({}, /The Codex CLI in .+ does not run here or does not report version 1\.3\.0 \(`codex --version`\); nothing was installed\./)
+  })
 })
 
 test('install: false uses the codex on PATH, and fails clearly without one', async () => {
@@ -269,5 +327,92 @@ describe('registry-token', () => {
       return true
     })
     await expectFailure({}, /HTTP 401 .*the registry refused access \(a private mirror may need registry-token/)
+  })
+})
+
+describe('plain http beyond this machine', () => {
+  /** An HTTP_PROXY on loopback whose tunnels, to whatever host, all lead to the fake registry. */
+  class MirrorProxy {
+    readonly connects: string[] = []
+    readonly server = http.createServer((_req, res) => res.writeHead(405).end())
+    readonly origin = () => `http://127.0.0.1:${(this.server.address() as import('node:net').AddressInfo).port}`
+    constructor() {
+      this.server.on('connect', (req: http.IncomingMessage, client: import('node:net').Socket) => {
+        this.connects.push(req.url ?? '')
+        const upstream = net.connect(registry.server.port, '127.0.0.1', () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+          upstream.pipe(client)
+          client.pipe(upstream)
+        })
+        for (const socket of [upstream, client]) socket.on('error', () => undefined)
+      })
+    }
+  }
+
+  let proxy: MirrorProxy
+  beforeEach(async () => {
+    proxy = new MirrorProxy()
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve))
+  })
+  afterEach(async () => {
+    proxy.server.closeAllConnections()
+    await new Promise((resolve) => proxy.server.close(resolve))
+  })
+
+  const MIRROR = 'http://mirror.example.com:4873'
+  const TOKEN = 'npm_privateMirrorToken0123456789'
+
+  const warnings = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('::warning'))
+
+  test('a registry-url there works, with one warning that says what plain http exposes', async () => {
+    registry.tarballBase = MIRROR
+    const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': MIRROR }, { HTTP_PROXY: proxy.origin() })
+    expect(main.errors).toEqual([])
+    expect(main.outputs['codex-version']).toBe('1.3.0')
+    expect(proxy.connects).toContain('mirror.example.com:4873')
+    expect(registry.requestsTo('/tarballs/')).toBe(1)
+    expect(warnings(main.stdout)).toEqual([
+      `::warning::registry-url ${MIRROR} is plain http to a host other than this machine: registry-token would travel in cleartext if it were sent, and the tarball's dist.integrity arrives over the same channel, so it proves nothing. Use an https address for registry-url.`
+    ])
+  })
+
+  test('registry-token is never sent there: a clear error before any request', async () => {
+    const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': MIRROR, 'registry-token': TOKEN }, { HTTP_PROXY: proxy.origin() })
+    expect(main.exitCode).toBe(1)
+    expect(main.errors).toEqual([
+      `::error::registry-url ${MIRROR} is plain http to a host other than this machine, so registry-token would travel in cleartext; nothing was sent. Use an https address for registry-url.`
+    ])
+    expect(proxy.connects).toEqual([])
+    expect(await listFiles(runner.toolCache)).toEqual([])
+  })
+
+  test('nor over a loopback registry-url reached through a proxy on another host', async () => {
+    const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'registry-token': TOKEN }, { HTTP_PROXY: 'http://proxy.example.com:3128' })
+    expect(main.errors).toEqual([
+      `::error::registry-url ${registry.url} is plain http through the proxy proxy.example.com:3128, beyond this machine, so registry-token would travel in cleartext; nothing was sent. Use an https address for registry-url.`
+    ])
+    expect(registry.server.requests).toEqual([])
+  })
+
+  test('the verify key is never sent to an api-base-url there; without verify it is a warning', async () => {
+    const apiBase = 'http://api.example.com/v1'
+    const refused = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, verify: 'true' }, { HTTP_PROXY: proxy.origin() })
+    expect(refused.errors).toEqual([
+      `::error::api-base-url http://api.example.com is plain http to a host other than this machine, so api-key would travel in cleartext; nothing was sent. Use an https address for api-base-url.`
+    ])
+    expect(proxy.connects).toEqual([])
+    expect(registry.server.requests).toEqual([])
+
+    const warned = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, 'registry-url': registry.url })
+    expect(warned.errors).toEqual([])
+    expect(warnings(warned.stdout)).toEqual([
+      '::warning::api-base-url http://api.example.com is plain http to a host other than this machine: api-key would travel in cleartext if it were sent, and its answers (whether a key is accepted) can be forged on the way. Use an https address for api-base-url.'
+    ])
+  })
+
+  test('loopback over plain http is silent', async () => {
+    const main = await install({ 'api-base-url': 'http://localhost:9/v1', 'registry-token': TOKEN })
+    expect(main.errors).toEqual([])
+    expect(warnings(main.stdout)).toEqual([])
   })
 })

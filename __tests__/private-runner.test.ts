@@ -96,6 +96,15 @@ test('HTTPS_PROXY carries the install through the proxy; NO_PROXY bypasses it', 
   expect(proxy.connects).toHaveLength(seen)
 })
 
+test('NO_PROXY follows curl: an empty no_proxy leaves NO_PROXY in force, and CIDR entries match', async () => {
+  // The proxy is down: only a bypass lets the install through.
+  const down = { HTTPS_PROXY: 'http://127.0.0.1:9' }
+  for (const env of [{ ...down, no_proxy: '', NO_PROXY: 'localhost,127.0.0.1' }, { ...down, NO_PROXY: 'fd00::/8, 127.0.0.0/8' }]) {
+    const main = await (await newRunner()).main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'ca-certificate': pki.ca }, env)
+    expect(main.errors).toEqual([])
+  }
+})
+
 test('a proxy that is down is a clear network error', async () => {
   await expectRejected(await newRunner(), { 'ca-certificate': pki.ca }, /Reading @openai\/codex metadata from .+ failed: .*ECONNREFUSED.*HTTPS_PROXY, NO_PROXY/, { HTTPS_PROXY: 'http://127.0.0.1:9' })
 }, 60_000)

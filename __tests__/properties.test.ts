@@ -116,11 +116,19 @@ test('redact leaves no copy of the secret in any text', () => {
 })
 
 test('proxy selection never throws, whatever NO_PROXY holds', () => {
-  fc.assert(
-    fc.property(fc.string({ maxLength: 60 }), fc.domain(), (noProxy, host) => {
-      const proxy = proxyFor(new URL(`https://${host}/x`), { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy })
-      expect(proxy === undefined || proxy === 'http://proxy:3128').toBe(true)
-    }),
-    { numRuns: 500 }
-  )
+  const hosts = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6().map((ip) => `[${ip}]`))
+  const entries = fc.oneof(fc.string({ maxLength: 60 }), fc.ipV4().map((ip) => `${ip}/${ip.length % 40}`), fc.ipV6().map((ip) => `${ip}/${ip.length * 3}`))
+  try {
+    fc.assert(
+      fc.property(fc.array(entries, { maxLength: 4 }), hosts, (noProxy, host) => {
+        Object.assign(process.env, { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy.join(',') })
+        const proxy = proxyFor(new URL(`https://${host}/x`))
+        expect(proxy === undefined || proxy === 'http://proxy:3128').toBe(true)
+      }),
+      { numRuns: 500 }
+    )
+  } finally {
+    delete process.env.HTTPS_PROXY
+    delete process.env.NO_PROXY
+  }
 })

@@ -1,3 +1,4 @@
+import { MAX_UNPACKED, unpackLimit } from '../src/install/unpack.js'
 import { platformFor } from '../src/install/platform.js'
 import { pickVersion, platformVersions, type Packument } from '../src/install/registry.js'
 
@@ -26,4 +27,11 @@ test('a version without a build for this platform is refused, naming what exists
   expect(() => pickVersion(packument, { kind: 'exact', version: '0.173.0' }, linux)).toThrow('Newest available: 0.171.0, 0.170.0')
   expect(() => pickVersion(packument, { kind: 'tag', tag: 'old' }, linux)).toThrow('dist-tag old matches no')
   expect(() => pickVersion({}, { kind: 'tag', tag: 'latest' }, linux)).toThrow('Newest available: none')
+})
+
+test('a tarball may unpack to its declared size with a margin, never past 2 GiB', () => {
+  expect(unpackLimit(undefined)).toBe(MAX_UNPACKED)
+  expect(MAX_UNPACKED).toBe(2 * 1024 ** 3)
+  expect(unpackLimit(424_000_000)).toBe(466_400_000 + (16 << 20))
+  expect(unpackLimit(5e12)).toBe(MAX_UNPACKED)
 })

@@ -176,10 +176,10 @@ export function cliEnv(home: string, caPath?: string): Record<string, string> {
  * `codex --version`, which also proves the binary runs on this machine. Even this writes
  * helper binaries under CODEX_HOME (the user's ~/.codex when unset), so it runs in ours.
  */
-export async function cliVersion(binary: string, home: CodexHome): Promise<string> {
+export async function cliVersion(binary: string, cliDir: string): Promise<string> {
   let result
   try {
-    result = await getExecOutput(binary, ['--version'], { env: cliEnv(home.cliDir), silent: true, ignoreReturnCode: true })
+    result = await getExecOutput(binary, ['--version'], { env: cliEnv(cliDir), silent: true, ignoreReturnCode: true })
   } catch (error) {
     throw new UserError(`The Codex CLI at ${binary} could not be started: ${(error as Error).message}. Check that it is built for this runner's platform.`)
   }

@@ -1,4 +1,6 @@
+import { BlockList, isIP } from 'node:net'
 import * as core from '@actions/core'
+import { getProxyForUrl } from 'proxy-from-env'
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { UserError } from './errors.js'
 import { inline } from './untrusted.js'
@@ -81,24 +83,82 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
-/** Proxy URL for `target` from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case), as curl reads them. */
-export function proxyFor(target: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const proxy =
-    target.protocol === 'https:'
-      ? env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY
-      : env.http_proxy || env.HTTP_PROXY
-  if (!proxy) return undefined
-  const noProxy = (env.no_proxy ?? env.NO_PROXY ?? '').trim()
-  if (noProxy === '*') return undefined
-  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  const port = target.port || (target.protocol === 'https:' ? '443' : '80')
-  for (const entry of noProxy.split(/[\s,]+/).filter(Boolean)) {
-    const match = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase())
-    const name = (match?.[1] ?? '').replace(/^\[|\]$/g, '').replace(/^\*?\./, '.')
-    if (match?.[2] && match[2] !== port) continue
-    if (host === name.replace(/^\./, '') || (name.startsWith('.') && host.endsWith(name))) return undefined
-  }
+/**
+ * Proxy URL for `target`, as curl picks it. proxy-from-env reads the variables
+ * (`https_proxy`/`HTTPS_PROXY` for https, `http_proxy`/`HTTP_PROXY` for http, `ALL_PROXY`
+ * for either; an empty one counts as unset, so an empty `no_proxy` leaves `NO_PROXY` in
+ * force, as curl's getenv does) and bypasses exact names, `.domain`, `*` and `host:port`.
+ * curl also lets `example.com` cover `sub.example.com` and matches IP addresses by CIDR,
+ * bare IPv6 included; the library does neither, so curlBypasses adds those rules.
+ */
+export function proxyFor(target: URL): string | undefined {
+  const proxy = getProxyForUrl(target.href)
+  if (!proxy || curlBypasses(target.hostname, process.env.no_proxy || process.env.NO_PROXY || '')) return undefined
   return proxy
+}
+
+/** curl's NO_PROXY rules (lib/noproxy.c) for a host name or an IP address. */
+export function curlBypasses(hostname: string, noProxy: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  const family = isIP(host)
+  return noProxy.split(/[\s,]+/).filter(Boolean).some((token) => {
+    if (!family) {
+      const name = token.toLowerCase().replace(/\.$/, '').replace(/^\./, '')
+      const bare = host.replace(/\.$/, '')
+      return name !== '' && (bare === name || bare.endsWith(`.${name}`))
+    }
+    // An IP host matches an address or a network (`10.0.0.0/8`, `fd00::/8`) of its family.
+    const [address, bits] = token.split('/')
+    const type = family === 4 ? 'ipv4' : 'ipv6'
+    const width = family === 4 ? 32 : 128
+    const prefix = bits === undefined || Number(bits) === 0 ? width : Number(bits)
+    if (isIP(address) !== family || !Number.isInteger(prefix) || prefix > width) return false
+    const network = new BlockList()
+    network.addSubnet(address, prefix, type)
+    return network.check(host, type)
+  })
+}
+
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** Does the host name this machine: localhost, 127.0.0.0/8 or ::1? */
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const family = isIP(host)
+  return host === 'localhost' || (family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6'))
+}
+
+/** What plain http to an endpoint would expose. */
+export interface CleartextRisk {
+  /** The input holding the secret the endpoint is sent, such as `registry-token`. */
+  secret: string
+  /** That secret is set and would be sent: refuse rather than warn. */
+  sent: boolean
+  /** Why what the endpoint answers proves nothing either. */
+  answers: string
+}
+
+/**
+ * The one rule for every endpoint an input names: plain http that stays on this machine
+ * (a loopback host, reached directly or through a loopback proxy) is fine. Beyond it,
+ * anyone on the path can read and alter the traffic: a warning that says so, and a
+ * refusal, before anything is sent, when a secret would travel that way.
+ */
+export function checkPlainHttp(input: string, url: string, risk: CleartextRisk): void {
+  const target = new URL(url)
+  if (target.protocol !== 'http:') return
+  const proxy = proxyFor(target)
+  const hop = proxy && URL.canParse(proxy) ? new URL(proxy) : undefined
+  if (isLoopback(target) && (!proxy || (hop && isLoopback(hop)))) return
+  const where = isLoopback(target)
+    ? `${input} ${target.origin} is plain http through the proxy ${hop?.host ?? 'in HTTP_PROXY'}, beyond this machine`
+    : `${input} ${target.origin} is plain http to a host other than this machine`
+  if (risk.sent) {
+    throw new UserError(`${where}, so ${risk.secret} would travel in cleartext; nothing was sent. Use an https address for ${input}.`)
+  }
+  core.warning(`${where}: ${risk.secret} would travel in cleartext if it were sent, and ${risk.answers}. Use an https address for ${input}.`)
 }
 
 export interface HttpClientOptions {

@@ -2,6 +2,7 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import semver from 'semver'
 import { UserError } from './errors.js'
+import { checkPlainHttp, type CleartextRisk } from './http.js'
 import { LOGIN } from './policy.js'
 import { maskSecret } from './secrets.js'
 
@@ -77,6 +78,9 @@ const API_KEY = /^sk-[A-Za-z0-9_-]{20,1024}$/
 const PERSONAL_TOKEN = /^at-[A-Za-z0-9._~+/=-]{16,4096}$/
 const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
 const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
+/** Why answers over plain http prove nothing (checkPlainHttp). */
+const REGISTRY_ANSWERS = "the tarball's dist.integrity arrives over the same channel, so it proves nothing"
+const API_ANSWERS = "its answers (whether a key is accepted) can be forged on the way"
 /** A rotation overlap needs two; five is plenty and bounds the live checks. */
 const MAX_CANDIDATES = 5
 
@@ -93,7 +97,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   return {
     ...parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience')),
     version: parseVersionSpec(read('codex-version')),
-    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org'),
+    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', { secret: 'registry-token', sent: registryToken !== '', answers: REGISTRY_ANSWERS }),
     codexHome: parseCodexHome(read('codex-home')),
     install: parseBoolean('install', read('install'), true),
     exportEnv: parseBoolean('export-env', read('export-env'), false),
@@ -102,7 +106,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     registryToken: parseRegistryToken(registryToken),
     networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
     verify: parseBoolean('verify', read('verify'), false),
-    apiBaseUrl: parseHttpUrl('api-base-url', read('api-base-url'), 'https://api.openai.com/v1'),
+    apiBaseUrl: parseHttpUrl('api-base-url', read('api-base-url'), 'https://api.openai.com/v1', { secret: 'api-key', sent: apiKey !== '' && parseBoolean('verify', read('verify'), false), answers: API_ANSWERS }),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
     allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),
@@ -210,8 +214,11 @@ export function parseVersionSpec(raw: string): VersionSpec {
   )
 }
 
-/** An http(s) base URL without credentials, query or fragment, and without a trailing slash. */
-export function parseHttpUrl(name: string, raw: string, fallback: string): string {
+/**
+ * An http(s) base URL without credentials, query or fragment, and without a trailing
+ * slash; plain http beyond this machine as checkPlainHttp allows it.
+ */
+export function parseHttpUrl(name: string, raw: string, fallback: string, risk?: CleartextRisk): string {
   const value = raw || fallback
   let url: URL
   try {
@@ -228,6 +235,7 @@ export function parseHttpUrl(name: string, raw: string, fallback: string): strin
   if (url.search || url.hash) {
     throw new UserError(`${name} must not have a query or a fragment. Use the base address.`)
   }
+  if (risk) checkPlainHttp(name, url.href, risk)
   return url.href.replace(/\/+$/, '')
 }
 

@@ -45,8 +45,8 @@ export async function run(): Promise<void> {
     http = client
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
-      const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created) : await codexOnPath()
-      const foundVersion = await cliVersion(found.binary, home)
+      const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : await codexOnPath()
+      const foundVersion = await cliVersion(found.binary, home.cliDir)
       core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })

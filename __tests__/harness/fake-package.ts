@@ -43,6 +43,10 @@ export interface PackageOptions {
   triple?: string
   /** Leave out vendor/<triple>/bin/codex. */
   withoutBinary?: boolean
+  /** The `bin/codex` script, instead of fakeCodexScript(version). */
+  codexScript?: string
+  /** Add a file of this many zero bytes (it compresses to almost nothing). */
+  paddingBytes?: number
 }
 
 /** A gzipped npm tarball with `package/vendor/<triple>/{bin,codex-path,codex-resources}`. */
@@ -56,8 +60,9 @@ export async function buildPackage(options: PackageOptions): Promise<Buffer> {
     await fs.writeFile(path.join(dir, 'package', 'package.json'), JSON.stringify({ name: '@openai/codex', version: `${options.version}-${HOST_SUFFIX}` }))
     await fs.writeFile(path.join(vendor, 'codex-path', 'rg'), '#!/bin/sh\necho rg\n', { mode: 0o755 })
     await fs.writeFile(path.join(vendor, 'codex-resources', 'README'), 'resources\n')
+    if (options.paddingBytes) await fs.writeFile(path.join(vendor, 'codex-resources', 'padding'), Buffer.alloc(options.paddingBytes))
     if (!options.withoutBinary) {
-      await fs.writeFile(path.join(vendor, 'bin', 'codex'), fakeCodexScript(options.version), { mode: 0o755 })
+      await fs.writeFile(path.join(vendor, 'bin', 'codex'), options.codexScript ?? fakeCodexScript(options.version), { mode: 0o755 })
       await fs.writeFile(path.join(vendor, 'bin', 'codex-code-mode-host'), '#!/bin/sh\n', { mode: 0o755 })
     }
     const chunks: Buffer[] = []

@@ -104,8 +104,11 @@ export class FakeRegistry {
    */
   #doc(fullVersion, extra = {}) {
     const entry = this.published.get(fullVersion)
-    return { name: NAME, version: fullVersion, ...extra, dist: { integrity: entry?.integrity, tarball: `${this.tarballBase ?? this.url}${this.tarballPath(fullVersion)}` } }
+    return { name: NAME, version: fullVersion, ...extra, dist: { integrity: entry?.integrity, tarball: `${this.tarballBase ?? this.url}${this.tarballPath(fullVersion)}`, unpackedSize: this.unpackedSizes.get(fullVersion) } }
   }
+
+  /** @type {Map<string, number>} the `dist.unpackedSize` declared per full version (none by default) */
+  unpackedSizes = new Map()
 
   /** @type {Map<string, Record<string, unknown>>} extra fields per version, for a real package */
   extraFields = new Map()

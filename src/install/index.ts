@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import type { CreatedPaths } from '../cleanup.js'
+import { cliVersion } from '../codex.js'
 import { UserError } from '../errors.js'
 import { removePath } from '../files.js'
 import { describeFailure, HttpClient } from '../http.js'
@@ -9,7 +10,7 @@ import type { VersionSpec } from '../inputs.js'
 import { platformFor, type Platform } from './platform.js'
 import { PACKAGE, resolveRelease, type Release } from './registry.js'
 import { commitToCache, findCached, stagingPath } from './tool-cache.js'
-import { expectedSha512, hashAndExtract } from './unpack.js'
+import { expectedSha512, hashAndExtract, MAX_UNPACKED, UnpackLimitError, unpackLimit } from './unpack.js'
 import { inline } from '../untrusted.js'
 
 export interface InstalledCli {
@@ -24,7 +25,8 @@ export function binaryIn(root: string, platform: Platform): string {
 }
 
 /** Finds the CLI in the tool cache or downloads, verifies and caches it. */
-export async function installCodex(http: HttpClient, registry: string, spec: VersionSpec, created: CreatedPaths): Promise<InstalledCli> {
+/** `cliDir`: the CODEX_HOME the action runs the CLI in to prove that a download runs. */
+export async function installCodex(http: HttpClient, registry: string, spec: VersionSpec, created: CreatedPaths, cliDir: string): Promise<InstalledCli> {
   const platform = platformFor(process.platform, process.arch)
   // A dist-tag needs the registry to name its version; an exact version or a range is
   // answered from the cache without the network.
@@ -36,7 +38,7 @@ export async function installCodex(http: HttpClient, registry: string, spec: Ver
     return { root: cached, binary: binaryIn(cached, platform), cacheHit: true }
   }
   release ??= await resolve(http, registry, spec, platform)
-  const root = await downloadToCache(http, release, platform, created)
+  const root = await downloadToCache(http, release, platform, created, cliDir)
   return { root, binary: binaryIn(root, platform), cacheHit: false }
 }
 
@@ -46,11 +48,13 @@ async function resolve(http: HttpClient, registry: string, spec: VersionSpec, pl
   return release
 }
 
+const size = (bytes: number) => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(0)} MiB`)
+
 function describeSpec(spec: VersionSpec): string {
   return spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : spec.tag
 }
 
-async function downloadToCache(http: HttpClient, release: Release, platform: Platform, created: CreatedPaths): Promise<string> {
+async function downloadToCache(http: HttpClient, release: Release, platform: Platform, created: CreatedPaths, cliDir: string): Promise<string> {
   const expected = expectedSha512(release.integrity)
   const staging = stagingPath()
   created.add(staging)
@@ -61,7 +65,7 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
       await removePath(staging)
       await fs.mkdir(staging, { recursive: true })
       const response = await http.open(release.tarball)
-      return hashAndExtract(response.body, platform.triple, staging)
+      return hashAndExtract(response.body, platform.triple, staging, unpackLimit(release.unpackedSize))
     })
     if (actual !== expected) {
       throw new UserError(
@@ -72,7 +76,12 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     await fs.access(binaryIn(staging, platform)).catch(() => {
       throw new UserError(`The tarball ${release.tarball} has no vendor/${platform.triple}/bin/${platform.exe}; nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
     })
-    const root = await commitToCache(staging, release.version, platform.arch)
+    // Only a CLI that runs is ever cached: a job that finds it there trusts it.
+    const works = (dir: string) => cliVersion(binaryIn(dir, platform), cliDir).then((version) => version === release.version, () => false)
+    if (!(await works(staging))) {
+      throw new UserError(`The Codex CLI in ${release.tarball} does not run here or does not report version ${release.version} (\`codex --version\`); nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
+    }
+    const root = await commitToCache(staging, { version: release.version, arch: platform.arch, works, created })
     created.forget(staging)
     core.info(`Codex CLI ${inline(release.version)} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${inline(root)}`)
     return root
@@ -80,6 +89,13 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     // Left for the post step when it cannot be removed now.
     await removePath(staging).then(() => created.forget(staging), () => undefined)
     if (error instanceof UserError) throw error
+    if (error instanceof UnpackLimitError) {
+      const declared = release.unpackedSize === undefined ? 'the registry declares no unpackedSize' : `the registry declares ${size(release.unpackedSize)}`
+      throw new UserError(
+        `The Codex CLI tarball ${release.tarball} unpacks to more than ${size(error.limit)} (${declared}; no build may exceed ${size(MAX_UNPACKED)}); ` +
+          'extraction stopped and nothing was installed. A broken or rogue mirror may serve it: check registry-url.'
+      )
+    }
     const code = (error as { code?: unknown }).code
     const reason = typeof code === 'string' && /^(Z_|TAR_)/.test(code) ? `the tarball is corrupt or truncated (${code})` : describeFailure(error)
     throw new UserError(

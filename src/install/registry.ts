@@ -13,11 +13,13 @@ export interface Release {
   version: string
   integrity: string
   tarball: string
+  /** The bytes its files take unpacked, as the registry declares them. */
+  unpackedSize?: number
 }
 
 interface VersionDoc {
   version?: string
-  dist?: { integrity?: string; tarball?: string }
+  dist?: { integrity?: string; tarball?: string; unpackedSize?: unknown }
 }
 
 export interface Packument {
@@ -57,7 +59,8 @@ function toRelease(version: string, doc: VersionDoc | undefined, url: string): R
   if (!integrity || !/(^|\s)sha512-/.test(integrity) || !tarball) {
     throw new UserError(`The registry's metadata at ${url} has no sha512 integrity or tarball address, so the download cannot be verified. Use a registry that serves npm's standard metadata.`)
   }
-  return { version, integrity, tarball }
+  const size = doc?.dist?.unpackedSize
+  return { version, integrity, tarball, unpackedSize: typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined }
 }
 
 /**
