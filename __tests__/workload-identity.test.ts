@@ -209,10 +209,11 @@ test('the real Codex CLI, given the exported variables, works in workload-identi
   }
 }, 60_000)
 
-test('refreshDelay: half-way through the token\'s life, never less than 200 ms', () => {
+test('refreshDelay: half-way through the token\'s life, never less than a second, even for unreadable times', () => {
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
   const token = (iat: number, exp: number) => `${b64({ alg: 'none' })}.${b64({ iat, exp })}.sig`
   expect(refreshDelay(token(1000, 1600), 0, 1000_000)).toBe(300_000)
-  expect(refreshDelay(token(1000, 1600), 0, 1_400_000)).toBe(200)
+  expect(refreshDelay(token(1000, 1600), 0, 1_400_000)).toBe(1000)
+  expect(refreshDelay(token(1e300, 1600), 0, 1_400_000)).toBe(1000)
   expect(refreshDelay('not.a.jwt', 5000, 5000)).toBe(150_000)
 })

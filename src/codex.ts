@@ -5,7 +5,7 @@ import { getExecOutput } from '@actions/exec'
 import type { CreatedPaths } from './cleanup.js'
 import { checkConfig, configToml, parseExistingConfig, type ConfigRules } from './config.js'
 import { UserError } from './errors.js'
-import { isInside, lstatOrUndefined, makeDirs, makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
+import { isInside, lstatOrUndefined, makeDirs, makePrivateDir, realPathOf, runnerTemp, writePrivateFile } from './files.js'
 import type { AuthMode, Credential } from './inputs.js'
 import { fingerprint, redact } from './secrets.js'
 import { inline, printUntrusted } from './untrusted.js'
@@ -78,9 +78,10 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
   const record = (dir: string | undefined) => {
     if (dir) created.add(dir)
   }
-  record(await makeDirs(named).catch((error: unknown) => Promise.reject(unusable(named, error))))
-  if (!ownConfig) await writePrivateFile(path.join(named, 'config.toml'), config, record)
-  record(await makeDirs(path.join(named, 'shell_snapshots')))
+  const fail = (entry?: string) => (error: unknown) => Promise.reject(unusable(named, error, entry))
+  record(await makeDirs(named).catch(fail()))
+  if (!ownConfig) await writePrivateFile(path.join(named, 'config.toml'), config, record).catch(fail('config.toml'))
+  record(await makeDirs(path.join(named, 'shell_snapshots')).catch(fail('shell_snapshots')))
   return { dir: named, cliDir }
 }
 
@@ -90,7 +91,8 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
  */
 async function checkNamedHome(named: string, userConfig: Record<string, unknown>, rules: ConfigRules): Promise<boolean> {
   const workspace = process.env.GITHUB_WORKSPACE
-  if (workspace && isInside(named, workspace)) {
+  const real = await realPathOf(named).catch((error: unknown) => Promise.reject(unusable(named, error)))
+  if (workspace && (isInside(named, workspace) || isInside(real, await realPathOf(workspace).catch(() => workspace)))) {
     throw new UserError(`codex-home ${named} is inside the workspace, where auth.json could be committed, cached or uploaded. Name a directory outside it (for example under RUNNER_TEMP), or leave codex-home empty.`)
   }
   const stat = await inspect(named)

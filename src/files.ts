@@ -58,6 +58,24 @@ export function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
 }
 
+/**
+ * The path `target` has once links are followed: the real path of its nearest existing
+ * ancestor, with the parts that do not exist yet appended. A link anywhere above a
+ * directory can move it somewhere else (into the workspace, say).
+ */
+export async function realPathOf(target: string): Promise<string> {
+  const rest: string[] = []
+  for (let current = path.resolve(target); ; current = path.dirname(current)) {
+    try {
+      return path.join(await fs.realpath(current), ...rest.reverse())
+    } catch (error) {
+      const parent = path.dirname(current)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error
+      rest.push(path.basename(current))
+    }
+  }
+}
+
 /** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
 export function runnerTemp(): string {
   const value = process.env.RUNNER_TEMP

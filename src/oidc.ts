@@ -30,9 +30,9 @@ export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = pr
 export async function requestIdToken(http: HttpClient, request: OidcRequest): Promise<string> {
   const url = new URL(request.url)
   url.searchParams.set('audience', request.audience)
-  let answer: { value?: unknown }
+  let answer: { value?: unknown } | null
   try {
-    answer = await http.getJson<{ value?: unknown }>(url.href, { authorization: `Bearer ${request.token}` })
+    answer = await http.getJson<{ value?: unknown } | null>(url.href, { authorization: `Bearer ${request.token}` })
   } catch (error) {
     // The registry's wording in describeFailure does not fit the runner's endpoint.
     const reason = error instanceof HttpStatusError ? error.message : describeFailure(error)
@@ -40,7 +40,7 @@ export async function requestIdToken(http: HttpClient, request: OidcRequest): Pr
       `Requesting a GitHub OIDC token for oidc-audience ${request.audience} failed: ${reason}. Check that the job has permissions: id-token: write, and the runner's network and proxy settings.`
     )
   }
-  if (typeof answer.value !== 'string' || answer.value.split('.').length !== 3) {
+  if (typeof answer?.value !== 'string' || answer.value.split('.').length !== 3) {
     throw new UserError(
       `The runner's OIDC endpoint answered without a token for oidc-audience ${request.audience}. Check that the job has permissions: id-token: write and that no proxy answers for the runner's endpoint (NO_PROXY), then re-run the job.`
     )

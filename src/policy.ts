@@ -44,7 +44,8 @@ const AUTHORED_TEXT: Record<string, 'comment' | 'issue' | 'review' | 'discussion
   pull_request_review: 'review',
   pull_request_review_comment: 'comment',
   discussion: 'discussion',
-  discussion_comment: 'comment'
+  discussion_comment: 'comment',
+  commit_comment: 'comment'
 }
 
 /** Login syntax, with the `[bot]` suffix of GitHub Apps; anything else in a payload is not printed. */
@@ -60,13 +61,15 @@ const FORK_REMEDY = 'Use a pull_request trigger for outside contributions, or se
  */
 export function untrustedReason(eventName: string, event: EventPayload, allowUsers: string[] = []): Untrusted | undefined {
   const base = event.repository?.full_name
+  // Where the code came from must be proven: a payload that does not say counts as a fork's.
+  const fromFork = (head: string | undefined) => !base || head !== base
   if (eventName === 'pull_request_target') {
     const head = event.pull_request?.head?.repo?.full_name
-    if (head !== base) return { reason: `pull_request_target from the fork ${head ?? '(deleted)'}`, remedy: FORK_REMEDY }
+    if (fromFork(head)) return { reason: `pull_request_target from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
   }
   if (eventName === 'workflow_run') {
     const head = event.workflow_run?.head_repository?.full_name
-    if (head !== base) return { reason: `workflow_run for code from the fork ${head ?? '(deleted)'}`, remedy: FORK_REMEDY }
+    if (fromFork(head)) return { reason: `workflow_run for code from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
   }
   const field = AUTHORED_TEXT[eventName]
   if (!field) return undefined
@@ -85,10 +88,12 @@ export function untrustedReason(eventName: string, event: EventPayload, allowUse
   }
 }
 
+/** The event payload; anything unreadable or not a JSON object counts as an empty one. */
 function readEvent(file: string | undefined): EventPayload {
   if (!file) return {}
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as EventPayload
+    const event: unknown = JSON.parse(readFileSync(file, 'utf8'))
+    return typeof event === 'object' && event !== null && !Array.isArray(event) ? (event as EventPayload) : {}
   } catch {
     return {}
   }

@@ -17,7 +17,9 @@ export interface RunReport {
 /** Writes the job summary, on success and on failure alike; without GITHUB_STEP_SUMMARY, nothing. */
 export async function writeSummary(report: RunReport): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
-  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  // One line of HTML text per cell: a line break could end the table's HTML block and let
+  // text from a registry or an API render as markdown (a heading, a link).
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\r\n]+/g, ' ')
   const row = (name: string, value: string) => [{ data: name, header: true }, escape(value)]
   const rows = [
     row('Result', report.error ? `❌ ${report.error}` : '✅ logged in'),

@@ -39,6 +39,9 @@ export interface RefresherStatus {
  */
 export const STOP_FILE = 'stop'
 
+/** The shortest wait between two token requests. */
+const MIN_REFRESH_DELAY_MS = 1000
+
 /** A hosted job lasts at most 6 hours; the refresher never outlives that. */
 const MAX_LIFETIME_MS = 6 * 3600_000
 
@@ -49,7 +52,9 @@ const MAX_LIFETIME_MS = 6 * 3600_000
 export function refreshDelay(token: string, obtainedAt: number, now: number): number {
   const issued = jwtIssuedAt(token)?.getTime() ?? obtainedAt
   const expires = jwtExpiry(token)?.getTime() ?? obtainedAt + 5 * 60_000
-  return Math.max(200, issued + (expires - issued) / 2 - now)
+  const delay = issued + (expires - issued) / 2 - now
+  // A token that is already past its half-life (or has unreadable times) must not set off a request loop.
+  return Number.isFinite(delay) ? Math.max(MIN_REFRESH_DELAY_MS, delay) : MIN_REFRESH_DELAY_MS
 }
 
 export interface StartedIdentity {
@@ -73,7 +78,7 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   await replaceFile(tokenFile, token)
   const expiresAt = jwtExpiry(token)
   // The path is not logged: the tokens the refresher fetches later are not masked.
-  core.info(`GitHub OIDC token for audience ${identity.audience} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
+  core.info(`GitHub OIDC token for audience ${inline(identity.audience)} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
 
   const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, 'refresher.json'), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'refresher', 'index.js')
