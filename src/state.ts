@@ -8,6 +8,8 @@ export enum StateKey {
   DiagnosticPaths = 'diagnostic-paths',
   /** The PID of the OIDC token refresher, which the post step stops. */
   RefresherPid = 'refresher-pid',
+  /** The key proxy's private directory: the post step stops it through a file there and reads its report. */
+  KeyProxyDir = 'key-proxy-dir',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source'
 }
