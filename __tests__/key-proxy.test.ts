@@ -10,6 +10,7 @@ import { parse } from 'smol-toml'
 import { fingerprint } from '../src/secrets.js'
 import { FakeOpenAI, REPLY } from './harness/fake-openai.js'
 import { standInCodex } from './harness/fake-package.js'
+import { alive } from './harness/processes.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
 import { makeTestCa } from './harness/test-ca.js'
@@ -38,17 +39,6 @@ afterEach(async () => {
   await Promise.all(runners.splice(0).map((r) => r.dispose()))
   await Promise.all(servers.splice(0).map((s) => s.stop()))
 })
-
-/** Running, and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  const stat = `/proc/${pid}/stat`
-  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'))
-}
 
 /** The parent of a process, from /proc/<pid>/stat. */
 function parentOf(pid: number): number {

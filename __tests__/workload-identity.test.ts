@@ -8,6 +8,7 @@ import { fingerprint } from '../src/secrets.js'
 import { refreshDelay } from '../src/workload-identity.js'
 import { FakeOidc } from './harness/fake-oidc.js'
 import { standInCodex } from './harness/fake-package.js'
+import { alive } from './harness/processes.js'
 import { CODEX_VERSION, sharedToolCache } from './harness/real-cli.js'
 import { Runner, runProcess } from './harness/runner.js'
 
@@ -35,17 +36,6 @@ afterEach(async () => {
 
 function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
   return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { ...codexEnv, ...env })
-}
-
-/** Running, and not a zombie waiting for init to reap it. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  const stat = `/proc/${pid}/stat`
-  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'))
 }
 
 test('the token file is replaced before each expiry, never empty or half-written, and the post step stops the refresher', async () => {
