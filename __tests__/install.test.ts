@@ -8,7 +8,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { buildPackage, fakeCodexScript, HOST_SUFFIX, standInCodex } from './harness/fake-package.js'
 import { FakeRegistry } from './harness/fake-registry.js'
-import { TEST_API_KEY } from './harness/real-cli.js'
+import { TEST_API_KEY, TEST_PAT } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
 
 let registry: FakeRegistry
@@ -394,17 +394,20 @@ describe('plain http beyond this machine', () => {
     expect(registry.server.requests).toEqual([])
   })
 
-  test('the verify key is never sent to an api-base-url there; without verify it is a warning', async () => {
+  // Codex sends the api-key to api-base-url with every request, so verify or not, it never goes there.
+  test.each([{}, { verify: 'true' }])('the api-key is never sent to an api-base-url there (%p)', async (extra) => {
     const apiBase = 'http://api.example.com/v1'
-    const refused = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, verify: 'true' }, { HTTP_PROXY: proxy.origin() })
+    const refused = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, ...extra }, { HTTP_PROXY: proxy.origin() })
     expect(refused.errors).toEqual([
       `::error::api-base-url http://api.example.com is plain http to a host other than this machine, so api-key would travel in cleartext; nothing was sent. Use an https address for api-base-url.`
     ])
     expect(proxy.connects).toEqual([])
     expect(registry.server.requests).toEqual([])
+  })
 
-    const warned = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, 'registry-url': registry.url })
-    expect(warned.errors).toEqual([])
+  test('with another credential, such an api-base-url is a warning', async () => {
+    const warned = await runner.main({ 'access-token': TEST_PAT, 'api-base-url': 'http://api.example.com/v1', 'registry-url': registry.url })
+    expect(warned.errors).not.toContainEqual(expect.stringMatching(/cleartext/))
     expect(warnings(warned.stdout)).toEqual([
       '::warning::api-base-url http://api.example.com is plain http to a host other than this machine: api-key would travel in cleartext if it were sent, and its answers (whether a key is accepted) can be forged on the way. Use an https address for api-base-url.'
     ])

@@ -4,7 +4,7 @@ const repository = { full_name: 'acme/app', private: true }
 
 test('pull_request_target from a fork is untrusted; from the same repository it is not', () => {
   expect(untrustedReason('pull_request_target', { repository, pull_request: { head: { repo: { full_name: 'mallory/app' } } } })?.reason).toBe('pull_request_target from the fork mallory/app')
-  expect(untrustedReason('pull_request_target', { repository, pull_request: { head: { repo: null } } })?.reason).toMatch(/\(deleted\)/)
+  expect(untrustedReason('pull_request_target', { repository, pull_request: { head: { repo: null } } })?.reason).toMatch(/\(unknown or deleted\)/)
   expect(untrustedReason('pull_request_target', { repository, pull_request: { head: { repo: repository } } })).toBeUndefined()
 })
 

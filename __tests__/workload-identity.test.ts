@@ -9,6 +9,7 @@ import { fingerprint } from '../src/secrets.js'
 import { refreshDelay } from '../src/workload-identity.js'
 import { FakeOidc } from './harness/fake-oidc.js'
 import { standInCodex } from './harness/fake-package.js'
+import { alive } from './harness/processes.js'
 import { CODEX_VERSION, sharedToolCache } from './harness/real-cli.js'
 import { Runner, runProcess } from './harness/runner.js'
 import { LoopbackServer, sendJson } from './harness/servers.js'
@@ -44,21 +45,10 @@ function refresherPid(stdout: string): number {
   return Number(/OIDC token refresher started \(pid (\d+)\)/.exec(stdout)?.[1])
 }
 
-/** Running, and not a zombie waiting for init to reap it. */
 /** Whether `pid` is gone within `ms` (the refresher looks for its stop file every 250 ms; a loaded machine is slower). */
 async function exits(pid: number, ms = 3000): Promise<boolean> {
   for (const until = Date.now() + ms; alive(pid) && Date.now() < until; ) await sleep(50)
   return !alive(pid)
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  const stat = `/proc/${pid}/stat`
-  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'))
 }
 
 test('the token file is replaced before each expiry, never empty or half-written, and the post step stops the refresher', async () => {

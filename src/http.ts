@@ -182,7 +182,8 @@ export class HttpClient {
 
   constructor(private readonly options: HttpClientOptions = {}) {}
 
-  private dispatcherFor(url: URL): Dispatcher {
+  /** The connection pool for `url`: through its proxy when one applies, trusting the CA list. The key proxy forwards with it too. */
+  dispatcherFor(url: URL): Dispatcher {
     const proxy = proxyFor(url)
     const key = proxy ?? ''
     let dispatcher = this.dispatchers.get(key)

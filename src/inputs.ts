@@ -1,6 +1,7 @@
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import semver from 'semver'
+import { isAzureEndpoint, OPENAI_API_BASE_URL } from './endpoint.js'
 import { UserError } from './errors.js'
 import { checkPlainHttp, type CleartextRisk } from './http.js'
 import { LOGIN } from './policy.js'
@@ -28,6 +29,9 @@ export interface WorkloadIdentity {
   audience: string
 }
 
+/** Where the API key lives while the job runs: auth.json (none), or only a loopback proxy's memory. */
+export type KeyIsolation = 'none' | 'proxy'
+
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
 export type VersionSpec =
   | { kind: 'exact'; version: string }
@@ -54,7 +58,9 @@ export interface Inputs {
   networkIdleTimeoutMs: number
   /** Check the credential live before exporting anything. */
   verify: boolean
+  /** The Responses API Codex talks to (and verify checks): OpenAI, Azure OpenAI v1 or a gateway. */
   apiBaseUrl: string
+  keyIsolation: KeyIsolation
   expiryWarningDays: number
   /** TOML text merged over the action's config.toml. */
   config: string
@@ -75,6 +81,8 @@ const FORK_HINT =
 
 const RULE_ID = /^[A-Za-z0-9_.:-]{3,200}$/
 const API_KEY = /^sk-[A-Za-z0-9_-]{20,1024}$/
+/** Azure OpenAI keys: 32 hex digits, or the newer 84 letters and digits. */
+const AZURE_KEY = /^[A-Za-z0-9]{32,128}$/
 const PERSONAL_TOKEN = /^at-[A-Za-z0-9._~+/=-]{16,4096}$/
 const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
 const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
@@ -94,19 +102,24 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   maskSecret(registryToken)
   // Workload identity: the runner's OIDC request token, before anything can print it.
   if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
+  // Codex sends the api-key to this endpoint on every request, not only verify.
+  const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, { secret: 'api-key', sent: apiKey !== '', answers: API_ANSWERS })
+  const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl))
+  const exportEnv = parseBoolean('export-env', read('export-env'), false)
   return {
-    ...parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience')),
+    ...auth,
     version: parseVersionSpec(read('codex-version')),
     registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', { secret: 'registry-token', sent: registryToken !== '', answers: REGISTRY_ANSWERS }),
     codexHome: parseCodexHome(read('codex-home')),
     install: parseBoolean('install', read('install'), true),
-    exportEnv: parseBoolean('export-env', read('export-env'), false),
+    exportEnv,
     ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
     exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true),
     registryToken: parseRegistryToken(registryToken),
     networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
     verify: parseBoolean('verify', read('verify'), false),
-    apiBaseUrl: parseHttpUrl('api-base-url', read('api-base-url'), 'https://api.openai.com/v1', { secret: 'api-key', sent: apiKey !== '' && parseBoolean('verify', read('verify'), false), answers: API_ANSWERS }),
+    apiBaseUrl,
+    keyIsolation: parseKeyIsolation(read('key-isolation'), auth, exportEnv),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
     allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),
@@ -141,11 +154,32 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
   return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
 }
 
+/**
+ * `proxy` keeps the API key in a loopback proxy's memory only. It needs an API key (an
+ * access token or an OIDC identity is used by the CLI itself), and refuses export-env,
+ * which would hand the key to every later step again.
+ */
+export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' | 'workloadIdentity'>, exportEnv: boolean): KeyIsolation {
+  const value = raw || 'none'
+  if (value !== 'none' && value !== 'proxy') throw new UserError(`key-isolation must be none or proxy, not "${raw}".`)
+  if (value === 'none') return value
+  if (auth.workloadIdentity) {
+    throw new UserError('key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.')
+  }
+  if (auth.credentials?.mode === 'access-token') {
+    throw new UserError('key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.')
+  }
+  if (exportEnv) {
+    throw new UserError('key-isolation: proxy and export-env: true contradict each other: export-env would put the key back into every later step. Remove export-env.')
+  }
+  return value
+}
+
 /** Exactly one credential source: api-key, access-token, or federation-rule-id (with oidc-audience). */
-export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string): Pick<Inputs, 'credentials' | 'workloadIdentity'> {
+export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, azure = false): Pick<Inputs, 'credentials' | 'workloadIdentity'> {
   if (!ruleId) {
     if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
-    return { credentials: parseCredentials(apiKey, accessToken) }
+    return { credentials: parseCredentials(apiKey, accessToken, azure) }
   }
   if (apiKey || accessToken) {
     throw new UserError(`federation-rule-id and ${apiKey ? 'api-key' : 'access-token'} are both set. Set only one credential source: federation-rule-id needs no stored secret.`)
@@ -159,9 +193,10 @@ export function parseAuth(apiKey: string, accessToken: string, ruleId: string, a
 
 /**
  * Exactly one of the two inputs; each holds one credential, or several during a rotation
- * (one a line, newest first). Every line must have the shape of its kind.
+ * (one a line, newest first). Every line must have the shape of its kind (for an Azure
+ * endpoint, an API key may also have the shape of an Azure key).
  */
-export function parseCredentials(apiKey: string, accessToken: string): Credentials {
+export function parseCredentials(apiKey: string, accessToken: string, azure = false): Credentials {
   if (!apiKey && !accessToken) {
     throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
   }
@@ -177,19 +212,19 @@ export function parseCredentials(apiKey: string, accessToken: string): Credentia
     const where = lines.length > 1 ? `${mode} line ${index + 1}` : mode
     if (!line) throw new UserError(`${where} is empty. Give one credential a line, newest first, with no empty lines between them.`)
     if (lines.indexOf(line) !== index) throw new UserError(`${where} repeats line ${lines.indexOf(line) + 1}. Give each credential once.`)
-    checkSecretShape(mode, where, line)
+    checkSecretShape(mode, where, line, azure)
   })
   return { mode, candidates: lines }
 }
 
-function checkSecretShape(mode: SecretMode, where: string, secret: string): void {
+function checkSecretShape(mode: SecretMode, where: string, secret: string, azure: boolean): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(secret)) {
     throw new UserError(`${where} contains a control character. Copy the credential into the secret again, without invisible characters.`)
   }
-  if (mode === 'api-key' && !API_KEY.test(secret)) {
+  if (mode === 'api-key' && !API_KEY.test(secret) && !(azure && AZURE_KEY.test(secret))) {
     throw new UserError(
-      `${where} does not look like an OpenAI API key (sk- followed by letters, digits, - and _). ` +
+      `${where} does not look like an ${azure ? 'Azure OpenAI key (32 to 128 letters and digits) or an ' : ''}OpenAI API key (sk- followed by letters, digits, - and _). ` +
         'Check that the secret holds the key itself, not its name; a Codex access token goes in access-token.'
     )
   }

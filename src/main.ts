@@ -4,7 +4,7 @@ import * as io from '@actions/io'
 import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from './ca.js'
 import { CreatedPaths } from './cleanup.js'
 import { cliVersion, loginLogPath, prepareCodexHome, type CodexHome } from './codex.js'
-import { parseUserConfig } from './config.js'
+import { mergeConfig, parseUserConfig } from './config.js'
 import { errorLine, UserError } from './errors.js'
 import { runnerTemp } from './files.js'
 import { HttpClient } from './http.js'
@@ -33,7 +33,6 @@ export async function run(): Promise<void> {
       await phase('CA bundle', async () => reportCaBundle(ca))
       report.caCertificates = ca.certificates
     }
-    const home = await prepareCodexHome(inputs.codexHome, created, userConfig, { mode: source.mode, exportEnv: inputs.exportEnv, allowSecretInShell: inputs.allowSecretInShell })
     const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
     const anchors = ca ? await trustAnchors(ca) : undefined
     const client = new HttpClient({
@@ -43,6 +42,9 @@ export async function run(): Promise<void> {
       authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
     })
     http = client
+    // A source may need settings in config.toml, such as the address of a helper it starts.
+    const sourceConfig = await source.configFor({ inputs, anchors, http: client, created })
+    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), { mode: source.mode, exportEnv: inputs.exportEnv, allowSecretInShell: inputs.allowSecretInShell })
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : await codexOnPath()

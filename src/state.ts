@@ -8,6 +8,8 @@ export enum StateKey {
   DiagnosticPaths = 'diagnostic-paths',
   /** The OIDC token refresher's private directory, where the post step asks it to stop; empty once it has. */
   RefresherDir = 'refresher-dir',
+  /** The key proxy's private directory: the post step stops it through a file there and reads its report. */
+  KeyProxyDir = 'key-proxy-dir',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source'
 }

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import * as core from '@actions/core'
 import type { CreatedPaths } from './cleanup.js'
+import { MAX_LIFETIME_MS, startDetached } from './detached.js'
 import { makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
 import type { HttpClient } from './http.js'
 import type { WorkloadIdentity } from './inputs.js'
@@ -42,9 +41,6 @@ export const STOP_FILE = 'stop'
 /** The shortest wait between two token requests. */
 const MIN_REFRESH_DELAY_MS = 1000
 
-/** A hosted job lasts at most 6 hours; the refresher never outlives that. */
-const MAX_LIFETIME_MS = 6 * 3600_000
-
 /**
  * When to fetch the next token: half-way through the current one's life (iat to exp), so
  * that a failed attempt leaves time for retries before it expires.
@@ -81,17 +77,8 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   core.info(`GitHub OIDC token for audience ${inline(identity.audience)} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
 
   const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, 'refresher.json'), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'refresher', 'index.js')
-  // Only what a request needs: the request token stays out of the refresher's environment.
-  const env: Record<string, string> = {}
-  for (const name of ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) {
-    const value = process.env[name]
-    if (value !== undefined) env[name] = value
-  }
-  const child = spawn(process.execPath, [script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env, windowsHide: true })
-  if (child.pid === undefined) throw new Error('the OIDC token refresher did not start')
+  const child = startDetached('refresher', config)
   saveValue(StateKey.RefresherDir, dir)
-  child.stdin.end(JSON.stringify(config))
   child.unref()
   core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it. The runner cannot mask the tokens it fetches: never print the token file.`)
   return { tokenFile, expiresAt, refresherDir: dir }

@@ -75,6 +75,8 @@ export interface FakeOpenAIOptions {
   /** API keys GET /v1/models knows; any other gets 401. */
   apiKeys?: Record<string, KeyAnswer>
   tls?: TlsIdentity
+  /** Azure OpenAI's v1 API: routes under /openai/v1, the key only in the `api-key` header (a bearer token gets 401). */
+  azure?: boolean
 }
 
 export class FakeOpenAI {
@@ -83,9 +85,13 @@ export class FakeOpenAI {
 
   constructor(private readonly options: FakeOpenAIOptions = {}) {
     this.server = new LoopbackServer((req, res) => {
-      const url = req.url ?? ''
-      if (req.method === 'GET' && url === '/v1/models') {
-        const key = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+      // Azure's routes are OpenAI's under /openai.
+      const url = this.options.azure ? (req.url ?? '').replace(/^\/openai\/v1\//, '/v1/') : req.url ?? ''
+      const key = this.options.azure ? String(req.headers['api-key'] ?? '') : (req.headers.authorization ?? '').replace(/^Bearer /, '')
+      if (this.options.azure && url.startsWith('/v1/') && !(key in (this.options.apiKeys ?? {}))) {
+        return sendJson(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } })
+      }
+      if (req.method === 'GET' && url.split('?')[0] === '/v1/models') {
         const answer = this.options.apiKeys?.[key] ?? 401
         if (answer === 200) return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }] })
         if (answer === 'quota') return sendJson(res, 429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } })
@@ -147,6 +153,16 @@ export class FakeOpenAI {
   }
 
   authorizations(): string[] {
-    return this.server.requests.filter((r) => r.url.startsWith('/v1/responses')).map((r) => r.headers.authorization ?? '')
+    return this.responsesRequests().map((r) => r.headers.authorization ?? '')
+  }
+
+  /** The Responses API requests this server answered. */
+  responsesRequests() {
+    return this.server.requests.filter((r) => /^(\/openai)?\/v1\/responses/.test(r.url))
+  }
+
+  /** The base URL of its API, as api-base-url takes it. */
+  get apiBaseUrl(): string {
+    return `${this.server.origin}${this.options.azure ? '/openai/v1' : '/v1'}`
   }
 }

@@ -2,16 +2,21 @@ import * as core from '@actions/core'
 import type { AuthMode, Inputs } from '../inputs.js'
 import { readValue, saveValue, StateKey } from '../state.js'
 import { federation } from './federation.js'
-import type { Authenticated, CredentialSource, SourceContext } from './source.js'
+import { azureKey, keyProxy } from './key-proxy.js'
+import type { Authenticated, ConfigContext, CredentialSource, SourceContext } from './source.js'
 import { storedSecret } from './stored-secret.js'
 
-/** Every credential source; getInputs lets exactly one of them be selected. */
-const SOURCES: readonly CredentialSource<never>[] = [storedSecret, federation] as CredentialSource<never>[]
+/**
+ * Every credential source, in the order they are asked: the first whose inputs are set is
+ * chosen (an api-key with key-isolation: proxy, or for Azure, before the plain login).
+ */
+const SOURCES: readonly CredentialSource<never>[] = [keyProxy, azureKey, storedSecret, federation] as CredentialSource<never>[]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {
   name: string
   mode: AuthMode
+  configFor(ctx: ConfigContext): Promise<Record<string, unknown>>
   authenticate(ctx: SourceContext): Promise<Authenticated>
 }
 
@@ -21,7 +26,12 @@ export function chooseSource(inputs: Inputs): ChosenSource {
     if (selected === undefined) continue
     // Saved before anything starts, so that the post step finds it after any failure.
     saveValue(StateKey.Source, source.name)
-    return { name: source.name, mode: source.mode(selected), authenticate: (ctx) => source.authenticate(ctx, selected) }
+    return {
+      name: source.name,
+      mode: source.mode(selected),
+      configFor: async (ctx) => (source.configFor ? source.configFor(ctx, selected) : {}),
+      authenticate: (ctx) => source.authenticate(ctx, selected)
+    }
   }
   // getInputs has already refused a run without a credential source.
   throw new Error('no credential source was selected')

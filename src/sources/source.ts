@@ -17,6 +17,9 @@ export interface SourceContext {
   created: CreatedPaths
 }
 
+/** What a source gets before CODEX_HOME's config.toml is written. */
+export type ConfigContext = Pick<SourceContext, 'inputs' | 'anchors' | 'http' | 'created'>
+
 /** How later steps are authenticated, whatever the source. Holds no secret but `secretEnv`. */
 export interface Authenticated {
   mode: AuthMode
@@ -43,6 +46,11 @@ export interface CredentialSource<T = unknown> {
   select(inputs: Inputs): T | undefined
   /** The mode it authenticates with, known before anything runs (for the config checks). */
   mode(selected: T): AuthMode
+  /**
+   * Settings this source needs in config.toml (merged over the user's config), such as the
+   * provider Codex talks to; it may start a helper whose address they name. Optional.
+   */
+  configFor?(ctx: ConfigContext, selected: T): Promise<Record<string, unknown>>
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
   authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
   /** The post step's part, before the job's files are removed (stop a helper process, keep a refreshed credential). */

@@ -1,4 +1,5 @@
 import { logIn } from '../credential.js'
+import { OPENAI_API_BASE_URL, requireActionConfig } from '../endpoint.js'
 import type { Credentials } from '../inputs.js'
 import type { CredentialSource } from './source.js'
 
@@ -7,6 +8,12 @@ export const storedSecret: CredentialSource<Credentials> = {
   name: 'stored-secret',
   select: (inputs) => inputs.credentials,
   mode: (credentials) => credentials.mode,
+  // An API key for another Responses API (a gateway): Codex's built-in provider, pointed there.
+  async configFor({ inputs }, credentials) {
+    if (credentials.mode !== 'api-key' || inputs.apiBaseUrl === OPENAI_API_BASE_URL) return {}
+    await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl}`)
+    return { openai_base_url: inputs.apiBaseUrl }
+  },
   async authenticate(ctx, credentials) {
     const { binary, version, home, ca, created, inputs, http } = ctx
     const loggedIn = await logIn({ binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)

@@ -1,0 +1,173 @@
+/**
+ * The key proxy: a detached process the main step starts with key-isolation: proxy. It
+ * reads its configuration (the API key included) from stdin, listens on 127.0.0.1 on an
+ * ephemeral port and forwards the three requests Codex makes, under a random path prefix
+ * (the capability), to the upstream API with the key added. It prints its port once and
+ * nothing else. It stops when the post step creates `stop` in its directory, when the
+ * directory is removed, or at its deadline.
+ *
+ * Codex waits for the network forever when a connection is refused, so a dead proxy would
+ * hang every later `codex` call. Where the OS can share a socket (not Windows), a second
+ * process without the key, the guard (this script with --guard), holds the listening
+ * socket too and, once the proxy is gone, answers every request with a 410 that names it.
+ */
+import { spawn } from 'node:child_process'
+import { timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import * as http from 'node:http'
+import * as path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { request } from 'undici'
+import { keyHeaders } from './endpoint.js'
+import { describeFailure, HttpClient } from './http.js'
+import { replaceFile } from './oidc.js'
+import type { KeyProxyConfig, KeyProxyStatus } from './sources/key-proxy.js'
+
+/** What Codex asks of a Responses API provider; anything else is refused. */
+const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
+/** Never forwarded: credentials someone else put on a request, and hop-by-hop headers. */
+const DROPPED = new Set([
+  'authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie',
+  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'
+])
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
+/** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
+const STREAM_IDLE_MS = 300_000
+
+/** What the guard gets on stdin; it never sees the key. */
+interface GuardConfig {
+  dir: string
+  deadline: number
+  pid: number
+  upstream: string
+}
+
+/** The end of stdin: for the guard, the proxy's end. */
+const stdinEnded = new Promise<void>((resolve) => process.stdin.once('end', resolve))
+
+/** The configuration: stdin up to its first line break or its end. */
+function readConfig(): Promise<string> {
+  return new Promise((resolve) => {
+    let text = ''
+    process.stdin.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      if (text.includes('\n')) resolve(text)
+    })
+    void stdinEnded.then(() => resolve(text))
+  })
+}
+
+function sendError(res: http.ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ error: { message, type: 'codex_auth_action_key_proxy' } }))
+}
+
+/** The post step asked it to stop, the job's files are gone, or its time is up. */
+function finished(dir: string, deadline: number): boolean {
+  return !existsSync(dir) || existsSync(path.join(dir, 'stop')) || Date.now() > deadline
+}
+
+async function runProxy(config: KeyProxyConfig): Promise<void> {
+  const upstream = new URL(config.upstream)
+  const dispatcher = new HttpClient({ ca: config.ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+  const auth = keyHeaders(config.upstream, config.key)
+  const prefix = Buffer.from(`/${config.capability}/v1/`)
+  const status: KeyProxyStatus = { pid: process.pid, state: 'running', requests: 0, refused: 0, upstreamErrors: 0 }
+  let dirty = false
+
+  /** The upstream URL for a request that holds the capability and asks for one of ROUTES. */
+  const target = (method: string, url: string): string | undefined => {
+    const head = Buffer.from(url.slice(0, prefix.length))
+    if (head.length !== prefix.length || !timingSafeEqual(head, prefix)) return undefined
+    const rest = url.slice(prefix.length - 1)
+    const query = rest.indexOf('?')
+    const route = query < 0 ? rest : rest.slice(0, query)
+    return ROUTES.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
+  }
+
+  const server = http.createServer(async (req, res) => {
+    const url = target(req.method ?? '', req.url ?? '')
+    dirty = true
+    if (!url) {
+      status.refused++
+      return sendError(res, 404, 'Not found.')
+    }
+    status.requests++
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name)) headers[name] = value
+    const controller = new AbortController()
+    res.on('close', () => controller.abort())
+    try {
+      const answer = await request(url, { method: req.method as 'GET' | 'POST', headers: { ...headers, ...auth }, body: req.method === 'POST' ? req : undefined, dispatcher, signal: controller.signal })
+      if (answer.statusCode >= 500) {
+        status.upstreamErrors++
+        status.lastUpstreamStatus = answer.statusCode
+      }
+      const out: Record<string, string | string[]> = {}
+      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
+      res.writeHead(answer.statusCode, out)
+      // Server-sent events go on as they arrive: no buffering between upstream and Codex.
+      res.flushHeaders()
+      await pipeline(answer.body, res)
+    } catch (error) {
+      if (controller.signal.aborted) return
+      status.upstreamErrors++
+      status.lastUpstreamStatus = undefined
+      if (res.headersSent) res.destroy()
+      else sendError(res, 502, `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`)
+    }
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  startGuard(server, { dir: config.dir, deadline: config.deadline, pid: process.pid, upstream: upstream.origin })
+  const writeStatus = () => replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+  // The status (with the pid) exists before main learns the port.
+  dirty = false
+  await writeStatus()
+  process.stdout.on('error', () => undefined)
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
+
+  const timer = setInterval(() => {
+    if (finished(config.dir, config.deadline)) {
+      clearInterval(timer)
+      server.close()
+      server.closeAllConnections()
+      status.state = 'stopped'
+      void (existsSync(config.dir) ? writeStatus() : Promise.resolve()).then(() => process.exit(0))
+    } else if (dirty) {
+      dirty = false
+      void writeStatus()
+    }
+  }, 100)
+}
+
+/** Hands the listening socket to the guard (see the top of this file). */
+function startGuard(server: http.Server, config: GuardConfig): void {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return
+  const guard = spawn(process.execPath, [process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
+  // The pipe stays open for the proxy's life: its end tells the guard that the proxy is gone.
+  guard.stdin?.write(`${JSON.stringify(config)}\n`)
+  guard.unref()
+}
+
+async function runGuard(config: GuardConfig): Promise<void> {
+  // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
+  await stdinEnded
+  if (finished(config.dir, config.deadline)) process.exit(0)
+  const message =
+    `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
+    'the API key lived only in that process. Something on the runner ended it; run the job again.'
+  // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
+  http.createServer((_req, res) => sendError(res, 410, message)).listen({ fd: 3 })
+  setInterval(() => {
+    if (finished(config.dir, config.deadline)) process.exit(0)
+  }, 250)
+}
+
+const config: unknown = JSON.parse(await readConfig())
+if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
+else await runProxy(config as KeyProxyConfig)

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import * as path from 'node:path'
+import * as core from '@actions/core'
+import { MAX_LIFETIME_MS, startDetached } from '../detached.js'
+import { isAzureEndpoint, requireActionConfig } from '../endpoint.js'
+import { UserError } from '../errors.js'
+import { makePrivateDir, runnerTemp, writePrivateFile } from '../files.js'
+import type { HttpClient } from '../http.js'
+import type { Credentials, Inputs } from '../inputs.js'
+import { fingerprint, maskSecret } from '../secrets.js'
+import { readValue, saveValue, StateKey } from '../state.js'
+import { verifyApiKey } from '../verify.js'
+import type { ConfigContext, CredentialSource } from './source.js'
+
+/** What the key proxy process gets on stdin: never in argv, the environment or a file. */
+export interface KeyProxyConfig {
+  key: string
+  /** api-base-url: where requests go, with the key added. */
+  upstream: string
+  /** The random first segment of every path the proxy serves. */
+  capability: string
+  /** Its private directory: status.json, and the `stop` file the post step creates. */
+  dir: string
+  /** Epoch milliseconds after which it stops whatever happens. */
+  deadline: number
+  ca?: string[]
+}
+
+/** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
+export interface KeyProxyStatus {
+  pid: number
+  state: 'running' | 'stopped'
+  /** Requests forwarded upstream. */
+  requests: number
+  /** Requests refused: no capability, or not one of the three Codex needs. */
+  refused: number
+  /** Upstream failures: no connection, or a 5xx answer. */
+  upstreamErrors: number
+  lastUpstreamStatus?: number
+}
+
+/** The provider in config.toml. Azure needs nothing else of Codex 0.171.0 than its key header. */
+const PROVIDER = 'codex-auth-action'
+
+/** The key each run chose, between configFor and authenticate. */
+const chosen = new WeakMap<Credentials, string>()
+
+/**
+ * The key to use: the first, or with verify the first one the endpoint accepts (checked
+ * with the header the endpoint expects). Keys refused are named by fingerprint.
+ */
+async function chooseKey(http: HttpClient, inputs: Inputs, credentials: Credentials): Promise<string> {
+  if (!inputs.verify) return credentials.candidates[0]
+  const refused: string[] = []
+  for (const key of credentials.candidates) {
+    const id = fingerprint(key)
+    const outcome = await verifyApiKey(http, inputs.apiBaseUrl, key)
+    core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? `accepted by ${inputs.apiBaseUrl}` : outcome.detail}`)
+    if (outcome.kind === 'accepted' || outcome.kind === 'rate-limited') {
+      if (refused.length) core.warning(`api-key ${id} is in use; the secret also holds ${refused.join('; ')}. Finish the rotation: remove those keys from the secret.`)
+      return key
+    }
+    refused.push(`${id} (${outcome.detail})`)
+  }
+  throw new UserError(`No api-key was accepted by ${inputs.apiBaseUrl}: ${refused.join('; ')}. Put a current key first in the api-key secret.`)
+}
+
+/** A custom provider in config.toml: Codex then needs no login and no auth.json. */
+function provider(name: string, baseUrl: string, headers?: Record<string, string>): Record<string, unknown> {
+  const table = { name, base_url: baseUrl, wire_api: 'responses', ...(headers && { http_headers: headers }) }
+  return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
+}
+
+/**
+ * Starts the key proxy with the key on stdin, and waits for the port it listens on. Its
+ * directory is recorded first: removing it (a failed run, the post step) stops the proxy.
+ */
+async function startKeyProxy(key: string, upstream: string, ca: string[] | undefined, created: ConfigContext['created']): Promise<string> {
+  const dir = await makePrivateDir(runnerTemp(), 'codex-keyproxy-')
+  created.add(dir)
+  saveValue(StateKey.KeyProxyDir, dir)
+  // Anyone on this machine who learns it could use the proxy while the job runs: never in a log.
+  const capability = randomBytes(32).toString('base64url')
+  maskSecret(capability)
+  const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca }
+  const started = Date.now()
+  const child = startDetached('keyproxy', config, 'pipe')
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = ''
+    const failed = () => reject(new Error('the key proxy exited before it was ready'))
+    child.once('exit', failed)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      if (!text.includes('\n')) return
+      child.off('exit', failed)
+      child.stdout?.destroy()
+      const answer = JSON.parse(text) as { port?: number }
+      if (answer.port) resolve(answer.port)
+      else reject(new Error('the key proxy could not listen on 127.0.0.1'))
+    })
+  })
+  child.unref()
+  core.info(`Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`)
+  return `http://127.0.0.1:${port}/${capability}/v1`
+}
+
+/** The post step's part: a `stop` file in the proxy's own directory (no signal can reach another process), then its report. */
+async function stopKeyProxy(dir: string): Promise<void> {
+  const statusFile = path.join(dir, 'status.json')
+  const read = (): KeyProxyStatus | undefined => {
+    try {
+      return JSON.parse(readFileSync(statusFile, 'utf8')) as KeyProxyStatus
+    } catch {
+      return undefined
+    }
+  }
+  try {
+    await writePrivateFile(path.join(dir, 'stop'), '')
+  } catch {
+    // Its directory is gone (a failed main step removed it): it has stopped already.
+    return
+  }
+  let status = read()
+  for (let i = 0; i < 40 && status?.state !== 'stopped'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    status = read()
+  }
+  if (status?.state !== 'stopped') {
+    core.warning(`The key proxy did not confirm that it stopped${status ? ` (pid ${status.pid})` : ''}; it stops by itself once its directory is removed, which follows now.`)
+    return
+  }
+  const errors = status.upstreamErrors ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})` : ', no upstream error'
+  core.info(`Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`)
+}
+
+/** An api-key, kept only in the memory of a loopback proxy that Codex talks to (key-isolation: proxy). */
+export const keyProxy: CredentialSource<Credentials> = {
+  name: 'key-proxy',
+  select: (inputs) => (inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined),
+  mode: () => 'api-key',
+  async configFor({ inputs, anchors, http, created }, credentials) {
+    await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
+    const key = await chooseKey(http, inputs, credentials)
+    chosen.set(credentials, key)
+    const baseUrl = await startKeyProxy(key, inputs.apiBaseUrl, anchors, created)
+    return provider('codex-auth-action key proxy', baseUrl)
+  },
+  async authenticate({ inputs }, credentials) {
+    const key = chosen.get(credentials) ?? credentials.candidates[0]
+    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, loggedIn: false }
+  },
+  async post() {
+    const dir = readValue(StateKey.KeyProxyDir)
+    if (dir) await stopKeyProxy(dir)
+  }
+}
+
+/**
+ * An api-key for Azure OpenAI without the proxy: Codex sends Azure's `api-key` header
+ * itself, from config.toml (0600, in the private CODEX_HOME), as no login could make it do.
+ */
+export const azureKey: CredentialSource<Credentials> = {
+  name: 'azure-key',
+  select: (inputs) => (inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl) ? inputs.credentials : undefined),
+  mode: () => 'api-key',
+  async configFor({ inputs, http }, credentials) {
+    await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
+    const key = await chooseKey(http, inputs, credentials)
+    chosen.set(credentials, key)
+    return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': key })
+  },
+  async authenticate({ inputs }, credentials) {
+    const key = chosen.get(credentials) ?? credentials.candidates[0]
+    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: ['AZURE_OPENAI_API_KEY', key], loggedIn: false }
+  }
+}
