@@ -395,7 +395,7 @@ describe('plain http beyond this machine', () => {
   })
 
   // Codex sends the api-key to api-base-url with every request, so verify or not, it never goes there.
-  test.each([{}, { verify: 'true' }])('the api-key is never sent to an api-base-url there (%p)', async (extra) => {
+  test.each<Record<string, string>>([{}, { verify: 'true' }])('the api-key is never sent to an api-base-url there (%p)', async (extra) => {
     const apiBase = 'http://api.example.com/v1'
     const refused = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, ...extra }, { HTTP_PROXY: proxy.origin() })
     expect(refused.errors).toEqual([

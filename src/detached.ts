@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { writePrivateFile } from './files.js'
 
 /** A hosted job lasts at most 6 hours; no helper process outlives that. */
 export const MAX_LIFETIME_MS = 6 * 3600_000
@@ -24,4 +26,54 @@ export function startDetached(entry: 'refresher' | 'keyproxy', config: unknown, 
   if (child.pid === undefined) throw new Error(`the ${entry} helper process did not start`)
   child.stdin?.end(JSON.stringify(config))
   return child as ChildProcess & { pid: number }
+}
+
+/**
+ * The file the main or post step creates in a helper's private directory to stop it. Only
+ * the helper that owns the directory looks there, so the request can reach no other
+ * process, on any OS, where a signal to a PID could reach whatever reused it.
+ */
+const STOP_FILE = 'stop'
+
+/** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
+const STOP_WAIT_MS = 2000
+
+/** For the helper: asked to stop, its directory is gone (the job's files were removed), or its time is up. */
+export function stopRequested(dir: string, deadline: number): boolean {
+  return existsSync(path.join(dir, STOP_FILE)) || !existsSync(dir) || Date.now() > deadline
+}
+
+/** What every helper reports in its status file. */
+export interface HelperStatus {
+  pid: number
+  state: 'running' | 'stopped'
+}
+
+/**
+ * For the owner: asks the helper that owns `dir` to stop, and waits briefly for its status
+ * file to say so. Returns the last status it wrote, or undefined when its directory was
+ * already gone (it stopped by itself) or it never wrote one.
+ */
+export async function stopHelper<S extends HelperStatus>(dir: string, statusFile: string): Promise<S | undefined> {
+  try {
+    await writePrivateFile(path.join(dir, STOP_FILE), '')
+  } catch (error) {
+    // Asked before (EEXIST): wait and report all the same.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
+  }
+  let status: S | undefined
+  for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    status = readStatus<S>(path.join(dir, statusFile)) ?? status
+    if (status?.state === 'stopped') break
+  }
+  return status
+}
+
+function readStatus<S>(file: string): S | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as S
+  } catch {
+    // Not written yet, or mid-replace.
+    return undefined
+  }
 }

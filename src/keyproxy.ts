@@ -18,6 +18,7 @@ import * as http from 'node:http'
 import * as path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { request } from 'undici'
+import { stopRequested } from './detached.js'
 import { keyHeaders } from './endpoint.js'
 import { describeFailure, HttpClient } from './http.js'
 import { replaceFile } from './oidc.js'
@@ -60,11 +61,6 @@ function readConfig(): Promise<string> {
 function sendError(res: http.ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: { message, type: 'codex_auth_action_key_proxy' } }))
-}
-
-/** The post step asked it to stop, the job's files are gone, or its time is up. */
-function finished(dir: string, deadline: number): boolean {
-  return !existsSync(dir) || existsSync(path.join(dir, 'stop')) || Date.now() > deadline
 }
 
 async function runProxy(config: KeyProxyConfig): Promise<void> {
@@ -131,7 +127,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
 
   const timer = setInterval(() => {
-    if (finished(config.dir, config.deadline)) {
+    if (stopRequested(config.dir, config.deadline)) {
       clearInterval(timer)
       server.close()
       server.closeAllConnections()
@@ -157,14 +153,14 @@ function startGuard(server: http.Server, config: GuardConfig): void {
 async function runGuard(config: GuardConfig): Promise<void> {
   // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
   await stdinEnded
-  if (finished(config.dir, config.deadline)) process.exit(0)
+  if (stopRequested(config.dir, config.deadline)) process.exit(0)
   const message =
     `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
     'the API key lived only in that process. Something on the runner ended it; run the job again.'
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
   http.createServer((_req, res) => sendError(res, 410, message)).listen({ fd: 3 })
   setInterval(() => {
-    if (finished(config.dir, config.deadline)) process.exit(0)
+    if (stopRequested(config.dir, config.deadline)) process.exit(0)
   }, 250)
 }
 

@@ -9,7 +9,8 @@ import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { describeFailure, HttpClient } from './http.js'
 import { replaceFile, requestIdToken } from './oidc.js'
-import { refreshDelay, STOP_FILE, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
+import { refreshDelay, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
+import { stopRequested } from './detached.js'
 
 /** How often it looks for the stop file: the post step waits about this long. */
 const POLL_MS = 250
@@ -24,7 +25,6 @@ const config = JSON.parse(await readStdin()) as RefresherConfig
 const http = new HttpClient({ ca: config.ca, idleTimeoutMs: config.idleTimeoutMs })
 const status: RefresherStatus = { pid: process.pid, state: 'running', refreshes: 0 }
 const dir = path.dirname(config.file)
-const stopRequested = () => existsSync(path.join(dir, STOP_FILE)) || !existsSync(dir)
 const writeStatus = () => replaceFile(config.statusFile, JSON.stringify(status)).catch(() => undefined)
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -33,7 +33,7 @@ let obtainedAt = Date.now()
 let failures = 0
 let due = Date.now() + refreshDelay(token, obtainedAt, Date.now())
 await writeStatus()
-while (!stopRequested() && Date.now() < config.deadline) {
+while (!stopRequested(dir, config.deadline)) {
   if (Date.now() < due) {
     await sleep(Math.min(POLL_MS, due - Date.now()))
     continue

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import type { CreatedPaths } from './cleanup.js'
-import { MAX_LIFETIME_MS, startDetached } from './detached.js'
-import { makePrivateDir, runnerTemp, writePrivateFile } from './files.js'
+import { MAX_LIFETIME_MS, startDetached, stopHelper, type HelperStatus } from './detached.js'
+import { makePrivateDir, runnerTemp } from './files.js'
 import type { HttpClient } from './http.js'
 import type { WorkloadIdentity } from './inputs.js'
 import { jwtIssuedAt, oidcRequestFromEnv, replaceFile, requestIdToken, type OidcRequest } from './oidc.js'
@@ -23,20 +22,14 @@ export interface RefresherConfig {
 }
 
 /** The refresher's report, for the post step's log. Holds no token. */
-export interface RefresherStatus {
-  pid: number
-  state: 'running' | 'stopped'
+export interface RefresherStatus extends HelperStatus {
   refreshes: number
   lastRefresh?: string
   lastError?: string
 }
 
-/**
- * The file the post step creates in the refresher's private directory to stop it. Only
- * the refresher that owns the directory looks there, so the request can reach no other
- * process, on any OS; a PID could be reused by another.
- */
-export const STOP_FILE = 'stop'
+/** The refresher's status file, in its private directory. */
+const REFRESHER_STATUS = 'refresher.json'
 
 /** The shortest wait between two token requests. */
 const MIN_REFRESH_DELAY_MS = 1000
@@ -76,7 +69,7 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   // The path is not logged: the tokens the refresher fetches later are not masked.
   core.info(`GitHub OIDC token for audience ${inline(identity.audience)} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
 
-  const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, 'refresher.json'), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
+  const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, REFRESHER_STATUS), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
   const child = startDetached('refresher', config)
   saveValue(StateKey.RefresherDir, dir)
   child.unref()
@@ -84,40 +77,17 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   return { tokenFile, expiresAt, refresherDir: dir }
 }
 
-const STOP_WAIT_MS = 2000
-
 /**
- * Stops the refresher that owns `dir` with a stop file there (never a signal), waits
- * briefly for it to say it stopped, reports what it did, and clears the saved directory so
- * that no later step acts on it again. One that is mid-request and does not answer in time
- * stops at its next look, and finds its directory gone once the caller removes it.
+ * Stops the refresher that owns `dir` (see stopHelper), reports what it did, and clears the
+ * saved directory so that no later step acts on it again.
  */
 export async function stopRefresher(dir: string): Promise<void> {
   // Forgotten first: no later step acts on it again, and removing its directory stops it anyway.
   saveValue(StateKey.RefresherDir, '')
-  try {
-    await writePrivateFile(path.join(dir, STOP_FILE), '')
-  } catch (error) {
-    // Gone with its directory: it stopped itself. Asked before (EEXIST): wait and report.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
-  }
-  let status: RefresherStatus | undefined
-  for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
-    status = readStatus(path.join(dir, 'refresher.json'))
-    if (status?.state === 'stopped') break
-  }
+  const status = await stopHelper<RefresherStatus>(dir, REFRESHER_STATUS)
   if (status) {
     core.info(
       `OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${inline(status.lastError)}` : ''}; ${status.state === 'stopped' ? 'stopped' : 'asked to stop'}.`
     )
-  }
-}
-
-function readStatus(file: string): RefresherStatus | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RefresherStatus
-  } catch {
-    // No status yet: it never got to write one.
-    return undefined
   }
 }

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import * as path from 'node:path'
 import * as core from '@actions/core'
-import { MAX_LIFETIME_MS, startDetached } from '../detached.js'
+import { MAX_LIFETIME_MS, startDetached, stopHelper, type HelperStatus } from '../detached.js'
 import { isAzureEndpoint, requireActionConfig } from '../endpoint.js'
 import { UserError } from '../errors.js'
-import { makePrivateDir, runnerTemp, writePrivateFile } from '../files.js'
+import { makePrivateDir, runnerTemp } from '../files.js'
 import type { HttpClient } from '../http.js'
 import type { Credentials, Inputs } from '../inputs.js'
 import { fingerprint, maskSecret } from '../secrets.js'
@@ -28,9 +26,7 @@ export interface KeyProxyConfig {
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
-export interface KeyProxyStatus {
-  pid: number
-  state: 'running' | 'stopped'
+export interface KeyProxyStatus extends HelperStatus {
   /** Requests forwarded upstream. */
   requests: number
   /** Requests refused: no capability, or not one of the three Codex needs. */
@@ -105,27 +101,9 @@ async function startKeyProxy(key: string, upstream: string, ca: string[] | undef
   return `http://127.0.0.1:${port}/${capability}/v1`
 }
 
-/** The post step's part: a `stop` file in the proxy's own directory (no signal can reach another process), then its report. */
+/** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
 async function stopKeyProxy(dir: string): Promise<void> {
-  const statusFile = path.join(dir, 'status.json')
-  const read = (): KeyProxyStatus | undefined => {
-    try {
-      return JSON.parse(readFileSync(statusFile, 'utf8')) as KeyProxyStatus
-    } catch {
-      return undefined
-    }
-  }
-  try {
-    await writePrivateFile(path.join(dir, 'stop'), '')
-  } catch {
-    // Its directory is gone (a failed main step removed it): it has stopped already.
-    return
-  }
-  let status = read()
-  for (let i = 0; i < 40 && status?.state !== 'stopped'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    status = read()
-  }
+  const status = await stopHelper<KeyProxyStatus>(dir, 'status.json')
   if (status?.state !== 'stopped') {
     core.warning(`The key proxy did not confirm that it stopped${status ? ` (pid ${status.pid})` : ''}; it stops by itself once its directory is removed, which follows now.`)
     return
