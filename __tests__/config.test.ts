@@ -20,8 +20,13 @@ test('conflicts are refused before any login', () => {
   expect(() => configToml({ forced_login_method: 'chatgpt' }, 'api-key')).toThrow(/forced_login_method = "chatgpt", but the action logs in with api-key/)
   expect(() => configToml({ forced_login_method: 'api' }, 'access-token')).toThrow(/give the credential it expects \(api-key\)/)
   expect(() => configToml({ forced_login_method: 'api' }, 'api-key')).not.toThrow()
-  expect(() => configToml({ cli_auth_credentials_store: 'ephemeral' }, 'api-key')).toThrow(/cannot keep a login between steps/)
-  expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, 'api-key', 'x')).not.toThrow()
+  expect(() => configToml({ cli_auth_credentials_store: 'ephemeral' }, 'api-key')).toThrow(/only "file" keeps the login in CODEX_HOME/)
+  // "auto" would put a ChatGPT sign-in in the keychain on macOS and Windows runners, out of the post step's reach.
+  for (const mode of ['api-key', 'chatgpt'] as const) expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, mode, 'x')).toThrow(/only "file"/)
+  expect(() => checkConfig({ cli_auth_credentials_store: 'file' }, 'chatgpt', 'x')).not.toThrow()
+  expect(() => configToml({ forced_login_method: 'api' }, 'chatgpt')).toThrow(/forced_login_method = "api", but the action logs in with chatgpt/)
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, 'chatgpt')).not.toThrow()
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, 'workload-identity')).toThrow(/access-token or auth-json/)
 })
 
 test('invalid TOML names the place, not the text', () => {

@@ -14,8 +14,10 @@ export const DEFAULT_CONFIG: Table = {
   shell_environment_policy: { ignore_default_excludes: false }
 }
 
-/** Stores that keep the login between steps on a runner. */
-const USABLE_STORES = new Set(['file', 'auto'])
+/** The only store that keeps the login inside CODEX_HOME, where the post step removes it ("auto" uses a keychain on macOS and Windows). */
+const USABLE_STORES = new Set(['file'])
+/** Modes that are ChatGPT sign-ins, as forced_login_method sees them; the others are API credentials. */
+const CHATGPT_MODES = new Set<AuthMode>(['access-token', 'chatgpt'])
 
 /** The `config` input as a table; a TOML error names the line, never echoes the text. */
 export function parseUserConfig(text: string): Table {
@@ -49,15 +51,14 @@ export function mergeConfig(base: Table, over: Table): Table {
 export function checkConfig(config: Table, mode: AuthMode, source: string): void {
   const store = config.cli_auth_credentials_store
   if (typeof store === 'string' && !USABLE_STORES.has(store)) {
-    throw new UserError(`${source} sets cli_auth_credentials_store = "${store}", which cannot keep a login between steps on a runner. Set it to "file", or remove it.`)
+    throw new UserError(`${source} sets cli_auth_credentials_store = "${store}", but only "file" keeps the login in CODEX_HOME, where the post step removes it ("auto" may use the keychain or Credential Manager, "keyring" fails on Linux runners, "ephemeral" keeps nothing between steps). Set it to "file", or remove it.`)
   }
   const forced = config.forced_login_method
-  // Access tokens are ChatGPT sign-ins; API keys and workload identity are API credentials.
-  const conflict = (forced === 'chatgpt' && mode !== 'access-token') || (forced === 'api' && mode === 'access-token')
+  const conflict = (forced === 'chatgpt' && !CHATGPT_MODES.has(mode)) || (forced === 'api' && CHATGPT_MODES.has(mode))
   if (conflict) {
     throw new UserError(
       `${source} sets forced_login_method = "${forced}", but the action logs in with ${mode}: codex would log out and delete auth.json at its first command. ` +
-        `Remove forced_login_method, or give the credential it expects (${forced === 'api' ? 'api-key' : 'access-token'}).`
+        `Remove forced_login_method, or give the credential it expects (${forced === 'api' ? 'api-key' : 'access-token or auth-json'}).`
     )
   }
 }

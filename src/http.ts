@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
+import { Agent, fetch as undiciFetch, ProxyAgent, request, type Dispatcher } from 'undici'
 import { UserError } from './errors.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000
@@ -136,6 +136,10 @@ export class HttpClient {
     }
     return dispatcher
   }
+
+  /** fetch with this client's proxy and CA settings, for a library that brings its own request code (Octokit). */
+  readonly fetch = ((input: string | URL, init?: Parameters<typeof undiciFetch>[1]) =>
+    undiciFetch(input, { ...init, dispatcher: this.dispatcherFor(new URL(String(input))) })) as unknown as typeof globalThis.fetch
 
   /** One GET; a non-2xx status becomes an HttpStatusError holding the start of the body. */
   async open(url: string, headers: Record<string, string> = {}): Promise<StreamResponse> {

@@ -1,11 +1,13 @@
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import semver from 'semver'
+import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
 import { UserError } from './errors.js'
+import { parsePersistInputs, type PersistInputs } from './secret-store.js'
 import { maskSecret } from './secrets.js'
 
-/** How later steps are authenticated: a stored secret, or GitHub OIDC federated by OpenAI. */
-export type AuthMode = SecretMode | 'workload-identity'
+/** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
+export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
 export type SecretMode = 'api-key' | 'access-token'
 
 /** The one credential a run logs in with. */
@@ -33,9 +35,15 @@ export type VersionSpec =
   | { kind: 'tag'; tag: string }
 
 export interface Inputs {
-  /** Exactly one of credentials and workloadIdentity is set. */
+  /** Exactly one of credentials, workloadIdentity and chatgpt is set. */
   credentials?: Credentials
   workloadIdentity?: WorkloadIdentity
+  /** A ChatGPT sign-in (auth-json), validated. */
+  chatgpt?: ChatgptAuth
+  /** Where a refreshed auth.json is written back (persist-secret), with auth-json only. */
+  persist?: PersistInputs
+  /** allow-auth-json-on-public-repo */
+  allowAuthJsonOnPublicRepo: boolean
   version: VersionSpec
   registryUrl: string
   /** Absolute path the user named, or undefined for an action-owned directory. */
@@ -80,13 +88,20 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   const apiKey = read('api-key')
   const accessToken = read('access-token')
   const registryToken = read('registry-token')
+  const authJson = read('auth-json')
+  const persistToken = read('persist-token')
   maskSecret(apiKey)
   maskSecret(accessToken)
   maskSecret(registryToken)
+  // Whole: its lines without a token ("tokens": {) are no secret; parseChatgptAuth masks each token.
+  if (authJson) core.setSecret(authJson)
+  maskSecret(persistToken)
   // Workload identity: the runner's OIDC request token, before anything can print it.
   if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
   return {
-    ...parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience')),
+    ...parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), authJson),
+    persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
+    allowAuthJsonOnPublicRepo: parseBoolean('allow-auth-json-on-public-repo', read('allow-auth-json-on-public-repo'), false),
     version: parseVersionSpec(read('codex-version')),
     registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org'),
     codexHome: parseCodexHome(read('codex-home')),
@@ -130,8 +145,14 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
   return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
 }
 
-/** Exactly one credential source: api-key, access-token, or federation-rule-id (with oidc-audience). */
-export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string): Pick<Inputs, 'credentials' | 'workloadIdentity'> {
+/** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */
+export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, authJson = ''): Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'> {
+  if (authJson) {
+    const other = [apiKey && 'api-key', accessToken && 'access-token', ruleId && 'federation-rule-id'].find(Boolean)
+    if (other) throw new UserError(`auth-json and ${other} are both set. Set only one credential source: auth-json is a ChatGPT sign-in, ${other} another way to authenticate.`)
+    const text = decodeAuthJson(authJson)
+    return { chatgpt: parseChatgptAuth(text, 'auth-json') }
+  }
   if (!ruleId) {
     if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
     return { credentials: parseCredentials(apiKey, accessToken) }
@@ -152,7 +173,7 @@ export function parseAuth(apiKey: string, accessToken: string, ruleId: string, a
  */
 export function parseCredentials(apiKey: string, accessToken: string): Credentials {
   if (!apiKey && !accessToken) {
-    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
+    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC (or auth-json for a ChatGPT sign-in). ${FORK_HINT}`)
   }
   if (apiKey && accessToken) {
     throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')

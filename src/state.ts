@@ -9,7 +9,9 @@ export enum StateKey {
   /** The PID of the OIDC token refresher, which the post step stops. */
   RefresherPid = 'refresher-pid',
   /** The name of the credential source the main step chose, whose post step part runs first. */
-  Source = 'source'
+  Source = 'source',
+  /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */
+  Chatgpt = 'chatgpt'
 }
 
 export function saveValue(key: StateKey, value: string): void {

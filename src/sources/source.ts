@@ -29,6 +29,8 @@ export interface Authenticated {
   secretEnv?: [string, string]
   /** Whether a `codex login` ran, so that codex-login.log means something. */
   loggedIn: boolean
+  /** Rows the source adds to the job summary (name, value); never a secret. */
+  summary?: [string, string][]
 }
 
 /**
@@ -43,8 +45,13 @@ export interface CredentialSource<T = unknown> {
   select(inputs: Inputs): T | undefined
   /** The mode it authenticates with, known before anything runs (for the config checks). */
   mode(selected: T): AuthMode
+  /** Refusals that need neither the network nor the disk, before anything is written or downloaded. */
+  check?(selected: T): void
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
   authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
-  /** The post step's part, before the job's files are removed (stop a helper process, keep a refreshed credential). */
+  /**
+   * The post step's part, before the job's files are removed (stop a helper process, keep a
+   * refreshed credential). A UserError fails the post step; anything else is a warning.
+   */
   post?(created: readonly string[]): Promise<void>
 }
