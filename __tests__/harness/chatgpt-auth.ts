@@ -1,10 +1,9 @@
 /**
  * ChatGPT-mode auth.json files shaped like the ones `codex login` writes, with unsigned
- * test JWTs, and a loopback ChatGPT backend: the OAuth token endpoint that refreshes them
- * (CODEX_REFRESH_TOKEN_URL_OVERRIDE) and the Responses API under chatgpt_base_url.
+ * test JWTs, and a loopback ChatGPT backend whose OAuth token endpoint refreshes them
+ * (CODEX_REFRESH_TOKEN_URL_OVERRIDE).
  */
 import { randomBytes } from 'node:crypto'
-import { RESPONSE_EVENTS } from './fake-openai.js'
 import { LoopbackServer, sendJson } from './servers.js'
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -50,7 +49,7 @@ export function chatgptAuth(options: AuthOptions & { pretty?: boolean } = {}): C
   return { text: JSON.stringify(file, null, options.pretty ? 2 : undefined), tokens, secrets: [tokens.id_token, tokens.access_token, tokens.refresh_token] }
 }
 
-/** The OAuth token endpoint and the backend Codex talks to in ChatGPT mode. */
+/** The OAuth token endpoint, and a backend (chatgpt_base_url) that answers everything else 404. */
 export class FakeChatgpt {
   readonly server: LoopbackServer
   /** The tokens each successful refresh handed out (canaries). */
@@ -70,11 +69,6 @@ export class FakeChatgpt {
         this.issued.push(fresh)
         this.valid.add(fresh.refresh_token)
         return sendJson(res, 200, { id_token: fresh.id_token, access_token: fresh.access_token, refresh_token: fresh.refresh_token })
-      }
-      if (req.method === 'POST' && url.endsWith('/responses')) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' })
-        res.end(RESPONSE_EVENTS)
-        return
       }
       sendJson(res, 404, { error: `no route for ${req.method} ${url}` })
     })
@@ -98,7 +92,7 @@ export class FakeChatgpt {
     return { CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${this.server.origin}/oauth/token` }
   }
 
-  /** `codex exec` against this backend, over HTTP, waiting for nothing else. */
+  /** `codex exec` against this backend, over HTTP (no websocket). */
   execArgs(prompt = 'say hi'): string[] {
     return ['exec', '--skip-git-repo-check', '-c', `chatgpt_base_url="${this.server.origin}/backend-api/"`, '-c', 'features.responses_websockets=false', prompt]
   }

@@ -14,8 +14,7 @@ function sse(events: object[]): string {
   return events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join('')
 }
 
-/** The three events that make `codex exec` print REPLY and finish its turn. */
-export const RESPONSE_EVENTS = sse([
+const RESPONSE_EVENTS = sse([
   { type: 'response.created', response: { id: 'resp_1' } },
   {
     type: 'response.output_item.done',
