@@ -61,7 +61,8 @@ async function event(payload: object): Promise<Record<string, string>> {
 
 test.each([
   ['as it is, pretty-printed', (f: ChatgptFile) => f.text, true],
-  ['base64-encoded', (f: ChatgptFile) => Buffer.from(f.text).toString('base64'), false]
+  ['base64-encoded', (f: ChatgptFile) => Buffer.from(f.text).toString('base64'), false],
+  ['base64-encoded in 76-column lines (base64 without -w0)', (f: ChatgptFile) => Buffer.from(f.text).toString('base64').replace(/.{76}/g, '$&\n'), true]
 ])('auth-json %s: auth.json written 0600 byte for byte, outputs and log without any token, removed by the post step', async (_how, encode, pretty) => {
   const file = signIn({ pretty, plan: 'team', accountId: 'acct-outputs' })
   const result = await main({ 'auth-json': encode(file) })

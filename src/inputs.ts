@@ -173,7 +173,7 @@ export function parseAuth(apiKey: string, accessToken: string, ruleId: string, a
  */
 export function parseCredentials(apiKey: string, accessToken: string): Credentials {
   if (!apiKey && !accessToken) {
-    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC (or auth-json for a ChatGPT sign-in). ${FORK_HINT}`)
+    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
   }
   if (apiKey && accessToken) {
     throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')
