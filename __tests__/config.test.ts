@@ -3,6 +3,7 @@ import { checkConfig, configToml, inheritsVariable, mergeConfig, parseUserConfig
 
 const apiKey: ConfigRules = { mode: 'api-key', exportEnv: false, allowSecretInShell: false }
 const accessToken: ConfigRules = { ...apiKey, mode: 'access-token' }
+const rules = (mode: ConfigRules['mode']): ConfigRules => ({ ...apiKey, mode })
 
 test('the defaults: file credentials, no KEY/SECRET/TOKEN variables for commands', () => {
   expect(parse(configToml({}, apiKey))).toEqual({ cli_auth_credentials_store: 'file', shell_environment_policy: { ignore_default_excludes: false } })
@@ -23,6 +24,11 @@ test('conflicts are refused before any login', () => {
   expect(() => configToml({ forced_login_method: 'chatgpt' }, apiKey)).toThrow(/forced_login_method = "chatgpt", but the action logs in with api-key/)
   expect(() => configToml({ forced_login_method: 'api' }, accessToken)).toThrow(/give the credential it expects \(api-key\)/)
   expect(() => configToml({ forced_login_method: 'api' }, apiKey)).not.toThrow()
+  expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, rules('chatgpt'), 'x')).toThrow(/macOS keychain/)
+  expect(() => checkConfig({ cli_auth_credentials_store: 'file' }, rules('chatgpt'), 'x')).not.toThrow()
+  expect(() => configToml({ forced_login_method: 'api' }, rules('chatgpt'))).toThrow(/forced_login_method = "api", but the action logs in with chatgpt/)
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, rules('chatgpt'))).not.toThrow()
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, rules('workload-identity'))).toThrow(/access-token or auth-json/)
 })
 
 test('only the file credential store may be in effect', () => {

@@ -115,6 +115,8 @@ async function checkNamedHome(named: string, userConfig: Record<string, unknown>
     entries.set(name, entry)
   }
   for (const name of ADDED_TO_NAMED_HOME) {
+    // A ChatGPT sign-in's auth.json lives in its named home across jobs (sources/chatgpt.ts decides what to do with it).
+    if (name === 'auth.json' && rules.mode === 'chatgpt') continue
     if (entries.get(name)) {
       throw new UserError(`codex-home ${named} already holds ${name}, which the action does not overwrite or remove. Move it away (it may hold a credential from an earlier login), name another directory, or leave codex-home empty.`)
     }

@@ -34,6 +34,9 @@ const REFUSED_STORES: Record<string, string> = {
   ephemeral: 'keeps the login in memory only, so later steps would not be logged in'
 }
 
+/** Modes that are ChatGPT sign-ins, as forced_login_method sees them; the others are API credentials. */
+const CHATGPT_MODES = new Set<AuthMode>(['access-token', 'chatgpt'])
+
 /**
  * Variables a job commonly holds a credential in: those of them that commands the model
  * runs would inherit are named in the warning.
@@ -112,12 +115,11 @@ export function checkConfig(config: Table, rules: ConfigRules, source: string): 
   }
   const { mode } = rules
   const forced = config.forced_login_method
-  // Access tokens are ChatGPT sign-ins; API keys and workload identity are API credentials.
-  const conflict = (forced === 'chatgpt' && mode !== 'access-token') || (forced === 'api' && mode === 'access-token')
+  const conflict = (forced === 'chatgpt' && !CHATGPT_MODES.has(mode)) || (forced === 'api' && CHATGPT_MODES.has(mode))
   if (conflict) {
     throw new UserError(
       `${source} sets forced_login_method = "${forced}", but the action logs in with ${mode}: codex would log out and delete auth.json at its first command. ` +
-        `Remove forced_login_method, or give the credential it expects (${forced === 'api' ? 'api-key' : 'access-token'}).`
+        `Remove forced_login_method, or give the credential it expects (${forced === 'api' ? 'api-key' : 'access-token or auth-json'}).`
     )
   }
   const visible = CREDENTIAL_VARIABLES.filter((name) => inheritsVariable(config, name))

@@ -21,7 +21,8 @@ export class HttpStatusError extends Error {
     readonly status: number,
     readonly retryAfterMs?: number,
     /** The start of the response body: an API's error code lives there. */
-    readonly body = ''
+    readonly body = '',
+    readonly headers: Dispatcher.ResponseData['headers'] = {}
   ) {
     super(`HTTP ${status} from ${url}`)
   }
@@ -199,19 +200,20 @@ export class HttpClient {
     return dispatcher
   }
 
-  /** One GET; a non-2xx status becomes an HttpStatusError holding the start of the body. */
-  async open(url: string, headers: Record<string, string> = {}): Promise<StreamResponse> {
+  /** One request (a GET unless `send` says otherwise); a non-2xx status becomes an HttpStatusError holding the start of the body. */
+  async open(url: string, headers: Record<string, string> = {}, send: { method: 'GET' | 'PUT'; body?: string } = { method: 'GET' }): Promise<StreamResponse> {
     const target = new URL(url)
     const auth = this.options.authOrigin === target.origin ? this.options.authHeaders : undefined
     const response = await request(target, {
-      method: 'GET',
+      method: send.method,
+      body: send.body,
       headers: { 'user-agent': 'codex-auth-action', ...auth, ...headers },
       dispatcher: this.dispatcherFor(target),
       maxRedirections: 5
     })
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const body = await response.body.text().then((text) => text.slice(0, 4096), () => '')
-      throw new HttpStatusError(url, response.statusCode, parseRetryAfter(response.headers['retry-after']), body)
+      throw new HttpStatusError(url, response.statusCode, parseRetryAfter(response.headers['retry-after']), body, response.headers)
     }
     return { body: response.body, headers: response.headers }
   }

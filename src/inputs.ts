@@ -1,14 +1,16 @@
 import * as path from 'node:path'
 import * as core from '@actions/core'
 import semver from 'semver'
+import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
 import { isAzureEndpoint, OPENAI_API_BASE_URL } from './endpoint.js'
 import { UserError } from './errors.js'
 import { checkPlainHttp, type CleartextRisk } from './http.js'
 import { LOGIN } from './policy.js'
+import { parsePersistInputs, type PersistInputs } from './secret-store.js'
 import { maskSecret } from './secrets.js'
 
-/** How later steps are authenticated: a stored secret, or GitHub OIDC federated by OpenAI. */
-export type AuthMode = SecretMode | 'workload-identity'
+/** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
+export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
 export type SecretMode = 'api-key' | 'access-token'
 
 /** The one credential a run logs in with. */
@@ -39,9 +41,15 @@ export type VersionSpec =
   | { kind: 'tag'; tag: string }
 
 export interface Inputs {
-  /** Exactly one of credentials and workloadIdentity is set. */
+  /** Exactly one of credentials, workloadIdentity and chatgpt is set. */
   credentials?: Credentials
   workloadIdentity?: WorkloadIdentity
+  /** A ChatGPT sign-in (auth-json), validated. */
+  chatgpt?: ChatgptAuth
+  /** Where a refreshed auth.json is written back (persist-secret), with auth-json only. */
+  persist?: PersistInputs
+  /** allow-auth-json-on-public-repo */
+  allowAuthJsonOnPublicRepo: boolean
   version: VersionSpec
   registryUrl: string
   /** Absolute path the user named, or undefined for an action-owned directory. */
@@ -97,17 +105,24 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   const apiKey = read('api-key')
   const accessToken = read('access-token')
   const registryToken = read('registry-token')
+  const authJson = read('auth-json')
+  const persistToken = read('persist-token')
   maskSecret(apiKey)
   maskSecret(accessToken)
   maskSecret(registryToken)
+  // Whole: its lines without a token ("tokens": {) are no secret; parseChatgptAuth masks each token.
+  if (authJson) core.setSecret(authJson)
+  maskSecret(persistToken)
   // Workload identity: the runner's OIDC request token, before anything can print it.
   if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
   // Codex sends the api-key to this endpoint on every request, not only verify.
   const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, { secret: 'api-key', sent: apiKey !== '', answers: API_ANSWERS })
-  const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl))
+  const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl), authJson)
   const exportEnv = parseBoolean('export-env', read('export-env'), false)
   return {
     ...auth,
+    persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
+    allowAuthJsonOnPublicRepo: parseBoolean('allow-auth-json-on-public-repo', read('allow-auth-json-on-public-repo'), false),
     version: parseVersionSpec(read('codex-version')),
     registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', { secret: 'registry-token', sent: registryToken !== '', answers: REGISTRY_ANSWERS }),
     codexHome: parseCodexHome(read('codex-home')),
@@ -159,12 +174,15 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
  * access token or an OIDC identity is used by the CLI itself), and refuses export-env,
  * which would hand the key to every later step again.
  */
-export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' | 'workloadIdentity'>, exportEnv: boolean): KeyIsolation {
+export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'>, exportEnv: boolean): KeyIsolation {
   const value = raw || 'none'
   if (value !== 'none' && value !== 'proxy') throw new UserError(`key-isolation must be none or proxy, not "${raw}".`)
   if (value === 'none') return value
   if (auth.workloadIdentity) {
     throw new UserError('key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.')
+  }
+  if (auth.chatgpt) {
+    throw new UserError('key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.')
   }
   if (auth.credentials?.mode === 'access-token') {
     throw new UserError('key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.')
@@ -175,8 +193,14 @@ export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' 
   return value
 }
 
-/** Exactly one credential source: api-key, access-token, or federation-rule-id (with oidc-audience). */
-export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, azure = false): Pick<Inputs, 'credentials' | 'workloadIdentity'> {
+/** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */
+export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, azure = false, authJson = ''): Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'> {
+  if (authJson) {
+    const other = [apiKey && 'api-key', accessToken && 'access-token', ruleId && 'federation-rule-id'].find(Boolean)
+    if (other) throw new UserError(`auth-json and ${other} are both set. Set only one credential source: auth-json is a ChatGPT sign-in, ${other} another way to authenticate.`)
+    const text = decodeAuthJson(authJson)
+    return { chatgpt: parseChatgptAuth(text, 'auth-json') }
+  }
   if (!ruleId) {
     if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
     return { credentials: parseCredentials(apiKey, accessToken, azure) }

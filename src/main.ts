@@ -55,7 +55,7 @@ export async function run(): Promise<void> {
     report.version = version
     report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     const auth = await source.authenticate({ inputs, binary: cli.binary, version, home, ca: writtenCa, anchors, http: client, created })
-    Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified })
+    Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified, details: auth.summary })
     await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
   } catch (error) {
     // A failed run leaves no credential and no half-made directory behind.

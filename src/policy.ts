@@ -6,6 +6,7 @@ import type { Inputs } from './inputs.js'
 interface Repo {
   full_name?: string
   private?: boolean
+  visibility?: string
 }
 
 /** Text a person wrote, as a webhook payload carries it: who wrote it, and how they relate to the repository. */
@@ -89,7 +90,7 @@ export function untrustedReason(eventName: string, event: EventPayload, allowUse
 }
 
 /** The event payload; anything unreadable or not a JSON object counts as an empty one. */
-function readEvent(file: string | undefined): EventPayload {
+export function readEvent(file: string | undefined): EventPayload {
   if (!file) return {}
   try {
     const event: unknown = JSON.parse(readFileSync(file, 'utf8'))

@@ -11,7 +11,9 @@ export enum StateKey {
   /** The key proxy's private directory: the post step stops it through a file there and reads its report. */
   KeyProxyDir = 'key-proxy-dir',
   /** The name of the credential source the main step chose, whose post step part runs first. */
-  Source = 'source'
+  Source = 'source',
+  /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */
+  Chatgpt = 'chatgpt'
 }
 
 export function saveValue(key: StateKey, value: string): void {

@@ -171,7 +171,7 @@ export async function snapshotTree(dir) {
  * @param {string} label
  * @param {Map<string, string>} before
  * @param {Map<string, string>} after
- * @param {{ leftBehind: boolean, keptRoot?: boolean }} check  `keptRoot`: the directory itself may remain (a named codex-home is kept after the job)
+ * @param {{ leftBehind: boolean, keptRoot?: boolean, kept?: Set<string> }} check  `keptRoot`: the directory itself may remain (a named codex-home is kept after the job); `kept`: paths that may change or stay (a ChatGPT sign-in's auth.json)
  * @returns {string[]}
  */
 export function compareTrees(label, before, after, check) {
@@ -179,13 +179,14 @@ export function compareTrees(label, before, after, check) {
   /** @type {string[]} */
   const findings = []
   for (const [rel, was] of before) {
+    if (check.kept?.has(rel)) continue
     const now = after.get(rel)
     if (now === undefined) findings.push(`${name(rel)} removed (was ${was})`)
     else if (now !== was) findings.push(`${name(rel)} changed (${was} → ${now})`)
   }
   if (check.leftBehind) {
     for (const [rel, now] of after) {
-      if (!before.has(rel) && !(rel === '' && check.keptRoot)) findings.push(`${name(rel)} left behind (${now})`)
+      if (!before.has(rel) && !(rel === '' && check.keptRoot) && !check.kept?.has(rel)) findings.push(`${name(rel)} left behind (${now})`)
     }
   }
   return findings

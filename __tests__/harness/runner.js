@@ -18,7 +18,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const actionYml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))
 
 /** Inputs whose values are secrets: the audit searches for every line of them. */
-const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token']
+const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token', 'auth-json', 'persist-token']
 
 /** Variables a child needs from this machine: tools, and the trust store of its TLS-intercepting proxy. */
 const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SYSTEMROOT', 'TMPDIR']
@@ -124,6 +124,10 @@ export class Runner {
   canaries = new Set()
   /** @type {Set<string>} the secrets given as inputs: their ::add-mask:: lines must come first */
   #given = new Set()
+  /** @type {Set<string>} files a credential may stay in after the post step: a named codex-home's auth.json, the one documented exception */
+  keptCredentials = new Set()
+  /** @type {Record<string, string>} the INPUT_* variables of the last main step, which the runner gives its post step too */
+  #inputEnv = {}
   /** @type {{ kind: 'main' | 'post', result: StepResult, exportEnv: boolean, codexHome?: string, tokenDir?: string }[]} */
   #steps = []
   /** @type {Map<string, { label: string, tree: Map<string, string> }>} the user's directories as they were before the first step that could touch them */
@@ -205,9 +209,11 @@ export class Runner {
       if (!(name in actionYml.inputs)) throw new Error(`test bug: action.yml has no input ${name}`)
     }
     const env = this.stepEnv(extraEnv)
+    this.#inputEnv = {}
     for (const [name, spec] of Object.entries(actionYml.inputs)) {
-      env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
+      this.#inputEnv[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? ''
     }
+    Object.assign(env, this.#inputEnv)
     for (const name of SECRET_INPUTS) {
       if (!inputs[name]?.trim()) continue
       this.canaries.add(inputs[name])
@@ -226,12 +232,13 @@ export class Runner {
   }
 
   /**
-   * Runs the post step with the state the main step saved.
+   * Runs the post step with the state the main step saved and, as the runner does, the
+   * main step's inputs.
    * @param {Record<string, string>} [extraEnv]
    * @returns {Promise<StepResult>}
    */
   async post(extraEnv = {}) {
-    const env = this.stepEnv(extraEnv)
+    const env = { ...this.stepEnv(extraEnv), ...this.#inputEnv }
     for (const [name, value] of Object.entries(this.#state)) env[`STATE_${name}`] = value
     const result = await this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
     this.#steps.push({ kind: 'post', result, exportEnv: false })
@@ -340,7 +347,7 @@ export class Runner {
     const loggedIn = last?.kind === 'main' ? this.#steps.flatMap((s) => [s.codexHome, s.tokenDir]).filter((p) => typeof p === 'string') : []
     // Everything under the runner's directories (RUNNER_TEMP, the workspace, a codex-home
     // the test named, the tool cache) but the step files, read above.
-    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), path.join(this.root, CLI_RECORDS), ...loggedIn])))
+    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), path.join(this.root, CLI_RECORDS), ...loggedIn, ...this.keptCredentials])))
     if (!this.toolCache.startsWith(this.root)) places.push(...(await filePlaces(this.toolCache, 'tool cache')))
     if (last?.kind === 'post') {
       for (const file of await this.tempFiles()) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
@@ -353,7 +360,9 @@ export class Runner {
     let userPaths = 0
     for (const [dir, { label, tree }] of this.#before) {
       userPaths += tree.size
-      userState.push(...compareTrees(label, tree, await snapshotTree(dir), { leftBehind: last?.kind === 'post', keptRoot: label === 'codex-home' }))
+      // A named home's auth.json may stay, changed or new: the one documented exception.
+      const kept = new Set([...this.keptCredentials].map((file) => path.relative(dir, file)))
+      userState.push(...compareTrees(label, tree, await snapshotTree(dir), { leftBehind: last?.kind === 'post', keptRoot: label === 'codex-home', kept }))
     }
     /** @type {string[]} */
     const commands = []

@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
+import { UserError } from '../errors.js'
 import type { AuthMode, Inputs } from '../inputs.js'
 import { readValue, saveValue, StateKey } from '../state.js'
+import { chatgpt } from './chatgpt.js'
 import { federation } from './federation.js'
 import { azureKey, keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, CredentialSource, SourceContext } from './source.js'
@@ -10,7 +12,7 @@ import { storedSecret } from './stored-secret.js'
  * Every credential source, in the order they are asked: the first whose inputs are set is
  * chosen (an api-key with key-isolation: proxy, or for Azure, before the plain login).
  */
-const SOURCES: readonly CredentialSource<never>[] = [keyProxy, azureKey, storedSecret, federation] as CredentialSource<never>[]
+const SOURCES: readonly CredentialSource<never>[] = [keyProxy, azureKey, storedSecret, federation, chatgpt] as CredentialSource<never>[]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {
@@ -26,6 +28,7 @@ export function chooseSource(inputs: Inputs): ChosenSource {
     if (selected === undefined) continue
     // Saved before anything starts, so that the post step finds it after any failure.
     saveValue(StateKey.Source, source.name)
+    source.check?.(selected)
     return {
       name: source.name,
       mode: source.mode(selected),
@@ -37,13 +40,17 @@ export function chooseSource(inputs: Inputs): ChosenSource {
   throw new Error('no credential source was selected')
 }
 
-/** The post step's part of the source the main step chose; a failure is a warning. */
+/**
+ * The post step's part of the source the main step chose. A UserError (a refreshed
+ * credential that could not be kept) fails the post step; any other failure is a warning.
+ */
 export async function postForSavedSource(): Promise<void> {
   const name = readValue(StateKey.Source)
   const source = SOURCES.find((s) => s.name === name)
   try {
     await source?.post?.()
   } catch (error) {
-    core.warning(`The post step of the ${name} credential source failed: ${(error as Error).message}`)
+    if (error instanceof UserError) core.setFailed(error.message)
+    else core.warning(`The post step of the ${name} credential source failed: ${(error as Error).message}`)
   }
 }

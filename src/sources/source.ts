@@ -32,6 +32,8 @@ export interface Authenticated {
   secretEnv?: [string, string]
   /** Whether a `codex login` ran, so that codex-login.log means something. */
   loggedIn: boolean
+  /** Rows the source adds to the job summary (name, value); never a secret. */
+  summary?: [string, string][]
 }
 
 /**
@@ -51,8 +53,13 @@ export interface CredentialSource<T = unknown> {
    * provider Codex talks to; it may start a helper whose address they name. Optional.
    */
   configFor?(ctx: ConfigContext, selected: T): Promise<Record<string, unknown>>
+  /** Refusals that need neither the network nor the disk, before anything is written or downloaded. */
+  check?(selected: T): void
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
   authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
-  /** The post step's part, before the job's files are removed (stop a helper process, keep a refreshed credential). */
+  /**
+   * The post step's part, before the job's files are removed (stop a helper process, keep a
+   * refreshed credential). A UserError fails the post step; anything else is a warning.
+   */
   post?(): Promise<void>
 }
