@@ -85,7 +85,7 @@ describe('cli_auth_credentials_store: only "file" may be in effect', () => {
 
 describe('shell_environment_policy: credential variables for commands the model runs', () => {
   const exposing = '[shell_environment_policy]\nignore_default_excludes = true'
-  const visible = 'CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, GITHUB_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN'
+  const visible = 'CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GITHUB_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN'
 
   test('ignore_default_excludes = true without export-env: a warning naming what becomes visible', async () => {
     const result = await main({ config: exposing })
@@ -131,7 +131,7 @@ describe('shell_environment_policy: credential variables for commands the model 
 
   test('an exclude that misses the exported variable is still refused', async () => {
     const result = await main({ config: `${exposing}\nexclude = ["GITHUB_TOKEN"]`, 'export-env': 'true' })
-    await expectRefused(result, /such as CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, ACTIONS_ID_TOKEN_REQUEST_TOKEN, and export-env: true puts the credential in CODEX_API_KEY/)
+    await expectRefused(result, /such as CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, ACTIONS_ID_TOKEN_REQUEST_TOKEN, and export-env: true puts the credential in CODEX_API_KEY/)
   })
 
   test('a named codex-home whose config.toml leaves the default excludes off (Codex\'s default): refused with export-env, untouched', async () => {

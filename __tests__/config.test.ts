@@ -1,7 +1,7 @@
 import { parse } from 'smol-toml'
 import { checkConfig, configToml, inheritsVariable, mergeConfig, parseUserConfig, type ConfigRules } from '../src/config.js'
 
-const apiKey: ConfigRules = { mode: 'api-key', exportEnv: false, allowSecretInShell: false }
+const apiKey: ConfigRules = { mode: 'api-key', allowSecretInShell: false }
 const accessToken: ConfigRules = { ...apiKey, mode: 'access-token' }
 const rules = (mode: ConfigRules['mode']): ConfigRules => ({ ...apiKey, mode })
 

@@ -8,8 +8,8 @@ type Table = Record<string, unknown>
 /** What the checks of a config.toml need to know about the run. */
 export interface ConfigRules {
   mode: AuthMode
-  /** export-env: the credential is in the environment of later steps. */
-  exportEnv: boolean
+  /** With export-env: the variable that puts the credential in the environment of later steps. */
+  exported?: string
   /** allow-secret-in-shell: commands the model runs may read it there. */
   allowSecretInShell: boolean
 }
@@ -41,7 +41,7 @@ const CHATGPT_MODES = new Set<AuthMode>(['access-token', 'chatgpt'])
  * Variables a job commonly holds a credential in: those of them that commands the model
  * runs would inherit are named in the warning.
  */
-const CREDENTIAL_VARIABLES = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN', 'OPENAI_API_KEY', 'GITHUB_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN']
+const CREDENTIAL_VARIABLES = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN', 'OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GITHUB_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN']
 /** Codex's default excludes, applied only with ignore_default_excludes = false. */
 const DEFAULT_EXCLUDES = ['*KEY*', '*SECRET*', '*TOKEN*']
 
@@ -130,7 +130,7 @@ export function checkConfig(config: Table, rules: ConfigRules, source: string): 
     `${source} ${turnedOff ? 'sets [shell_environment_policy] ignore_default_excludes = true' : 'does not set [shell_environment_policy] ignore_default_excludes = false'}, ` +
     `so commands the model runs can read variables whose names hold KEY, SECRET or TOKEN, such as ${visible.join(', ')}`
   const fix = `Set ignore_default_excludes = false (or inherit = "core") under [shell_environment_policy] in ${source}`
-  const exported = rules.exportEnv && mode !== 'workload-identity' ? (mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN') : undefined
+  const { exported } = rules
   if (exported && visible.includes(exported) && !rules.allowSecretInShell) {
     throw new UserError(
       `${what}, and export-env: true puts the credential in ${exported}: Codex could be steered into printing or sending it. ${fix}, turn export-env off, or set allow-secret-in-shell: true to accept this.`

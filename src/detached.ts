@@ -8,7 +8,7 @@ import { writePrivateFile } from './files.js'
 export const MAX_LIFETIME_MS = 6 * 3600_000
 
 /** What a helper process needs from the environment to reach the network: nothing secret. */
-const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']
+const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy']
 
 /**
  * Starts the bundled helper `dist/<entry>/index.js` as a detached process that outlives
@@ -38,9 +38,14 @@ const STOP_FILE = 'stop'
 /** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
 const STOP_WAIT_MS = 2000
 
+/** For the helper: its owner asked it to stop. */
+export function stopAsked(dir: string): boolean {
+  return existsSync(path.join(dir, STOP_FILE))
+}
+
 /** For the helper: asked to stop, its directory is gone (the job's files were removed), or its time is up. */
 export function stopRequested(dir: string, deadline: number): boolean {
-  return existsSync(path.join(dir, STOP_FILE)) || !existsSync(dir) || Date.now() > deadline
+  return stopAsked(dir) || !existsSync(dir) || Date.now() > deadline
 }
 
 /** What every helper reports in its status file. */

@@ -33,6 +33,9 @@ const RETRIABLE_CODES = new Set([
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'
 ])
 
+/** Headers that carry a credential: authorization, api-key and the like. */
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie)$|key|token|secret/i
+
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH/
 
 export function isRetriable(error: unknown): boolean {
@@ -209,7 +212,9 @@ export class HttpClient {
       body: send.body,
       headers: { 'user-agent': 'codex-auth-action', ...auth, ...headers },
       dispatcher: this.dispatcherFor(target),
-      maxRedirections: 5
+      // A request that carries the caller's own credential is never redirected: undici drops
+      // only authorization and cookies on another origin, and Azure's key travels as api-key.
+      maxRedirections: Object.keys(headers).some((name) => CREDENTIAL_HEADER.test(name)) ? 0 : 5
     })
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const body = await response.body.text().then((text) => text.slice(0, 4096), () => '')

@@ -11,14 +11,14 @@
  * process without the key, the guard (this script with --guard), holds the listening
  * socket too and, once the proxy is gone, answers every request with a 410 that names it.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import * as http from 'node:http'
 import * as path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { request } from 'undici'
-import { stopRequested } from './detached.js'
+import { stopAsked, stopRequested } from './detached.js'
 import { keyHeaders } from './endpoint.js'
 import { describeFailure, HttpClient } from './http.js'
 import { replaceFile } from './oidc.js'
@@ -26,11 +26,17 @@ import type { KeyProxyConfig, KeyProxyStatus } from './sources/key-proxy.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
-/** Never forwarded: credentials someone else put on a request, and hop-by-hop headers. */
+/** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
-  'authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie',
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'
+  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'forwarded', 'x-real-ip', 'openai-organization', 'openai-project'
 ])
+/**
+ * Never forwarded either: any header that may carry a credential of a caller's (Azure API
+ * Management's Ocp-Apim-Subscription-Key, x-goog-api-key, …), or change the method or
+ * the origin the upstream sees. Codex sends none of these.
+ */
+const DROPPED_NAMES = /auth|key|token|secret|cookie|password|override|^x-forwarded-|^proxy-/i
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
 /** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
 const STREAM_IDLE_MS = 300_000
@@ -45,16 +51,17 @@ interface GuardConfig {
 
 /** The end of stdin: for the guard, the proxy's end. */
 const stdinEnded = new Promise<void>((resolve) => process.stdin.once('end', resolve))
+/** Everything stdin brought: the configuration's line, then (for the guard) the proxy's `stop` at an orderly end. */
+let received = ''
 
 /** The configuration: stdin up to its first line break or its end. */
 function readConfig(): Promise<string> {
   return new Promise((resolve) => {
-    let text = ''
     process.stdin.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8')
-      if (text.includes('\n')) resolve(text)
+      received += chunk.toString('utf8')
+      if (received.includes('\n')) resolve(received)
     })
-    void stdinEnded.then(() => resolve(text))
+    void stdinEnded.then(() => resolve(received))
   })
 }
 
@@ -90,7 +97,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     }
     status.requests++
     const headers: Record<string, string | string[]> = {}
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name)) headers[name] = value
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
     const controller = new AbortController()
     res.on('close', () => controller.abort())
     try {
@@ -118,7 +125,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
   })
-  startGuard(server, { dir: config.dir, deadline: config.deadline, pid: process.pid, upstream: upstream.origin })
+  const guard = startGuard(server, { dir: config.dir, deadline: config.deadline, pid: process.pid, upstream: upstream.origin })
   const writeStatus = () => replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
   // The status (with the pid) exists before main learns the port.
   dirty = false
@@ -128,6 +135,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 
   const timer = setInterval(() => {
     if (stopRequested(config.dir, config.deadline)) {
+      // An orderly end: the guard goes too. Any other (its directory removed mid-job) leaves the guard to explain it.
+      if (stopAsked(config.dir) || Date.now() > config.deadline) guard?.stdin?.write('stop\n')
       clearInterval(timer)
       server.close()
       server.closeAllConnections()
@@ -141,29 +150,32 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 }
 
 /** Hands the listening socket to the guard (see the top of this file). */
-function startGuard(server: http.Server, config: GuardConfig): void {
+function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return
+  if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return undefined
   const guard = spawn(process.execPath, [process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
   // The pipe stays open for the proxy's life: its end tells the guard that the proxy is gone.
   guard.stdin?.write(`${JSON.stringify(config)}\n`)
   guard.unref()
+  return guard
 }
 
 async function runGuard(config: GuardConfig): Promise<void> {
   // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
   await stdinEnded
-  if (stopRequested(config.dir, config.deadline)) process.exit(0)
+  const orderly = received.slice(received.indexOf('\n') + 1).includes('stop')
+  if (orderly || Date.now() > config.deadline) process.exit(0)
   const message =
     `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
     'the API key lived only in that process. Something on the runner ended it; run the job again.'
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
   http.createServer((_req, res) => sendError(res, 410, message)).listen({ fd: 3 })
+  // Its directory may be gone (that may be why the proxy ended): only a stop request or the deadline ends the guard.
   setInterval(() => {
-    if (stopRequested(config.dir, config.deadline)) process.exit(0)
+    if (stopAsked(config.dir) || Date.now() > config.deadline) process.exit(0)
   }, 250)
 }
 
-const config: unknown = JSON.parse(await readConfig())
+const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
 if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
 else await runProxy(config as KeyProxyConfig)

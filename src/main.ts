@@ -11,7 +11,7 @@ import { HttpClient } from './http.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { installCodex, type InstalledCli } from './install/index.js'
 import { checkTrigger } from './policy.js'
-import { chooseSource } from './sources/index.js'
+import { chooseSource, type ChosenSource } from './sources/index.js'
 import type { Authenticated } from './sources/source.js'
 import { writeSummary, type RunReport } from './summary.js'
 import { inline } from './untrusted.js'
@@ -21,9 +21,10 @@ export async function run(): Promise<void> {
   const created = new CreatedPaths()
   const report: RunReport = { exported: [] }
   let http: HttpClient | undefined
+  let source: ChosenSource | undefined
   try {
     const inputs = getInputs()
-    const source = chooseSource(inputs)
+    source = chooseSource(inputs)
     report.mode = source.mode
     checkTrigger(inputs)
     // Everything that can be checked is checked before anything is written or downloaded.
@@ -44,7 +45,7 @@ export async function run(): Promise<void> {
     http = client
     // A source may need settings in config.toml, such as the address of a helper it starts.
     const sourceConfig = await source.configFor({ inputs, anchors, http: client, created })
-    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), { mode: source.mode, exportEnv: inputs.exportEnv, allowSecretInShell: inputs.allowSecretInShell })
+    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), { mode: source.mode, exported: inputs.exportEnv ? source.secretVariable : undefined, allowSecretInShell: inputs.allowSecretInShell })
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
       const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : await codexOnPath()
@@ -58,7 +59,8 @@ export async function run(): Promise<void> {
     Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified, details: auth.summary })
     await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
   } catch (error) {
-    // A failed run leaves no credential and no half-made directory behind.
+    // A failed run leaves no credential, no helper process and no half-made directory behind.
+    await source?.stop()
     await created.removeAll()
     report.error = errorLine(error)
     core.setFailed(report.error)

@@ -16,17 +16,24 @@ export enum StateKey {
   Chatgpt = 'chatgpt'
 }
 
+/**
+ * What this process saved: the runner hands state to the post step only, but the main
+ * step's own failure path reads it too (to stop a helper it started).
+ */
+const savedHere = new Map<StateKey, string>()
+
 export function saveValue(key: StateKey, value: string): void {
+  savedHere.set(key, value)
   core.saveState(key, value)
 }
 
 export function saveList(key: StateKey, values: readonly string[]): void {
-  core.saveState(key, JSON.stringify(values))
+  saveValue(key, JSON.stringify(values))
 }
 
 /** The list the main step saved; empty when it saved none or the value is unreadable. */
 export function readList(key: StateKey): string[] {
-  const raw = core.getState(key)
+  const raw = readValue(key)
   if (!raw) return []
   try {
     const parsed: unknown = JSON.parse(raw)
@@ -36,6 +43,7 @@ export function readList(key: StateKey): string[] {
   }
 }
 
+/** A value saved by this process, or else by the main step for the post step. */
 export function readValue(key: StateKey): string {
-  return core.getState(key)
+  return savedHere.get(key) ?? core.getState(key)
 }

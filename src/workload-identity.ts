@@ -49,7 +49,6 @@ export function refreshDelay(token: string, obtainedAt: number, now: number): nu
 export interface StartedIdentity {
   tokenFile: string
   expiresAt?: Date
-  refresherDir: string
 }
 
 /**
@@ -74,7 +73,7 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   saveValue(StateKey.RefresherDir, dir)
   child.unref()
   core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it. The runner cannot mask the tokens it fetches: never print the token file.`)
-  return { tokenFile, expiresAt, refresherDir: dir }
+  return { tokenFile, expiresAt }
 }
 
 /**

@@ -21,8 +21,8 @@ export const federation: CredentialSource<WorkloadIdentity> = {
     const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
     if (inputs.verify) {
       const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.cliDir, ca?.bundlePath), ...env }, [])
+      // main stops the refresher when this fails.
       if (failure) {
-        await stopRefresher(started.refresherDir)
         throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
       }
       core.info('verify: codex login status accepts the workload identity.')
@@ -30,7 +30,7 @@ export const federation: CredentialSource<WorkloadIdentity> = {
     return { mode: 'workload-identity', fingerprint: fingerprint(identity.ruleId), expiresAt: started.expiresAt, verified: inputs.verify, env, loggedIn: false }
   },
   // The refresher stops first: it must not write a token while its directory is removed.
-  async post() {
+  async stop() {
     const dir = readValue(StateKey.RefresherDir)
     if (dir) await stopRefresher(dir)
   }

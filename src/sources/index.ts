@@ -18,8 +18,12 @@ const SOURCES: readonly CredentialSource<never>[] = [keyProxy, azureKey, storedS
 export interface ChosenSource {
   name: string
   mode: AuthMode
+  /** The variable export-env puts the secret in, if any. */
+  secretVariable?: string
   configFor(ctx: ConfigContext): Promise<Record<string, unknown>>
   authenticate(ctx: SourceContext): Promise<Authenticated>
+  /** Stops what it started, when a later stage of the main step fails. */
+  stop(): Promise<void>
 }
 
 export function chooseSource(inputs: Inputs): ChosenSource {
@@ -32,8 +36,10 @@ export function chooseSource(inputs: Inputs): ChosenSource {
     return {
       name: source.name,
       mode: source.mode(selected),
+      secretVariable: source.secretVariable?.(selected),
       configFor: async (ctx) => (source.configFor ? source.configFor(ctx, selected) : {}),
-      authenticate: (ctx) => source.authenticate(ctx, selected)
+      authenticate: (ctx) => source.authenticate(ctx, selected),
+      stop: async () => source.stop?.()
     }
   }
   // getInputs has already refused a run without a credential source.
@@ -48,6 +54,7 @@ export async function postForSavedSource(): Promise<void> {
   const name = readValue(StateKey.Source)
   const source = SOURCES.find((s) => s.name === name)
   try {
+    await source?.stop?.()
     await source?.post?.()
   } catch (error) {
     if (error instanceof UserError) core.setFailed(error.message)

@@ -103,6 +103,8 @@ async function startKeyProxy(key: string, upstream: string, ca: string[] | undef
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
 async function stopKeyProxy(dir: string): Promise<void> {
+  // Forgotten first: whatever follows, no later step acts on it again.
+  saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json')
   if (status?.state !== 'stopped') {
     core.warning(`The key proxy did not confirm that it stopped${status ? ` (pid ${status.pid})` : ''}; it stops by itself once its directory is removed, which follows now.`)
@@ -128,11 +130,14 @@ export const keyProxy: CredentialSource<Credentials> = {
     const key = chosen.get(credentials) ?? credentials.candidates[0]
     return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, loggedIn: false }
   },
-  async post() {
+  async stop() {
     const dir = readValue(StateKey.KeyProxyDir)
     if (dir) await stopKeyProxy(dir)
   }
 }
+
+/** Where export-env puts an Azure key (the name Azure's own tools read). */
+const AZURE_KEY_VARIABLE = 'AZURE_OPENAI_API_KEY'
 
 /**
  * An api-key for Azure OpenAI without the proxy: Codex sends Azure's `api-key` header
@@ -142,6 +147,7 @@ export const azureKey: CredentialSource<Credentials> = {
   name: 'azure-key',
   select: (inputs) => (inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl) ? inputs.credentials : undefined),
   mode: () => 'api-key',
+  secretVariable: () => AZURE_KEY_VARIABLE,
   async configFor({ inputs, http }, credentials) {
     await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
     const key = await chooseKey(http, inputs, credentials)
@@ -150,6 +156,6 @@ export const azureKey: CredentialSource<Credentials> = {
   },
   async authenticate({ inputs }, credentials) {
     const key = chosen.get(credentials) ?? credentials.candidates[0]
-    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: ['AZURE_OPENAI_API_KEY', key], loggedIn: false }
+    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: [AZURE_KEY_VARIABLE, key], loggedIn: false }
   }
 }

@@ -53,13 +53,20 @@ export interface CredentialSource<T = unknown> {
    * provider Codex talks to; it may start a helper whose address they name. Optional.
    */
   configFor?(ctx: ConfigContext, selected: T): Promise<Record<string, unknown>>
+  /** The variable export-env puts the secret in, for a source that has one to export. */
+  secretVariable?(selected: T): string
   /** Refusals that need neither the network nor the disk, before anything is written or downloaded. */
   check?(selected: T): void
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
   authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
   /**
-   * The post step's part, before the job's files are removed (stop a helper process, keep a
-   * refreshed credential). A UserError fails the post step; anything else is a warning.
+   * Stops the helper process `authenticate` started, found through the source's own state,
+   * and forgets it: main calls it when a later stage fails, the post step before `post`.
+   */
+  stop?(): Promise<void>
+  /**
+   * The post step's part, before the job's files are removed (keep a refreshed
+   * credential). A UserError fails the post step; anything else is a warning.
    */
   post?(): Promise<void>
 }

@@ -8,6 +8,7 @@ export const storedSecret: CredentialSource<Credentials> = {
   name: 'stored-secret',
   select: (inputs) => inputs.credentials,
   mode: (credentials) => credentials.mode,
+  secretVariable: (credentials) => (credentials.mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN'),
   // An API key for another Responses API (a gateway): Codex's built-in provider, pointed there.
   async configFor({ inputs }, credentials) {
     if (credentials.mode !== 'api-key' || inputs.apiBaseUrl === OPENAI_API_BASE_URL) return {}
@@ -24,7 +25,7 @@ export const storedSecret: CredentialSource<Credentials> = {
       expiresAt: loggedIn.expiresAt,
       verified: loggedIn.verified,
       env: {},
-      secretEnv: [mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN', secret],
+      secretEnv: [storedSecret.secretVariable!(credentials), secret],
       loggedIn: true
     }
   }
