@@ -405,11 +405,12 @@ describe('plain http beyond this machine', () => {
     expect(registry.server.requests).toEqual([])
   })
 
-  test('with another credential, such an api-base-url is a warning', async () => {
+  test('with another credential, such an api-base-url is a warning, and so is any api-base-url at all', async () => {
     const warned = await runner.main({ 'access-token': TEST_PAT, 'api-base-url': 'http://api.example.com/v1', 'registry-url': registry.url })
     expect(warned.errors).not.toContainEqual(expect.stringMatching(/cleartext/))
     expect(warnings(warned.stdout)).toEqual([
-      '::warning::api-base-url http://api.example.com is plain http to a host other than this machine: api-key would travel in cleartext if it were sent, and its answers (whether a key is accepted) can be forged on the way. Use an https address for api-base-url.'
+      '::warning::api-base-url http://api.example.com is plain http to a host other than this machine: api-key would travel in cleartext if it were sent, and its answers (whether a key is accepted) can be forged on the way. Use an https address for api-base-url.',
+      '::warning::api-base-url is set, but it is the endpoint of an api-key only: with access-token, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.'
     ])
   })
 

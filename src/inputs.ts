@@ -119,6 +119,9 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, { secret: 'api-key', sent: apiKey !== '', answers: API_ANSWERS })
   const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl), authJson)
   const exportEnv = parseBoolean('export-env', read('export-env'), false)
+  if (apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
+    core.warning(`api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`)
+  }
   return {
     ...auth,
     persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
