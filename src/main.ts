@@ -60,7 +60,7 @@ export async function run(): Promise<void> {
     await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
   } catch (error) {
     // A failed run leaves no credential, no helper process and no half-made directory behind.
-    await source?.stop()
+    await source?.stop().catch((stopError: unknown) => core.warning(`Could not stop what the credential source started: ${(stopError as Error).message}`))
     await created.removeAll()
     report.error = errorLine(error)
     core.setFailed(report.error)
