@@ -77,11 +77,23 @@ function validDate(ms: number): Date | undefined {
  * Registers each token with the runner's masker, and each long segment of the JWTs, so
  * that no part of a token that some tool splits or decodes can be printed.
  */
-function maskTokens(tokens: Record<string, unknown>): void {
-  for (const token of Object.values(tokens)) {
-    if (typeof token !== 'string') continue
-    maskSecret(token)
-    for (const segment of token.split('.')) if (segment.length >= MIN_MASKED_SEGMENT && segment !== token) maskSecret(segment)
+function maskToken(token: string): void {
+  maskSecret(token)
+  for (const segment of token.split('.')) if (segment.length >= MIN_MASKED_SEGMENT && segment !== token) maskSecret(segment)
+}
+
+/** Every `"…token…": "value"` pair of the text as written: JSON.parse keeps only the last of repeated keys, the text keeps them all. */
+const TOKEN_PAIR = /"[^"\\]*token[^"\\]*"\s*:\s*("(?:[^"\\]|\\.)*")/gi
+
+function maskTokens(tokens: Record<string, unknown>, text: string): void {
+  for (const token of Object.values(tokens)) if (typeof token === 'string') maskToken(token)
+  for (const [, literal] of text.matchAll(TOKEN_PAIR)) {
+    try {
+      const token: unknown = JSON.parse(literal)
+      if (typeof token === 'string') maskToken(token)
+    } catch {
+      // Not a JSON string after all: nothing to mask.
+    }
   }
 }
 
@@ -102,7 +114,7 @@ export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
   }
   if (!isObject(parsed)) throw new UserError(`${where} is not a JSON object. ${redo}`)
   const tokens = parsed.tokens
-  if (isObject(tokens)) maskTokens(tokens)
+  if (isObject(tokens)) maskTokens(tokens, text)
   if (parsed.OPENAI_API_KEY !== undefined && parsed.OPENAI_API_KEY !== null) {
     throw new UserError(`${where} holds an API key (OPENAI_API_KEY), not a ChatGPT sign-in. Put an API key in api-key instead, or store the auth.json of a ChatGPT sign-in.`)
   }

@@ -1,6 +1,6 @@
 import sodium from 'libsodium-wrappers'
 import { UserError } from './errors.js'
-import { describeFailure, HttpStatusError, type HttpClient } from './http.js'
+import { checkPlainHttp, describeFailure, HttpStatusError, type HttpClient } from './http.js'
 
 /** Where a refreshed auth.json is written back: an Actions secret of this repository or of one of its environments. */
 export interface SecretLocation {
@@ -51,6 +51,8 @@ export function secretLocation(persist: PersistInputs, env: NodeJS.ProcessEnv = 
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? '').split('/')
   if (!owner || !repo || rest.length) throw new UserError('persist-secret needs GITHUB_REPOSITORY (owner/name), which the runner sets. Run the action in a GitHub Actions job.')
   const apiUrl = (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')
+  if (!URL.canParse(apiUrl)) throw new UserError(`GITHUB_API_URL "${apiUrl}" is not a URL. Run the action on a GitHub Actions runner, which sets it.`)
+  checkPlainHttp('GITHUB_API_URL', apiUrl, { secret: 'persist-token', sent: true, answers: 'its answers can be forged on the way' })
   return { apiUrl, owner, repo, environment: persist.environment, secret: persist.secret }
 }
 

@@ -14,6 +14,7 @@ import { describeLocation, reseedCommand, secretLocation, SecretStore, type Pers
 import { fingerprint, maskSecret } from '../secrets.js'
 import { readValue, saveValue, StateKey } from '../state.js'
 import { writeSummaryTable } from '../summary.js'
+import { inline } from '../untrusted.js'
 import type { CredentialSource } from './source.js'
 
 /** The ChatGPT source's inputs. */
@@ -76,7 +77,7 @@ export const chatgpt: CredentialSource<ChatgptSelected> = {
       const where = secretLocation(selected.persist)
       const updatedAt = await new SecretStore(http, selected.persist.token, where).updatedAt()
       persist = { ...where, updatedAt }
-      core.info(`persist-secret: the ${describeLocation(where)} was last written at ${updatedAt || 'an unknown time'}; the post step writes a refreshed auth.json back to it.`)
+      core.info(`persist-secret: the ${describeLocation(where)} was last written at ${updatedAt ? inline(updatedAt) : 'an unknown time'}; the post step writes a refreshed auth.json back to it.`)
     } else if (owned(home)) {
       core.warning(
         'auth-json without persist-secret or codex-home: when Codex refreshes the sign-in during this job, the refreshed auth.json is removed with CODEX_HOME and the secret\'s refresh token is used up. ' +
@@ -144,7 +145,11 @@ const owned = (home: CodexHome) => home.dir === home.cliDir
 /** Refuses a public repository unless allowed: its logs are public and OpenAI's guide rules it out. */
 function checkRepository(allow: boolean): void {
   const repository = readEvent(process.env.GITHUB_EVENT_PATH).repository
-  if (repository?.private !== false && repository?.visibility !== 'public') return
+  if (repository?.private === undefined && repository?.visibility === undefined) {
+    core.warning('The event does not say whether this repository is public, so auth-json is used as if it were private. Never use auth-json on a public repository.')
+    return
+  }
+  if (repository.private !== false && repository.visibility !== 'public') return
   const name = repository.full_name ?? 'this repository'
   if (!allow) {
     throw new UserError(
@@ -162,7 +167,7 @@ function describeAuth(auth: ChatgptAuth, now: Date): string {
       ? `the access token expires at ${auth.accessExpiresAt.toISOString()}`
       : `the access token expired at ${auth.accessExpiresAt.toISOString()}; Codex refreshes it at its first request`
     : 'the access token has no readable expiry'
-  return `plan ${auth.planType ?? 'unknown'}, account ${fingerprint(auth.accountId)}, ${refreshed}, ${expiry}.`
+  return `plan ${inline(auth.planType ?? 'unknown')}, account ${fingerprint(auth.accountId)}, ${refreshed}, ${expiry}.`
 }
 
 function persistence(saved: SavedChatgpt): string {
@@ -186,13 +191,17 @@ async function placeAuthJson(home: CodexHome, seed: ChatgptAuth, created: Create
   const stat = await lstatOrUndefined(file)
   if (!stat) {
     // Removed if the main step fails before the CLI accepts it; kept after that.
-    created.add(file)
-    await writePrivateFile(file, seed.text)
+    await writePrivateFile(file, seed.text, (made) => created.add(made)).catch((error: NodeJS.ErrnoException) => {
+      // Another job seeded it in the meantime: its file is not ours to touch.
+      throw error.code === 'EEXIST' ? new UserError(`codex-home ${home.dir} got an auth.json from another job while this one seeded it. Run jobs that share a codex-home one at a time (concurrency:).`) : error
+    })
     return { auth: seed, placement: 'seeded' }
   }
   const notUsable = `codex-home ${home.dir} already holds an auth.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login. Remove that file, or name another codex-home.`
   if (!stat.isFile()) throw new UserError(notUsable)
-  const text = await fs.readFile(file, 'utf8')
+  const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UserError(`codex-home ${home.dir}: its auth.json cannot be read (${error.code ?? error.message}). Make it readable by the runner's user, or name another codex-home.`)
+  })
   let existing: ChatgptAuth
   try {
     existing = parseChatgptAuth(text, "codex-home's auth.json")
