@@ -7,31 +7,21 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { standInCodex } from './harness/fake-package.js'
+import { standInJobs } from './harness/fake-package.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
-import { listFiles, Runner } from './harness/runner.js'
+import { listFiles } from './harness/runner.js'
 
-let runner: Runner
-let codexEnv: Record<string, string>
-
-beforeEach(async () => {
-  runner = await Runner.create()
-  codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  await runner.dispose()
-})
+const job = standInJobs()
 
 const TOKEN = 'at-personalAccessTokenForTheHardeningTests'
 
 function main(inputs: Record<string, string>) {
-  return runner.main({ install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs }, codexEnv)
+  return job.runner.main({ install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs }, job.codexEnv)
 }
 
 /** A named codex-home holding the user's own config.toml. */
 async function homeWith(config: string): Promise<string> {
-  const home = path.join(runner.root, 'my-codex-home')
+  const home = path.join(job.runner.root, 'my-codex-home')
   await fs.mkdir(home)
   await fs.writeFile(path.join(home, 'config.toml'), config)
   return home
@@ -42,7 +32,7 @@ async function expectRefused(result: Awaited<ReturnType<typeof main>>, error: st
   expect(result.errors).toEqual([typeof error === 'string' ? error : expect.stringMatching(error)])
   expect(result.exported).toEqual({})
   expect(result.stdout).not.toContain('Logging in')
-  expect(await runner.tempFiles()).toEqual([])
+  expect(await job.runner.tempFiles()).toEqual([])
 }
 
 const warnings = (result: { stdout: string }) => result.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
@@ -150,7 +140,7 @@ describe('shell_environment_policy: credential variables for commands the model 
     const result = await main({ 'codex-home': await homeWith('model = "o3"\n') })
     expect(result.errors).toEqual([])
     expect(warnings(result)).toEqual([expect.stringMatching(/^::warning::codex-home's config\.toml does not set \[shell_environment_policy\] ignore_default_excludes = false/)])
-    await runner.post()
+    await job.runner.post()
   })
 
   test('a named codex-home that keeps the default excludes: export-env goes ahead', async () => {
@@ -158,6 +148,6 @@ describe('shell_environment_policy: credential variables for commands the model 
     const result = await main({ 'codex-home': home, 'export-env': 'true' })
     expect(result.errors).toEqual([])
     expect(warnings(result)).toEqual([])
-    await runner.post()
+    await job.runner.post()
   })
 })

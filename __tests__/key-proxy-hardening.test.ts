@@ -54,7 +54,7 @@ test.each([['proxy'], ['none']])('verify (key-isolation %s) does not send the Az
   const main = await runner.main({ 'api-key': AZURE_KEY, 'api-base-url': `${azure.origin}/openai/v1`, 'key-isolation': isolation, verify: 'true', install: 'false' }, codex.env)
   await runner.post()
   expect(azure.requests[0]?.headers['api-key']).toBe(AZURE_KEY)
-  // Observed: the other origin gets the key, and verify reports it "accepted".
+  // Before the fix the other origin got the key, and verify reported it "accepted".
   expect({ leaked: elsewhere.requests.map((r) => r.headers['api-key']), stdout: main.stdout.includes('accepted by') }).toEqual({ leaked: [], stdout: false })
 })
 
@@ -79,7 +79,7 @@ test.each([['HTTP_PROXY'], ['ALL_PROXY']])('with only %s set, the key proxy forw
   const base = await proxyBase(main.outputs['codex-home'])
   expect((await fetch(`${base}/models`)).status).toBe(200)
   expect(api.server.requests).toHaveLength(2)
-  // Observed with ALL_PROXY: still one forwarded request; the key proxy went direct.
+  // Before the fix, with ALL_PROXY the key proxy went direct.
   expect(through()).toBe(2)
   await runner.post(env)
 })
@@ -111,8 +111,8 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
 /**
  * SECURITY.md: "With export-env: true it is refused when the exported variable is among
  * [the variables the model's commands would see]". For Azure without the proxy the exported
- * variable is AZURE_OPENAI_API_KEY, but config.ts checks CODEX_API_KEY (line 131), so a
- * policy that excludes only CODEX_* lets the Azure key into every command the model runs.
+ * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
+ * Azure key into every command the model runs.
  */
 test('Azure with export-env: a shell policy that shows AZURE_OPENAI_API_KEY to the model is refused', async () => {
   const runner = await newRunner()
@@ -125,7 +125,6 @@ test('Azure with export-env: a shell policy that shows AZURE_OPENAI_API_KEY to t
     install: 'false'
   }, codex.env)
   await runner.post()
-  // Observed: exit 0, AZURE_OPENAI_API_KEY exported, only a warning that does not name it.
   expect({ exitCode: main.exitCode, exported: Object.keys(main.exported).includes('AZURE_OPENAI_API_KEY') }).toEqual({ exitCode: 1, exported: false })
 })
 

@@ -5,21 +5,10 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { standInCodex } from './harness/fake-package.js'
+import { standInJobs } from './harness/fake-package.js'
 import { TEST_API_KEY } from './harness/real-cli.js'
-import { Runner } from './harness/runner.js'
 
-let runner: Runner
-let codexEnv: Record<string, string>
-
-beforeEach(async () => {
-  runner = await Runner.create()
-  codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  await runner.dispose()
-})
+const job = standInJobs()
 
 const repository = { full_name: 'acme/app', private: true }
 
@@ -48,13 +37,13 @@ function payload(name: string, login: string, association: string | undefined): 
 }
 
 async function event(name: string, body: object): Promise<Record<string, string>> {
-  const file = path.join(runner.root, 'event.json')
+  const file = path.join(job.runner.root, 'event.json')
   await fs.writeFile(file, JSON.stringify(body))
   return { GITHUB_EVENT_NAME: name.split(' ')[0], GITHUB_EVENT_PATH: file }
 }
 
 function main(inputs: Record<string, string>, env: Record<string, string>) {
-  return runner.main({ install: 'false', 'api-key': TEST_API_KEY, ...inputs }, { ...codexEnv, ...env })
+  return job.runner.main({ install: 'false', 'api-key': TEST_API_KEY, ...inputs }, { ...job.codexEnv, ...env })
 }
 
 const EVENTS = ['issue_comment on an issue', 'issue_comment on a pull request', 'issues', 'pull_request_review', 'pull_request_review_comment', 'discussion', 'discussion_comment']
@@ -70,7 +59,7 @@ describe.each(EVENTS)('%s', (name) => {
         'Run it only for trusted authors: add the login to allow-users if you trust this person, or set allow-untrusted: true only if this job never gives Codex the untrusted text.'
     ])
     expect(result.stdout).not.toContain('Logging in')
-    expect(await runner.tempFiles()).toEqual([])
+    expect(await job.runner.tempFiles()).toEqual([])
   })
 
   test.each(['OWNER', 'MEMBER', 'COLLABORATOR'])('by an author whose association is %s: runs', async (association) => {
@@ -126,5 +115,5 @@ test.each([
 ])('allow-users with %s is refused', async (_name, value) => {
   const result = await main({ 'allow-users': `alice, ${value}` }, {})
   expect(result.errors).toEqual([`::error::allow-users holds "${value}", which is not a GitHub login (letters, digits and hyphens, at most 39, and [bot] for an app). Give logins separated by commas or new lines.`])
-  expect(await runner.tempFiles()).toEqual([])
+  expect(await job.runner.tempFiles()).toEqual([])
 })

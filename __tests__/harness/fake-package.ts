@@ -9,6 +9,7 @@ import * as path from 'node:path'
 import { create } from 'tar'
 import { CLI_RECORDS, SPOOF_LINES } from './audit.js'
 import { FakeRegistry } from './fake-registry.js'
+import { Runner } from './runner.js'
 import type { TlsIdentity } from './servers.js'
 
 export const HOST_TRIPLE: string =
@@ -128,4 +129,26 @@ export async function registryWithRelease(version: string, tls?: TlsIdentity): P
   registry.publish(version, HOST_SUFFIX, await buildPackage({ version }))
   registry.distTags.latest = version
   return registry
+}
+
+/** One test's runner and the environment that puts the stand-in codex first on its PATH. */
+export interface StandInJob {
+  runner: Runner
+  codexEnv: Record<string, string>
+}
+
+/**
+ * For a test file whose tests run the action against the stand-in codex: each test gets a
+ * fresh Runner, disposed (and so audited) after it. Read `job.runner` inside the tests.
+ */
+export function standInJobs(): StandInJob {
+  const job = {} as StandInJob
+  beforeEach(async () => {
+    job.runner = await Runner.create()
+    job.codexEnv = (await standInCodex(job.runner.root)).env
+  })
+  afterEach(async () => {
+    await job.runner.dispose()
+  })
+  return job
 }
