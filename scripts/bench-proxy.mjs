@@ -11,6 +11,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { LoopbackServer } from '../__tests__/harness/servers.js'
 import { ROOT } from '../__tests__/harness/runner.js'
+import { HELPER_NODE_FLAGS } from '../src/node-flags.js'
 
 const KEY = 'sk-bench-placeholder-NOT-A-REAL-KEY-000000000'
 const CHUNK = `data: ${'x'.repeat(16 * 1024 - 8)}\n\n`
@@ -78,7 +79,7 @@ async function startProxy(upstreamUrl) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-keyproxy-'))
   const capability = randomBytes(32).toString('base64url')
   const started = performance.now()
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'keyproxy', 'index.js')], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, path.join(ROOT, 'dist', 'keyproxy', 'index.js')], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
   child.stdin.end(JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, deadline: Date.now() + 600_000 }))
   /** @type {string} */
   const line = await new Promise((resolve, reject) => {
