@@ -11,6 +11,7 @@ import { fingerprint } from '../src/secrets.js'
 import { FakeOpenAI, REPLY } from './harness/fake-openai.js'
 import { standInCodex } from './harness/fake-package.js'
 import { alive } from './harness/processes.js'
+import { ForwardProxy } from './harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
 import { makeTestCa } from './harness/test-ca.js'
@@ -148,6 +149,29 @@ test.each([
   const gone = await fetch(`${base}/models`).then((r) => `HTTP ${r.status} ${r.headers.get("connection")}`, (error: Error) => error.message)
   expect(gone).toBe("fetch failed")
   expect(await runner.tempFiles()).toEqual([])
+}, 180_000)
+
+test('through HTTPS_PROXY the proxy tunnels to the upstream, trusting the CA; NO_PROXY sends it direct', async () => {
+  const ca = makeTestCa('Key Proxy Test Root CA')
+  const api = await upstream({ tls: ca.server })
+  const forward = await new ForwardProxy().start()
+  try {
+    for (const [env, tunnels] of [
+      [{ HTTPS_PROXY: forward.url }, 1],
+      [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
+    ] as const) {
+      const runner = await newRunner()
+      const main = await runner.main({ 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': api.apiBaseUrl, 'codex-version': CODEX_VERSION, 'ca-certificate': ca.ca }, env)
+      expect(main.errors).toEqual([])
+      const before = forward.connects.length
+      const models = await fetch(`${await proxyBase(main.outputs['codex-home'])}/models`)
+      expect([env, models.status]).toEqual([env, 200])
+      expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
+      expect([env, forward.connects.length - before]).toEqual([env, tunnels])
+    }
+  } finally {
+    await forward.stop()
+  }
 }, 180_000)
 
 test('a proxy killed during the job: codex exec fails at once with a message that names it', async () => {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writePrivateFile } from './files.js'
+import { HELPER_NODE_FLAGS } from './node-flags.js'
 
 /** A hosted job lasts at most 6 hours; no helper process outlives that. */
 export const MAX_LIFETIME_MS = 6 * 3600_000
@@ -22,7 +23,7 @@ export function startDetached(entry: 'refresher' | 'keyproxy', config: unknown, 
     const value = process.env[name]
     if (value !== undefined) env[name] = value
   }
-  const child = spawn(process.execPath, [script], { detached: true, stdio: ['pipe', stdout, 'ignore'], env, windowsHide: true })
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], { detached: true, stdio: ['pipe', stdout, 'ignore'], env, windowsHide: true })
   if (child.pid === undefined) throw new Error(`the ${entry} helper process did not start`)
   child.stdin?.end(JSON.stringify(config))
   return child as ChildProcess & { pid: number }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { UserError } from './errors.js'
@@ -25,6 +26,22 @@ export async function writePrivateFile(file: string, data: string | Uint8Array, 
     await handle.writeFile(data)
   } finally {
     await handle.close()
+  }
+}
+
+/**
+ * Replaces `file` atomically: the new content goes to a fresh sibling (exclusive, 0600)
+ * that is then renamed over it, so a reader always sees a whole token, never an empty or
+ * half-written file.
+ */
+export async function replaceFile(file: string, content: string): Promise<void> {
+  const sibling = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}`)
+  await writePrivateFile(sibling, content)
+  try {
+    await fs.rename(sibling, file)
+  } catch (error) {
+    await fs.rm(sibling, { force: true })
+    throw error
   }
 }
 

@@ -1,9 +1,10 @@
-import { BlockList, isIP } from 'node:net'
 import * as core from '@actions/core'
-import { getProxyForUrl } from 'proxy-from-env'
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { UserError } from './errors.js'
+import { describeFailure, errorCode, HttpStatusError, isLoopback, proxyFor } from './net-rules.js'
 import { inline } from './untrusted.js'
+
+export { describeFailure, HttpStatusError, isLoopback, proxyFor } from './net-rules.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 const MAX_ATTEMPTS = 4
@@ -14,20 +15,6 @@ const RETRY_BUDGET_MS = 120_000
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A response whose status the caller cannot use; retriable when the server may recover. */
-export class HttpStatusError extends Error {
-  constructor(
-    readonly url: string,
-    readonly status: number,
-    readonly retryAfterMs?: number,
-    /** The start of the response body: an API's error code lives there. */
-    readonly body = '',
-    readonly headers: Dispatcher.ResponseData['headers'] = {}
-  ) {
-    super(`HTTP ${status} from ${url}`)
-  }
-}
-
 const RETRIABLE_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'
@@ -36,39 +23,10 @@ const RETRIABLE_CODES = new Set([
 /** Headers that carry a credential: authorization, api-key and the like. */
 const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie)$|key|token|secret/i
 
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH/
-
 export function isRetriable(error: unknown): boolean {
   if (error instanceof HttpStatusError) return error.status === 408 || error.status === 429 || error.status >= 500
   const code = errorCode(error)
   return code !== undefined && RETRIABLE_CODES.has(code)
-}
-
-function errorCode(error: unknown): string | undefined {
-  let current: unknown = error
-  for (let depth = 0; current && depth < 4; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === 'string') return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
-/** Why a request failed, in words a workflow author can act on. */
-export function describeFailure(error: unknown): string {
-  if (error instanceof HttpStatusError) {
-    if (error.status === 401 || error.status === 403) {
-      return `${error.message}: the registry refused access (a private mirror may need registry-token, or the request was rate-limited)`
-    }
-    if (error.status === 429) return `${error.message}: rate-limited by the registry; try again later`
-    return error.message
-  }
-  const code = errorCode(error)
-  const message = error instanceof Error ? error.message : String(error)
-  if (code && TLS_CODES.test(code)) {
-    return `TLS verification failed (${code}): the server's certificate is not trusted. Behind a TLS-intercepting proxy, give its root CA in ca-certificate or ca-certificate-file`
-  }
-  return code && !message.includes(code) ? `${message} (${code})` : message
 }
 
 /** The retry delay after `attempt` failures: the server's Retry-After, or jittered exponential backoff. */
@@ -85,53 +43,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (/^\d+$/.test(raw.trim())) return Number(raw.trim()) * 1000
   const date = Date.parse(raw)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-/**
- * Proxy URL for `target`, as curl picks it. proxy-from-env reads the variables
- * (`https_proxy`/`HTTPS_PROXY` for https, `http_proxy`/`HTTP_PROXY` for http, `ALL_PROXY`
- * for either; an empty one counts as unset, so an empty `no_proxy` leaves `NO_PROXY` in
- * force, as curl's getenv does) and bypasses exact names, `.domain`, `*` and `host:port`.
- * curl also lets `example.com` cover `sub.example.com` and matches IP addresses by CIDR,
- * bare IPv6 included; the library does neither, so curlBypasses adds those rules.
- */
-export function proxyFor(target: URL): string | undefined {
-  const proxy = getProxyForUrl(target.href)
-  if (!proxy || curlBypasses(target.hostname, process.env.no_proxy || process.env.NO_PROXY || '')) return undefined
-  return proxy
-}
-
-/** curl's NO_PROXY rules (lib/noproxy.c) for a host name or an IP address. */
-export function curlBypasses(hostname: string, noProxy: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  const family = isIP(host)
-  return noProxy.split(/[\s,]+/).filter(Boolean).some((token) => {
-    if (!family) {
-      const name = token.toLowerCase().replace(/\.$/, '').replace(/^\./, '')
-      const bare = host.replace(/\.$/, '')
-      return name !== '' && (bare === name || bare.endsWith(`.${name}`))
-    }
-    // An IP host matches an address or a network (`10.0.0.0/8`, `fd00::/8`) of its family.
-    const [address, bits] = token.split('/')
-    const type = family === 4 ? 'ipv4' : 'ipv6'
-    const width = family === 4 ? 32 : 128
-    const prefix = bits === undefined || Number(bits) === 0 ? width : Number(bits)
-    if (isIP(address) !== family || !Number.isInteger(prefix) || prefix > width) return false
-    const network = new BlockList()
-    network.addSubnet(address, prefix, type)
-    return network.check(host, type)
-  })
-}
-
-const LOOPBACK = new BlockList()
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
-LOOPBACK.addAddress('::1', 'ipv6')
-
-/** Does the host name this machine: localhost, 127.0.0.0/8 or ::1? */
-export function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  const family = isIP(host)
-  return host === 'localhost' || (family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6'))
 }
 
 /** What plain http to an endpoint would expose. */

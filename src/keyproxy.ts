@@ -15,13 +15,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import * as http from 'node:http'
+import * as https from 'node:https'
 import * as path from 'node:path'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { request } from 'undici'
 import { stopAsked, stopRequested } from './detached.js'
 import { keyHeaders } from './endpoint.js'
-import { describeFailure, HttpClient } from './http.js'
-import { replaceFile } from './oidc.js'
+import { replaceFile } from './files.js'
+import { describeFailure, proxyFor } from './net-rules.js'
 import type { KeyProxyConfig, KeyProxyStatus } from './sources/key-proxy.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
@@ -65,6 +66,47 @@ function readConfig(): Promise<string> {
   })
 }
 
+/** An upstream answer, whichever client fetched it. */
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Readable
+}
+
+/** Sends one request upstream; aborting `signal` ends it, whatever stage it is at. */
+type Forward = (url: string, method: string, headers: Record<string, string | string[]>, body: Readable | undefined, signal: AbortSignal) => Promise<Answer>
+
+/**
+ * The client for `upstream`, trusting `ca` (or Node's roots) as the action's downloads do.
+ * Direct, node:http or node:https: their native parser and small buffers keep a job's
+ * streams in a few MB, and nothing else loads. Through HTTPS_PROXY/ALL_PROXY (proxyFor,
+ * NO_PROXY as curl reads it), the action's own client, undici's ProxyAgent, loaded only then.
+ */
+async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forward> {
+  if (proxyFor(upstream)) {
+    const [{ HttpClient }, { request }] = await Promise.all([import('./http.js'), import('undici')])
+    const dispatcher = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+    return async (url, method, headers, body, signal) => {
+      const answer = await request(url, { method: method as 'GET' | 'POST', headers, body, dispatcher, signal })
+      return { status: answer.statusCode, headers: answer.headers, body: answer.body }
+    }
+  }
+  const client = upstream.protocol === 'https:' ? https : http
+  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s.
+  const agent = new client.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  return (url, method, headers, body, signal) =>
+    new Promise((resolve, reject) => {
+      const req = client.request(url, { method, headers, agent, signal, timeout: STREAM_IDLE_MS }, (res) =>
+        resolve({ status: res.statusCode ?? 502, headers: res.headersDistinct, body: res })
+      )
+      // No byte for that long, connecting, waiting for headers or mid-stream: the upstream stalled.
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })))
+      req.on('error', reject)
+      if (body) body.pipe(req)
+      else req.end()
+    })
+}
+
 function sendError(res: http.ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: { message, type: 'codex_auth_action_key_proxy' } }))
@@ -72,7 +114,7 @@ function sendError(res: http.ServerResponse, status: number, message: string): v
 
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
-  const dispatcher = new HttpClient({ ca: config.ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+  const forward = await forwarder(upstream, config.ca)
   const auth = keyHeaders(config.upstream, config.key)
   const prefix = Buffer.from(`/${config.capability}/v1/`)
   const status: KeyProxyStatus = { pid: process.pid, state: 'running', requests: 0, refused: 0, upstreamErrors: 0 }
@@ -99,16 +141,19 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     const headers: Record<string, string | string[]> = {}
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
     const controller = new AbortController()
-    res.on('close', () => controller.abort())
+    // Codex went away before the answer was whole: the upstream request goes too.
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort()
+    })
     try {
-      const answer = await request(url, { method: req.method as 'GET' | 'POST', headers: { ...headers, ...auth }, body: req.method === 'POST' ? req : undefined, dispatcher, signal: controller.signal })
-      if (answer.statusCode >= 500) {
+      const answer = await forward(url, req.method ?? '', { ...headers, ...auth }, req.method === 'POST' ? req : undefined, controller.signal)
+      if (answer.status >= 500) {
         status.upstreamErrors++
-        status.lastUpstreamStatus = answer.statusCode
+        status.lastUpstreamStatus = answer.status
       }
       const out: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
-      res.writeHead(answer.statusCode, out)
+      res.writeHead(answer.status, out)
       // Server-sent events go on as they arrive: no buffering between upstream and Codex.
       res.flushHeaders()
       await pipeline(answer.body, res)
@@ -153,7 +198,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
   if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return undefined
-  const guard = spawn(process.execPath, [process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
+  const guard = spawn(process.execPath, [...process.execArgv, process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
   // The pipe stays open for the proxy's life: its end tells the guard that the proxy is gone.
   guard.stdin?.write(`${JSON.stringify(config)}\n`)
   guard.unref()

@@ -1,8 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { promises as fs } from 'node:fs'
-import * as path from 'node:path'
 import { UserError } from './errors.js'
-import { writePrivateFile } from './files.js'
 import { describeFailure, HttpStatusError, type HttpClient } from './http.js'
 
 /** What it takes to ask the runner for an OIDC token. The request token is a secret. */
@@ -46,22 +42,6 @@ export async function requestIdToken(http: HttpClient, request: OidcRequest): Pr
     )
   }
   return answer.value
-}
-
-/**
- * Replaces `file` atomically: the new content goes to a fresh sibling (exclusive, 0600)
- * that is then renamed over it, so a reader always sees a whole token, never an empty or
- * half-written file.
- */
-export async function replaceFile(file: string, content: string): Promise<void> {
-  const sibling = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}`)
-  await writePrivateFile(sibling, content)
-  try {
-    await fs.rename(sibling, file)
-  } catch (error) {
-    await fs.rm(sibling, { force: true })
-    throw error
-  }
 }
 
 /** The token's `iat`, or undefined. */

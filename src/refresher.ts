@@ -8,7 +8,8 @@
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { describeFailure, HttpClient } from './http.js'
-import { replaceFile, requestIdToken } from './oidc.js'
+import { replaceFile } from './files.js'
+import { requestIdToken } from './oidc.js'
 import { refreshDelay, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
 import { stopRequested } from './detached.js'
 
