@@ -16,7 +16,8 @@ const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
-let openai: FakeOpenAI
+/** The fake API of the test that started one; none for the others. */
+let openai: FakeOpenAI | undefined
 let runner: Runner
 let codexEnv: Record<string, string>
 
@@ -27,6 +28,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await openai?.stop()
+  openai = undefined
   await runner.dispose()
 })
 
@@ -47,7 +49,7 @@ function printed(result: { stdout: string; stderr: string }): string {
   return result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + result.stderr
 }
 
-const modelChecks = () => openai.server.requests.filter((r) => r.url === '/v1/models').map((r) => r.headers.authorization)
+const modelChecks = () => openai!.server.requests.filter((r) => r.url === '/v1/models').map((r) => r.headers.authorization)
 
 describe('verify: true with a rotation list', () => {
   test('the first key is revoked: the second is used, and the warning says to finish the rotation', async () => {
