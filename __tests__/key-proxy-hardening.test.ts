@@ -114,33 +114,23 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
  * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
  * Azure key into every command the model runs.
  */
-test('Azure with export-env: a shell policy that shows AZURE_OPENAI_API_KEY to the model is refused', async () => {
+test.each([
+  ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
+  ['the default excludes off', 'ignore_default_excludes = true']
+])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
   const main = await runner.main({
     'api-key': AZURE_KEY,
     'api-base-url': 'https://acme.openai.azure.com/openai/v1',
     'export-env': 'true',
-    config: '[shell_environment_policy]\nignore_default_excludes = true\nexclude = ["CODEX_*"]\n',
+    config: `[shell_environment_policy]\n${policy}\n`,
     install: 'false'
   }, codex.env)
   await runner.post()
-  expect({ exitCode: main.exitCode, exported: Object.keys(main.exported).includes('AZURE_OPENAI_API_KEY') }).toEqual({ exitCode: 1, exported: false })
-})
-
-/** Same rule, default policy off: the refusal names the variable actually exported. */
-test('Azure with export-env and ignore_default_excludes = true: the refusal names AZURE_OPENAI_API_KEY', async () => {
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const main = await runner.main({
-    'api-key': AZURE_KEY,
-    'api-base-url': 'https://acme.openai.azure.com/openai/v1',
-    'export-env': 'true',
-    config: '[shell_environment_policy]\nignore_default_excludes = true\n',
-    install: 'false'
-  }, codex.env)
   expect(main.exitCode).toBe(1)
-  expect(main.errors).toEqual([expect.stringContaining('AZURE_OPENAI_API_KEY')])
+  expect(main.errors).toEqual([expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')])
+  expect(Object.keys(main.exported)).not.toContain('AZURE_OPENAI_API_KEY')
 })
 
 /** A named codex-home with Azure (no proxy): the key lands in its config.toml; it must be 0600 and go in post. */
