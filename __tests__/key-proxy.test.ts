@@ -193,7 +193,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   expect(`${exec.stdout}\n${exec.stderr}`).toContain(`The codex-auth-action key proxy (pid ${pid}) is no longer running`)
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
-  expect(post.stdout).toContain('The key proxy did not confirm that it stopped')
+  expect(post.stdout).toMatch(/The key proxy \(pid \d+\) did not confirm that it stopped/)
   // The guard goes with the proxy's directory.
   for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
   expect(processes.filter((p) => alive(p.pid))).toEqual([])

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { removePath } from './files.js'
+import { isInside, removePath } from './files.js'
 import { postForSavedSource } from './sources/index.js'
 import { readList, saveList, StateKey } from './state.js'
 
@@ -44,6 +44,11 @@ export class CreatedPaths {
     if (index < 0) return
     this.paths.splice(index, 1)
     saveList(StateKey.CreatedPaths, this.paths)
+  }
+
+  /** Keeps `target` after the job: forgets it and every recorded directory that holds it. */
+  keep(target: string): void {
+    for (const recorded of this.paths.filter((p) => isInside(target, p))) this.forget(recorded)
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writePrivateFile } from './files.js'
@@ -36,6 +36,9 @@ export function startDetached(entry: 'refresher' | 'keyproxy', config: unknown, 
  */
 const STOP_FILE = 'stop'
 
+/** How often a helper looks for its stop file. */
+export const STOP_POLL_MS = 250
+
 /** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
 const STOP_WAIT_MS = 2000
 
@@ -64,8 +67,13 @@ export async function stopHelper<S extends HelperStatus>(dir: string, statusFile
   try {
     await writePrivateFile(path.join(dir, STOP_FILE), '')
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      await askAgain(dir)
+      return undefined
+    }
     // Asked before (EEXIST): wait and report all the same.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
+    if (code !== 'EEXIST') return undefined
   }
   let status: S | undefined
   for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
@@ -73,6 +81,19 @@ export async function stopHelper<S extends HelperStatus>(dir: string, statusFile
     if (status?.state === 'stopped') break
   }
   return status
+}
+
+/**
+ * The directory was removed during the job: its helper stopped, but a key proxy's guard
+ * (which explains a dead proxy to Codex) waits for a stop file there. The directory is made
+ * again, new and private, for as long as the guard takes to look; the caller removes it with
+ * the job's other paths.
+ */
+async function askAgain(dir: string): Promise<void> {
+  const made = await fs.mkdir(dir, { mode: 0o700 }).then(() => true, () => false)
+  if (!made) return
+  await writePrivateFile(path.join(dir, STOP_FILE), '').catch(() => undefined)
+  await new Promise((resolve) => setTimeout(resolve, 3 * STOP_POLL_MS))
 }
 
 function readStatus<S>(file: string): S | undefined {

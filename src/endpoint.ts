@@ -29,7 +29,13 @@ export function keyHeaders(apiBaseUrl: string, key: string): Record<string, stri
 export async function requireActionConfig(codexHome: string | undefined, why: string): Promise<void> {
   if (!codexHome) return
   const file = path.join(codexHome, 'config.toml')
-  const exists = await fs.lstat(file).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT')
+  const exists = await fs.lstat(file).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false
+      throw new UserError(`codex-home ${codexHome} cannot be used (${error.code ?? error.message}). Name a directory the runner's user can create and write, or leave codex-home empty.`)
+    }
+  )
   if (exists) {
     throw new UserError(`${why} needs the config.toml the action writes, but codex-home ${codexHome} has its own config.toml, which the action does not change. Leave codex-home empty, or name a directory without a config.toml.`)
   }

@@ -19,7 +19,7 @@ import * as https from 'node:https'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { stopAsked, stopRequested } from './detached.js'
+import { STOP_POLL_MS, stopAsked, stopRequested } from './detached.js'
 import { keyHeaders } from './endpoint.js'
 import { replaceFile } from './files.js'
 import { describeFailure, proxyFor } from './net-rules.js'
@@ -218,9 +218,14 @@ async function runGuard(config: GuardConfig): Promise<void> {
   // Its directory may be gone (that may be why the proxy ended): only a stop request or the deadline ends the guard.
   setInterval(() => {
     if (stopAsked(config.dir) || Date.now() > config.deadline) process.exit(0)
-  }, 250)
+  }, STOP_POLL_MS)
 }
 
 const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
 if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
-else await runProxy(config as KeyProxyConfig)
+else {
+  await runProxy(config as KeyProxyConfig).catch((error: unknown) => {
+    // Main waits for one line: the reason goes into its error message.
+    process.stdout.write(`${JSON.stringify({ error: describeFailure(error) })}\n`, () => process.exit(1))
+  })
+}

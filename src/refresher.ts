@@ -11,10 +11,7 @@ import { describeFailure, HttpClient } from './http.js'
 import { replaceFile } from './files.js'
 import { requestIdToken } from './oidc.js'
 import { refreshDelay, type RefresherConfig, type RefresherStatus } from './workload-identity.js'
-import { stopRequested } from './detached.js'
-
-/** How often it looks for the stop file: the post step waits about this long. */
-const POLL_MS = 250
+import { STOP_POLL_MS, stopRequested } from './detached.js'
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
@@ -36,7 +33,7 @@ let due = Date.now() + refreshDelay(token, obtainedAt, Date.now())
 await writeStatus()
 while (!stopRequested(dir, config.deadline)) {
   if (Date.now() < due) {
-    await sleep(Math.min(POLL_MS, due - Date.now()))
+    await sleep(Math.min(STOP_POLL_MS, due - Date.now()))
     continue
   }
   try {

@@ -94,8 +94,9 @@ export const chatgpt: CredentialSource<ChatgptSelected> = {
       await restore?.()
       throw new UserError(`codex login status does not accept the auth.json: ${failure.reason}. Check that auth-json holds a current ChatGPT sign-in; ${RESEED} and store the auth.json it writes.`)
     }
-    if (placement === 'seeded') created.forget(path.join(home.dir, 'auth.json'))
     if (!owned(home)) {
+      // The sign-in stays, and so does a home the action had to create for it.
+      created.keep(path.join(home.dir, 'auth.json'))
       core.info(`auth.json in codex-home ${home.dir} is the credential's home: it stays after the job, and Codex keeps it current. Everything else in codex-home is left as it was.`)
     }
     const saved: SavedChatgpt = {
@@ -132,6 +133,10 @@ export const chatgpt: CredentialSource<ChatgptSelected> = {
     const rows: [string, string][] = []
     try {
       await afterJob(saved, rows)
+    } catch (error) {
+      // With a secret to keep current, any failure may lose the refreshed sign-in: say so loudly.
+      if (error instanceof UserError || !saved.persist) throw error
+      throw new UserError(`The post step could not check or write back the refreshed auth.json: ${(error as Error).message}. If Codex refreshed it during this job, the secret's copy may no longer work. To re-seed, ${RESEED}, then: ${reseedCommand(saved.persist)}`)
     } finally {
       await writeSummaryTable('Codex CLI auth: the ChatGPT sign-in after the job', rows)
     }

@@ -9,6 +9,7 @@ import type { Credentials, Inputs } from '../inputs.js'
 import { fingerprint, maskSecret } from '../secrets.js'
 import { readValue, saveValue, StateKey } from '../state.js'
 import { verifyApiKey } from '../verify.js'
+import { inline } from '../untrusted.js'
 import type { ConfigContext, CredentialSource } from './source.js'
 
 /** What the key proxy process gets on stdin: never in argv, the environment or a file. */
@@ -84,16 +85,17 @@ async function startKeyProxy(key: string, upstream: string, ca: string[] | undef
   const child = startDetached('keyproxy', config, 'pipe')
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
-    const failed = () => reject(new Error('the key proxy exited before it was ready'))
+    const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or remove key-isolation.`
+    const failed = () => reject(new UserError(`The key proxy exited before it was ready. ${hint}`))
     child.once('exit', failed)
     child.stdout?.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8')
       if (!text.includes('\n')) return
       child.off('exit', failed)
       child.stdout?.destroy()
-      const answer = JSON.parse(text) as { port?: number }
+      const answer = JSON.parse(text) as { port?: number; error?: string }
       if (answer.port) resolve(answer.port)
-      else reject(new Error('the key proxy could not listen on 127.0.0.1'))
+      else reject(new UserError(`The key proxy could not start: ${inline(answer.error ?? 'it named no port')}. ${hint}`))
     })
   })
   child.unref()
@@ -106,8 +108,10 @@ async function stopKeyProxy(dir: string): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json')
-  if (status?.state !== 'stopped') {
-    core.warning(`The key proxy did not confirm that it stopped${status ? ` (pid ${status.pid})` : ''}; it stops by itself once its directory is removed, which follows now.`)
+  // No status at all: it never got as far as listening, so there is nothing to report.
+  if (!status) return
+  if (status.state !== 'stopped') {
+    core.warning(`The key proxy (pid ${status.pid}) did not confirm that it stopped (it may have been killed during the job); its directory is removed now, which ends it and its guard.`)
     return
   }
   const errors = status.upstreamErrors ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})` : ', no upstream error'
