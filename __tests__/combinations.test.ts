@@ -4,12 +4,11 @@
  * whose directory vanished, proxy variables the key proxy cannot use, and a codex-home
  * that is a file.
  */
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { chatgptAuth, type ChatgptFile } from './harness/chatgpt-auth.js'
 import { standInJobs } from './harness/fake-package.js'
-import { alive } from './harness/processes.js'
-import { ROOT } from './harness/runner.js'
+import { alive, keyProxyProcesses } from './harness/processes.js'
 
 const API_KEY = 'sk-proj-reviewFinalKey0123456789abcdefABCDEF'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -20,29 +19,6 @@ function signIn(options: Parameters<typeof chatgptAuth>[0] = {}): ChatgptFile {
   const file = chatgptAuth(options)
   for (const secret of file.secrets) job.runner.canaries.add(secret)
   return file
-}
-
-/** The parent's PID, from /proc/<pid>/stat (the field after the name in parentheses). */
-function parentOf(pid: number): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1])
-  } catch {
-    return undefined
-  }
-}
-
-/** Every keyproxy process (proxy or guard) whose argv names this checkout's dist. */
-function keyproxyPids(): number[] {
-  const found: number[] = []
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1')
-      if (cmdline.includes(path.join(ROOT, 'dist', 'keyproxy')) && alive(Number(name))) found.push(Number(name))
-    } catch {
-      // gone
-    }
-  }
-  return found
 }
 
 test('chatgpt + a codex-home that does not exist yet (way 1, first job): the refreshed auth.json stays after the post step', async () => {
@@ -66,9 +42,7 @@ test('key proxy whose directory is removed during the job: the post step leaves 
   const main = await job.runner.main({ install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1' }, job.codexEnv)
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
-  // This job's proxy (from its status) and its guard (its child); other tests' run in parallel.
-  const proxyPid = (JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { pid: number }).pid
-  const ours = [proxyPid, ...keyproxyPids().filter((pid) => parentOf(pid) === proxyPid)]
+  const ours = keyProxyProcesses(job.runner.root).map((p) => p.pid)
   expect(ours).toHaveLength(2)
   // README: "If something kills it during the job (or removes its directory) … the guard … until the post step (or the 6-hour limit) ends it."
   await fs.rm(dir, { recursive: true, force: true })

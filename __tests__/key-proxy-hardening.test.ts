@@ -4,13 +4,14 @@
  * proxy whose directory vanished still fails Codex fast, export-env of an Azure key meets
  * the shell-policy check, and no caller's credential header is forwarded.
  */
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { parse } from 'smol-toml'
 import { FakeOpenAI } from './harness/fake-openai.js'
 import { standInCodex } from './harness/fake-package.js'
 import { ForwardProxy } from './harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
+import { keyProxyProcesses } from './harness/processes.js'
 import { Runner } from './harness/runner.js'
 import { LoopbackServer, sendJson } from './harness/servers.js'
 
@@ -148,28 +149,8 @@ test('named codex-home, Azure without proxy: config.toml 0600, removed by post, 
   expect(await fs.readdir(named)).toEqual([])
 })
 
-/** Our worktree's key proxies and guards now running. */
-function ourProxies(): number[] {
-  const script = path.join(process.cwd(), 'dist', 'keyproxy', 'index.js')
-  return (readdirSafe('/proc')).filter((n) => /^\d+$/.test(n)).filter((n) => {
-    try {
-      return readFileSync(`/proc/${n}/cmdline`, 'latin1').includes(script)
-    } catch {
-      return false
-    }
-  }).map(Number)
-}
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
-  }
-}
-
 /** A main step that fails after the proxy started (a named codex-home that holds auth.json): one error, no process left. */
 test('main fails after the proxy started: one ::error::, and no key proxy or guard left running', async () => {
-  const before = new Set(ourProxies())
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
   const named = path.join(runner.root, 'named-home')
@@ -179,7 +160,7 @@ test('main fails after the proxy started: one ::error::, and no key proxy or gua
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
   await sleep(1500)
-  expect(ourProxies().filter((pid) => !before.has(pid))).toEqual([])
+  expect(keyProxyProcesses(runner.root)).toEqual([])
 })
 
 /**

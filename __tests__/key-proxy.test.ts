@@ -4,13 +4,13 @@
  * HTTPS with a test CA), or an Azure-shaped endpoint directly; the key is in no file, no
  * environment and no command line; the post step stops the proxy.
  */
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { parse } from 'smol-toml'
 import { fingerprint } from '../src/secrets.js'
 import { FakeOpenAI, REPLY } from './harness/fake-openai.js'
 import { standInCodex } from './harness/fake-package.js'
-import { alive } from './harness/processes.js'
+import { alive, keyProxyProcesses } from './harness/processes.js'
 import { ForwardProxy } from './harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from './harness/real-cli.js'
 import { listFiles, Runner } from './harness/runner.js'
@@ -40,27 +40,6 @@ afterEach(async () => {
   await Promise.all(runners.splice(0).map((r) => r.dispose()))
   await Promise.all(servers.splice(0).map((s) => s.stop()))
 })
-
-/** The parent of a process, from /proc/<pid>/stat. */
-function parentOf(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1])
-}
-
-/** This job's key proxy (its pid is in its status file) and the guard it started. */
-function proxyProcesses(dir: string): { pid: number; guard: boolean }[] {
-  const { pid } = JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { pid: number }
-  const found: { pid: number; guard: boolean }[] = []
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1')
-      if (!cmdline.includes(`keyproxy${path.sep}index.js`) || !alive(Number(name))) continue
-      if (Number(name) === pid || (cmdline.includes('--guard') && parentOf(Number(name)) === pid)) found.push({ pid: Number(name), guard: cmdline.includes('--guard') })
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return found
-}
 
 /** The environments and command lines of `pids` that hold `secret`. */
 function processesHolding(pids: number[], secret: string): string[] {
@@ -109,7 +88,7 @@ test.each([
   expect(main.stdout).toContain(`::add-mask::${capability}`)
   expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(capability))).toEqual([])
 
-  const processes = proxyProcesses(dir)
+  const processes = keyProxyProcesses(runner.root)
   expect(processes.map((p) => p.guard).sort()).toEqual([false, true])
   expect(processesHolding(processes.map((p) => p.pid), TEST_API_KEY)).toEqual([])
 
@@ -181,7 +160,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
   const { pid } = await statusOf(dir)
-  const processes = proxyProcesses(dir)
+  const processes = keyProxyProcesses(runner.root)
   expect(processes).toHaveLength(2)
   process.kill(pid, 'SIGKILL')
   for (let i = 0; i < 20 && alive(pid); i++) await sleep(50)

@@ -1,5 +1,6 @@
 /** Processes the action starts and leaves running for the job (the OIDC refresher, the key proxy). */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import * as path from 'node:path'
 
 /** Running, and not a zombie waiting for init to reap it. */
 export function alive(pid: number): boolean {
@@ -10,4 +11,22 @@ export function alive(pid: number): boolean {
   }
   const stat = `/proc/${pid}/stat`
   return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'))
+}
+
+/**
+ * One runner's key proxies and their guards, running: its steps run in its workspace, and
+ * so does every helper they start, whatever other tests run beside it.
+ */
+export function keyProxyProcesses(runnerRoot: string): { pid: number; guard: boolean }[] {
+  const found: { pid: number; guard: boolean }[] = []
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1')
+      if (!cmdline.includes(`keyproxy${path.sep}index.js`) || !alive(Number(name))) continue
+      if (readlinkSync(`/proc/${name}/cwd`).startsWith(runnerRoot)) found.push({ pid: Number(name), guard: cmdline.includes('--guard') })
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found
 }
