@@ -5,7 +5,7 @@ import { getExecOutput } from '@actions/exec'
 import type { CreatedPaths } from './cleanup.js'
 import { checkConfig, configToml, parseExistingConfig, type ConfigRules } from './config.js'
 import { UserError } from './errors.js'
-import { isInside, lstatOrUndefined, makeDirs, makePrivateDir, realPathOf, runnerTemp, writePrivateFile } from './files.js'
+import { isInside, lstatOrUndefined, makeDirs, makePrivateDir, realPathOf, runnerTemp, unusableHome, writePrivateFile } from './files.js'
 import type { AuthMode, Credential } from './inputs.js'
 import { fingerprint, redact } from './secrets.js'
 import { inline, printUntrusted } from './untrusted.js'
@@ -78,7 +78,7 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
   const record = (dir: string | undefined) => {
     if (dir) created.add(dir)
   }
-  const fail = (entry?: string) => (error: unknown) => Promise.reject(unusable(named, error, entry))
+  const fail = (entry?: string) => (error: unknown) => Promise.reject(unusableHome(named, error, entry))
   record(await makeDirs(named).catch(fail()))
   if (!ownConfig) await writePrivateFile(path.join(named, 'config.toml'), config, record).catch(fail('config.toml'))
   record(await makeDirs(path.join(named, 'shell_snapshots')).catch(fail('shell_snapshots')))
@@ -91,7 +91,7 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
  */
 async function checkNamedHome(named: string, userConfig: Record<string, unknown>, rules: ConfigRules): Promise<boolean> {
   const workspace = process.env.GITHUB_WORKSPACE
-  const real = await realPathOf(named).catch((error: unknown) => Promise.reject(unusable(named, error)))
+  const real = await realPathOf(named).catch((error: unknown) => Promise.reject(unusableHome(named, error)))
   if (workspace && (isInside(named, workspace) || isInside(real, await realPathOf(workspace).catch(() => workspace)))) {
     throw new UserError(`codex-home ${named} is inside the workspace, where auth.json could be committed, cached or uploaded. Name a directory outside it (for example under RUNNER_TEMP), or leave codex-home empty.`)
   }
@@ -126,7 +126,7 @@ async function checkNamedHome(named: string, userConfig: Record<string, unknown>
   if (!configStat.isFile()) {
     throw new UserError(`codex-home ${named}: its config.toml is not a file. Make it the CLI's config file, or name another directory, or leave codex-home empty.`)
   }
-  const existing = await fs.readFile(path.join(named, 'config.toml'), 'utf8').catch((error: unknown) => Promise.reject(unusable(named, error, 'config.toml')))
+  const existing = await fs.readFile(path.join(named, 'config.toml'), 'utf8').catch((error: unknown) => Promise.reject(unusableHome(named, error, 'config.toml')))
   // The user's own config.toml is kept as it is; it must not undo the login.
   checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), rules, "codex-home's config.toml")
   if (Object.keys(userConfig).length > 0) {
@@ -137,25 +137,7 @@ async function checkNamedHome(named: string, userConfig: Record<string, unknown>
 
 /** lstat of the named home or an entry of it, with any error but ENOENT made the user's. */
 async function inspect(home: string, entry?: string): Promise<Stats | undefined> {
-  return lstatOrUndefined(entry ? path.join(home, entry) : home).catch((error: unknown) => Promise.reject(unusable(home, error, entry)))
-}
-
-const ERRNO_MEANING: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'the name is longer than this OS allows',
-  EISDIR: 'it is a directory'
-}
-
-/** A file-system error on the named home as one clear line; anything without an errno code is a bug and stays one. */
-function unusable(home: string, error: unknown, entry?: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code
-  if (!code) return error
-  return new UserError(
-    `codex-home ${home}${entry ? `: its ${entry}` : ''} cannot be used (${code}: ${ERRNO_MEANING[code] ?? 'the file system refused it'}). Name a directory the runner's user can create and write, or leave codex-home empty.`
-  )
+  return lstatOrUndefined(entry ? path.join(home, entry) : home).catch((error: unknown) => Promise.reject(unusableHome(home, error, entry)))
 }
 
 /**

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { UserError } from './errors.js'
+import { unusableHome } from './files.js'
 
 /** The OpenAI API: Codex's built-in provider, where nothing needs to be configured. */
 export const OPENAI_API_BASE_URL = 'https://api.openai.com/v1'
@@ -33,7 +34,7 @@ export async function requireActionConfig(codexHome: string | undefined, why: st
     () => true,
     (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return false
-      throw new UserError(`codex-home ${codexHome} cannot be used (${error.code ?? error.message}). Name a directory the runner's user can create and write, or leave codex-home empty.`)
+      throw unusableHome(codexHome, error)
     }
   )
   if (exists) {

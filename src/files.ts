@@ -93,6 +93,27 @@ export async function realPathOf(target: string): Promise<string> {
   }
 }
 
+const ERRNO_MEANING: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'the name is longer than this OS allows',
+  EISDIR: 'it is a directory'
+}
+
+/**
+ * A file-system error on a codex-home the user named (or an entry of it) as one clear line;
+ * anything without an errno code is a bug and stays one.
+ */
+export function unusableHome(home: string, error: unknown, entry?: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code
+  if (!code) return error
+  return new UserError(
+    `codex-home ${home}${entry ? `: its ${entry}` : ''} cannot be used (${code}: ${ERRNO_MEANING[code] ?? 'the file system refused it'}). Name a directory the runner's user can create and write, or leave codex-home empty.`
+  )
+}
+
 /** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
 export function runnerTemp(): string {
   const value = process.env.RUNNER_TEMP

@@ -6,7 +6,7 @@ import { loadCaBundle, trustAnchors } from '../ca.js'
 import type { CreatedPaths } from '../cleanup.js'
 import { cliEnv, runCli, type CodexHome } from '../codex.js'
 import { UserError } from '../errors.js'
-import { lstatOrUndefined, replaceFile, writePrivateFile } from '../files.js'
+import { lstatOrUndefined, replaceFile, unusableHome, writePrivateFile } from '../files.js'
 import { readEvent } from '../policy.js'
 import { HttpClient } from '../http.js'
 import { describeLocation, reseedCommand, secretLocation, SecretStore, type PersistInputs, type SecretLocation } from '../secret-store.js'
@@ -203,9 +203,7 @@ async function placeAuthJson(home: CodexHome, seed: ChatgptAuth, created: Create
   }
   const notUsable = `codex-home ${home.dir} already holds an auth.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login. Remove that file, or name another codex-home.`
   if (!stat.isFile()) throw new UserError(notUsable)
-  const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new UserError(`codex-home ${home.dir}: its auth.json cannot be read (${error.code ?? error.message}). Make it readable by the runner's user, or name another codex-home.`)
-  })
+  const text = await fs.readFile(file, 'utf8').catch((error: unknown) => Promise.reject(unusableHome(home.dir, error, 'auth.json')))
   let existing: ChatgptAuth
   try {
     existing = parseChatgptAuth(text, "codex-home's auth.json")
