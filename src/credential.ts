@@ -23,6 +23,22 @@ export interface LoginOptions {
 
 const DAY_MS = 86_400_000
 
+/** A credential not used, by fingerprint, with why. */
+export interface Refused {
+  id: string
+  why: string
+}
+
+/** The credentials not used, for a message: `sha256:… (why); …`. */
+export function listRefused(refused: readonly Refused[]): string {
+  return refused.map((r) => `${r.id} (${r.why})`).join('; ')
+}
+
+/** The warning for a rotation left half done: which credential is in use, which are not, and what to remove. */
+export function rotationWarning(mode: string, id: string, refused: readonly Refused[]): string {
+  return `${mode} ${id} is in use; the secret also holds ${listRefused(refused)}. Finish the rotation: remove ${refused.map((r) => r.id).join(', ')} from the secret.`
+}
+
 /**
  * Logs in with the first usable credential of the list (one, or several during a
  * rotation, newest first). Expired JWTs are skipped before any login. Without `verify`
@@ -32,9 +48,8 @@ const DAY_MS = 86_400_000
 export async function logIn(ctx: LoginContext, credentials: Credentials, options: LoginOptions, http: HttpClient): Promise<LoggedIn> {
   const { mode } = credentials
   const now = options.now ?? new Date()
-  /** Credentials not used, by fingerprint, with why. */
-  const refused: { id: string; why: string }[] = []
-  const listed = () => refused.map((r) => `${r.id} (${r.why})`).join('; ')
+  const refused: Refused[] = []
+  const listed = () => listRefused(refused)
   const usable = credentials.candidates.filter((secret) => {
     const expiresAt = jwtExpiry(secret)
     if (!expiresAt || expiresAt > now) return true
@@ -83,7 +98,7 @@ export async function logIn(ctx: LoginContext, credentials: Credentials, options
 
   const id = fingerprint(chosen)
   if (refused.length) {
-    core.warning(`${mode} ${id} is in use; the secret also holds ${listed()}. Finish the rotation: remove ${refused.map((r) => r.id).join(', ')} from the secret.`)
+    core.warning(rotationWarning(mode, id, refused))
   }
   const expiresAt = jwtExpiry(chosen)
   if (expiresAt) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import { MAX_LIFETIME_MS, startDetached, stopHelper, type HelperStatus } from '../detached.js'
+import { listRefused, rotationWarning, type Refused } from '../credential.js'
 import { isAzureEndpoint, requireActionConfig } from '../endpoint.js'
 import { UserError } from '../errors.js'
 import { makePrivateDir, runnerTemp } from '../files.js'
@@ -10,7 +11,7 @@ import { fingerprint, maskSecret } from '../secrets.js'
 import { readValue, saveValue, StateKey } from '../state.js'
 import { verifyApiKey } from '../verify.js'
 import { inline } from '../untrusted.js'
-import type { ConfigContext, CredentialSource } from './source.js'
+import type { Authenticated, ConfigContext, CredentialSource } from './source.js'
 
 /** What the key proxy process gets on stdin: never in argv, the environment or a file. */
 export interface KeyProxyConfig {
@@ -49,18 +50,24 @@ const chosen = new WeakMap<Credentials, string>()
  */
 async function chooseKey(http: HttpClient, inputs: Inputs, credentials: Credentials): Promise<string> {
   if (!inputs.verify) return credentials.candidates[0]
-  const refused: string[] = []
+  const refused: Refused[] = []
   for (const key of credentials.candidates) {
     const id = fingerprint(key)
     const outcome = await verifyApiKey(http, inputs.apiBaseUrl, key)
     core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? `accepted by ${inputs.apiBaseUrl}` : outcome.detail}`)
     if (outcome.kind === 'accepted' || outcome.kind === 'rate-limited') {
-      if (refused.length) core.warning(`api-key ${id} is in use; the secret also holds ${refused.join('; ')}. Finish the rotation: remove those keys from the secret.`)
+      if (refused.length) core.warning(rotationWarning('api-key', id, refused))
       return key
     }
-    refused.push(`${id} (${outcome.detail})`)
+    refused.push({ id, why: outcome.detail })
   }
-  throw new UserError(`No api-key was accepted by ${inputs.apiBaseUrl}: ${refused.join('; ')}. Put a current key first in the api-key secret.`)
+  throw new UserError(`No api-key was accepted by ${inputs.apiBaseUrl}: ${listRefused(refused)}. Put a current key first in the api-key secret.`)
+}
+
+/** Later steps need nothing but config.toml (no login ran); `exported` is where export-env may put the key. */
+function configured(inputs: Inputs, credentials: Credentials, exported?: string): Authenticated {
+  const key = chosen.get(credentials) ?? credentials.candidates[0]
+  return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: exported ? [exported, key] : undefined, loggedIn: false }
 }
 
 /** A custom provider in config.toml: Codex then needs no login and no auth.json. */
@@ -130,10 +137,7 @@ export const keyProxy: CredentialSource<Credentials> = {
     const baseUrl = await startKeyProxy(key, inputs.apiBaseUrl, anchors, created)
     return provider('codex-auth-action key proxy', baseUrl)
   },
-  async authenticate({ inputs }, credentials) {
-    const key = chosen.get(credentials) ?? credentials.candidates[0]
-    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, loggedIn: false }
-  },
+  authenticate: async ({ inputs }, credentials) => configured(inputs, credentials),
   async stop() {
     const dir = readValue(StateKey.KeyProxyDir)
     if (dir) await stopKeyProxy(dir)
@@ -158,8 +162,5 @@ export const azureKey: CredentialSource<Credentials> = {
     chosen.set(credentials, key)
     return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': key })
   },
-  async authenticate({ inputs }, credentials) {
-    const key = chosen.get(credentials) ?? credentials.candidates[0]
-    return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: [AZURE_KEY_VARIABLE, key], loggedIn: false }
-  }
+  authenticate: async ({ inputs }, credentials) => configured(inputs, credentials, AZURE_KEY_VARIABLE)
 }
