@@ -1,12 +1,26 @@
-/** ts-jest in ESM mode; the black-box tests spawn the bundled dist/ as the runner would. */
-export default {
+/**
+ * ts-jest in ESM mode, as two projects: `unit` (pure functions of src/, no build, no CLI)
+ * and `e2e` (the bundled dist/ spawned as the runner would, the real CLI installed once
+ * by the global setup). `npm run test:unit` runs the first alone, in seconds.
+ */
+const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
-  testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
-  globalSetup: '<rootDir>/__tests__/harness/global-setup.js',
-  globalTeardown: '<rootDir>/__tests__/harness/global-teardown.js',
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] }
+}
+
+export default {
   testTimeout: 120000,
-  maxWorkers: 2
+  maxWorkers: 2,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/__tests__/harness/global-setup.js',
+      globalTeardown: '<rootDir>/__tests__/harness/global-teardown.js'
+    }
+  ]
 }

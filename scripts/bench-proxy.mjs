@@ -9,9 +9,9 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { LoopbackServer } from '../__tests__/harness/servers.js'
 import { ROOT } from '../__tests__/harness/runner.js'
-import { HELPER_NODE_FLAGS } from '../src/node-flags.js'
+import { LoopbackServer } from '../__tests__/harness/servers.js'
+import { HELPER_NODE_FLAGS } from '../src/helpers/node-flags.js'
 
 const KEY = 'sk-bench-placeholder-NOT-A-REAL-KEY-000000000'
 const CHUNK = `data: ${'x'.repeat(16 * 1024 - 8)}\n\n`
@@ -72,18 +72,18 @@ function timed(url) {
 }
 
 /**
- * Starts dist/keyproxy as the main step does; resolves with its base URL, pid and readiness time.
+ * Starts dist/key-proxy as the main step does; resolves with its base URL, pid and readiness time.
  * @param {string} upstreamUrl
  */
 async function startProxy(upstreamUrl) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-keyproxy-'))
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-key-proxy-'))
   const capability = randomBytes(32).toString('base64url')
   const started = performance.now()
-  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, path.join(ROOT, 'dist', 'keyproxy', 'index.js')], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, path.join(ROOT, 'dist', 'key-proxy', 'index.js')], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
   child.stdin.end(JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, deadline: Date.now() + 600_000 }))
   /** @type {string} */
   const line = await new Promise((resolve, reject) => {
-    child.once('exit', () => reject(new Error('dist/keyproxy exited before it was ready: run npm run build')))
+    child.once('exit', () => reject(new Error('dist/key-proxy exited before it was ready: run npm run build')))
     child.stdout.once('data', (/** @type {Buffer} */ chunk) => resolve(chunk.toString()))
   })
   const readyMs = performance.now() - started
@@ -178,7 +178,7 @@ export function proxySection(r) {
   return [
     '## Key proxy (key-isolation: proxy)',
     '',
-    '`dist/keyproxy` against a direct connection, side by side in alternating requests to the same loopback upstream (an SSE stream as the Responses API sends).',
+    '`dist/key-proxy` against a direct connection, side by side in alternating requests to the same loopback upstream (an SSE stream as the Responses API sends).',
     '',
     '| measure | direct | through the proxy | target | |',
     '| --- | --- | --- | --- | --- |',

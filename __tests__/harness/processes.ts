@@ -22,7 +22,7 @@ export function keyProxyProcesses(runnerRoot: string): { pid: number; guard: boo
   for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1')
-      if (!cmdline.includes(`keyproxy${path.sep}index.js`) || !alive(Number(name))) continue
+      if (!cmdline.includes(`key-proxy${path.sep}index.js`) || !alive(Number(name))) continue
       if (readlinkSync(`/proc/${name}/cwd`).startsWith(runnerRoot)) found.push({ pid: Number(name), guard: cmdline.includes('--guard') })
     } catch {
       // Gone meanwhile, or not ours to read.

@@ -3,8 +3,8 @@
  * HTTPS and absolute-form requests for HTTP. It forwards only to 127.0.0.1.
  */
 import * as http from 'node:http'
-import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
+import * as net from 'node:net'
 
 export class ForwardProxy {
   /** The `host:port` of every CONNECT, and the URL of every forwarded request. */

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js'
+import { UserError } from '../job/errors.js'
 
 /** Where this runner's Codex CLI comes from in the npm package and where it lands. */
 export interface Platform {

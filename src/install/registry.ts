@@ -1,8 +1,9 @@
 import * as core from '@actions/core'
 import semver from 'semver'
-import { UserError } from '../errors.js'
-import { HttpClient, HttpStatusError, networkError } from '../http.js'
-import type { VersionSpec } from '../inputs.js'
+import type { VersionSpec } from '../inputs/inputs.js'
+import { UserError } from '../job/errors.js'
+import { HttpStatusError } from '../net/failures.js'
+import { HttpClient, networkError } from '../net/http.js'
 import type { Platform } from './platform.js'
 
 export const PACKAGE = '@openai/codex'

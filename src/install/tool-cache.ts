@@ -1,10 +1,10 @@
+import * as tc from '@actions/tool-cache'
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import * as tc from '@actions/tool-cache'
-import { UserError } from '../errors.js'
-import type { CreatedPaths } from '../cleanup.js'
-import { removePath, writePrivateFile } from '../files.js'
+import { type CreatedPaths } from '../job/created-paths.js'
+import { UserError } from '../job/errors.js'
+import { removePath, writePrivateFile } from '../job/files.js'
 
 /** The tool-cache name; `find` looks for `<cache>/codex/<version>/<arch>` and its `.complete` marker. */
 const TOOL = 'codex'

@@ -1,74 +1,19 @@
-import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
-import { MAX_LIFETIME_MS, startDetached, stopHelper, type HelperStatus } from '../detached.js'
-import { listRefused, rotationWarning, type Refused } from '../credential.js'
-import { isAzureEndpoint, requireActionConfig } from '../endpoint.js'
-import { UserError } from '../errors.js'
-import { makePrivateDir, runnerTemp } from '../files.js'
-import type { HttpClient } from '../http.js'
-import type { Credentials, Inputs } from '../inputs.js'
-import { fingerprint, maskSecret } from '../secrets.js'
-import { readValue, saveValue, StateKey } from '../state.js'
-import { verifyApiKey } from '../verify.js'
-import { inline } from '../untrusted.js'
-import type { Authenticated, ConfigContext, CredentialSource } from './source.js'
-
-/** What the key proxy process gets on stdin: never in argv, the environment or a file. */
-export interface KeyProxyConfig {
-  key: string
-  /** api-base-url: where requests go, with the key added. */
-  upstream: string
-  /** The random first segment of every path the proxy serves. */
-  capability: string
-  /** Its private directory: status.json, and the `stop` file the post step creates. */
-  dir: string
-  /** Epoch milliseconds after which it stops whatever happens. */
-  deadline: number
-  ca?: string[]
-}
-
-/** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
-export interface KeyProxyStatus extends HelperStatus {
-  /** Requests forwarded upstream. */
-  requests: number
-  /** Requests refused: no capability, or not one of the three Codex needs. */
-  refused: number
-  /** Upstream failures: no connection, or a 5xx answer. */
-  upstreamErrors: number
-  lastUpstreamStatus?: number
-}
+import { randomBytes } from 'node:crypto'
+import { requireActionConfig } from '../codex/home.js'
+import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
+import { KeyProxyConfig, KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
+import { UserError } from '../job/errors.js'
+import { makePrivateDir, runnerTemp } from '../job/files.js'
+import { readValue, saveValue, StateKey } from '../job/state.js'
+import { isAzureEndpoint } from '../net/endpoint.js'
+import { inline } from '../secrets/inert-output.js'
+import { maskSecret } from '../secrets/mask.js'
+import { chooseCredential, type LoggedIn } from './key-rotation.js'
+import type { Authenticated, ConfigContext, SourceKind } from './source.js'
 
 /** The provider in config.toml. Azure needs nothing else of Codex 0.171.0 than its key header. */
 const PROVIDER = 'codex-auth-action'
-
-/** The key each run chose, between configFor and authenticate. */
-const chosen = new WeakMap<Credentials, string>()
-
-/**
- * The key to use: the first, or with verify the first one the endpoint accepts (checked
- * with the header the endpoint expects). Keys refused are named by fingerprint.
- */
-async function chooseKey(http: HttpClient, inputs: Inputs, credentials: Credentials): Promise<string> {
-  if (!inputs.verify) return credentials.candidates[0]
-  const refused: Refused[] = []
-  for (const key of credentials.candidates) {
-    const id = fingerprint(key)
-    const outcome = await verifyApiKey(http, inputs.apiBaseUrl, key)
-    core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? `accepted by ${inputs.apiBaseUrl}` : outcome.detail}`)
-    if (outcome.kind === 'accepted' || outcome.kind === 'rate-limited') {
-      if (refused.length) core.warning(rotationWarning('api-key', id, refused))
-      return key
-    }
-    refused.push({ id, why: outcome.detail })
-  }
-  throw new UserError(`No api-key was accepted by ${inputs.apiBaseUrl}: ${listRefused(refused)}. Put a current key first in the api-key secret.`)
-}
-
-/** Later steps need nothing but config.toml (no login ran); `exported` is where export-env may put the key. */
-function configured(inputs: Inputs, credentials: Credentials, exported?: string): Authenticated {
-  const key = chosen.get(credentials) ?? credentials.candidates[0]
-  return { mode: 'api-key', fingerprint: fingerprint(key), verified: inputs.verify, env: {}, secretEnv: exported ? [exported, key] : undefined, loggedIn: false }
-}
 
 /** A custom provider in config.toml: Codex then needs no login and no auth.json. */
 function provider(name: string, baseUrl: string, headers?: Record<string, string>): Record<string, unknown> {
@@ -81,7 +26,7 @@ function provider(name: string, baseUrl: string, headers?: Record<string, string
  * directory is recorded first: removing it (a failed run, the post step) stops the proxy.
  */
 async function startKeyProxy(key: string, upstream: string, ca: string[] | undefined, created: ConfigContext['created']): Promise<string> {
-  const dir = await makePrivateDir(runnerTemp(), 'codex-keyproxy-')
+  const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
   // Anyone on this machine who learns it could use the proxy while the job runs: never in a log.
@@ -89,7 +34,7 @@ async function startKeyProxy(key: string, upstream: string, ca: string[] | undef
   maskSecret(capability)
   const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca }
   const started = Date.now()
-  const child = startDetached('keyproxy', config, 'pipe')
+  const child = startDetached('key-proxy', config, 'pipe')
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
     const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or remove key-isolation.`
@@ -125,19 +70,31 @@ async function stopKeyProxy(dir: string): Promise<void> {
   core.info(`Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`)
 }
 
+/** What later steps need from the key chooseCredential chose: config.toml alone (no login ran). */
+function configured(chosen: LoggedIn | undefined, exported?: string): Authenticated {
+  if (!chosen) throw new Error('authenticate ran before configFor')
+  const key = chosen.credential.secret
+  return { mode: 'api-key', fingerprint: chosen.fingerprint, verified: chosen.verified, env: {}, secretEnv: exported ? [exported, key] : undefined, loggedIn: false }
+}
+
 /** An api-key, kept only in the memory of a loopback proxy that Codex talks to (key-isolation: proxy). */
-export const keyProxy: CredentialSource<Credentials> = {
+export const keyProxy: SourceKind = {
   name: 'key-proxy',
-  select: (inputs) => (inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined),
-  mode: () => 'api-key',
-  async configFor({ inputs, anchors, http, created }, credentials) {
-    await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
-    const key = await chooseKey(http, inputs, credentials)
-    chosen.set(credentials, key)
-    const baseUrl = await startKeyProxy(key, inputs.apiBaseUrl, anchors, created)
-    return provider('codex-auth-action key proxy', baseUrl)
+  select(inputs) {
+    const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
+    if (!credentials) return undefined
+    let chosen: LoggedIn | undefined
+    return {
+      mode: 'api-key',
+      async configFor({ anchors, http, created }) {
+        await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
+        chosen = await chooseCredential(credentials, inputs, http)
+        const baseUrl = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
+        return provider('codex-auth-action key proxy', baseUrl)
+      },
+      authenticate: async () => configured(chosen)
+    }
   },
-  authenticate: async ({ inputs }, credentials) => configured(inputs, credentials),
   async stop() {
     const dir = readValue(StateKey.KeyProxyDir)
     if (dir) await stopKeyProxy(dir)
@@ -151,16 +108,21 @@ const AZURE_KEY_VARIABLE = 'AZURE_OPENAI_API_KEY'
  * An api-key for Azure OpenAI without the proxy: Codex sends Azure's `api-key` header
  * itself, from config.toml (0600, in the private CODEX_HOME), as no login could make it do.
  */
-export const azureKey: CredentialSource<Credentials> = {
+export const azureKey: SourceKind = {
   name: 'azure-key',
-  select: (inputs) => (inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl) ? inputs.credentials : undefined),
-  mode: () => 'api-key',
-  secretVariable: () => AZURE_KEY_VARIABLE,
-  async configFor({ inputs, http }, credentials) {
-    await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
-    const key = await chooseKey(http, inputs, credentials)
-    chosen.set(credentials, key)
-    return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': key })
-  },
-  authenticate: async ({ inputs }, credentials) => configured(inputs, credentials, AZURE_KEY_VARIABLE)
+  select(inputs) {
+    const credentials = inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl) ? inputs.credentials : undefined
+    if (!credentials) return undefined
+    let chosen: LoggedIn | undefined
+    return {
+      mode: 'api-key',
+      secretVariable: AZURE_KEY_VARIABLE,
+      async configFor({ http }) {
+        await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
+        chosen = await chooseCredential(credentials, inputs, http)
+        return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': chosen.credential.secret })
+      },
+      authenticate: async () => configured(chosen, AZURE_KEY_VARIABLE)
+    }
+  }
 }

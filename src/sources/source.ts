@@ -1,8 +1,8 @@
-import type { WrittenCa } from '../ca.js'
-import type { CreatedPaths } from '../cleanup.js'
-import type { CodexHome } from '../codex.js'
-import type { HttpClient } from '../http.js'
-import type { AuthMode, Inputs } from '../inputs.js'
+import type { CodexHome } from '../codex/home.js';
+import type { AuthMode, Inputs } from '../inputs/inputs.js';
+import { type CreatedPaths } from '../job/created-paths.js';
+import type { WrittenCa } from '../net/ca-bundle.js';
+import type { HttpClient } from '../net/http.js';
 
 /** What every source gets: the validated inputs, the installed CLI, its home and the job's network settings. */
 export interface SourceContext {
@@ -37,31 +37,37 @@ export interface Authenticated {
 }
 
 /**
- * One way to authenticate Codex, behind the same three calls: which inputs select it,
- * the main step's stage, and the post step's part. `T` is the source's own validated
- * inputs. main.ts saves the chosen source's name for the post step; each source keeps
- * anything else it needs between the two in its own state keys.
+ * One run's credential source, bound to the inputs that chose it: whatever it learns
+ * between its stages (the key it chose, say) lives in the object, never in a module.
  */
-export interface CredentialSource<T = unknown> {
-  readonly name: string
-  /** This source's inputs, or undefined when the workflow chose another source. */
-  select(inputs: Inputs): T | undefined
+export interface CredentialSource {
   /** The mode it authenticates with, known before anything runs (for the config checks). */
-  mode(selected: T): AuthMode
+  readonly mode: AuthMode
+  /** The variable export-env puts the secret in, for a source that has one to export. */
+  readonly secretVariable?: string
+  /** Refusals that need neither the network nor the disk, before anything is written or downloaded. */
+  check?(): void
   /**
    * Settings this source needs in config.toml (merged over the user's config), such as the
-   * provider Codex talks to; it may start a helper whose address they name. Optional.
+   * provider Codex talks to; it may start a helper whose address they name.
    */
-  configFor?(ctx: ConfigContext, selected: T): Promise<Record<string, unknown>>
-  /** The variable export-env puts the secret in, for a source that has one to export. */
-  secretVariable?(selected: T): string
-  /** Refusals that need neither the network nor the disk, before anything is written or downloaded. */
-  check?(selected: T): void
+  configFor?(ctx: ConfigContext): Promise<Record<string, unknown>>
   /** Makes later steps authenticated: a login, a helper process, … Throws a UserError for what the user can fix. */
-  authenticate(ctx: SourceContext, selected: T): Promise<Authenticated>
+  authenticate(ctx: SourceContext): Promise<Authenticated>
+}
+
+/**
+ * A kind of credential source: which inputs choose it, and what outlives the main step.
+ * main saves the chosen kind's name for the post step; `stop` and `post` find anything
+ * else they need in the kind's own state keys.
+ */
+export interface SourceKind {
+  readonly name: string
+  /** This run's source, or undefined when the workflow chose another kind. */
+  select(inputs: Inputs): CredentialSource | undefined
   /**
-   * Stops the helper process `authenticate` started, found through the source's own state,
-   * and forgets it: main calls it when a later stage fails, the post step before `post`.
+   * Stops the helper process `authenticate` started, found through state, and forgets it:
+   * main calls it when a later stage fails, the post step before `post`.
    */
   stop?(): Promise<void>
   /**

@@ -1,32 +1,32 @@
-import { logIn } from '../credential.js'
-import { OPENAI_API_BASE_URL, requireActionConfig } from '../endpoint.js'
-import type { Credentials } from '../inputs.js'
-import type { CredentialSource } from './source.js'
+import { requireActionConfig } from '../codex/home.js';
+import { OPENAI_API_BASE_URL } from '../net/endpoint.js';
+import { logIn } from './key-rotation.js';
+import type { SourceKind } from './source.js';
+
+/** The variable export-env puts a stored secret in. */
+const SECRET_VARIABLE = { 'api-key': 'CODEX_API_KEY', 'access-token': 'CODEX_ACCESS_TOKEN' } as const
 
 /** An API key or a Codex access token from a secret (one, or a rotation list): `codex login` with it on stdin. */
-export const storedSecret: CredentialSource<Credentials> = {
+export const storedSecret: SourceKind = {
   name: 'stored-secret',
-  select: (inputs) => inputs.credentials,
-  mode: (credentials) => credentials.mode,
-  secretVariable: (credentials) => (credentials.mode === 'api-key' ? 'CODEX_API_KEY' : 'CODEX_ACCESS_TOKEN'),
-  // An API key for another Responses API (a gateway): Codex's built-in provider, pointed there.
-  async configFor({ inputs }, credentials) {
-    if (credentials.mode !== 'api-key' || inputs.apiBaseUrl === OPENAI_API_BASE_URL) return {}
-    await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl}`)
-    return { openai_base_url: inputs.apiBaseUrl }
-  },
-  async authenticate(ctx, credentials) {
-    const { binary, version, home, ca, created, inputs, http } = ctx
-    const loggedIn = await logIn({ binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
-    const { mode, secret } = loggedIn.credential
+  select(inputs) {
+    const credentials = inputs.credentials
+    if (!credentials) return undefined
+    const secretVariable = SECRET_VARIABLE[credentials.mode]
     return {
-      mode,
-      fingerprint: loggedIn.fingerprint,
-      expiresAt: loggedIn.expiresAt,
-      verified: loggedIn.verified,
-      env: {},
-      secretEnv: [storedSecret.secretVariable!(credentials), secret],
-      loggedIn: true
+      mode: credentials.mode,
+      secretVariable,
+      // An API key for another Responses API (a gateway): Codex's built-in provider, pointed there.
+      async configFor() {
+        if (credentials.mode !== 'api-key' || inputs.apiBaseUrl === OPENAI_API_BASE_URL) return {}
+        await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl}`)
+        return { openai_base_url: inputs.apiBaseUrl }
+      },
+      async authenticate({ binary, version, home, ca, created, http }) {
+        const loggedIn = await logIn({ binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
+        const { mode, secret } = loggedIn.credential
+        return { mode, fingerprint: loggedIn.fingerprint, expiresAt: loggedIn.expiresAt, verified: loggedIn.verified, env: {}, secretEnv: [secretVariable, secret], loggedIn: true }
+      }
     }
   }
 }

@@ -1,0 +1,221 @@
+/**
+ * What a maintainer rotating secrets sees: live verification of rotation lists, expiry
+ * warnings, untrusted triggers refused, and a job summary that names the credential by
+ * fingerprint only. A stand-in codex on PATH keeps these fast; the real CLI is used where
+ * its own online check is the point.
+ */
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import { fingerprint } from '../../src/secrets/mask.js'
+import { FakeOpenAI, type KeyAnswer } from '../harness/fake-openai.js'
+import { standInCodex } from '../harness/fake-package.js'
+import { CODEX_VERSION, sharedToolCache, TEST_PAT } from '../harness/real-cli.js'
+import { Runner } from '../harness/runner.js'
+
+const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
+const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
+const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
+
+/** The fake API of the test that started one; none for the others. */
+let openai: FakeOpenAI | undefined
+let runner: Runner
+let codexEnv: Record<string, string>
+
+beforeEach(async () => {
+  runner = await Runner.create()
+  codexEnv = (await standInCodex(runner.root)).env
+})
+
+afterEach(async () => {
+  await openai?.stop()
+  openai = undefined
+  await runner.dispose()
+})
+
+async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
+  openai = await new FakeOpenAI({ apiKeys: keys }).start()
+  return openai
+}
+
+/** The main step with the stand-in codex; `verify` against the fake API. */
+function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
+  return runner.main(
+    { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
+    { ...codexEnv, ...env }
+  )
+}
+
+function printed(result: { stdout: string; stderr: string }): string {
+  return result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + result.stderr
+}
+
+const modelChecks = () => openai!.server.requests.filter((r) => r.url === '/v1/models').map((r) => r.headers.authorization)
+
+describe('verify: true with a rotation list', () => {
+  test('the first key is revoked: the second is used, and the warning says to finish the rotation', async () => {
+    await api({ [NEW]: 401, [OLD]: 200 })
+    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true' })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(OLD))
+    expect(modelChecks()).toEqual([`Bearer ${NEW}`, `Bearer ${OLD}`])
+    expect(result.stdout).toContain(`::warning::api-key ${fingerprint(OLD)} is in use; the secret also holds ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid). Finish the rotation: remove ${fingerprint(NEW)} from the secret.`)
+    expect(await fs.readFile(path.join(result.outputs['codex-home'], 'auth.json'), 'utf8')).toContain(OLD)
+    for (const key of [NEW, OLD]) expect(printed(result)).not.toContain(key)
+    expect(result.summary).toContain('yes, live')
+  })
+
+  test('the first key is out of quota, the second accepted', async () => {
+    await api({ [NEW]: 'quota', [OLD]: 200 })
+    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true' })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(OLD))
+    expect(result.stdout).toMatch(/insufficient_quota: the account or project is out of quota/)
+  })
+
+  test('a rate-limited key is still a valid key: used, with a warning', async () => {
+    await api({ [NEW]: 429 })
+    const result = await main({ 'api-key': NEW, verify: 'true' })
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::warning::api-key sha256:[0-9a-f]{16} is rate-limited right now/)
+  })
+
+  test('every key refused: one error naming each by fingerprint, and nothing left', async () => {
+    await api({ [NEW]: 401, [OLD]: 403, [OTHER]: 'quota' })
+    const result = await main({ 'api-key': `${NEW}\n${OLD}\n${OTHER}`, verify: 'true' })
+    expect(result.exitCode).toBe(1)
+    expect(result.errors).toEqual([
+      `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`
+    ])
+    expect(await runner.tempFiles()).toEqual([])
+    expect(result.stdout).toMatch(/::group::Codex login diagnostics\n(.*\n)*verify: GET http:\/\/127\.0\.0\.1:\d+\/v1\/models with api-key sha256:[0-9a-f]{16}:\n(.*\n)*Proxy variables set: /)
+    expect(result.summary).toContain('❌ No api-key was accepted')
+    for (const key of [NEW, OLD, OTHER]) expect(result.summary + printed(result)).not.toContain(key)
+  })
+
+  test('an unreachable API is its own error, pointing at the network and the CA', async () => {
+    const result = await main({ 'api-key': NEW, verify: 'true', 'api-base-url': 'http://127.0.0.1:9/v1' })
+    expect(result.errors).toEqual([expect.stringMatching(/^::error::Could not reach http:\/\/127\.0\.0\.1:9\/v1 to verify api-key: .*ECONNREFUSED.*HTTPS_PROXY/)])
+    expect(await runner.tempFiles()).toEqual([])
+  }, 60_000)
+
+  test('without verify the first key is used and nothing is checked online', async () => {
+    await api({})
+    const result = await main({ 'api-key': `${NEW}\n${OLD}` })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(NEW))
+    expect(modelChecks()).toEqual([])
+    expect(result.summary).toContain('no (verify: false)')
+  })
+})
+
+describe('access token expiry (JWTs made by the test)', () => {
+  function jwt(secondsFromNow: number): string {
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + secondsFromNow, sub: 'agent' })}.${Buffer.from('signature-bytes').toString('base64url')}`
+  }
+
+  test('expired: an error before any login', async () => {
+    const token = jwt(-3600)
+    const result = await main({ 'access-token': token })
+    expect(result.errors).toEqual([expect.stringMatching(new RegExp(`^::error::The access-token expired: ${fingerprint(token)} \\(expired .+\\)\\. Mint a new token`))])
+    expect(result.stdout).not.toContain('Logging in')
+    expect(await runner.tempFiles()).toEqual([])
+  })
+
+  test('expiring in two days: a warning, and credential-expires-at', async () => {
+    const token = jwt(2 * 86400 + 600)
+    const result = await main({ 'access-token': token })
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::warning::access-token sha256:[0-9a-f]{16} expires in 2 days/)
+    expect(Date.parse(result.outputs['credential-expires-at'])).toBeGreaterThan(Date.now() + 2 * 86400_000)
+    expect(result.summary).toContain(result.outputs['credential-expires-at'])
+  })
+
+  test('expiring in 30 days: no warning; expiry-warning-days: 60 warns', async () => {
+    const token = jwt(30 * 86400)
+    const quiet = await main({ 'access-token': token })
+    expect(quiet.stdout).not.toContain('::warning::')
+    const warned = await main({ 'access-token': token, 'expiry-warning-days': '60' })
+    expect(warned.stdout).toMatch(/expires in 29 days|expires in 30 days/)
+  })
+
+  test('an expired token first in a rotation list is skipped for the next one', async () => {
+    const [old, fresh] = [jwt(-60), jwt(30 * 86400)]
+    const result = await main({ 'access-token': `${old}\n${fresh}` })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(fresh))
+    expect(result.stdout).toContain(`Finish the rotation: remove ${fingerprint(old)} from the secret.`)
+  })
+})
+
+describe('untrusted triggers', () => {
+  async function event(name: string, payload: object): Promise<Record<string, string>> {
+    const file = path.join(runner.root, 'event.json')
+    await fs.writeFile(file, JSON.stringify(payload))
+    return { GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file }
+  }
+  const fork = { repository: { full_name: 'acme/app', private: true }, pull_request: { head: { repo: { full_name: 'mallory/app' } } } }
+
+  test('pull_request_target from a fork is refused before anything happens', async () => {
+    const result = await main({ 'api-key': NEW }, await event('pull_request_target', fork))
+    expect(result.errors).toEqual([expect.stringMatching(/^::error::This run is untrusted: pull_request_target from the fork mallory\/app\. .*allow-untrusted: true only if/)])
+    expect(await runner.tempFiles()).toEqual([])
+  })
+
+  test('allow-untrusted: true proceeds with a warning', async () => {
+    const result = await main({ 'api-key': NEW, 'allow-untrusted': 'true' }, await event('pull_request_target', fork))
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::warning::allow-untrusted: true — this run is untrusted/)
+  })
+
+  test('a public repository gets a notice that its logs are public', async () => {
+    const result = await main({ 'api-key': NEW }, await event('push', { repository: { full_name: 'acme/app', private: false } }))
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::notice::This repository is public, and so are its Actions logs/)
+  })
+})
+
+describe('the job summary', () => {
+  test('api-key: version, source, mode, fingerprint, exports; never the key', async () => {
+    await api({})
+    const result = await main({ 'api-key': NEW, 'export-env': 'true' })
+    expect(result.summary).toContain('Codex CLI auth')
+    expect(result.summary).toContain('1.0.0 (from PATH)')
+    expect(result.summary).toContain(fingerprint(NEW))
+    expect(result.summary).toMatch(/CODEX_HOME, CODEX_API_KEY/)
+    expect(result.summary).not.toContain(NEW)
+  })
+
+  test('a failure is summarised too, without the secret', async () => {
+    const result = await main({ 'api-key': `${NEW}\n\n${OLD}` })
+    expect(result.summary).toContain('❌ api-key line 2 is empty')
+    for (const key of [NEW, OLD]) expect(result.summary).not.toContain(key)
+  })
+
+  test('ACTIONS_STEP_DEBUG shows the CLI\'s output, still redacted', async () => {
+    const result = await main({ 'api-key': NEW }, { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::debug::codex login --with-api-key \(exit 0\)/)
+    expect(printed(result)).not.toContain(NEW)
+  })
+})
+
+describe('access tokens through the real CLI', () => {
+  test('verify with a rotation list: the rejected token is named, the accepted one used', async () => {
+    openai = await new FakeOpenAI({ acceptedTokens: [TEST_PAT] }).start()
+    const real = await Runner.create({ toolCache: sharedToolCache() })
+    try {
+      const revoked = 'at-revokedTokenOfTheRotation0123456789'
+      const result = await real.main({ 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION }, openai.authEnv())
+      expect(result.errors).toEqual([])
+      expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
+      expect(result.stdout).toMatch(new RegExp(`::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`))
+      const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
+      expect(status.exitCode).toBe(0)
+      for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
+      await real.post()
+    } finally {
+      await real.dispose()
+    }
+  })
+})

@@ -1,0 +1,156 @@
+import * as core from '@actions/core'
+import { parse, stringify, TomlError } from 'smol-toml'
+import type { AuthMode } from '../inputs/inputs.js'
+import { UserError } from '../job/errors.js'
+
+type Table = Record<string, unknown>
+
+/** What the checks of a config.toml need to know about the run. */
+export interface ConfigRules {
+  mode: AuthMode
+  /** With export-env: the variable that puts the credential in the environment of later steps. */
+  exported?: string
+  /** allow-secret-in-shell: commands the model runs may read it there. */
+  allowSecretInShell: boolean
+}
+
+/**
+ * What the action's config.toml always says: credentials live in auth.json (a runner has
+ * no keyring), and commands the model runs do not inherit variables whose names hold
+ * KEY, SECRET or TOKEN, such as CODEX_API_KEY.
+ */
+export const DEFAULT_CONFIG: Table = {
+  cli_auth_credentials_store: 'file',
+  shell_environment_policy: { ignore_default_excludes: false }
+}
+
+/**
+ * Why each credential store but `file` is refused: only auth.json inside CODEX_HOME is
+ * removed by the post step.
+ */
+const REFUSED_STORES: Record<string, string> = {
+  auto: 'keeps the login in the macOS keychain or the Windows Credential Manager where there is one (as on macOS and Windows runners), outside CODEX_HOME, where the post step never removes it',
+  keyring: 'keeps the login in the OS keyring, outside CODEX_HOME, where the post step never removes it (and Linux runners have no keyring)',
+  ephemeral: 'keeps the login in memory only, so later steps would not be logged in'
+}
+
+/** Modes that are ChatGPT sign-ins, as forced_login_method sees them; the others are API credentials. */
+const CHATGPT_MODES = new Set<AuthMode>(['access-token', 'chatgpt'])
+
+/**
+ * Variables a job commonly holds a credential in: those of them that commands the model
+ * runs would inherit are named in the warning.
+ */
+const CREDENTIAL_VARIABLES = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN', 'OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GITHUB_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN']
+/** Codex's default excludes, applied only with ignore_default_excludes = false. */
+const DEFAULT_EXCLUDES = ['*KEY*', '*SECRET*', '*TOKEN*']
+
+/** The `config` input as a table; a TOML error names the line, never echoes the text. */
+export function parseUserConfig(text: string): Table {
+  if (!text.trim()) return {}
+  try {
+    return parse(text) as Table
+  } catch (error) {
+    const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : ''
+    throw new UserError(`config is not valid TOML${where}. Give config.toml settings, for example: model = "o4-mini".`)
+  }
+}
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+}
+
+/** `over` merged into `base`, tables key by key, anything else replaced. */
+export function mergeConfig(base: Table, over: Table): Table {
+  const out: Table = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    out[key] = isTable(value) && isTable(out[key]) ? mergeConfig(out[key] as Table, value) : value
+  }
+  return out
+}
+
+/** A shell_environment_policy pattern: `*` and `?` wildcards, case-insensitive, as Codex matches them. */
+function matchesPattern(pattern: unknown, name: string): boolean {
+  if (typeof pattern !== 'string') return false
+  const source = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('')
+  return new RegExp(`^${source}$`, 'i').test(name)
+}
+
+function patterns(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : []
+}
+
+/**
+ * Whether a command the model runs inherits the variable `name`, following Codex's
+ * shell_environment_policy: inherit (default all; core and none pass no credential
+ * variable), the default excludes (skipped unless ignore_default_excludes = false: Codex
+ * defaults it to true), exclude, set (which replaces the value), include_only, and the
+ * filters table that stands for exclude and include_only.
+ */
+export function inheritsVariable(config: Table, name: string): boolean {
+  const policy = isTable(config.shell_environment_policy) ? config.shell_environment_policy : {}
+  if (policy.inherit === 'core' || policy.inherit === 'none') return false
+  const filters = isTable(policy.filters) ? Object.entries(policy.filters) : []
+  const excludes = [...patterns(policy.exclude), ...filters.filter(([, action]) => action === 'exclude').map(([pattern]) => pattern)]
+  const includes = [...patterns(policy.include_only), ...filters.filter(([, action]) => action === 'include').map(([pattern]) => pattern)]
+  if (policy.ignore_default_excludes === false) excludes.push(...DEFAULT_EXCLUDES)
+  if (excludes.some((pattern) => matchesPattern(pattern, name))) return false
+  if (isTable(policy.set) && name in policy.set) return false
+  return includes.length === 0 || includes.some((pattern) => matchesPattern(pattern, name))
+}
+
+/**
+ * Refuses settings that would undo the login or leave it where the post step cannot
+ * remove it: a credential store other than `file`, or a forced_login_method that makes
+ * `codex exec` log out and delete auth.json because the credential is of the other kind.
+ * Warns when commands the model runs would inherit credential variables, and refuses it
+ * when export-env puts the credential among them, unless allow-secret-in-shell says so.
+ */
+export function checkConfig(config: Table, rules: ConfigRules, source: string): void {
+  const store = config.cli_auth_credentials_store
+  // Absent, Codex uses file.
+  if (store !== undefined && store !== 'file') {
+    const why = (typeof store === 'string' && REFUSED_STORES[store]) || 'is not a store the action can clean up'
+    throw new UserError(`${source} sets cli_auth_credentials_store = ${JSON.stringify(store)}, which ${why}. Set it to "file", or remove it.`)
+  }
+  const { mode } = rules
+  const forced = config.forced_login_method
+  const conflict = (forced === 'chatgpt' && !CHATGPT_MODES.has(mode)) || (forced === 'api' && CHATGPT_MODES.has(mode))
+  if (conflict) {
+    throw new UserError(
+      `${source} sets forced_login_method = "${forced}", but the action logs in with ${mode}: codex would log out and delete auth.json at its first command. ` +
+        `Remove forced_login_method, or give the credential it expects (${forced === 'api' ? 'api-key' : 'access-token or auth-json'}).`
+    )
+  }
+  const visible = CREDENTIAL_VARIABLES.filter((name) => inheritsVariable(config, name))
+  if (visible.length === 0) return
+  // Every listed name holds KEY or TOKEN: it is visible only with the default excludes off.
+  const turnedOff = isTable(config.shell_environment_policy) && config.shell_environment_policy.ignore_default_excludes === true
+  const what =
+    `${source} ${turnedOff ? 'sets [shell_environment_policy] ignore_default_excludes = true' : 'does not set [shell_environment_policy] ignore_default_excludes = false'}, ` +
+    `so commands the model runs can read variables whose names hold KEY, SECRET or TOKEN, such as ${visible.join(', ')}`
+  const fix = `Set ignore_default_excludes = false (or inherit = "core") under [shell_environment_policy] in ${source}`
+  const { exported } = rules
+  if (exported && visible.includes(exported) && !rules.allowSecretInShell) {
+    throw new UserError(
+      `${what}, and export-env: true puts the credential in ${exported}: Codex could be steered into printing or sending it. ${fix}, turn export-env off, or set allow-secret-in-shell: true to accept this.`
+    )
+  }
+  core.warning(`${what}. Codex could be steered into printing or sending them. ${fix}.`)
+}
+
+/** config.toml for an action-owned CODEX_HOME: the defaults with the user's settings merged over them. */
+export function configToml(userConfig: Table, rules: ConfigRules): string {
+  const merged = mergeConfig(DEFAULT_CONFIG, userConfig)
+  checkConfig(merged, rules, 'config')
+  return `# Written by codex-auth-action; removed by its post step.\n${stringify(merged)}\n`
+}
+
+/** Reads an existing config.toml the user keeps in their codex-home, for the same checks. */
+export function parseExistingConfig(text: string, source: string): Table {
+  try {
+    return parse(text) as Table
+  } catch {
+    throw new UserError(`${source} is not valid TOML, so codex would not start. Fix it, or leave codex-home empty.`)
+  }
+}

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { writePrivateFile } from '../job/files.js'
+import { HELPER_NODE_FLAGS } from './node-flags.js'
+
+/** A hosted job lasts at most 6 hours; no helper process outlives that. */
+export const MAX_LIFETIME_MS = 6 * 3600_000
+
+/** What a helper process needs from the environment to reach the network: nothing secret. */
+const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy']
+
+/**
+ * Starts the bundled helper `dist/<entry>/index.js` as a detached process that outlives
+ * the step, with only HELPER_ENV and its configuration (secrets included) on stdin: never
+ * in argv, the environment or a file. `stdout: 'pipe'` lets it report that it is ready.
+ */
+export function startDetached(entry: 'refresher' | 'key-proxy', config: unknown, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess & { pid: number } {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', entry, 'index.js')
+  const env: Record<string, string> = {}
+  for (const name of HELPER_ENV) {
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
+  }
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], { detached: true, stdio: ['pipe', stdout, 'ignore'], env, windowsHide: true })
+  if (child.pid === undefined) throw new Error(`the ${entry} helper process did not start`)
+  child.stdin?.end(JSON.stringify(config))
+  return child as ChildProcess & { pid: number }
+}
+
+/**
+ * The file the main or post step creates in a helper's private directory to stop it. Only
+ * the helper that owns the directory looks there, so the request can reach no other
+ * process, on any OS, where a signal to a PID could reach whatever reused it.
+ */
+const STOP_FILE = 'stop'
+
+/** How often a helper looks for its stop file. */
+export const STOP_POLL_MS = 250
+
+/** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
+const STOP_WAIT_MS = 2000
+
+/** For the helper: its owner asked it to stop. */
+export function stopAsked(dir: string): boolean {
+  return existsSync(path.join(dir, STOP_FILE))
+}
+
+/** For the helper: asked to stop, its directory is gone (the job's files were removed), or its time is up. */
+export function stopRequested(dir: string, deadline: number): boolean {
+  return stopAsked(dir) || !existsSync(dir) || Date.now() > deadline
+}
+
+/** What every helper reports in its status file. */
+export interface HelperStatus {
+  pid: number
+  state: 'running' | 'stopped'
+}
+
+/**
+ * For the owner: asks the helper that owns `dir` to stop, and waits briefly for its status
+ * file to say so. Returns the last status it wrote, or undefined when its directory was
+ * already gone (it stopped by itself) or it never wrote one.
+ */
+export async function stopHelper<S extends HelperStatus>(dir: string, statusFile: string): Promise<S | undefined> {
+  try {
+    await writePrivateFile(path.join(dir, STOP_FILE), '')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      await askAgain(dir)
+      return undefined
+    }
+    // Asked before (EEXIST): wait and report all the same.
+    if (code !== 'EEXIST') return undefined
+  }
+  let status: S | undefined
+  for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    status = readStatus<S>(path.join(dir, statusFile)) ?? status
+    if (status?.state === 'stopped') break
+  }
+  return status
+}
+
+/**
+ * The directory was removed during the job: its helper stopped, but a key proxy's guard
+ * (which explains a dead proxy to Codex) waits for a stop file there. The directory is made
+ * again, new and private, for as long as the guard takes to look; the caller removes it with
+ * the job's other paths.
+ */
+async function askAgain(dir: string): Promise<void> {
+  const made = await fs.mkdir(dir, { mode: 0o700 }).then(() => true, () => false)
+  if (!made) return
+  await writePrivateFile(path.join(dir, STOP_FILE), '').catch(() => undefined)
+  await new Promise((resolve) => setTimeout(resolve, 3 * STOP_POLL_MS))
+}
+
+function readStatus<S>(file: string): S | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as S
+  } catch {
+    // Not written yet, or mid-replace.
+    return undefined
+  }
+}

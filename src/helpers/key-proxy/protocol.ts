@@ -1,0 +1,26 @@
+import type { HelperStatus } from '../detach.js'
+
+/** What the key proxy process gets on stdin: never in argv, the environment or a file. */
+export interface KeyProxyConfig {
+  key: string
+  /** api-base-url: where requests go, with the key added. */
+  upstream: string
+  /** The random first segment of every path the proxy serves. */
+  capability: string
+  /** Its private directory: status.json, and the `stop` file the post step creates. */
+  dir: string
+  /** Epoch milliseconds after which it stops whatever happens. */
+  deadline: number
+  ca?: string[]
+}
+
+/** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
+export interface KeyProxyStatus extends HelperStatus {
+  /** Requests forwarded upstream. */
+  requests: number
+  /** Requests refused: no capability, or not one of the three Codex needs. */
+  refused: number
+  /** Upstream failures: no connection, or a 5xx answer. */
+  upstreamErrors: number
+  lastUpstreamStatus?: number
+}

@@ -1,0 +1,235 @@
+/**
+ * The key proxy: a detached process the main step starts with key-isolation: proxy. It
+ * reads its configuration (the API key included) from stdin, listens on 127.0.0.1 on an
+ * ephemeral port and forwards the three requests Codex makes, under a random path prefix
+ * (the capability), to the upstream API with the key added. It prints its port once and
+ * nothing else. It stops when the post step creates `stop` in its directory, when the
+ * directory is removed, or at its deadline.
+ *
+ * Codex waits for the network forever when a connection is refused, so a dead proxy would
+ * hang every later `codex` call. Where the OS can share a socket (not Windows), a second
+ * process without the key, the guard (this script with --guard), holds the listening
+ * socket too and, once the proxy is gone, answers every request with a 410 that names it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import * as http from 'node:http'
+import * as https from 'node:https'
+import * as path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { replaceFile } from '../../job/files.js'
+import { keyHeaders } from '../../net/endpoint.js'
+import { describeFailure } from '../../net/failures.js'
+import { proxyFor } from '../../net/proxy-rules.js'
+import { STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
+import { type KeyProxyConfig, type KeyProxyStatus } from './protocol.js'
+
+/** What Codex asks of a Responses API provider; anything else is refused. */
+const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
+/** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
+const DROPPED = new Set([
+  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'forwarded', 'x-real-ip', 'openai-organization', 'openai-project'
+])
+/**
+ * Never forwarded either: any header that may carry a credential of a caller's (Azure API
+ * Management's Ocp-Apim-Subscription-Key, x-goog-api-key, …), or change the method or
+ * the origin the upstream sees. Codex sends none of these.
+ */
+const DROPPED_NAMES = /auth|key|token|secret|cookie|password|override|^x-forwarded-|^proxy-/i
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
+/** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
+const STREAM_IDLE_MS = 300_000
+
+/** What the guard gets on stdin; it never sees the key. */
+interface GuardConfig {
+  dir: string
+  deadline: number
+  pid: number
+  upstream: string
+}
+
+/** The end of stdin: for the guard, the proxy's end. */
+const stdinEnded = new Promise<void>((resolve) => process.stdin.once('end', resolve))
+/** Everything stdin brought: the configuration's line, then (for the guard) the proxy's `stop` at an orderly end. */
+let received = ''
+
+/** The configuration: stdin up to its first line break or its end. */
+function readConfig(): Promise<string> {
+  return new Promise((resolve) => {
+    process.stdin.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8')
+      if (received.includes('\n')) resolve(received)
+    })
+    void stdinEnded.then(() => resolve(received))
+  })
+}
+
+/** An upstream answer, whichever client fetched it. */
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Readable
+}
+
+/** Sends one request upstream; aborting `signal` ends it, whatever stage it is at. */
+type Forward = (url: string, method: string, headers: Record<string, string | string[]>, body: Readable | undefined, signal: AbortSignal) => Promise<Answer>
+
+/**
+ * The client for `upstream`, trusting `ca` (or Node's roots) as the action's downloads do.
+ * Direct, node:http or node:https: their native parser and small buffers keep a job's
+ * streams in a few MB, and nothing else loads. Through HTTPS_PROXY/ALL_PROXY (proxyFor,
+ * NO_PROXY as curl reads it), the action's own client, undici's ProxyAgent, loaded only then.
+ */
+async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forward> {
+  if (proxyFor(upstream)) {
+    const [{ HttpClient }, { request }] = await Promise.all([import('../../net/http.js'), import('undici')])
+    const dispatcher = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+    return async (url, method, headers, body, signal) => {
+      const answer = await request(url, { method: method as 'GET' | 'POST', headers, body, dispatcher, signal })
+      return { status: answer.statusCode, headers: answer.headers, body: answer.body }
+    }
+  }
+  const client = upstream.protocol === 'https:' ? https : http
+  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s.
+  const agent = new client.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  return (url, method, headers, body, signal) =>
+    new Promise((resolve, reject) => {
+      const req = client.request(url, { method, headers, agent, signal, timeout: STREAM_IDLE_MS }, (res) =>
+        resolve({ status: res.statusCode ?? 502, headers: res.headersDistinct, body: res })
+      )
+      // No byte for that long, connecting, waiting for headers or mid-stream: the upstream stalled.
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })))
+      req.on('error', reject)
+      if (body) body.pipe(req)
+      else req.end()
+    })
+}
+
+function sendError(res: http.ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ error: { message, type: 'codex_auth_action_key_proxy' } }))
+}
+
+async function runProxy(config: KeyProxyConfig): Promise<void> {
+  const upstream = new URL(config.upstream)
+  const forward = await forwarder(upstream, config.ca)
+  const auth = keyHeaders(config.upstream, config.key)
+  const prefix = Buffer.from(`/${config.capability}/v1/`)
+  const status: KeyProxyStatus = { pid: process.pid, state: 'running', requests: 0, refused: 0, upstreamErrors: 0 }
+  let dirty = false
+
+  /** The upstream URL for a request that holds the capability and asks for one of ROUTES. */
+  const target = (method: string, url: string): string | undefined => {
+    const head = Buffer.from(url.slice(0, prefix.length))
+    if (head.length !== prefix.length || !timingSafeEqual(head, prefix)) return undefined
+    const rest = url.slice(prefix.length - 1)
+    const query = rest.indexOf('?')
+    const route = query < 0 ? rest : rest.slice(0, query)
+    return ROUTES.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
+  }
+
+  const server = http.createServer(async (req, res) => {
+    const url = target(req.method ?? '', req.url ?? '')
+    dirty = true
+    if (!url) {
+      status.refused++
+      return sendError(res, 404, 'Not found.')
+    }
+    status.requests++
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
+    const controller = new AbortController()
+    // Codex went away before the answer was whole: the upstream request goes too.
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort()
+    })
+    try {
+      const answer = await forward(url, req.method ?? '', { ...headers, ...auth }, req.method === 'POST' ? req : undefined, controller.signal)
+      if (answer.status >= 500) {
+        status.upstreamErrors++
+        status.lastUpstreamStatus = answer.status
+      }
+      const out: Record<string, string | string[]> = {}
+      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
+      res.writeHead(answer.status, out)
+      // Server-sent events go on as they arrive: no buffering between upstream and Codex.
+      res.flushHeaders()
+      await pipeline(answer.body, res)
+    } catch (error) {
+      if (controller.signal.aborted) return
+      status.upstreamErrors++
+      status.lastUpstreamStatus = undefined
+      if (res.headersSent) res.destroy()
+      else sendError(res, 502, `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`)
+    }
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const guard = startGuard(server, { dir: config.dir, deadline: config.deadline, pid: process.pid, upstream: upstream.origin })
+  const writeStatus = () => replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+  // The status (with the pid) exists before main learns the port.
+  dirty = false
+  await writeStatus()
+  process.stdout.on('error', () => undefined)
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
+
+  const timer = setInterval(() => {
+    if (stopRequested(config.dir, config.deadline)) {
+      // An orderly end: the guard goes too. Any other (its directory removed mid-job) leaves the guard to explain it.
+      if (stopAsked(config.dir) || Date.now() > config.deadline) guard?.stdin?.write('stop\n')
+      clearInterval(timer)
+      server.close()
+      server.closeAllConnections()
+      status.state = 'stopped'
+      void (existsSync(config.dir) ? writeStatus() : Promise.resolve()).then(() => process.exit(0))
+    } else if (dirty) {
+      dirty = false
+      void writeStatus()
+    }
+  }, 100)
+}
+
+/** Hands the listening socket to the guard (see the top of this file). */
+function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return undefined
+  const guard = spawn(process.execPath, [...process.execArgv, process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
+  // The pipe stays open for the proxy's life: its end tells the guard that the proxy is gone.
+  guard.stdin?.write(`${JSON.stringify(config)}\n`)
+  guard.unref()
+  return guard
+}
+
+async function runGuard(config: GuardConfig): Promise<void> {
+  // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
+  await stdinEnded
+  const orderly = received.slice(received.indexOf('\n') + 1).includes('stop')
+  if (orderly || Date.now() > config.deadline) process.exit(0)
+  const message =
+    `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
+    'the API key lived only in that process. Something on the runner ended it; run the job again.'
+  // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
+  http.createServer((_req, res) => sendError(res, 410, message)).listen({ fd: 3 })
+  // Its directory may be gone (that may be why the proxy ended): only a stop request or the deadline ends the guard.
+  setInterval(() => {
+    if (stopAsked(config.dir) || Date.now() > config.deadline) process.exit(0)
+  }, STOP_POLL_MS)
+}
+
+/** The proxy, or with `--guard` its guard, configured from stdin. */
+export async function run(): Promise<void> {
+  const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
+  if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
+  else {
+    await runProxy(config as KeyProxyConfig).catch((error: unknown) => {
+      // Main waits for one line: the reason goes into its error message.
+      process.stdout.write(`${JSON.stringify({ error: describeFailure(error) })}\n`, () => process.exit(1))
+    })
+  }
+}

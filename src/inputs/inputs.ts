@@ -1,0 +1,330 @@
+import * as core from '@actions/core'
+import * as path from 'node:path'
+import semver from 'semver'
+import { UserError } from '../job/errors.js'
+import { isAzureEndpoint, OPENAI_API_BASE_URL } from '../net/endpoint.js'
+import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
+import { maskSecret } from '../secrets/mask.js'
+import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
+import { parsePersistInputs, type PersistInputs } from './persist.js'
+
+/** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
+export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
+export type SecretMode = 'api-key' | 'access-token'
+
+/** The one credential a run logs in with. */
+export interface Credential {
+  mode: SecretMode
+  secret: string
+}
+
+/** What the workflow gave: one credential, or several during a rotation, newest first. */
+export interface Credentials {
+  mode: SecretMode
+  candidates: string[]
+}
+
+/** Secretless mode: a federation rule that accepts GitHub OIDC tokens for this audience. */
+export interface WorkloadIdentity {
+  ruleId: string
+  audience: string
+}
+
+/** Where the API key lives while the job runs: auth.json (none), or only a loopback proxy's memory. */
+export type KeyIsolation = 'none' | 'proxy'
+
+/** What `codex-version` asks for, classified once so that install never re-parses it. */
+export type VersionSpec =
+  | { kind: 'exact'; version: string }
+  | { kind: 'range'; range: string }
+  | { kind: 'tag'; tag: string }
+
+export interface Inputs {
+  /** Exactly one of credentials, workloadIdentity and chatgpt is set. */
+  credentials?: Credentials
+  workloadIdentity?: WorkloadIdentity
+  /** A ChatGPT sign-in (auth-json), validated. */
+  chatgpt?: ChatgptAuth
+  /** Where a refreshed auth.json is written back (persist-secret), with auth-json only. */
+  persist?: PersistInputs
+  /** allow-auth-json-on-public-repo */
+  allowAuthJsonOnPublicRepo: boolean
+  version: VersionSpec
+  registryUrl: string
+  /** Absolute path the user named, or undefined for an action-owned directory. */
+  codexHome?: string
+  install: boolean
+  exportEnv: boolean
+  /** PEM text of the CA bundle (ca-certificate). */
+  caCertificate?: string
+  /** Absolute path of the CA bundle (ca-certificate-file, resolved against the workspace). */
+  caCertificateFile?: string
+  exportNodeCa: boolean
+  /** A bearer token for a private registry, sent only to registry-url's origin. */
+  registryToken?: string
+  networkIdleTimeoutMs: number
+  /** Check the credential live before exporting anything. */
+  verify: boolean
+  /** The Responses API Codex talks to (and verify checks): OpenAI, Azure OpenAI v1 or a gateway. */
+  apiBaseUrl: string
+  keyIsolation: KeyIsolation
+  expiryWarningDays: number
+  /** TOML text merged over the action's config.toml. */
+  config: string
+  allowUntrusted: boolean
+  /** GitHub logins (lower case) whose text is trusted besides owners, members and collaborators. */
+  allowUsers: string[]
+  /** Let commands the model runs read the credential that export-env exports. */
+  allowSecretInShell: boolean
+}
+
+/** Reads one input as the runner gives it (`INPUT_<NAME>`), surrounding whitespace trimmed. */
+export type InputReader = (name: string) => string
+
+const FORK_HINT =
+  'Secrets are not passed to workflows triggered by a pull request from a fork or by Dependabot; ' +
+  'for those, skip this step (for example `if: github.event.pull_request.head.repo.fork == false`) ' +
+  'or store the secret as a Dependabot secret.'
+
+const RULE_ID = /^[A-Za-z0-9_.:-]{3,200}$/
+const API_KEY = /^sk-[A-Za-z0-9_-]{20,1024}$/
+/** Azure OpenAI keys: 32 hex digits, or the newer 84 letters and digits. */
+const AZURE_KEY = /^[A-Za-z0-9]{32,128}$/
+const PERSONAL_TOKEN = /^at-[A-Za-z0-9._~+/=-]{16,4096}$/
+const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
+const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
+/** Why answers over plain http prove nothing (checkPlainHttp). */
+const REGISTRY_ANSWERS = "the tarball's dist.integrity arrives over the same channel, so it proves nothing"
+const API_ANSWERS = "its answers (whether a key is accepted) can be forged on the way"
+/** A rotation overlap needs two; five is plenty and bounds the live checks. */
+const MAX_CANDIDATES = 5
+
+/** Every input, parsed and validated in one place. Secrets are masked before any check. */
+export function getInputs(read: InputReader = (name) => core.getInput(name)): Inputs {
+  const apiKey = read('api-key')
+  const accessToken = read('access-token')
+  const registryToken = read('registry-token')
+  const authJson = read('auth-json')
+  const persistToken = read('persist-token')
+  maskSecret(apiKey)
+  maskSecret(accessToken)
+  maskSecret(registryToken)
+  // Whole: its lines without a token ("tokens": {) are no secret; parseChatgptAuth masks each token.
+  if (authJson) core.setSecret(authJson)
+  maskSecret(persistToken)
+  // Workload identity: the runner's OIDC request token, before anything can print it.
+  if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
+  // Codex sends the api-key to this endpoint on every request, not only verify.
+  const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, { secret: 'api-key', sent: apiKey !== '', answers: API_ANSWERS })
+  const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl), authJson)
+  const exportEnv = parseBoolean('export-env', read('export-env'), false)
+  if (apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
+    core.warning(`api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`)
+  }
+  return {
+    ...auth,
+    persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
+    allowAuthJsonOnPublicRepo: parseBoolean('allow-auth-json-on-public-repo', read('allow-auth-json-on-public-repo'), false),
+    version: parseVersionSpec(read('codex-version')),
+    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', { secret: 'registry-token', sent: registryToken !== '', answers: REGISTRY_ANSWERS }),
+    codexHome: parseCodexHome(read('codex-home')),
+    install: parseBoolean('install', read('install'), true),
+    exportEnv,
+    ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
+    exportNodeCa: parseBoolean('export-node-ca', read('export-node-ca'), true),
+    registryToken: parseRegistryToken(registryToken),
+    networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
+    verify: parseBoolean('verify', read('verify'), false),
+    apiBaseUrl,
+    keyIsolation: parseKeyIsolation(read('key-isolation'), auth, exportEnv),
+    expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
+    config: read('config'),
+    allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),
+    allowUsers: parseLogins(read('allow-users')),
+    allowSecretInShell: parseBoolean('allow-secret-in-shell', read('allow-secret-in-shell'), false)
+  }
+}
+
+export function parseRegistryToken(raw: string): string | undefined {
+  if (!raw) return undefined
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(raw)) {
+    throw new UserError('registry-token contains white space or a control character. Store only the token in the secret.')
+  }
+  return raw
+}
+
+export function parseNumber(name: string, raw: string, fallback: number, min: number, max: number): number {
+  if (raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
+    throw new UserError(`${name} must be a number from ${min} to ${max}, not "${raw}".`)
+  }
+  return value
+}
+
+export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCertificate' | 'caCertificateFile'> {
+  if (text && file) {
+    throw new UserError('ca-certificate and ca-certificate-file are both set. Give the CA bundle one way: its PEM text, or the path of a file on the runner.')
+  }
+  if (!file) return { caCertificate: text || undefined }
+  return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
+}
+
+/**
+ * `proxy` keeps the API key in a loopback proxy's memory only. It needs an API key (an
+ * access token or an OIDC identity is used by the CLI itself), and refuses export-env,
+ * which would hand the key to every later step again.
+ */
+export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'>, exportEnv: boolean): KeyIsolation {
+  const value = raw || 'none'
+  if (value !== 'none' && value !== 'proxy') throw new UserError(`key-isolation must be none or proxy, not "${raw}".`)
+  if (value === 'none') return value
+  if (auth.workloadIdentity) {
+    throw new UserError('key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.')
+  }
+  if (auth.chatgpt) {
+    throw new UserError('key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.')
+  }
+  if (auth.credentials?.mode === 'access-token') {
+    throw new UserError('key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.')
+  }
+  if (exportEnv) {
+    throw new UserError('key-isolation: proxy and export-env: true contradict each other: export-env would put the key back into every later step. Remove export-env.')
+  }
+  return value
+}
+
+/** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */
+export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, azure = false, authJson = ''): Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'> {
+  if (authJson) {
+    const other = [apiKey && 'api-key', accessToken && 'access-token', ruleId && 'federation-rule-id'].find(Boolean)
+    if (other) throw new UserError(`auth-json and ${other} are both set. Set only one credential source: auth-json is a ChatGPT sign-in, ${other} another way to authenticate.`)
+    const text = decodeAuthJson(authJson)
+    return { chatgpt: parseChatgptAuth(text, 'auth-json') }
+  }
+  if (!ruleId) {
+    if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
+    return { credentials: parseCredentials(apiKey, accessToken, azure) }
+  }
+  if (apiKey || accessToken) {
+    throw new UserError(`federation-rule-id and ${apiKey ? 'api-key' : 'access-token'} are both set. Set only one credential source: federation-rule-id needs no stored secret.`)
+  }
+  if (!RULE_ID.test(ruleId)) throw new UserError('federation-rule-id does not look like a federation rule ID (such as idpm_…). Copy it from the OpenAI workload identity settings.')
+  if (!audience) throw new UserError('oidc-audience is required with federation-rule-id. Set it to the audience your federation rule accepts.')
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(audience)) throw new UserError('oidc-audience contains white space or a control character. Set it to the audience your federation rule accepts.')
+  return { workloadIdentity: { ruleId, audience } }
+}
+
+/**
+ * Exactly one of the two inputs; each holds one credential, or several during a rotation
+ * (one a line, newest first). Every line must have the shape of its kind (for an Azure
+ * endpoint, an API key may also have the shape of an Azure key).
+ */
+export function parseCredentials(apiKey: string, accessToken: string, azure = false): Credentials {
+  if (!apiKey && !accessToken) {
+    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
+  }
+  if (apiKey && accessToken) {
+    throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')
+  }
+  const mode: SecretMode = apiKey ? 'api-key' : 'access-token'
+  const lines = (apiKey || accessToken).split(/\r?\n/).map((line) => line.trim())
+  if (lines.length > MAX_CANDIDATES) {
+    throw new UserError(`${mode} holds ${lines.length} lines; a rotation needs at most ${MAX_CANDIDATES} (one credential a line, newest first). Remove the retired ones.`)
+  }
+  lines.forEach((line, index) => {
+    const where = lines.length > 1 ? `${mode} line ${index + 1}` : mode
+    if (!line) throw new UserError(`${where} is empty. Give one credential a line, newest first, with no empty lines between them.`)
+    if (lines.indexOf(line) !== index) throw new UserError(`${where} repeats line ${lines.indexOf(line) + 1}. Give each credential once.`)
+    checkSecretShape(mode, where, line, azure)
+  })
+  return { mode, candidates: lines }
+}
+
+function checkSecretShape(mode: SecretMode, where: string, secret: string, azure: boolean): void {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(secret)) {
+    throw new UserError(`${where} contains a control character. Copy the credential into the secret again, without invisible characters.`)
+  }
+  if (mode === 'api-key' && !API_KEY.test(secret) && !(azure && AZURE_KEY.test(secret))) {
+    throw new UserError(
+      `${where} does not look like an ${azure ? 'Azure OpenAI key (32 to 128 letters and digits) or an ' : ''}OpenAI API key (sk- followed by letters, digits, - and _). ` +
+        'Check that the secret holds the key itself, not its name; a Codex access token goes in access-token.'
+    )
+  }
+  if (mode === 'access-token' && !PERSONAL_TOKEN.test(secret) && !JWT.test(secret)) {
+    throw new UserError(
+      `${where} does not look like a Codex access token (a personal access token at-…, or an agent identity JWT). ` +
+        'Check that the secret holds the token itself; an OpenAI API key goes in api-key.'
+    )
+  }
+}
+
+export function parseVersionSpec(raw: string): VersionSpec {
+  const value = raw || 'latest'
+  const exact = semver.valid(value)
+  if (exact) return { kind: 'exact', version: exact }
+  if (DIST_TAG.test(value) && !semver.validRange(value)) return { kind: 'tag', tag: value }
+  const range = semver.validRange(value)
+  if (range) return { kind: 'range', range: value }
+  throw new UserError(
+    `codex-version "${value}" is not a version, a semver range or a dist-tag. ` +
+      'Use latest, an exact version such as 0.171.0, or a range such as ^0.171.'
+  )
+}
+
+/**
+ * An http(s) base URL without credentials, query or fragment, and without a trailing
+ * slash; plain http beyond this machine as checkPlainHttp allows it.
+ */
+export function parseHttpUrl(name: string, raw: string, fallback: string, risk?: CleartextRisk): string {
+  const value = raw || fallback
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new UserError(`${name} "${value}" is not a URL. Use an address such as ${fallback}.`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UserError(`${name} must be an http or https URL, not ${url.protocol}. Use an address such as ${fallback}.`)
+  }
+  if (url.username || url.password) {
+    throw new UserError(`${name} must not contain credentials: they would be printed in logs. Remove the user name and password from it.`)
+  }
+  if (url.search || url.hash) {
+    throw new UserError(`${name} must not have a query or a fragment. Use the base address.`)
+  }
+  if (risk) checkPlainHttp(name, url.href, risk)
+  return url.href.replace(/\/+$/, '')
+}
+
+export function parseCodexHome(raw: string): string | undefined {
+  if (!raw) return undefined
+  if (!path.isAbsolute(raw)) {
+    throw new UserError(`codex-home "${raw}" is not an absolute path. Name an absolute directory outside the workspace, or leave it empty.`)
+  }
+  return path.resolve(raw)
+}
+
+/** allow-users: GitHub logins, comma or newline separated; logins are case-insensitive. */
+export function parseLogins(raw: string): string[] {
+  const logins = raw.split(/[,\r\n]/).map((entry) => entry.trim()).filter(Boolean)
+  for (const login of logins) {
+    if (!LOGIN.test(login)) {
+      throw new UserError(`allow-users holds "${login}", which is not a GitHub login (letters, digits and hyphens, at most 39, and [bot] for an app). Give logins separated by commas or new lines.`)
+    }
+  }
+  return logins.map((login) => login.toLowerCase())
+}
+
+export function parseBoolean(name: string, raw: string, fallback: boolean): boolean {
+  if (raw === '') return fallback
+  if (/^(true|True|TRUE)$/.test(raw)) return true
+  if (/^(false|False|FALSE)$/.test(raw)) return false
+  throw new UserError(`${name} must be true or false, not "${raw}".`)
+}
+
+/** Login syntax, with the `[bot]` suffix of GitHub Apps; anything else in a payload is not printed. */
+export const LOGIN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/

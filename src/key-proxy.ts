@@ -1,0 +1,3 @@
+import { run } from './helpers/key-proxy/server.js'
+
+await run()

@@ -1,0 +1,30 @@
+import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
+
+/**
+ * Text the action did not write (CLI output, log files, registry and API answers) printed
+ * so that the runner never reads it as a workflow command. The runner splits output into
+ * lines at CR and LF and takes a line as a command when it starts with `::` (after white
+ * space) or holds `##[` anywhere. core.debug/warning/error/notice already escape CR and LF
+ * into their one line, which the runner parses as our command first: only plain output
+ * (core.info) needs this.
+ */
+
+/**
+ * Prints multi-line untrusted text inside `::stop-commands::<token>` … `::<token>::`, with
+ * a fresh random token each time, so the text cannot know it and end the block early.
+ */
+export function printUntrusted(text: string): void {
+  const token = randomBytes(16).toString('hex')
+  core.info(`::stop-commands::${token}`)
+  core.info(text)
+  core.info(`::${token}::`)
+}
+
+/**
+ * A short untrusted value made safe inside one of our own lines: CR and LF escaped the way
+ * the runner escapes them, so it cannot start a line; `##[` broken, so it is no command.
+ */
+export function inline(value: string): string {
+  return value.replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/##\[/g, '##%5B')
+}

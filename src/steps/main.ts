@@ -1,0 +1,128 @@
+import * as core from '@actions/core'
+import * as io from '@actions/io'
+import * as path from 'node:path'
+import { cliVersion } from '../codex/cli.js'
+import { mergeConfig, parseUserConfig } from '../codex/config.js'
+import { prepareCodexHome, type CodexHome } from '../codex/home.js'
+import { loginLogPath } from '../codex/login.js'
+import { getInputs, type Inputs } from '../inputs/inputs.js'
+import { installCodex, type InstalledCli } from '../install/install.js'
+import { CreatedPaths } from '../job/created-paths.js'
+import { errorLine, UserError } from '../job/errors.js'
+import { runnerTemp } from '../job/files.js'
+import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from '../net/ca-bundle.js'
+import { HttpClient } from '../net/http.js'
+import { inline } from '../secrets/inert-output.js'
+import { chooseSource, type ChosenSource } from '../sources/choose.js'
+import type { Authenticated } from '../sources/source.js'
+import { writeSummary, type RunReport } from './run-report.js'
+import { checkTrigger } from './trigger-policy.js'
+
+/** The main step: one call per stage, in order, inside one error boundary. */
+export async function run(): Promise<void> {
+  const created = new CreatedPaths()
+  const report: RunReport = { exported: [] }
+  let http: HttpClient | undefined
+  let source: ChosenSource | undefined
+  try {
+    const inputs = getInputs()
+    source = chooseSource(inputs)
+    report.mode = source.mode
+    checkTrigger(inputs)
+    // Everything that can be checked is checked before anything is written or downloaded.
+    const userConfig = parseUserConfig(inputs.config)
+    const ca = await loadCaBundle(inputs.caCertificate, inputs.caCertificateFile)
+    if (ca) {
+      await phase('CA bundle', async () => reportCaBundle(ca))
+      report.caCertificates = ca.certificates
+    }
+    const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
+    const anchors = ca ? await trustAnchors(ca) : undefined
+    const client = new HttpClient({
+      ca: anchors,
+      idleTimeoutMs: inputs.networkIdleTimeoutMs,
+      authOrigin: new URL(inputs.registryUrl).origin,
+      authHeaders: inputs.registryToken ? { authorization: `Bearer ${inputs.registryToken}` } : undefined
+    })
+    http = client
+    // A source may need settings in config.toml, such as the address of a helper it starts.
+    const sourceConfig = await source.configFor({ inputs, anchors, http: client, created })
+    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), { mode: source.mode, exported: inputs.exportEnv ? source.secretVariable : undefined, allowSecretInShell: inputs.allowSecretInShell })
+    const started = Date.now()
+    const { cli, version } = await phase('Codex CLI', async () => {
+      const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : await codexOnPath()
+      const foundVersion = await cliVersion(found.binary, home.cliDir)
+      core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
+      return { cli: found, version: foundVersion }
+    })
+    report.version = version
+    report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
+    const auth = await source.authenticate({ inputs, binary: cli.binary, version, home, ca: writtenCa, anchors, http: client, created })
+    Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified, details: auth.summary })
+    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
+  } catch (error) {
+    // A failed run leaves no credential, no helper process and no half-made directory behind.
+    await source?.stop().catch((stopError: unknown) => core.warning(`Could not stop what the credential source started: ${(stopError as Error).message}`))
+    await created.removeAll()
+    report.error = errorLine(error)
+    core.setFailed(report.error)
+  } finally {
+    await http?.close()
+    await writeSummary(report)
+  }
+}
+
+/**
+ * One phase of the step in a collapsible log group, closed with its time. (The login is
+ * not grouped: its diagnostics group on failure cannot nest in another.)
+ */
+async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now()
+  return core.group(name, async () => {
+    const result = await work()
+    core.info(`${name}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`)
+    return result
+  })
+}
+
+async function codexOnPath(): Promise<InstalledCli> {
+  const binary = await io.which('codex', false)
+  if (!binary) {
+    throw new UserError('install is false but no codex is on PATH. Install the Codex CLI in an earlier step, or set install: true.')
+  }
+  return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
+}
+
+function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: CodexHome, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
+  const exportVariable = (name: string, value: string) => {
+    core.exportVariable(name, value)
+    report.exported.push(name)
+  }
+  if (inputs.install) {
+    core.addPath(path.join(cli.root, 'codex-path'))
+    core.addPath(path.dirname(cli.binary))
+    report.exported.push('PATH')
+  }
+  exportVariable('CODEX_HOME', home.dir)
+  if (ca) {
+    // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
+    exportVariable('CODEX_CA_CERTIFICATE', ca.bundlePath)
+    if (ca.nodeCaPath) exportVariable('NODE_EXTRA_CA_CERTS', ca.nodeCaPath)
+    core.setOutput('ca-certificate-path', ca.bundlePath)
+  }
+  for (const [name, value] of Object.entries(auth.env)) exportVariable(name, value)
+  if (inputs.exportEnv && auth.secretEnv) {
+    exportVariable(...auth.secretEnv)
+    core.info(`Exported ${auth.secretEnv[0]} to later steps (export-env: true).`)
+  }
+  core.setOutput('codex-version', version)
+  core.setOutput('codex-path', cli.binary)
+  core.setOutput('codex-home', home.dir)
+  core.setOutput('auth-mode', auth.mode)
+  core.setOutput('credential-fingerprint', auth.fingerprint)
+  core.setOutput('credential-expires-at', auth.expiresAt?.toISOString() ?? '')
+  core.setOutput('cache-hit', String(cli.cacheHit))
+  // Without a login of its own (workload identity) there is no login log.
+  if (auth.loggedIn) core.setOutput('login-log', loginLogPath(home))
+  core.info(`Credential fingerprint: ${auth.fingerprint}`)
+}
