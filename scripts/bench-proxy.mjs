@@ -18,7 +18,8 @@ const CHUNK = `data: ${'x'.repeat(16 * 1024 - 8)}\n\n`
 const BIG = 10 * 1024 * 1024
 
 /** @param {number[]} values @param {number} q */
-const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]
+const quantile = (values, q) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]
 
 /**
  * The upstream: /v1/responses?size=N streams N bytes of events (with &paced, 16 KiB a
@@ -31,7 +32,7 @@ function upstream() {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.write('event: response.created\ndata: {}\n\n')
     const hold = Number(url.searchParams.get('hold') ?? 0)
-    for (let end = Date.now() + hold; Date.now() < end; ) {
+    for (let end = Date.now() + hold; Date.now() < end;) {
       res.write(CHUNK.slice(0, 64))
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
@@ -62,10 +63,14 @@ function timed(url) {
   return new Promise((resolve, reject) => {
     const started = performance.now()
     let first = 0
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.on('data', () => (first ||= performance.now() - started))
-      res.on('end', () => resolve({ ttfb: first, total: performance.now() - started, status: res.statusCode }))
-    })
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.on('data', () => (first ||= performance.now() - started))
+        res.on('end', () => resolve({ ttfb: first, total: performance.now() - started, status: res.statusCode }))
+      }
+    )
     req.on('error', reject)
     req.end('{}')
   })
@@ -79,7 +84,11 @@ async function startProxy(upstreamUrl) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-key-proxy-'))
   const capability = randomBytes(32).toString('base64url')
   const started = performance.now()
-  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, path.join(ROOT, 'dist', 'key-proxy', 'index.js')], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, path.join(ROOT, 'dist', 'key-proxy', 'index.js')], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'ignore'],
+    env: { PATH: process.env.PATH ?? '' }
+  })
   child.stdin.end(JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, deadline: Date.now() + 600_000 }))
   /** @type {string} */
   const line = await new Promise((resolve, reject) => {
@@ -90,14 +99,23 @@ async function startProxy(upstreamUrl) {
   child.stdout.destroy()
   child.unref()
   const { port } = JSON.parse(line)
-  return { base: `http://127.0.0.1:${port}/${capability}/v1`, pid: /** @type {number} */ (child.pid), readyMs, stop: () => fs.rm(dir, { recursive: true, force: true }) }
+  return {
+    base: `http://127.0.0.1:${port}/${capability}/v1`,
+    pid: /** @type {number} */ (child.pid),
+    readyMs,
+    stop: () => fs.rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** For scale: a bare node that listens on loopback and prints its port, as the proxy does; ms to that line. */
 async function bareNodeReady() {
   const started = performance.now()
-  const script = "require('http').createServer().listen(0, '127.0.0.1', function () { process.stdout.write(JSON.stringify({ port: this.address().port }) + '\\n') })"
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '' } })
+  const script =
+    "require('http').createServer().listen(0, '127.0.0.1', function () { process.stdout.write(JSON.stringify({ port: this.address().port }) + '\\n') })"
+  const child = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { PATH: process.env.PATH ?? '' }
+  })
   await new Promise((resolve) => child.stdout.once('data', resolve))
   const readyMs = performance.now() - started
   child.kill()
@@ -129,7 +147,9 @@ export async function benchProxy(options = {}) {
     const proxy = await startProxy(direct)
     const idle = rss(proxy.pid)
     // On a fresh proxy, as a job starts: 32 streams at once.
-    const held = await Promise.all(Array.from({ length: 32 }, () => timed(`${proxy.base}/responses?hold=3000&size=${256 * 1024}`)))
+    const held = await Promise.all(
+      Array.from({ length: 32 }, () => timed(`${proxy.base}/responses?hold=3000&size=${256 * 1024}`))
+    )
     const busy = rss(proxy.pid)
     const rounds = options.rounds ?? 200
     /** @type {{ direct: number[], proxy: number[] }} */

@@ -38,7 +38,10 @@ if (args['proxy-only']) {
   const current = readFileSync(file, 'utf8')
   const start = current.indexOf('## Key proxy')
   const end = start < 0 ? -1 : current.indexOf('\n## ', start + 1)
-  const next = start < 0 ? `${current.trimEnd()}\n\n${section}` : `${current.slice(0, start)}${section}${end < 0 ? '' : current.slice(end + 1)}`
+  const next =
+    start < 0
+      ? `${current.trimEnd()}\n\n${section}`
+      : `${current.slice(0, start)}${section}${end < 0 ? '' : current.slice(end + 1)}`
   await fs.writeFile(file, next)
   console.log(section)
   process.exit(0)
@@ -110,7 +113,24 @@ async function npmInstall(registry) {
   try {
     const env = { PATH: process.env.PATH ?? '', HOME: dir, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '' }
     const npm = execFileSync('which', ['npm']).toString().trim()
-    const result = await measured(npm, ['install', '-g', `@openai/codex@${VERSION}`, '--prefix', path.join(dir, 'prefix'), '--cache', path.join(dir, 'cache'), '--registry', registry, '--no-audit', '--no-fund', '--loglevel=error'], env)
+    const result = await measured(
+      npm,
+      [
+        'install',
+        '-g',
+        `@openai/codex@${VERSION}`,
+        '--prefix',
+        path.join(dir, 'prefix'),
+        '--cache',
+        path.join(dir, 'cache'),
+        '--registry',
+        registry,
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error'
+      ],
+      env
+    )
     if (!existsSync(path.join(dir, 'prefix', 'bin', 'codex'))) throw new Error('npm install -g left no bin/codex')
     return result
   } finally {
@@ -192,7 +212,9 @@ async function compare(label, registry, rounds) {
     const n = await npmInstall(registry)
     action.push(a)
     npm.push(n)
-    console.log(`${label} round ${i}: action ${fmt(a.seconds)} (${a.peakMb.toFixed(0)} MB), npm install -g ${fmt(n.seconds)} (${n.peakMb.toFixed(0)} MB)`)
+    console.log(
+      `${label} round ${i}: action ${fmt(a.seconds)} (${a.peakMb.toFixed(0)} MB), npm install -g ${fmt(n.seconds)} (${n.peakMb.toFixed(0)} MB)`
+    )
   }
   const actionMedian = median(action.map((r) => r.seconds))
   const npmMedian = median(npm.map((r) => r.seconds))
@@ -213,7 +235,11 @@ const packages = await realPackages()
 const local = await new FakeRegistry().start()
 const launcher = packages[VERSION]
 local.publishVersion(VERSION, launcher.tarball)
-local.extraFields.set(VERSION, { bin: launcher.doc.bin, optionalDependencies: launcher.doc.optionalDependencies, type: launcher.doc.type })
+local.extraFields.set(VERSION, {
+  bin: launcher.doc.bin,
+  optionalDependencies: launcher.doc.optionalDependencies,
+  type: launcher.doc.type
+})
 for (const platform of PLATFORMS) {
   const full = `${VERSION}-${platform}`
   const [osName, cpu] = platform.split('-')
@@ -226,7 +252,8 @@ local.distTags.latest = VERSION
 const results = []
 try {
   results.push(await compare('local registry', local.url, Number(args.rounds)))
-  if (Number(args['real-rounds']) > 0) results.push(await compare('real registry', REAL_REGISTRY, Number(args['real-rounds'])))
+  if (Number(args['real-rounds']) > 0)
+    results.push(await compare('real registry', REAL_REGISTRY, Number(args['real-rounds'])))
 } finally {
   await local.stop()
 }
@@ -251,11 +278,17 @@ const lines = [
   '',
   '| registry | rounds | action (median) | npm install -g (median) | ratio | target ≤ 0.55 | action peak memory | npm peak memory |',
   '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ...results.map((r) => `| ${r.label} | ${r.rounds} | ${fmt(r.actionMedian)} | ${fmt(r.npmMedian)} | ${r.ratio.toFixed(2)} | ${pass(r.ratio <= 0.55)} | ${r.actionPeak.toFixed(0)} MB | ${r.npmPeak.toFixed(0)} MB |`),
+  ...results.map(
+    (r) =>
+      `| ${r.label} | ${r.rounds} | ${fmt(r.actionMedian)} | ${fmt(r.npmMedian)} | ${r.ratio.toFixed(2)} | ${pass(r.ratio <= 0.55)} | ${r.actionPeak.toFixed(0)} MB | ${r.npmPeak.toFixed(0)} MB |`
+  ),
   '',
   'Every round (action / npm, seconds):',
   '',
-  ...results.map((r) => `- ${r.label}: ${r.action.map((a, i) => `${a.seconds.toFixed(2)} / ${r.npm[i].seconds.toFixed(2)}`).join('; ')}`),
+  ...results.map(
+    (r) =>
+      `- ${r.label}: ${r.action.map((a, i) => `${a.seconds.toFixed(2)} / ${r.npm[i].seconds.toFixed(2)}`).join('; ')}`
+  ),
   '',
   '## Memory, disk, warm path',
   '',

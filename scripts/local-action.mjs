@@ -27,10 +27,23 @@ const env = {
 }
 // local-action reads inputs from a dotenv file; it holds the key, so it is private and removed below.
 const dotenv = path.join(dir, '.env')
-writeFileSync(dotenv, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 })
+writeFileSync(
+  dotenv,
+  Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n') + '\n',
+  { mode: 0o600 }
+)
 try {
-  const bin = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'local-action.cmd' : 'local-action')
-  const result = spawnSync(bin, ['run', root, 'src/steps/main.ts', dotenv, '--post', 'src/steps/post.ts'], { stdio: 'inherit' })
+  const bin = path.join(
+    root,
+    'node_modules',
+    '.bin',
+    process.platform === 'win32' ? 'local-action.cmd' : 'local-action'
+  )
+  const result = spawnSync(bin, ['run', root, 'src/steps/main.ts', dotenv, '--post', 'src/steps/post.ts'], {
+    stdio: 'inherit'
+  })
   const left = readdirSync(temp)
   console.log(`\nLeft under RUNNER_TEMP after the post step: ${left.length ? left.join(', ') : 'nothing'}`)
   process.exitCode = result.status === 0 && left.length === 0 ? 0 : 1

@@ -51,10 +51,17 @@ try {
   if (process.env.REGISTRY_URL) inputs['registry-url'] = process.env.REGISTRY_URL
   console.log(`Runner directories: ${runner.root}`)
   console.log(`Tool cache: ${toolCache}`)
-  console.log(apiKey === PLACEHOLDER ? 'API key: a fake placeholder (set OPENAI_API_KEY to use yours)' : 'API key: from OPENAI_API_KEY')
+  console.log(
+    apiKey === PLACEHOLDER
+      ? 'API key: a fake placeholder (set OPENAI_API_KEY to use yours)'
+      : 'API key: from OPENAI_API_KEY'
+  )
 
   const main = await runner.main(inputs)
-  const secrets = main.stdout.split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length))
+  const secrets = main.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::add-mask::'))
+    .map((l) => l.slice('::add-mask::'.length))
   show('main step', main, secrets)
   console.log('\nOutputs:', main.outputs)
   console.log('Exported to later steps:', Object.keys(main.exported))

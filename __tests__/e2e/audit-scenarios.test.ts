@@ -6,8 +6,22 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { auditCliRecords, auditCommands, compareTrees, parseCommandLine, snapshotTree, SPOOF_LINES } from '../harness/audit.js'
-import { hangingCodexScript, HOST_SUFFIX, registryWithRelease, rejectingCodexScript, spoofingCodexScript, standInCodex } from '../harness/fake-package.js'
+import {
+  auditCliRecords,
+  auditCommands,
+  compareTrees,
+  parseCommandLine,
+  snapshotTree,
+  SPOOF_LINES
+} from '../harness/audit.js'
+import {
+  hangingCodexScript,
+  HOST_SUFFIX,
+  registryWithRelease,
+  rejectingCodexScript,
+  spoofingCodexScript,
+  standInCodex
+} from '../harness/fake-package.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
@@ -50,7 +64,12 @@ describe('before = after', () => {
       'codex-home/new.txt left behind'
     ])
     expect(compareTrees('codex-home', before, after, { leftBehind: false })).toHaveLength(4)
-    expect(compareTrees('codex-home', new Map(), await snapshotTree(path.join(dir, 'sub')), { leftBehind: true, keptRoot: true })).toEqual([])
+    expect(
+      compareTrees('codex-home', new Map(), await snapshotTree(path.join(dir, 'sub')), {
+        leftBehind: true,
+        keptRoot: true
+      })
+    ).toEqual([])
   })
 
   // A named codex-home holding the user's own config, sessions and logs (a home that holds
@@ -62,7 +81,7 @@ describe('before = after', () => {
     await fs.mkdir(path.join(home, 'log'))
     await fs.writeFile(path.join(home, 'config.toml'), 'model = "o3"\n')
     await fs.writeFile(path.join(home, 'sessions', 'rollout.jsonl'), '{}\n')
-    await fs.writeFile(path.join(home, 'log', 'codex-login.log'), 'the user\'s own log\n')
+    await fs.writeFile(path.join(home, 'log', 'codex-login.log'), "the user's own log\n")
     return home
   }
 
@@ -70,12 +89,19 @@ describe('before = after', () => {
     ['success', undefined, undefined],
     ['failure', rejectingCodexScript(), undefined],
     ['cancelled (main killed)', hangingCodexScript(), 3_000]
-  ] as const)('a named codex-home is as the user left it after the %s path and the post step', async (_path, script, timeoutMs) => {
-    const { env } = await standInCodex(runner.root, script)
-    const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome() }, env, timeoutMs)
-    expect(main.timedOut).toBe(timeoutMs !== undefined)
-    expect((await runner.post()).exitCode).toBe(0)
-  })
+  ] as const)(
+    'a named codex-home is as the user left it after the %s path and the post step',
+    async (_path, script, timeoutMs) => {
+      const { env } = await standInCodex(runner.root, script)
+      const main = await runner.main(
+        { 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome() },
+        env,
+        timeoutMs
+      )
+      expect(main.timedOut).toBe(timeoutMs !== undefined)
+      expect((await runner.post()).exitCode).toBe(0)
+    }
+  )
 })
 
 describe('workflow commands', () => {
@@ -83,7 +109,13 @@ describe('workflow commands', () => {
 
   test('parsed as the runner parses them: after white space, `##[` anywhere, known names only', () => {
     const names = new Set(['warning', 'add-mask'])
-    expect(parseCommandLine('  ::warning title=x,file=y::data', names)).toEqual({ form: '::', name: 'warning', properties: 'title=x,file=y', data: 'data', indented: true })
+    expect(parseCommandLine('  ::warning title=x,file=y::data', names)).toEqual({
+      form: '::',
+      name: 'warning',
+      properties: 'title=x,file=y',
+      data: 'data',
+      indented: true
+    })
     expect(parseCommandLine('text ##[add-mask]v', names)).toMatchObject({ form: '##[', name: 'add-mask', data: 'v' })
     expect(parseCommandLine('::Warning::case does not matter', names)).toMatchObject({ name: 'Warning' })
     expect(parseCommandLine('::unknown::x', names)).toBeUndefined()
@@ -93,25 +125,41 @@ describe('workflow commands', () => {
 
   test('every spoofed line is found; inside a stop-commands block, none is', () => {
     const spoofed = SPOOF_LINES.join('\r\n')
-    const { findings } = auditCommands(`::add-mask::${KEY}\nDownloading x\n${spoofed}\n::debug::ok%0A::warning::escaped`, 'stdout')
+    const { findings } = auditCommands(
+      `::add-mask::${KEY}\nDownloading x\n${spoofed}\n::debug::ok%0A::warning::escaped`,
+      'stdout'
+    )
     expect(findings).toHaveLength(SPOOF_LINES.length)
     const inert = auditCommands(`::stop-commands::${token}\n${spoofed}\n::${token}::\n::warning::ours`, 'stdout')
     expect(inert).toEqual({ commands: 2, blocks: 1, findings: [] })
   })
 
   test('commands the action never writes, guessable or unclosed blocks, are found', () => {
-    const { findings } = auditCommands(['::set-env name=A::b', '::error file=x::y', '::stop-commands::short', '::short::', `::stop-commands::${token}`, '::warning::ignored'].join('\n'), 'stdout')
+    const { findings } = auditCommands(
+      [
+        '::set-env name=A::b',
+        '::error file=x::y',
+        '::stop-commands::short',
+        '::short::',
+        `::stop-commands::${token}`,
+        '::warning::ignored'
+      ].join('\n'),
+      'stdout'
+    )
     expect(findings.map((f) => f.replace(/^stdout: /, '').replace(/: ".*$/, ''))).toEqual([
       'a ::set-env:: command the action never issues',
       'a ::error:: command with properties or indentation the action never writes',
       'stop-commands with a guessable or reused token',
-      'stop-commands never closed: the runner ignores the step\'s later commands'
+      "stop-commands never closed: the runner ignores the step's later commands"
     ])
   })
 
   test('what a CLI prints on a failed login, in its log and with debug on, never acts as a command', async () => {
     const { env } = await standInCodex(runner.root, spoofingCodexScript())
-    const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, { ...env, ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, install: 'false' },
+      { ...env, ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
+    )
     expect(main.exitCode).toBe(1)
     // The spoofs are shown, inertly, in the diagnostics group.
     expect(main.stdout).toContain(SPOOF_LINES[0])
@@ -126,10 +174,16 @@ describe('workflow commands', () => {
       // A fragment is never sent, and URL parsing drops its line breaks: the download works.
       const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
       registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
         return true
       })
-      const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'codex-version': '1.0.0' })
+      const main = await runner.main({
+        'api-key': TEST_API_KEY,
+        'registry-url': registry.url,
+        'codex-version': '1.0.0'
+      })
       expect(main.stdout).toContain('Downloading ')
       await runner.post()
     } finally {
@@ -142,10 +196,20 @@ describe('the CLI environment', () => {
   test('the stand-in codex records its argv and environment; a secret in either is found', async () => {
     const { bin } = await standInCodex(runner.root)
     const records = path.join(runner.root, 'cli-records')
-    await runProcess(path.join(bin, 'codex'), ['login', 'status', `--key=${KEY}`], { env: { PATH: process.env.PATH ?? '', 'INPUT_API-KEY': `${KEY}\nsk-other-0123456789`, CODEX_HOME: runner.root } })
+    await runProcess(path.join(bin, 'codex'), ['login', 'status', `--key=${KEY}`], {
+      env: { PATH: process.env.PATH ?? '', 'INPUT_API-KEY': `${KEY}\nsk-other-0123456789`, CODEX_HOME: runner.root }
+    })
     const names = await fs.readdir(records)
-    const findings = await auditCliRecords([path.join(records, names.find((n) => n.endsWith('.env'))!.slice(0, -'.env'.length))], [KEY])
-    expect(findings).toEqual(expect.arrayContaining(["raw form of a secret in the CLI's environment: INPUT_API-KEY", "raw form of a secret in the CLI's argv (codex login status --key=" + KEY + ')']))
+    const findings = await auditCliRecords(
+      [path.join(records, names.find((n) => n.endsWith('.env'))!.slice(0, -'.env'.length))],
+      [KEY]
+    )
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        "raw form of a secret in the CLI's environment: INPUT_API-KEY",
+        "raw form of a secret in the CLI's argv (codex login status --key=" + KEY + ')'
+      ])
+    )
     await fs.rm(records, { recursive: true })
   })
 })

@@ -27,7 +27,8 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  for (const issued of backend.issued) for (const token of [issued.id_token, issued.access_token, issued.refresh_token]) runner.canaries.add(token)
+  for (const issued of backend.issued)
+    for (const token of [issued.id_token, issued.access_token, issued.refresh_token]) runner.canaries.add(token)
   await runner.dispose()
   await backend.stop()
   await github.stop()
@@ -43,18 +44,27 @@ function staleSeed() {
 test('codex exec refreshes the stale auth.json; the post step writes the refreshed file to the secret, byte for byte', async () => {
   const seed = staleSeed()
   backend.valid.add(seed.tokens.refresh_token)
-  const main = await runner.main({ 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN }, github.env())
+  const main = await runner.main(
+    { 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN },
+    github.env()
+  )
   expect(main.errors).toEqual([])
   expect(main.outputs['auth-mode']).toBe('chatgpt')
   // codex login status accepted the file the action wrote.
-  expect(main.stdout).toMatch(/ChatGPT sign-in \(auth\.json written\): plan plus, .*last_refresh \S+ \(10\.0 days ago\), the access token expired at/)
+  expect(main.stdout).toMatch(
+    /ChatGPT sign-in \(auth\.json written\): plan plus, .*last_refresh \S+ \(10\.0 days ago\), the access token expired at/
+  )
 
   const exec = await runner.run('codex', backend.execArgs(), { env: backend.env(), timeoutMs: 90_000 })
   // The refresh comes first; the turn itself then fails on loopback (0.171.0's workspace
   // routing wants an HTTPS backend), which does not matter here.
   expect(exec.timedOut).toBe(false)
   expect(backend.tokenRequests()).toEqual([
-    expect.objectContaining({ grant_type: 'refresh_token', refresh_reason: 'proactive_expiry', refresh_token: seed.tokens.refresh_token })
+    expect.objectContaining({
+      grant_type: 'refresh_token',
+      refresh_reason: 'proactive_expiry',
+      refresh_token: seed.tokens.refresh_token
+    })
   ])
   const refreshed = await fs.readFile(path.join(main.outputs['codex-home'], 'auth.json'), 'utf8')
   expect(JSON.parse(refreshed).tokens.refresh_token).toBe(backend.issued[0].refresh_token)
@@ -71,7 +81,10 @@ test('codex exec refreshes the stale auth.json; the post step writes the refresh
 test('a refresh token already used elsewhere: nothing is written, and the post step explains refresh_token_reused', async () => {
   // The OAuth endpoint accepts no refresh token: another copy of this sign-in was refreshed first.
   const seed = staleSeed()
-  const main = await runner.main({ 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN }, github.env())
+  const main = await runner.main(
+    { 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN },
+    github.env()
+  )
   expect(main.errors).toEqual([])
   const exec = await runner.run('codex', backend.execArgs(), { env: backend.env(), timeoutMs: 90_000 })
   expect(exec.exitCode).not.toBe(0)
@@ -79,6 +92,8 @@ test('a refresh token already used elsewhere: nothing is written, and the post s
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
   expect(github.puts()).toBe(0)
-  expect(post.stdout).toMatch(/::warning::auth\.json was not refreshed, although its access token expired at .*refresh_token_reused: another job or machine refreshed this sign-in first/)
+  expect(post.stdout).toMatch(
+    /::warning::auth\.json was not refreshed, although its access token expired at .*refresh_token_reused: another job or machine refreshed this sign-in first/
+  )
   expect(post.summary).toMatch(/Refresh.*refresh_token_reused/s)
 }, 120_000)

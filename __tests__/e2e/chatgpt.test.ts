@@ -55,7 +55,12 @@ function main(inputs: Record<string, string>, env: Record<string, string> = {}) 
   return runner.main({ install: 'false', ...inputs }, { ...codexEnv, ...github.env(), ...env })
 }
 
-const persisted = (file: ChatgptFile, extra: Record<string, string> = {}) => ({ 'auth-json': file.text, 'persist-secret': SECRET, 'persist-token': PERSIST_TOKEN, ...extra })
+const persisted = (file: ChatgptFile, extra: Record<string, string> = {}) => ({
+  'auth-json': file.text,
+  'persist-secret': SECRET,
+  'persist-token': PERSIST_TOKEN,
+  ...extra
+})
 
 /** What Codex does when it refreshes: rewrite auth.json with new tokens and a new last_refresh. */
 async function refreshInPlace(home: string): Promise<ChatgptFile> {
@@ -74,37 +79,57 @@ async function event(payload: object): Promise<Record<string, string>> {
 test.each([
   ['as it is, pretty-printed', (f: ChatgptFile) => f.text, true],
   ['base64-encoded', (f: ChatgptFile) => Buffer.from(f.text).toString('base64'), false],
-  ['base64-encoded in 76-column lines (base64 without -w0)', (f: ChatgptFile) => Buffer.from(f.text).toString('base64').replace(/.{76}/g, '$&\n'), true]
-])('auth-json %s: auth.json written 0600 byte for byte, outputs and log without any token, removed by the post step', async (_how, encode, pretty) => {
-  const file = signIn({ pretty, plan: 'team', accountId: 'acct-outputs' })
-  const result = await main({ 'auth-json': encode(file) })
-  expect(result.errors).toEqual([])
-  const home = result.outputs['codex-home']
-  expect(await fs.readFile(path.join(home, 'auth.json'), 'utf8')).toBe(file.text)
-  expect((await fs.stat(path.join(home, 'auth.json'))).mode & 0o777).toBe(0o600)
-  expect(result.outputs).toMatchObject({ 'auth-mode': 'chatgpt', 'credential-fingerprint': fingerprint('acct-outputs') })
-  expect(result.outputs['credential-expires-at']).toBe(new Date(JSON.parse(Buffer.from(file.tokens.access_token.split('.')[1], 'base64url').toString()).exp * 1000).toISOString())
-  expect(result.stdout).toMatch(/ChatGPT sign-in \(auth\.json written\): plan team, account sha256:[0-9a-f]{16}, last_refresh \S+ \(2\.0 days ago\), the access token expires at /)
-  // Each token and each long JWT segment is masked before anything else is printed; the rest names neither the email nor the account.
-  const [masks, printed] = [true, false].map((mask) => result.stdout.split('\n').filter((l) => l.startsWith('::add-mask::') === mask))
-  expect(printed.join('\n')).not.toMatch(/ci-user@example\.com|acct-outputs/)
-  expect(masks.every((l) => l !== '::add-mask::{' && l !== '::add-mask::}')).toBe(true)
-  for (const token of file.secrets) expect(masks).toContain(`::add-mask::${token}`)
-  expect(masks).toContain(`::add-mask::${file.tokens.access_token.split('.')[1]}`)
-  expect(result.stdout).toMatch(/::warning::auth-json without persist-secret or codex-home/)
-  expect(result.summary).toMatch(/ChatGPT plan.*team/s)
-  const post = await runner.post()
-  expect(post.exitCode).toBe(0)
-  expect(post.summary).toMatch(/Refreshed during the job.*no/s)
-  expect(await runner.tempFiles()).toEqual([])
-})
+  [
+    'base64-encoded in 76-column lines (base64 without -w0)',
+    (f: ChatgptFile) => Buffer.from(f.text).toString('base64').replace(/.{76}/g, '$&\n'),
+    true
+  ]
+])(
+  'auth-json %s: auth.json written 0600 byte for byte, outputs and log without any token, removed by the post step',
+  async (_how, encode, pretty) => {
+    const file = signIn({ pretty, plan: 'team', accountId: 'acct-outputs' })
+    const result = await main({ 'auth-json': encode(file) })
+    expect(result.errors).toEqual([])
+    const home = result.outputs['codex-home']
+    expect(await fs.readFile(path.join(home, 'auth.json'), 'utf8')).toBe(file.text)
+    expect((await fs.stat(path.join(home, 'auth.json'))).mode & 0o777).toBe(0o600)
+    expect(result.outputs).toMatchObject({
+      'auth-mode': 'chatgpt',
+      'credential-fingerprint': fingerprint('acct-outputs')
+    })
+    expect(result.outputs['credential-expires-at']).toBe(
+      new Date(
+        JSON.parse(Buffer.from(file.tokens.access_token.split('.')[1], 'base64url').toString()).exp * 1000
+      ).toISOString()
+    )
+    expect(result.stdout).toMatch(
+      /ChatGPT sign-in \(auth\.json written\): plan team, account sha256:[0-9a-f]{16}, last_refresh \S+ \(2\.0 days ago\), the access token expires at /
+    )
+    // Each token and each long JWT segment is masked before anything else is printed; the rest names neither the email nor the account.
+    const [masks, printed] = [true, false].map((mask) =>
+      result.stdout.split('\n').filter((l) => l.startsWith('::add-mask::') === mask)
+    )
+    expect(printed.join('\n')).not.toMatch(/ci-user@example\.com|acct-outputs/)
+    expect(masks.every((l) => l !== '::add-mask::{' && l !== '::add-mask::}')).toBe(true)
+    for (const token of file.secrets) expect(masks).toContain(`::add-mask::${token}`)
+    expect(masks).toContain(`::add-mask::${file.tokens.access_token.split('.')[1]}`)
+    expect(result.stdout).toMatch(/::warning::auth-json without persist-secret or codex-home/)
+    expect(result.summary).toMatch(/ChatGPT plan.*team/s)
+    const post = await runner.post()
+    expect(post.exitCode).toBe(0)
+    expect(post.summary).toMatch(/Refreshed during the job.*no/s)
+    expect(await runner.tempFiles()).toEqual([])
+  }
+)
 
 describe('persistence on ephemeral runners: the post step writes a refreshed auth.json back to its secret', () => {
   test('refreshed: the sealed box opens to the new file, byte for byte', async () => {
     const seed = signIn()
     const result = await main(persisted(seed))
     expect(result.errors).toEqual([])
-    expect(result.stdout).toContain(`persist-secret: the repository secret ${SECRET} of acme/app was last written at 2026-01-01T00:00:00Z`)
+    expect(result.stdout).toContain(
+      `persist-secret: the repository secret ${SECRET} of acme/app was last written at 2026-01-01T00:00:00Z`
+    )
     expect(result.state.chatgpt).not.toMatch(/rt_|eyJ/)
     const fresh = await refreshInPlace(result.outputs['codex-home'])
     const post = await runner.post()
@@ -149,21 +174,29 @@ describe('persistence on ephemeral runners: the post step writes a refreshed aut
   }, 30_000)
 
   test.each([
-    [403, /persist-token may not write the repository secret CODEX_AUTH_JSON of acme\/app \(HTTP 403\) \(GitHub says the request needs secrets=write\)\. The job's GITHUB_TOKEN cannot write secrets/],
+    [
+      403,
+      /persist-token may not write the repository secret CODEX_AUTH_JSON of acme\/app \(HTTP 403\) \(GitHub says the request needs secrets=write\)\. The job's GITHUB_TOKEN cannot write secrets/
+    ],
     [404, /persist-secret: there is no repository secret CODEX_AUTH_JSON of acme\/app \(HTTP 404\)/]
-  ])('a PUT answered %d fails the post step with what to do and how to re-seed; the home is still removed', async (status, pattern) => {
-    const result = await main(persisted(signIn()))
-    await refreshInPlace(result.outputs['codex-home'])
-    github.faults.set('PUT secret', [status])
-    const post = await runner.post()
-    expect(post.exitCode).toBe(1)
-    expect(post.errors).toHaveLength(1)
-    expect(post.errors[0]).toMatch(/^::error::The refreshed auth\.json was not written back: /)
-    expect(post.errors[0]).toMatch(pattern)
-    expect(post.errors[0]).toContain('To re-seed, sign in with `codex login` on a trusted machine, then: gh secret set CODEX_AUTH_JSON --repo acme/app < ~/.codex/auth.json')
-    expect(post.summary).toMatch(/Persisted.*failed/s)
-    expect(await runner.tempFiles()).toEqual([])
-  })
+  ])(
+    'a PUT answered %d fails the post step with what to do and how to re-seed; the home is still removed',
+    async (status, pattern) => {
+      const result = await main(persisted(signIn()))
+      await refreshInPlace(result.outputs['codex-home'])
+      github.faults.set('PUT secret', [status])
+      const post = await runner.post()
+      expect(post.exitCode).toBe(1)
+      expect(post.errors).toHaveLength(1)
+      expect(post.errors[0]).toMatch(/^::error::The refreshed auth\.json was not written back: /)
+      expect(post.errors[0]).toMatch(pattern)
+      expect(post.errors[0]).toContain(
+        'To re-seed, sign in with `codex login` on a trusted machine, then: gh secret set CODEX_AUTH_JSON --repo acme/app < ~/.codex/auth.json'
+      )
+      expect(post.summary).toMatch(/Persisted.*failed/s)
+      expect(await runner.tempFiles()).toEqual([])
+    }
+  )
 
   test('updated_at moved during the job: a warning to serialize with concurrency, and the file is still written', async () => {
     const result = await main(persisted(signIn()))
@@ -171,15 +204,37 @@ describe('persistence on ephemeral runners: the post step writes a refreshed aut
     const fresh = await refreshInPlace(result.outputs['codex-home'])
     const post = await runner.post()
     expect(post.exitCode).toBe(0)
-    expect(post.stdout).toMatch(/::warning::The repository secret CODEX_AUTH_JSON of acme\/app was written by someone else during this job \(updated_at 2026-01-01T00:00:00Z, now 2026-02-02T00:00:00Z\).*serialize them with `concurrency:`/)
+    expect(post.stdout).toMatch(
+      /::warning::The repository secret CODEX_AUTH_JSON of acme\/app was written by someone else during this job \(updated_at 2026-01-01T00:00:00Z, now 2026-02-02T00:00:00Z\).*serialize them with `concurrency:`/
+    )
     expect(github.secret(SECRET)?.value).toBe(fresh.text)
   })
 
   test.each([
-    ['a token GitHub refuses', { 'persist-token': 'ghs_notTheRightToken0123456789' }, {}, /persist-token was refused by http:\/\/127\.0\.0\.1:\d+ \(HTTP 401\)/],
-    ['GITHUB_TOKEN (no secrets permission)', {}, { 'GET public-key': [403] }, /persist-token may not read the repository secret .* The job's GITHUB_TOKEN cannot read secrets/],
-    ['a secret that does not exist', { 'persist-secret': 'NO_SUCH_SECRET' }, {}, /persist-secret: there is no repository secret NO_SUCH_SECRET of acme\/app \(HTTP 404\)\. Create it/],
-    ['an environment that does not exist', { 'persist-environment': 'nope' }, {}, /persist-environment nope does not exist in acme\/app/]
+    [
+      'a token GitHub refuses',
+      { 'persist-token': 'ghs_notTheRightToken0123456789' },
+      {},
+      /persist-token was refused by http:\/\/127\.0\.0\.1:\d+ \(HTTP 401\)/
+    ],
+    [
+      'GITHUB_TOKEN (no secrets permission)',
+      {},
+      { 'GET public-key': [403] },
+      /persist-token may not read the repository secret .* The job's GITHUB_TOKEN cannot read secrets/
+    ],
+    [
+      'a secret that does not exist',
+      { 'persist-secret': 'NO_SUCH_SECRET' },
+      {},
+      /persist-secret: there is no repository secret NO_SUCH_SECRET of acme\/app \(HTTP 404\)\. Create it/
+    ],
+    [
+      'an environment that does not exist',
+      { 'persist-environment': 'nope' },
+      {},
+      /persist-environment nope does not exist in acme\/app/
+    ]
   ])('main refuses %s before writing anything', async (_what, inputs, faults, pattern) => {
     for (const [key, statuses] of Object.entries(faults)) github.faults.set(key, statuses as number[])
     const result = await main(persisted(signIn(), inputs))
@@ -232,7 +287,10 @@ describe('a persistent runner: a named codex-home keeps the refreshed auth.json'
     const newer = signIn({ lastRefresh: new Date(Date.now() - 3600_000) })
     const home = await namedHome({ 'auth.json': newer.text })
     const before = await snapshot(home)
-    const result = await main({ 'auth-json': signIn({ lastRefresh: new Date(Date.now() - 9 * 86_400_000) }).text, 'codex-home': home })
+    const result = await main({
+      'auth-json': signIn({ lastRefresh: new Date(Date.now() - 9 * 86_400_000) }).text,
+      'codex-home': home
+    })
     expect(result.errors).toEqual([])
     expect(result.stdout).toMatch(/the newer one in codex-home is kept/)
     expect(result.stdout).toMatch(/ChatGPT sign-in \(auth\.json kept\).*last_refresh \S+ \(1 hours ago\)/)
@@ -259,7 +317,11 @@ describe('a persistent runner: a named codex-home keeps the refreshed auth.json'
     const home = await namedHome({ 'auth.json': apiKeyLogin })
     const before = await snapshot(home)
     const result = await main({ 'auth-json': signIn().text, 'codex-home': home })
-    expect(result.errors).toEqual([expect.stringMatching(/codex-home .* already holds an auth\.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login/)])
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        /codex-home .* already holds an auth\.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login/
+      )
+    ])
     await runner.post()
     expect(await snapshot(home)).toEqual(before)
   })
@@ -269,7 +331,11 @@ describe('trust', () => {
   test('a public repository is refused before anything is written; the opt-in allows it with a warning', async () => {
     const env = await event({ repository: { full_name: 'acme/app', private: false, visibility: 'public' } })
     const refused = await main({ 'auth-json': signIn().text }, env)
-    expect(refused.errors).toEqual([expect.stringMatching(/^::error::auth-json is refused on the public repository acme\/app: .*set allow-auth-json-on-public-repo: true/)])
+    expect(refused.errors).toEqual([
+      expect.stringMatching(
+        /^::error::auth-json is refused on the public repository acme\/app: .*set allow-auth-json-on-public-repo: true/
+      )
+    ])
     expect(await runner.tempFiles()).toEqual([])
     await runner.post()
     const allowed = await main({ 'auth-json': signIn().text, 'allow-auth-json-on-public-repo': 'true' }, env)
@@ -279,15 +345,23 @@ describe('trust', () => {
   })
 
   test('a private repository is fine', async () => {
-    const result = await main({ 'auth-json': signIn().text }, await event({ repository: { full_name: 'acme/app', private: true } }))
+    const result = await main(
+      { 'auth-json': signIn().text },
+      await event({ repository: { full_name: 'acme/app', private: true } })
+    )
     expect(result.errors).toEqual([])
     await runner.post()
   })
 
   test('an untrusted trigger is refused as for the other sources', async () => {
-    const env = await event({ repository: { full_name: 'acme/app', private: true }, pull_request: { head: { repo: { full_name: 'mallory/app' } } } })
+    const env = await event({
+      repository: { full_name: 'acme/app', private: true },
+      pull_request: { head: { repo: { full_name: 'mallory/app' } } }
+    })
     const result = await main({ 'auth-json': signIn().text }, { ...env, GITHUB_EVENT_NAME: 'pull_request_target' })
-    expect(result.errors).toEqual([expect.stringMatching(/This run is untrusted: pull_request_target from the fork mallory\/app/)])
+    expect(result.errors).toEqual([
+      expect.stringMatching(/This run is untrusted: pull_request_target from the fork mallory\/app/)
+    ])
   })
 
   test.each([
@@ -306,18 +380,26 @@ describe('a failed refresh is explained in the log and the summary', () => {
     expect(result.errors).toEqual([])
     expect(result.stdout).toMatch(/the access token expired at \S+; Codex refreshes it at its first request/)
     const post = await runner.post()
-    expect(post.stdout).toMatch(/::warning::auth\.json was not refreshed, although its access token expired at .*either no Codex command ran, or its refresh failed\. Look in the Codex step's output for refresh_token_reused: .*invalid_grant: /)
+    expect(post.stdout).toMatch(
+      /::warning::auth\.json was not refreshed, although its access token expired at .*either no Codex command ran, or its refresh failed\. Look in the Codex step's output for refresh_token_reused: .*invalid_grant: /
+    )
     expect(post.summary).toMatch(/Refresh.*refresh_token_reused/s)
   })
 
   test.each([
-    ['refresh_token_reused', /The CLI's log records a failed refresh, refresh_token_reused: another job or machine refreshed this sign-in first.*`concurrency:`/],
+    [
+      'refresh_token_reused',
+      /The CLI's log records a failed refresh, refresh_token_reused: another job or machine refreshed this sign-in first.*`concurrency:`/
+    ],
     ['invalid_grant', /The CLI's log records a failed refresh, invalid_grant: the refresh token expired or was revoked/]
-  ])('the CLI\'s log holds %s', async (code, pattern) => {
+  ])("the CLI's log holds %s", async (code, pattern) => {
     const result = await main({ 'auth-json': signIn().text })
     const log = path.join(result.outputs['codex-home'], 'log')
     await fs.mkdir(log, { recursive: true })
-    await fs.writeFile(path.join(log, 'codex-tui.log'), `ERROR codex_login: Failed to refresh token: 401 {"error":{"code":"${code}"}}\n`)
+    await fs.writeFile(
+      path.join(log, 'codex-tui.log'),
+      `ERROR codex_login: Failed to refresh token: 401 {"error":{"code":"${code}"}}\n`
+    )
     const post = await runner.post()
     expect(post.stdout).toMatch(new RegExp(`::warning::${pattern.source}`))
     expect(post.summary).toContain(code)
@@ -332,20 +414,56 @@ describe('malformed inputs: one error naming the input, never the value, nothing
 
   test.each([
     ['neither JSON nor base64', () => 'not json at all!', /auth-json is neither JSON nor base64-encoded JSON/],
-    ['base64 of something else', () => Buffer.from('hello world').toString('base64'), /neither JSON nor base64-encoded JSON/],
+    [
+      'base64 of something else',
+      () => Buffer.from('hello world').toString('base64'),
+      /neither JSON nor base64-encoded JSON/
+    ],
     ['broken JSON', () => '{"tokens": ', /auth-json is not valid JSON/],
     ['a JSON array', () => '[1,2]', /neither JSON nor base64/],
-    ['an API-key login', () => JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: 'sk-proj-abcdefghijklmnopqrstuvwxyz' }), /auth-json holds an API key \(OPENAI_API_KEY\), not a ChatGPT sign-in\. Put an API key in api-key/],
-    ['an access-token login', () => JSON.stringify({ OPENAI_API_KEY: null, personal_access_token: 'at-abcdefghijklmnopqrstuvwxyz' }), /holds a Codex access token, not a ChatGPT sign-in\. Put the token in access-token/],
-    ['another auth_mode', () => JSON.stringify({ ...good(), auth_mode: 'chatgptAuthTokens' }), /auth-json has an auth_mode other than "chatgpt"/],
+    [
+      'an API-key login',
+      () => JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: 'sk-proj-abcdefghijklmnopqrstuvwxyz' }),
+      /auth-json holds an API key \(OPENAI_API_KEY\), not a ChatGPT sign-in\. Put an API key in api-key/
+    ],
+    [
+      'an access-token login',
+      () => JSON.stringify({ OPENAI_API_KEY: null, personal_access_token: 'at-abcdefghijklmnopqrstuvwxyz' }),
+      /holds a Codex access token, not a ChatGPT sign-in\. Put the token in access-token/
+    ],
+    [
+      'another auth_mode',
+      () => JSON.stringify({ ...good(), auth_mode: 'chatgptAuthTokens' }),
+      /auth-json has an auth_mode other than "chatgpt"/
+    ],
     ['no tokens', () => JSON.stringify({ auth_mode: 'chatgpt' }), /auth-json has no "tokens" object/],
     ['no refresh token', () => withTokens({ refresh_token: undefined }), /auth-json has no tokens\.refresh_token/],
     ['an empty access token', () => withTokens({ access_token: '' }), /auth-json has no tokens\.access_token/],
-    ['an id_token that is no JWT', () => withTokens({ id_token: 'plainly-not-a-jwt-0123456789' }), /tokens\.id_token is not a JWT/],
-    ['a token with white space', () => withTokens({ refresh_token: 'rt_abc def' }), /tokens\.refresh_token contains white space/],
-    ['no account', () => withTokens({ account_id: undefined, id_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln' }), /names no ChatGPT account/],
-    ['a bad last_refresh', () => JSON.stringify({ ...good(), last_refresh: 'yesterday-ish' }), /last_refresh is not a timestamp/],
-    ['an exp beyond any date', () => withTokens({ access_token: 'eyJhbGciOiJub25lIn0.eyJleHAiOjFlMzAwfQ.c2lnbmF0dXJlc2ln' }), /the access token's exp is not a date/],
+    [
+      'an id_token that is no JWT',
+      () => withTokens({ id_token: 'plainly-not-a-jwt-0123456789' }),
+      /tokens\.id_token is not a JWT/
+    ],
+    [
+      'a token with white space',
+      () => withTokens({ refresh_token: 'rt_abc def' }),
+      /tokens\.refresh_token contains white space/
+    ],
+    [
+      'no account',
+      () => withTokens({ account_id: undefined, id_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln' }),
+      /names no ChatGPT account/
+    ],
+    [
+      'a bad last_refresh',
+      () => JSON.stringify({ ...good(), last_refresh: 'yesterday-ish' }),
+      /last_refresh is not a timestamp/
+    ],
+    [
+      'an exp beyond any date',
+      () => withTokens({ access_token: 'eyJhbGciOiJub25lIn0.eyJleHAiOjFlMzAwfQ.c2lnbmF0dXJlc2ln' }),
+      /the access token's exp is not a date/
+    ],
     ['64 KB of base64', () => b64({ pad: 'x'.repeat(70_000) }), /auth-json is larger than 64 KB/]
   ])('auth-json: %s', async (_what, value, pattern) => {
     const text = value()
@@ -363,8 +481,14 @@ describe('malformed inputs: one error naming the input, never the value, nothing
     [{ 'federation-rule-id': 'idpm_rule0123', 'oidc-audience': 'x' }, /auth-json and federation-rule-id are both set/],
     [{ 'persist-secret': SECRET }, /persist-secret needs persist-token: .*GITHUB_TOKEN cannot write secrets/],
     [{ 'persist-token': PERSIST_TOKEN }, /persist-token is set but persist-secret is empty/],
-    [{ 'persist-secret': 'not a name', 'persist-token': PERSIST_TOKEN }, /persist-secret is not an Actions secret name/],
-    [{ 'persist-secret': 'GITHUB_THING', 'persist-token': PERSIST_TOKEN }, /persist-secret is not an Actions secret name/],
+    [
+      { 'persist-secret': 'not a name', 'persist-token': PERSIST_TOKEN },
+      /persist-secret is not an Actions secret name/
+    ],
+    [
+      { 'persist-secret': 'GITHUB_THING', 'persist-token': PERSIST_TOKEN },
+      /persist-secret is not an Actions secret name/
+    ],
     [{ 'allow-auth-json-on-public-repo': 'maybe' }, /allow-auth-json-on-public-repo must be true or false/]
   ])('%o', async (inputs, pattern) => {
     const result = await main({ 'auth-json': signIn().text, ...inputs })
@@ -373,13 +497,19 @@ describe('malformed inputs: one error naming the input, never the value, nothing
   })
 
   test('persist-secret without auth-json', async () => {
-    const result = await main({ 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz', 'persist-secret': SECRET, 'persist-token': PERSIST_TOKEN })
+    const result = await main({
+      'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz',
+      'persist-secret': SECRET,
+      'persist-token': PERSIST_TOKEN
+    })
     expect(result.errors).toEqual([expect.stringMatching(/persist-secret is set but auth-json is empty/)])
   })
 })
 
 /** A loopback HTTP server for the test; records each request's method, URL and authorization header. */
-async function server(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[] }> {
+async function server(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void
+): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[] }> {
   const seen: { method?: string; url?: string; authorization?: string }[] = []
   const s = http.createServer((req, res) => {
     seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization })
@@ -419,7 +549,11 @@ test('GITHUB_API_URL on plain http to another host: persist-token must not trave
   }
   const result = await main(persisted(signIn()), env)
   // Expected: refused before any request, as for registry-token and api-key (SECURITY.md "No secret over plain http beyond this machine").
-  expect({ exitCode: result.exitCode, tunnels, tokenInCleartext: wire.includes(`authorization: Bearer ${PERSIST_TOKEN}`) }).toEqual({ exitCode: 1, tunnels: [], tokenInCleartext: false })
+  expect({
+    exitCode: result.exitCode,
+    tunnels,
+    tokenInCleartext: wire.includes(`authorization: Bearer ${PERSIST_TOKEN}`)
+  }).toEqual({ exitCode: 1, tunnels: [], tokenInCleartext: false })
   await runner.post(env)
 }, 60_000)
 
@@ -433,7 +567,9 @@ test('updated_at from the secrets API cannot act as a workflow command in the ma
 })
 
 test('a redirect from GITHUB_API_URL is not followed with persist-token', async () => {
-  const sink = await server((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"key_id":"k","key":"AAAA","updated_at":"x"}'))
+  const sink = await server((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"key_id":"k","key":"AAAA","updated_at":"x"}')
+  )
   const redirector = await server((req, res) => res.writeHead(307, { location: `${sink.origin}${req.url}` }).end())
   const result = await main(persisted(signIn()), { GITHUB_API_URL: redirector.origin })
   expect(sink.seen).toEqual([])
@@ -473,7 +609,14 @@ test('post does not upload through an auth.json replaced by a symlink to another
 describe('odd auth-json values never give "Unexpected failure", never print the email or hostile claims', () => {
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
   const jwt = (claims: object) => `${b64({ alg: 'none' })}.${b64(claims)}.c2lnbmF0dXJlc2lnbmF0dXJl`
-  const hostile = { email: 'victim@example.com', 'https://api.openai.com/auth': { chatgpt_account_id: '::warning::acct\n::error::x', chatgpt_plan_type: '**plan**\n::warning::plan', chatgpt_user_id: '<b>u</b>' } }
+  const hostile = {
+    email: 'victim@example.com',
+    'https://api.openai.com/auth': {
+      chatgpt_account_id: '::warning::acct\n::error::x',
+      chatgpt_plan_type: '**plan**\n::warning::plan',
+      chatgpt_user_id: '<b>u</b>'
+    }
+  }
   const base = () => JSON.parse(chatgptAuth({ email: 'victim@example.com' }).text)
   const withTokens = (tokens: object) => JSON.stringify({ ...base(), tokens: { ...base().tokens, ...tokens } })
   test.each([
@@ -482,8 +625,19 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
     ['last_refresh is a number', () => JSON.stringify({ ...base(), last_refresh: 1700000000 })],
     ['exp is a string', () => withTokens({ access_token: jwt({ exp: '1700000000' }) })],
     ['account_id is an object', () => withTokens({ account_id: { x: 1 } })],
-    ['auth claims are an array', () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) })],
-    ['hostile claims and an email', () => withTokens({ account_id: undefined, id_token: jwt(hostile), access_token: jwt({ exp: 4102444800, ...hostile }) })],
+    [
+      'auth claims are an array',
+      () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) })
+    ],
+    [
+      'hostile claims and an email',
+      () =>
+        withTokens({
+          account_id: undefined,
+          id_token: jwt(hostile),
+          access_token: jwt({ exp: 4102444800, ...hostile })
+        })
+    ],
     ['CRLF and a BOM', () => '\uFEFF' + JSON.stringify(base(), null, 2).replace(/\n/g, '\r\n')],
     ['base64 of garbage starting with {', () => Buffer.from('{\u0000\u00ff garbage').toString('base64')],
     ['deeply nested', () => `${JSON.stringify(base()).slice(0, -1)},"extra":${'['.repeat(20000)}${']'.repeat(20000)}}`],
@@ -493,7 +647,10 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
     const result = await main({ 'auth-json': value() })
     expect([0, 1]).toContain(result.exitCode)
     expect(result.errors.length).toBe(result.exitCode)
-    const printed = result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')
+    const printed = result.stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n')
     expect(printed).not.toMatch(/Unexpected failure|victim@example\.com|::warning::(acct|plan)|\*\*plan/)
     expect(result.summary).not.toMatch(/victim@example\.com|\*\*plan|<b>u<\/b>/)
     await runner.post()
@@ -505,6 +662,9 @@ test('an event payload without repository (a schedule payload as GHES sent it) i
   await fs.writeFile(file, JSON.stringify({ schedule: '0 * * * *' }))
   const result = await main({ 'auth-json': signIn().text }, { GITHUB_EVENT_PATH: file, GITHUB_EVENT_NAME: 'schedule' })
   // Nothing proves the repository private, yet auth-json is used without even a warning.
-  expect({ exitCode: result.exitCode, warnedOrRefused: /public|visibility/i.test(result.stdout) }).toEqual({ exitCode: 0, warnedOrRefused: true })
+  expect({ exitCode: result.exitCode, warnedOrRefused: /public|visibility/i.test(result.stdout) }).toEqual({
+    exitCode: 0,
+    warnedOrRefused: true
+  })
   await runner.post()
 })

@@ -26,18 +26,29 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
     const file = path.join(dir, name)
     const stat = await fs.lstat(file)
     const mode = (stat.mode & 0o7777).toString(8)
-    entries[name] = stat.isFile() ? `file ${mode} ${await fs.readFile(file, 'base64')}` : `${stat.isDirectory() ? 'dir' : 'other'} ${mode}`
+    entries[name] = stat.isFile()
+      ? `file ${mode} ${await fs.readFile(file, 'base64')}`
+      : `${stat.isDirectory() ? 'dir' : 'other'} ${mode}`
   }
   return entries
 }
 
 /** Like the real CLI 0.171.0, also takes lock files and appends to log/codex-login.log in CODEX_HOME. */
-const realisticCodex = fakeCodexScript('1.0.0').replace('  login)\n', '  login)\n    : > "$CODEX_HOME/auth.lock"; mkdir -p "$CODEX_HOME/log"; echo "login $2" >> "$CODEX_HOME/log/codex-login.log"\n')
+const realisticCodex = fakeCodexScript('1.0.0').replace(
+  '  login)\n',
+  '  login)\n    : > "$CODEX_HOME/auth.lock"; mkdir -p "$CODEX_HOME/log"; echo "login $2" >> "$CODEX_HOME/log/codex-login.log"\n'
+)
 
 /** A codex-home with the things people keep in one. */
 async function userHome(files: Record<string, string | null> = {}, root = runner.root): Promise<string> {
   const home = path.join(root, 'my-codex-home')
-  const all = { 'config.toml': 'model = "o3"\n', 'log/codex-login.log': 'an old login\n', 'sessions/keep.jsonl': 'mine\n', 'auth.lock': '', ...files }
+  const all = {
+    'config.toml': 'model = "o3"\n',
+    'log/codex-login.log': 'an old login\n',
+    'sessions/keep.jsonl': 'mine\n',
+    'auth.lock': '',
+    ...files
+  }
   for (const [name, content] of Object.entries(all)) {
     if (content === null) continue
     await fs.mkdir(path.dirname(path.join(home, name)), { recursive: true })
@@ -55,31 +66,34 @@ describe('a codex-home the user names', () => {
   test.each([
     ['a login', realisticCodex],
     ['a failed login', rejectingCodexScript()]
-  ])('is byte for byte as found after %s and the post step, while holding the login in between', async (what, script) => {
-    const home = await userHome()
-    const before = await snapshot(home)
-    const result = await main({ 'codex-home': home }, script)
-    if (what === 'a login') {
-      expect(result.errors).toEqual([])
-      const during = await snapshot(home)
-      expect(JSON.parse(await fs.readFile(path.join(home, 'auth.json'), 'utf8'))).toEqual({ secret: TEST_API_KEY })
-      expect(during['auth.json']).toMatch(/^file 600 /)
-      expect(during['shell_snapshots']).toBe('dir 700')
-      // The CLI's own files (lock files, the login log) are not written into the user's home.
-      const { 'auth.json': _auth, shell_snapshots: _snapshots, ...rest } = during
-      expect(rest).toEqual(before)
-    } else {
-      expect(result.exitCode).toBe(1)
+  ])(
+    'is byte for byte as found after %s and the post step, while holding the login in between',
+    async (what, script) => {
+      const home = await userHome()
+      const before = await snapshot(home)
+      const result = await main({ 'codex-home': home }, script)
+      if (what === 'a login') {
+        expect(result.errors).toEqual([])
+        const during = await snapshot(home)
+        expect(JSON.parse(await fs.readFile(path.join(home, 'auth.json'), 'utf8'))).toEqual({ secret: TEST_API_KEY })
+        expect(during['auth.json']).toMatch(/^file 600 /)
+        expect(during['shell_snapshots']).toBe('dir 700')
+        // The CLI's own files (lock files, the login log) are not written into the user's home.
+        const { 'auth.json': _auth, shell_snapshots: _snapshots, ...rest } = during
+        expect(rest).toEqual(before)
+      } else {
+        expect(result.exitCode).toBe(1)
+        expect(await snapshot(home)).toEqual(before)
+      }
+      const post = await runner.post()
+      expect(post.exitCode).toBe(0)
+      expect(post.stdout).not.toMatch(/::(warning|error)::/)
       expect(await snapshot(home)).toEqual(before)
+      expect(await runner.tempFiles()).toEqual([])
     }
-    const post = await runner.post()
-    expect(post.exitCode).toBe(0)
-    expect(post.stdout).not.toMatch(/::(warning|error)::/)
-    expect(await snapshot(home)).toEqual(before)
-    expect(await runner.tempFiles()).toEqual([])
-  })
+  )
 
-  test('is left as found by the real Codex CLI, whose lock files and login log go to the action\'s own home', async () => {
+  test("is left as found by the real Codex CLI, whose lock files and login log go to the action's own home", async () => {
     const real = await Runner.create({ toolCache: sharedToolCache() })
     try {
       const home = await userHome({}, real.root)
@@ -108,7 +122,11 @@ describe('a codex-home the user names', () => {
     const before = await snapshot(home)
     const result = await main({ 'codex-home': home })
     expect(result.exitCode).toBe(1)
-    expect(result.errors).toEqual([expect.stringMatching(new RegExp(`^::error::codex-home .+ already holds ${name}, which the action does not overwrite or remove\\. `))])
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        new RegExp(`^::error::codex-home .+ already holds ${name}, which the action does not overwrite or remove\\. `)
+      )
+    ])
     expect(await snapshot(home)).toEqual(before)
     await runner.post()
     expect(await snapshot(home)).toEqual(before)
@@ -158,7 +176,10 @@ describe('a codex-home the user names', () => {
 
 test('the CLI gets no input, no runner token and no competing credential in its environment or argv; the key on stdin only', async () => {
   const record = path.join(runner.root, 'cli-calls')
-  const recording = fakeCodexScript('1.0.0').replace('case "$1" in', `{ echo "argv: $*"; env; echo; } >> '${record}'\ncase "$1" in`)
+  const recording = fakeCodexScript('1.0.0').replace(
+    'case "$1" in',
+    `{ echo "argv: $*"; env; echo; } >> '${record}'\ncase "$1" in`
+  )
   const second = `${TEST_API_KEY}Second`
   const secrets = {
     'api-key': `${TEST_API_KEY}\n${second}`,
@@ -181,12 +202,16 @@ test('the CLI gets no input, no runner token and no competing credential in its 
   const calls = await fs.readFile(record, 'utf8')
   expect(calls.match(/^argv: .*$/gm)).toEqual(['argv: --version', 'argv: login --with-api-key', 'argv: login status'])
   // Every call, --version included, runs in the action's own CODEX_HOME, never the user's ~/.codex.
-  for (const call of calls.trim().split('\n\n')) expect(call).toMatch(new RegExp(`^CODEX_HOME=${runner.temp}/codex-home-\\w+$`, 'm'))
+  for (const call of calls.trim().split('\n\n'))
+    expect(call).toMatch(new RegExp(`^CODEX_HOME=${runner.temp}/codex-home-\\w+$`, 'm'))
   const names = calls.match(/^[A-Za-z_][\w-]*(?==)/gm) ?? []
   expect(names.filter((name) => /^(INPUT_|ACTIONS_)/.test(name) || name in environment)).toEqual([])
-  for (const secret of [TEST_API_KEY, second, secrets['registry-token'], ...Object.values(environment)]) expect(calls).not.toContain(secret)
+  for (const secret of [TEST_API_KEY, second, secrets['registry-token'], ...Object.values(environment)])
+    expect(calls).not.toContain(secret)
   // The key reached the CLI on stdin: the stand-in stored what it read.
-  expect(JSON.parse(await fs.readFile(path.join(result.outputs['codex-home'], 'auth.json'), 'utf8'))).toEqual({ secret: TEST_API_KEY })
+  expect(JSON.parse(await fs.readFile(path.join(result.outputs['codex-home'], 'auth.json'), 'utf8'))).toEqual({
+    secret: TEST_API_KEY
+  })
   await runner.post()
 })
 

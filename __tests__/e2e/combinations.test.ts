@@ -39,7 +39,10 @@ test('chatgpt + a codex-home that does not exist yet (way 1, first job): the ref
 })
 
 test('key proxy whose directory is removed during the job: the post step leaves no helper process running', async () => {
-  const main = await job.runner.main({ install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1' }, job.codexEnv)
+  const main = await job.runner.main(
+    { install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1' },
+    job.codexEnv
+  )
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
   const ours = keyProxyProcesses(job.runner.root).map((p) => p.pid)
@@ -56,7 +59,10 @@ test('key proxy whose directory is removed during the job: the post step leaves 
 }, 60_000)
 
 test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected failure … bug"', async () => {
-  const main = await job.runner.main({ install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'https://api.example.test/v1' }, { ...job.codexEnv, HTTPS_PROXY: 'http://[bad' })
+  const main = await job.runner.main(
+    { install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'https://api.example.test/v1' },
+    { ...job.codexEnv, HTTPS_PROXY: 'http://[bad' }
+  )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
   expect(await job.runner.tempFiles()).toEqual([])
@@ -65,13 +71,19 @@ test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected 
 test('key proxy + a codex-home that is a regular file: the error says what is wrong (not "has its own config.toml")', async () => {
   const file = path.join(job.runner.root, 'not-a-dir')
   await fs.writeFile(file, 'x')
-  const main = await job.runner.main({ install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'codex-home': file }, job.codexEnv)
+  const main = await job.runner.main(
+    { install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'codex-home': file },
+    job.codexEnv
+  )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
 })
 
 test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
-  const main = await job.runner.main({ install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'https://api.example.test/v1' }, { ...job.codexEnv, ALL_PROXY: 'socks5://127.0.0.1:1080' })
+  const main = await job.runner.main(
+    { install: 'false', 'api-key': API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'https://api.example.test/v1' },
+    { ...job.codexEnv, ALL_PROXY: 'socks5://127.0.0.1:1080' }
+  )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
 }, 60_000)

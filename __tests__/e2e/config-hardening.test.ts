@@ -16,7 +16,10 @@ const job = standInJobs()
 const TOKEN = 'at-personalAccessTokenForTheHardeningTests'
 
 function main(inputs: Record<string, string>) {
-  return job.runner.main({ install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs }, job.codexEnv)
+  return job.runner.main(
+    { install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs },
+    job.codexEnv
+  )
 }
 
 /** A named codex-home holding the user's own config.toml. */
@@ -35,12 +38,14 @@ async function expectRefused(result: Awaited<ReturnType<typeof main>>, error: st
   expect(await job.runner.tempFiles()).toEqual([])
 }
 
-const warnings = (result: { stdout: string }) => result.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
+const warnings = (result: { stdout: string }) =>
+  result.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
 
 describe('cli_auth_credentials_store: only "file" may be in effect', () => {
   const why: Record<string, string> = {
     auto: 'keeps the login in the macOS keychain or the Windows Credential Manager where there is one (as on macOS and Windows runners), outside CODEX_HOME, where the post step never removes it',
-    keyring: 'keeps the login in the OS keyring, outside CODEX_HOME, where the post step never removes it (and Linux runners have no keyring)',
+    keyring:
+      'keeps the login in the OS keyring, outside CODEX_HOME, where the post step never removes it (and Linux runners have no keyring)',
     ephemeral: 'keeps the login in memory only, so later steps would not be logged in',
     File: 'is not a store the action can clean up',
     secure: 'is not a store the action can clean up'
@@ -48,25 +53,39 @@ describe('cli_auth_credentials_store: only "file" may be in effect', () => {
 
   test.each(Object.keys(why))('config sets "%s": refused, saying why', async (store) => {
     const result = await main({ config: `cli_auth_credentials_store = "${store}"` })
-    await expectRefused(result, `::error::config sets cli_auth_credentials_store = "${store}", which ${why[store]}. Set it to "file", or remove it.`)
+    await expectRefused(
+      result,
+      `::error::config sets cli_auth_credentials_store = "${store}", which ${why[store]}. Set it to "file", or remove it.`
+    )
   })
 
-  test.each(Object.keys(why))('a named codex-home\'s config.toml sets "%s": refused, the home untouched', async (store) => {
-    const text = `model = "o3"\ncli_auth_credentials_store = "${store}"\n`
-    const home = await homeWith(text)
-    const result = await main({ 'codex-home': home })
-    await expectRefused(result, `::error::codex-home's config.toml sets cli_auth_credentials_store = "${store}", which ${why[store]}. Set it to "file", or remove it.`)
-    expect(await listFiles(home)).toEqual(['config.toml'])
-    expect(await fs.readFile(path.join(home, 'config.toml'), 'utf8')).toBe(text)
-  })
+  test.each(Object.keys(why))(
+    'a named codex-home\'s config.toml sets "%s": refused, the home untouched',
+    async (store) => {
+      const text = `model = "o3"\ncli_auth_credentials_store = "${store}"\n`
+      const home = await homeWith(text)
+      const result = await main({ 'codex-home': home })
+      await expectRefused(
+        result,
+        `::error::codex-home's config.toml sets cli_auth_credentials_store = "${store}", which ${why[store]}. Set it to "file", or remove it.`
+      )
+      expect(await listFiles(home)).toEqual(['config.toml'])
+      expect(await fs.readFile(path.join(home, 'config.toml'), 'utf8')).toBe(text)
+    }
+  )
 
   test('a store that is not a string is refused too', async () => {
-    await expectRefused(await main({ config: 'cli_auth_credentials_store = 1' }), /config sets cli_auth_credentials_store = 1, which is not a store the action can clean up/)
+    await expectRefused(
+      await main({ config: 'cli_auth_credentials_store = 1' }),
+      /config sets cli_auth_credentials_store = 1, which is not a store the action can clean up/
+    )
   })
 
   test('"file", in config or in a named home, is accepted', async () => {
     expect((await main({ config: 'cli_auth_credentials_store = "file"' })).errors).toEqual([])
-    const home = await homeWith('cli_auth_credentials_store = "file"\n[shell_environment_policy]\nignore_default_excludes = false\n')
+    const home = await homeWith(
+      'cli_auth_credentials_store = "file"\n[shell_environment_policy]\nignore_default_excludes = false\n'
+    )
     const result = await main({ 'codex-home': home })
     expect(result.errors).toEqual([])
     expect(warnings(result)).toEqual([])
@@ -75,7 +94,8 @@ describe('cli_auth_credentials_store: only "file" may be in effect', () => {
 
 describe('shell_environment_policy: credential variables for commands the model runs', () => {
   const exposing = '[shell_environment_policy]\nignore_default_excludes = true'
-  const visible = 'CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GITHUB_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN'
+  const visible =
+    'CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GITHUB_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN'
 
   test('ignore_default_excludes = true without export-env: a warning naming what becomes visible', async () => {
     const result = await main({ config: exposing })
@@ -97,14 +117,21 @@ describe('shell_environment_policy: credential variables for commands the model 
   })
 
   test('the same with an access token names CODEX_ACCESS_TOKEN', async () => {
-    await expectRefused(await main({ 'access-token': TOKEN, config: exposing, 'export-env': 'true' }), /and export-env: true puts the credential in CODEX_ACCESS_TOKEN:/)
+    await expectRefused(
+      await main({ 'access-token': TOKEN, config: exposing, 'export-env': 'true' }),
+      /and export-env: true puts the credential in CODEX_ACCESS_TOKEN:/
+    )
   })
 
   test('allow-secret-in-shell: true lets it go ahead, with the warning', async () => {
     const result = await main({ config: exposing, 'export-env': 'true', 'allow-secret-in-shell': 'true' })
     expect(result.errors).toEqual([])
     expect(result.exported.CODEX_API_KEY).toBe(TEST_API_KEY)
-    expect(warnings(result)).toEqual([expect.stringMatching(/^::warning::config sets \[shell_environment_policy\] ignore_default_excludes = true, so commands the model runs can read/)])
+    expect(warnings(result)).toEqual([
+      expect.stringMatching(
+        /^::warning::config sets \[shell_environment_policy\] ignore_default_excludes = true, so commands the model runs can read/
+      )
+    ])
   })
 
   test.each([
@@ -121,10 +148,13 @@ describe('shell_environment_policy: credential variables for commands the model 
 
   test('an exclude that misses the exported variable is still refused', async () => {
     const result = await main({ config: `${exposing}\nexclude = ["GITHUB_TOKEN"]`, 'export-env': 'true' })
-    await expectRefused(result, /such as CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, ACTIONS_ID_TOKEN_REQUEST_TOKEN, and export-env: true puts the credential in CODEX_API_KEY/)
+    await expectRefused(
+      result,
+      /such as CODEX_API_KEY, CODEX_ACCESS_TOKEN, OPENAI_API_KEY, AZURE_OPENAI_API_KEY, ACTIONS_ID_TOKEN_REQUEST_TOKEN, and export-env: true puts the credential in CODEX_API_KEY/
+    )
   })
 
-  test('a named codex-home whose config.toml leaves the default excludes off (Codex\'s default): refused with export-env, untouched', async () => {
+  test("a named codex-home whose config.toml leaves the default excludes off (Codex's default): refused with export-env, untouched", async () => {
     const text = 'model = "o3"\n'
     const home = await homeWith(text)
     const result = await main({ 'codex-home': home, 'export-env': 'true' })
@@ -139,7 +169,11 @@ describe('shell_environment_policy: credential variables for commands the model 
   test('the same home without export-env: a warning only', async () => {
     const result = await main({ 'codex-home': await homeWith('model = "o3"\n') })
     expect(result.errors).toEqual([])
-    expect(warnings(result)).toEqual([expect.stringMatching(/^::warning::codex-home's config\.toml does not set \[shell_environment_policy\] ignore_default_excludes = false/)])
+    expect(warnings(result)).toEqual([
+      expect.stringMatching(
+        /^::warning::codex-home's config\.toml does not set \[shell_environment_policy\] ignore_default_excludes = false/
+      )
+    ])
     await job.runner.post()
   })
 

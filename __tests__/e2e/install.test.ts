@@ -16,7 +16,8 @@ let runner: Runner
 
 beforeEach(async () => {
   registry = await new FakeRegistry().start()
-  for (const version of ['1.1.0', '1.2.0', '1.3.0', '2.0.0']) registry.publish(version, HOST_SUFFIX, await buildPackage({ version }))
+  for (const version of ['1.1.0', '1.2.0', '1.3.0', '2.0.0'])
+    registry.publish(version, HOST_SUFFIX, await buildPackage({ version }))
   registry.distTags.latest = '1.3.0'
   registry.distTags.next = '2.0.0'
   runner = await Runner.create()
@@ -52,7 +53,21 @@ test('latest: one dist-tags lookup and one per-version document, then a cached i
 
   const entry = path.join(runner.toolCache, 'codex', '1.3.0', process.arch)
   expect(await listFiles(runner.toolCache)).toEqual(
-    ['codex', 'codex/1.3.0', `codex/1.3.0/${process.arch}`, `codex/1.3.0/${process.arch}.complete`, ...['bin', 'bin/codex', 'bin/codex-code-mode-host', 'codex-path', 'codex-path/rg', 'codex-resources', 'codex-resources/README'].map((f) => `codex/1.3.0/${process.arch}/${f}`)].sort()
+    [
+      'codex',
+      'codex/1.3.0',
+      `codex/1.3.0/${process.arch}`,
+      `codex/1.3.0/${process.arch}.complete`,
+      ...[
+        'bin',
+        'bin/codex',
+        'bin/codex-code-mode-host',
+        'codex-path',
+        'codex-path/rg',
+        'codex-resources',
+        'codex-resources/README'
+      ].map((f) => `codex/1.3.0/${process.arch}/${f}`)
+    ].sort()
   )
   expect(main.paths).toEqual([path.join(entry, 'codex-path'), path.join(entry, 'bin')])
   expect(await fs.readFile(path.join(entry, 'bin', 'codex'), 'utf8')).toBe(fakeCodexScript('1.3.0'))
@@ -80,16 +95,27 @@ test('a range is answered from the tool cache without the network', async () => 
 })
 
 test('an unknown version names the newest available ones', async () => {
-  await expectFailure({ 'codex-version': '9.9.9' }, /codex-version 9\.9\.9 matches no @openai\/codex release for .+\. Newest available: 2\.0\.0, 1\.3\.0, 1\.2\.0, 1\.1\.0\./)
+  await expectFailure(
+    { 'codex-version': '9.9.9' },
+    /codex-version 9\.9\.9 matches no @openai\/codex release for .+\. Newest available: 2\.0\.0, 1\.3\.0, 1\.2\.0, 1\.1\.0\./
+  )
 })
 
 test('an unknown dist-tag and an unsatisfiable range are clear errors', async () => {
-  await expectFailure({ 'codex-version': 'nightly' }, /codex-version dist-tag nightly matches no @openai\/codex release/)
+  await expectFailure(
+    { 'codex-version': 'nightly' },
+    /codex-version dist-tag nightly matches no @openai\/codex release/
+  )
   await expectFailure({ 'codex-version': '>=3' }, /codex-version >=3 matches no/)
 })
 
 test('a tarball that does not match its integrity is not installed', async () => {
-  registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0' }), 'sha512-' + Buffer.alloc(64).toString('base64'))
+  registry.publish(
+    '1.3.0',
+    HOST_SUFFIX,
+    await buildPackage({ version: '1.3.0' }),
+    'sha512-' + Buffer.alloc(64).toString('base64')
+  )
   await expectFailure({}, /does not match the sha512 integrity in the registry's metadata; nothing was installed/)
 })
 
@@ -102,7 +128,10 @@ test('a tarball that unpacks past its declared unpackedSize stops there, and not
   const padding = 40 << 20
   registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', paddingBytes: padding }))
   registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, 1000)
-  await expectFailure({}, /The Codex CLI tarball .+ unpacks to more than 16 MiB \(the registry declares 1000 bytes; no build may exceed 2048 MiB\); extraction stopped and nothing was installed\. A broken or rogue mirror may serve it: check registry-url\./)
+  await expectFailure(
+    {},
+    /The Codex CLI tarball .+ unpacks to more than 16 MiB \(the registry declares 1000 bytes; no build may exceed 2048 MiB\); extraction stopped and nothing was installed\. A broken or rogue mirror may serve it: check registry-url\./
+  )
 
   // Declared truthfully, the same tarball installs.
   registry.unpackedSizes.set(`1.3.0-${HOST_SUFFIX}`, padding + 4096)
@@ -135,13 +164,19 @@ test('a 404 on the tarball is not retried and leaves nothing behind', async () =
     res.end()
     return true
   })
-  await expectFailure({}, /Downloading the Codex CLI from http:\/\/127\.0\.0\.1:\d+\/tarballs\/.+ failed: HTTP 404 .+; nothing was installed/)
+  await expectFailure(
+    {},
+    /Downloading the Codex CLI from http:\/\/127\.0\.0\.1:\d+\/tarballs\/.+ failed: HTTP 404 .+; nothing was installed/
+  )
   expect(registry.requestsTo('/tarballs/')).toBe(1)
 })
 
 test('an unreachable registry is a clear error', async () => {
   await registry.stop()
-  await expectFailure({}, /Reading @openai\/codex metadata from http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED.*Check registry-url/)
+  await expectFailure(
+    {},
+    /Reading @openai\/codex metadata from http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED.*Check registry-url/
+  )
   registry = await new FakeRegistry().start()
 }, 60_000)
 
@@ -151,7 +186,10 @@ test('two jobs installing into one tool cache at once both succeed, with one com
     const [a, b] = await Promise.all([install(), other.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })])
     expect([a.errors, b.errors]).toEqual([[], []])
     expect(await fs.readdir(runner.toolCache)).toEqual(['codex'])
-    expect(await fs.readdir(path.join(runner.toolCache, 'codex', '1.3.0'))).toEqual([process.arch, `${process.arch}.complete`])
+    expect(await fs.readdir(path.join(runner.toolCache, 'codex', '1.3.0'))).toEqual([
+      process.arch,
+      `${process.arch}.complete`
+    ])
   } finally {
     await other.dispose()
   }
@@ -171,7 +209,7 @@ describe('a tool-cache entry without .complete at the target', () => {
   test.each([
     ['a partial tree without the binary', { 'codex-resources/README': 'half\n' }],
     ['a binary that does not run', { 'bin/codex': '#!/bin/sh\nexit 1\n' }],
-    ['another version\'s binary', { 'bin/codex': fakeCodexScript('9.9.9') }]
+    ["another version's binary", { 'bin/codex': fakeCodexScript('9.9.9') }]
   ])('%s is replaced by the verified copy, atomically, and then marked complete', async (_what, files) => {
     await plant(files)
     const main = await install()
@@ -197,7 +235,10 @@ describe('a tool-cache entry without .complete at the target', () => {
 
   test('a tarball whose codex does not run is never cached', async () => {
     registry.publish('1.3.0', HOST_SUFFIX, await buildPackage({ version: '1.3.0', codexScript: '#!/bin/sh\nexit 1\n' }))
-    await expectFailure({}, /The Codex CLI in .+ does not run here or does not report version 1\.3\.0 \(`codex --version`\); nothing was installed\./)
+    await expectFailure(
+      {},
+      /The Codex CLI in .+ does not run here or does not report version 1\.3\.0 \(`codex --version`\); nothing was installed\./
+    )
   })
 })
 
@@ -206,7 +247,11 @@ test('install: false uses the codex on PATH, and fails clearly without one', asy
   const { bin, env } = await standInCodex(runner.root, fakeCodexScript('7.7.7'))
   const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
   expect(main.errors).toEqual([])
-  expect(main.outputs).toMatchObject({ 'codex-version': '7.7.7', 'codex-path': path.join(bin, 'codex'), 'cache-hit': 'false' })
+  expect(main.outputs).toMatchObject({
+    'codex-version': '7.7.7',
+    'codex-path': path.join(bin, 'codex'),
+    'cache-hit': 'false'
+  })
   expect(main.paths).toEqual([])
   expect(registry.server.requests).toHaveLength(0)
 })
@@ -236,7 +281,10 @@ describe('network faults', () => {
 
   test('a 500 that never recovers: four attempts, then a clear error and nothing cached', async () => {
     failTarball(10, 500)
-    await expectFailure({}, /Downloading the Codex CLI from .+ failed: HTTP 500 from .+; nothing was installed\. Check registry-url/)
+    await expectFailure(
+      {},
+      /Downloading the Codex CLI from .+ failed: HTTP 500 from .+; nothing was installed\. Check registry-url/
+    )
     expect(registry.requestsTo('/tarballs/')).toBe(4)
   })
 
@@ -289,18 +337,24 @@ describe('network faults', () => {
       open.push(res)
       return true
     })
-    await expectFailure({ 'network-idle-timeout': '1' }, /Downloading the Codex CLI from .+ failed: .*(timeout|TIMEOUT).*; nothing was installed/)
+    await expectFailure(
+      { 'network-idle-timeout': '1' },
+      /Downloading the Codex CLI from .+ failed: .*(timeout|TIMEOUT).*; nothing was installed/
+    )
     for (const res of open) res.destroy()
     expect(registry.requestsTo('/tarballs/')).toBe(4)
   }, 60_000)
 
   test('network-idle-timeout must be a number of seconds', async () => {
-    await expectFailure({ 'network-idle-timeout': 'soon' }, /network-idle-timeout must be a number from 1 to 600, not "soon"/)
+    await expectFailure(
+      { 'network-idle-timeout': 'soon' },
+      /network-idle-timeout must be a number from 1 to 600, not "soon"/
+    )
   })
 })
 
 describe('registry-token', () => {
-  test('is sent to the registry\'s host only, never to another host a tarball address names', async () => {
+  test("is sent to the registry's host only, never to another host a tarball address names", async () => {
     const token = 'npm_privateMirrorToken0123456789'
     const main = await install({ 'registry-token': token })
     expect(main.errors).toEqual([])
@@ -377,7 +431,10 @@ describe('plain http beyond this machine', () => {
   })
 
   test('registry-token is never sent there: a clear error before any request', async () => {
-    const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': MIRROR, 'registry-token': TOKEN }, { HTTP_PROXY: proxy.origin() })
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, 'registry-url': MIRROR, 'registry-token': TOKEN },
+      { HTTP_PROXY: proxy.origin() }
+    )
     expect(main.exitCode).toBe(1)
     expect(main.errors).toEqual([
       `::error::registry-url ${MIRROR} is plain http to a host other than this machine, so registry-token would travel in cleartext; nothing was sent. Use an https address for registry-url.`
@@ -387,7 +444,10 @@ describe('plain http beyond this machine', () => {
   })
 
   test('nor over a loopback registry-url reached through a proxy on another host', async () => {
-    const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'registry-token': TOKEN }, { HTTP_PROXY: 'http://proxy.example.com:3128' })
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'registry-token': TOKEN },
+      { HTTP_PROXY: 'http://proxy.example.com:3128' }
+    )
     expect(main.errors).toEqual([
       `::error::registry-url ${registry.url} is plain http through the proxy proxy.example.com:3128, beyond this machine, so registry-token would travel in cleartext; nothing was sent. Use an https address for registry-url.`
     ])
@@ -395,18 +455,28 @@ describe('plain http beyond this machine', () => {
   })
 
   // Codex sends the api-key to api-base-url with every request, so verify or not, it never goes there.
-  test.each<Record<string, string>>([{}, { verify: 'true' }])('the api-key is never sent to an api-base-url there (%p)', async (extra) => {
-    const apiBase = 'http://api.example.com/v1'
-    const refused = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': apiBase, ...extra }, { HTTP_PROXY: proxy.origin() })
-    expect(refused.errors).toEqual([
-      `::error::api-base-url http://api.example.com is plain http to a host other than this machine, so api-key would travel in cleartext; nothing was sent. Use an https address for api-base-url.`
-    ])
-    expect(proxy.connects).toEqual([])
-    expect(registry.server.requests).toEqual([])
-  })
+  test.each<Record<string, string>>([{}, { verify: 'true' }])(
+    'the api-key is never sent to an api-base-url there (%p)',
+    async (extra) => {
+      const apiBase = 'http://api.example.com/v1'
+      const refused = await runner.main(
+        { 'api-key': TEST_API_KEY, 'api-base-url': apiBase, ...extra },
+        { HTTP_PROXY: proxy.origin() }
+      )
+      expect(refused.errors).toEqual([
+        `::error::api-base-url http://api.example.com is plain http to a host other than this machine, so api-key would travel in cleartext; nothing was sent. Use an https address for api-base-url.`
+      ])
+      expect(proxy.connects).toEqual([])
+      expect(registry.server.requests).toEqual([])
+    }
+  )
 
   test('with another credential, such an api-base-url is a warning, and so is any api-base-url at all', async () => {
-    const warned = await runner.main({ 'access-token': TEST_PAT, 'api-base-url': 'http://api.example.com/v1', 'registry-url': registry.url })
+    const warned = await runner.main({
+      'access-token': TEST_PAT,
+      'api-base-url': 'http://api.example.com/v1',
+      'registry-url': registry.url
+    })
     expect(warned.errors).not.toContainEqual(expect.stringMatching(/cleartext/))
     expect(warnings(warned.stdout)).toEqual([
       '::warning::api-base-url http://api.example.com is plain http to a host other than this machine: api-key would travel in cleartext if it were sent, and its answers (whether a key is accepted) can be forged on the way. Use an https address for api-base-url.',

@@ -32,7 +32,10 @@ afterEach(async () => {
 })
 
 async function proxyBase(home: string): Promise<string> {
-  const config = parse(await fs.readFile(path.join(home, 'config.toml'), 'utf8')) as { model_provider: string; model_providers: Record<string, { base_url: string }> }
+  const config = parse(await fs.readFile(path.join(home, 'config.toml'), 'utf8')) as {
+    model_provider: string
+    model_providers: Record<string, { base_url: string }>
+  }
   return config.model_providers[config.model_provider].base_url
 }
 
@@ -43,21 +46,39 @@ async function proxyBase(home: string): Promise<string> {
  * strips only authorization/cookie/proxy-authorization on a cross-origin redirect, so
  * Azure's `api-key` header follows the redirect to any other origin, plain http included.
  */
-test.each([['proxy'], ['none']])('verify (key-isolation %s) does not send the Azure api-key to the origin an Azure endpoint redirects to', async (isolation) => {
-  const elsewhere = await new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] })).start()
-  const azure = await new LoopbackServer((_req, res) => {
-    res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/collect/models` })
-    res.end()
-  }).start()
-  closers.push(() => elsewhere.stop(), () => azure.stop())
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const main = await runner.main({ 'api-key': AZURE_KEY, 'api-base-url': `${azure.origin}/openai/v1`, 'key-isolation': isolation, verify: 'true', install: 'false' }, codex.env)
-  await runner.post()
-  expect(azure.requests[0]?.headers['api-key']).toBe(AZURE_KEY)
-  // Before the fix the other origin got the key, and verify reported it "accepted".
-  expect({ leaked: elsewhere.requests.map((r) => r.headers['api-key']), stdout: main.stdout.includes('accepted by') }).toEqual({ leaked: [], stdout: false })
-})
+test.each([['proxy'], ['none']])(
+  'verify (key-isolation %s) does not send the Azure api-key to the origin an Azure endpoint redirects to',
+  async (isolation) => {
+    const elsewhere = await new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] })).start()
+    const azure = await new LoopbackServer((_req, res) => {
+      res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/collect/models` })
+      res.end()
+    }).start()
+    closers.push(
+      () => elsewhere.stop(),
+      () => azure.stop()
+    )
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      {
+        'api-key': AZURE_KEY,
+        'api-base-url': `${azure.origin}/openai/v1`,
+        'key-isolation': isolation,
+        verify: 'true',
+        install: 'false'
+      },
+      codex.env
+    )
+    await runner.post()
+    expect(azure.requests[0]?.headers['api-key']).toBe(AZURE_KEY)
+    // Before the fix the other origin got the key, and verify reported it "accepted".
+    expect({
+      leaked: elsewhere.requests.map((r) => r.headers['api-key']),
+      stdout: main.stdout.includes('accepted by')
+    }).toEqual({ leaked: [], stdout: false })
+  }
+)
 
 /**
  * README: the proxy "uses the CA bundle and HTTPS_PROXY/NO_PROXY the way the action's own
@@ -65,25 +86,40 @@ test.each([['proxy'], ['none']])('verify (key-isolation %s) does not send the Az
  * detached.ts HELPER_ENV passes no ALL_PROXY/all_proxy to the proxy, so with ALL_PROXY alone
  * verify goes through the proxy and the key proxy goes around it.
  */
-test.each([['HTTP_PROXY'], ['ALL_PROXY']])('with only %s set, the key proxy forwards through that proxy like verify does', async (variable) => {
-  const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 } }).start()
-  const forward = await new ForwardProxy().start()
-  closers.push(() => api.stop(), () => forward.stop())
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const env = { ...codex.env, [variable]: forward.url }
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'key-isolation': 'proxy', verify: 'true', install: 'false' }, env)
-  expect(main.errors).toEqual([])
-  // undici's ProxyAgent tunnels plain http too: each process opens one CONNECT.
-  const through = () => forward.connects.length + forward.forwarded.length
-  expect(through()).toBe(1)
-  const base = await proxyBase(main.outputs['codex-home'])
-  expect((await fetch(`${base}/models`)).status).toBe(200)
-  expect(api.server.requests).toHaveLength(2)
-  // Before the fix, with ALL_PROXY the key proxy went direct.
-  expect(through()).toBe(2)
-  await runner.post(env)
-})
+test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
+  'with only %s set, the key proxy forwards through that proxy like verify does',
+  async (variable) => {
+    const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 } }).start()
+    const forward = await new ForwardProxy().start()
+    closers.push(
+      () => api.stop(),
+      () => forward.stop()
+    )
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const env = { ...codex.env, [variable]: forward.url }
+    const main = await runner.main(
+      {
+        'api-key': TEST_API_KEY,
+        'api-base-url': api.apiBaseUrl,
+        'key-isolation': 'proxy',
+        verify: 'true',
+        install: 'false'
+      },
+      env
+    )
+    expect(main.errors).toEqual([])
+    // undici's ProxyAgent tunnels plain http too: each process opens one CONNECT.
+    const through = () => forward.connects.length + forward.forwarded.length
+    expect(through()).toBe(1)
+    const base = await proxyBase(main.outputs['codex-home'])
+    expect((await fetch(`${base}/models`)).status).toBe(200)
+    expect(api.server.requests).toHaveLength(2)
+    // Before the fix, with ALL_PROXY the key proxy went direct.
+    expect(through()).toBe(2)
+    await runner.post(env)
+  }
+)
 
 /**
  * README: "If something kills it during the job, the next codex call fails at once with
@@ -97,16 +133,27 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
   const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 } }).start()
   closers.push(() => api.stop())
   const runner = await newRunner(true)
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': api.apiBaseUrl, 'codex-version': CODEX_VERSION })
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'key-isolation': 'proxy',
+    'api-base-url': api.apiBaseUrl,
+    'codex-version': CODEX_VERSION
+  })
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
   await fs.rm(dir, { recursive: true, force: true })
   await sleep(1000)
   const started = Date.now()
-  const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], { timeoutMs: 60_000 })
+  const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
+    timeoutMs: 60_000
+  })
   const took = Date.now() - started
   await runner.post()
-  expect({ timedOut: exec.timedOut, slow: took > 30_000, named: `${exec.stdout}\n${exec.stderr}`.includes('key proxy') }).toEqual({ timedOut: false, slow: false, named: true })
+  expect({
+    timedOut: exec.timedOut,
+    slow: took > 30_000,
+    named: `${exec.stdout}\n${exec.stderr}`.includes('key proxy')
+  }).toEqual({ timedOut: false, slow: false, named: true })
 }, 180_000)
 
 /**
@@ -121,13 +168,16 @@ test.each([
 ])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
-  const main = await runner.main({
-    'api-key': AZURE_KEY,
-    'api-base-url': 'https://acme.openai.azure.com/openai/v1',
-    'export-env': 'true',
-    config: `[shell_environment_policy]\n${policy}\n`,
-    install: 'false'
-  }, codex.env)
+  const main = await runner.main(
+    {
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'export-env': 'true',
+      config: `[shell_environment_policy]\n${policy}\n`,
+      install: 'false'
+    },
+    codex.env
+  )
   await runner.post()
   expect(main.exitCode).toBe(1)
   expect(main.errors).toEqual([expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')])
@@ -140,7 +190,15 @@ test('named codex-home, Azure without proxy: config.toml 0600, removed by post, 
   const codex = await standInCodex(runner.root)
   const named = path.join(runner.root, 'named-home')
   await fs.mkdir(named, { mode: 0o755 })
-  const main = await runner.main({ 'api-key': AZURE_KEY, 'api-base-url': 'https://acme.openai.azure.com/openai/v1', 'codex-home': named, install: 'false' }, codex.env)
+  const main = await runner.main(
+    {
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'codex-home': named,
+      install: 'false'
+    },
+    codex.env
+  )
   expect(main.errors).toEqual([])
   const file = path.join(named, 'config.toml')
   const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
@@ -156,7 +214,10 @@ test('main fails after the proxy started: one ::error::, and no key proxy or gua
   const named = path.join(runner.root, 'named-home')
   await fs.mkdir(named)
   await fs.writeFile(path.join(named, 'auth.json'), '{}')
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': named, install: 'false' }, codex.env)
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': named, install: 'false' },
+    codex.env
+  )
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
   await sleep(1500)
@@ -174,9 +235,16 @@ test('credential and method-override headers a local caller adds are not forward
   closers.push(() => api.stop())
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'key-isolation': 'proxy', install: 'false' }, codex.env)
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'key-isolation': 'proxy', install: 'false' },
+    codex.env
+  )
   const base = await proxyBase(main.outputs['codex-home'])
-  const added = { 'ocp-apim-subscription-key': 'someone-elses', 'x-goog-api-key': 'someone-elses', 'x-http-method-override': 'DELETE' }
+  const added = {
+    'ocp-apim-subscription-key': 'someone-elses',
+    'x-goog-api-key': 'someone-elses',
+    'x-http-method-override': 'DELETE'
+  }
   expect((await fetch(`${base}/models`, { headers: added })).status).toBe(200)
   const forwarded = api.server.requests.at(-1)?.headers ?? {}
   await runner.post()

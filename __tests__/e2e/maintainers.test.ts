@@ -46,10 +46,16 @@ function main(inputs: Record<string, string>, env: Record<string, string> = {}) 
 }
 
 function printed(result: { stdout: string; stderr: string }): string {
-  return result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + result.stderr
+  return (
+    result.stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n') + result.stderr
+  )
 }
 
-const modelChecks = () => openai!.server.requests.filter((r) => r.url === '/v1/models').map((r) => r.headers.authorization)
+const modelChecks = () =>
+  openai!.server.requests.filter((r) => r.url === '/v1/models').map((r) => r.headers.authorization)
 
 describe('verify: true with a rotation list', () => {
   test('the first key is revoked: the second is used, and the warning says to finish the rotation', async () => {
@@ -58,7 +64,9 @@ describe('verify: true with a rotation list', () => {
     expect(result.errors).toEqual([])
     expect(result.outputs['credential-fingerprint']).toBe(fingerprint(OLD))
     expect(modelChecks()).toEqual([`Bearer ${NEW}`, `Bearer ${OLD}`])
-    expect(result.stdout).toContain(`::warning::api-key ${fingerprint(OLD)} is in use; the secret also holds ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid). Finish the rotation: remove ${fingerprint(NEW)} from the secret.`)
+    expect(result.stdout).toContain(
+      `::warning::api-key ${fingerprint(OLD)} is in use; the secret also holds ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid). Finish the rotation: remove ${fingerprint(NEW)} from the secret.`
+    )
     expect(await fs.readFile(path.join(result.outputs['codex-home'], 'auth.json'), 'utf8')).toContain(OLD)
     for (const key of [NEW, OLD]) expect(printed(result)).not.toContain(key)
     expect(result.summary).toContain('yes, live')
@@ -87,14 +95,20 @@ describe('verify: true with a rotation list', () => {
       `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`
     ])
     expect(await runner.tempFiles()).toEqual([])
-    expect(result.stdout).toMatch(/::group::Codex login diagnostics\n(.*\n)*verify: GET http:\/\/127\.0\.0\.1:\d+\/v1\/models with api-key sha256:[0-9a-f]{16}:\n(.*\n)*Proxy variables set: /)
+    expect(result.stdout).toMatch(
+      /::group::Codex login diagnostics\n(.*\n)*verify: GET http:\/\/127\.0\.0\.1:\d+\/v1\/models with api-key sha256:[0-9a-f]{16}:\n(.*\n)*Proxy variables set: /
+    )
     expect(result.summary).toContain('❌ No api-key was accepted')
     for (const key of [NEW, OLD, OTHER]) expect(result.summary + printed(result)).not.toContain(key)
   })
 
   test('an unreachable API is its own error, pointing at the network and the CA', async () => {
     const result = await main({ 'api-key': NEW, verify: 'true', 'api-base-url': 'http://127.0.0.1:9/v1' })
-    expect(result.errors).toEqual([expect.stringMatching(/^::error::Could not reach http:\/\/127\.0\.0\.1:9\/v1 to verify api-key: .*ECONNREFUSED.*HTTPS_PROXY/)])
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        /^::error::Could not reach http:\/\/127\.0\.0\.1:9\/v1 to verify api-key: .*ECONNREFUSED.*HTTPS_PROXY/
+      )
+    ])
     expect(await runner.tempFiles()).toEqual([])
   }, 60_000)
 
@@ -117,7 +131,11 @@ describe('access token expiry (JWTs made by the test)', () => {
   test('expired: an error before any login', async () => {
     const token = jwt(-3600)
     const result = await main({ 'access-token': token })
-    expect(result.errors).toEqual([expect.stringMatching(new RegExp(`^::error::The access-token expired: ${fingerprint(token)} \\(expired .+\\)\\. Mint a new token`))])
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        new RegExp(`^::error::The access-token expired: ${fingerprint(token)} \\(expired .+\\)\\. Mint a new token`)
+      )
+    ])
     expect(result.stdout).not.toContain('Logging in')
     expect(await runner.tempFiles()).toEqual([])
   })
@@ -154,11 +172,18 @@ describe('untrusted triggers', () => {
     await fs.writeFile(file, JSON.stringify(payload))
     return { GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file }
   }
-  const fork = { repository: { full_name: 'acme/app', private: true }, pull_request: { head: { repo: { full_name: 'mallory/app' } } } }
+  const fork = {
+    repository: { full_name: 'acme/app', private: true },
+    pull_request: { head: { repo: { full_name: 'mallory/app' } } }
+  }
 
   test('pull_request_target from a fork is refused before anything happens', async () => {
     const result = await main({ 'api-key': NEW }, await event('pull_request_target', fork))
-    expect(result.errors).toEqual([expect.stringMatching(/^::error::This run is untrusted: pull_request_target from the fork mallory\/app\. .*allow-untrusted: true only if/)])
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        /^::error::This run is untrusted: pull_request_target from the fork mallory\/app\. .*allow-untrusted: true only if/
+      )
+    ])
     expect(await runner.tempFiles()).toEqual([])
   })
 
@@ -169,7 +194,10 @@ describe('untrusted triggers', () => {
   })
 
   test('a public repository gets a notice that its logs are public', async () => {
-    const result = await main({ 'api-key': NEW }, await event('push', { repository: { full_name: 'acme/app', private: false } }))
+    const result = await main(
+      { 'api-key': NEW },
+      await event('push', { repository: { full_name: 'acme/app', private: false } })
+    )
     expect(result.errors).toEqual([])
     expect(result.stdout).toMatch(/::notice::This repository is public, and so are its Actions logs/)
   })
@@ -192,7 +220,7 @@ describe('the job summary', () => {
     for (const key of [NEW, OLD]) expect(result.summary).not.toContain(key)
   })
 
-  test('ACTIONS_STEP_DEBUG shows the CLI\'s output, still redacted', async () => {
+  test("ACTIONS_STEP_DEBUG shows the CLI's output, still redacted", async () => {
     const result = await main({ 'api-key': NEW }, { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
     expect(result.errors).toEqual([])
     expect(result.stdout).toMatch(/::debug::codex login --with-api-key \(exit 0\)/)
@@ -206,10 +234,17 @@ describe('access tokens through the real CLI', () => {
     const real = await Runner.create({ toolCache: sharedToolCache() })
     try {
       const revoked = 'at-revokedTokenOfTheRotation0123456789'
-      const result = await real.main({ 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION }, openai.authEnv())
+      const result = await real.main(
+        { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
+        openai.authEnv()
+      )
       expect(result.errors).toEqual([])
       expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
-      expect(result.stdout).toMatch(new RegExp(`::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`))
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
+        )
+      )
       const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
       expect(status.exitCode).toBe(0)
       for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)

@@ -44,21 +44,31 @@ maybe('under Node.js 24', () => {
   test('an HTTPS registry signed by the CA: refused without ca-certificate, trusted with it', async () => {
     const without = await newRunner()
     const refused = await without.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })
-    expect(refused.errors).toEqual([expect.stringMatching(/TLS verification failed .* give its root CA in ca-certificate/)])
+    expect(refused.errors).toEqual([
+      expect.stringMatching(/TLS verification failed .* give its root CA in ca-certificate/)
+    ])
 
     const withCa = await newRunner()
-    const trusted = await withCa.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'ca-certificate': pki.ca })
+    const trusted = await withCa.main({
+      'api-key': TEST_API_KEY,
+      'registry-url': registry.url,
+      'ca-certificate': pki.ca
+    })
     expect(trusted.errors).toEqual([])
     expect(trusted.outputs['codex-version']).toBe('1.0.0')
     await withCa.post()
     expect(await withCa.tempFiles()).toEqual([])
   })
 
-  test('the real CLI from the real registry, through this machine\'s intercepting proxy, with a CA bundle given', async () => {
+  test("the real CLI from the real registry, through this machine's intercepting proxy, with a CA bundle given", async () => {
     // The bundle replaces nothing: the machine's own CAs (NODE_EXTRA_CA_CERTS, the system
     // store) still apply. A fresh tool cache, so that the download itself runs on Node 24.
     const runner = await newRunner()
-    const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'ca-certificate': pki.ca })
+    const main = await runner.main({
+      'api-key': TEST_API_KEY,
+      'codex-version': CODEX_VERSION,
+      'ca-certificate': pki.ca
+    })
     expect(main.errors).toEqual([])
     expect(main.outputs['cache-hit']).toBe('false')
     const status = await runner.run('codex', ['login', 'status'])

@@ -36,7 +36,7 @@ test('an action-owned CODEX_HOME is removed whole; a second post step is harmles
   expect(await listFiles(path.join(runner.toolCache, 'codex'))).toContain(`1.0.0/${process.arch}/bin/codex`)
 })
 
-test('a codex-home the user named is kept, with only the action\'s files removed', async () => {
+test("a codex-home the user named is kept, with only the action's files removed", async () => {
   const home = path.join(runner.root, 'my-codex-home')
   await fs.mkdir(path.join(home, 'sessions'), { recursive: true })
   await fs.writeFile(path.join(home, 'sessions', 'keep.jsonl'), 'mine')
@@ -49,7 +49,7 @@ test('a codex-home the user named is kept, with only the action\'s files removed
   expect(await listFiles(home)).toEqual(['sessions', 'sessions/keep.jsonl'])
 })
 
-test('a user\'s own config.toml in codex-home is left as it was', async () => {
+test("a user's own config.toml in codex-home is left as it was", async () => {
   const home = path.join(runner.root, 'my-codex-home')
   await fs.mkdir(home)
   await fs.writeFile(path.join(home, 'config.toml'), 'model = "o3"\n')
@@ -64,8 +64,12 @@ test('a failed login leaves nothing behind, and the post step after it is harmle
   const { env } = await standInCodex(runner.root, rejectingCodexScript())
   const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
   expect(main.exitCode).toBe(1)
-  expect(main.errors).toEqual([expect.stringMatching(/^::error::codex login rejected the api-key: \*\*\*\. Check that the api-key secret/)])
-  expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(TEST_API_KEY.slice(-5)))).toEqual([])
+  expect(main.errors).toEqual([
+    expect.stringMatching(/^::error::codex login rejected the api-key: \*\*\*\. Check that the api-key secret/)
+  ])
+  expect(
+    main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(TEST_API_KEY.slice(-5)))
+  ).toEqual([])
   expect(await runner.tempFiles()).toEqual([])
   const post = await runner.post()
   expect(post.exitCode).toBe(0)

@@ -59,7 +59,9 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
   expect(main.outputs).toMatchObject({ 'codex-version': CODEX_VERSION, 'auth-mode': 'api-key' })
   expect(main.outputs['credential-fingerprint']).toMatch(/^sha256:[0-9a-f]{16}$/)
   expect(main.outputs['cache-hit']).toMatch(/^(true|false)$/)
-  expect(main.outputs['codex-path']).toBe(path.join(runner.toolCache, 'codex', CODEX_VERSION, process.arch, 'bin', 'codex'))
+  expect(main.outputs['codex-path']).toBe(
+    path.join(runner.toolCache, 'codex', CODEX_VERSION, process.arch, 'bin', 'codex')
+  )
   expect(main.exported).toEqual({ CODEX_HOME: home })
   expect(path.dirname(home)).toBe(runner.temp)
   expect((await fs.stat(home)).mode & 0o777).toBe(0o700)
@@ -121,7 +123,7 @@ test.each([
   expect(await filesHolding(runner.root, secret)).toEqual([])
 })
 
-test('a rejected access token: one clear error with the CLI\'s reason, and no credential left', async () => {
+test("a rejected access token: one clear error with the CLI's reason, and no credential left", async () => {
   const runner = await newRunner()
   const rejected = 'at-revokedTokenForTheTest0123456789'
   const main = await runner.main({ 'access-token': rejected, 'codex-version': CODEX_VERSION }, openai.authEnv())
@@ -136,7 +138,10 @@ test('a rejected access token: one clear error with the CLI\'s reason, and no cr
   const log = main.outputs['login-log']
   expect((await fs.stat(log)).mode & 0o777).toBe(0o600)
   expect((await fs.stat(path.dirname(log))).mode & 0o777).toBe(0o700)
-  expect(await runner.tempFiles()).toEqual([path.basename(path.dirname(log)), path.join(path.basename(path.dirname(log)), 'codex-login.log')])
+  expect(await runner.tempFiles()).toEqual([
+    path.basename(path.dirname(log)),
+    path.join(path.basename(path.dirname(log)), 'codex-login.log')
+  ])
   expect(await fs.readFile(log, 'utf8')).toMatch(/starting access token login flow/)
   expect(await filesHolding(runner.root, rejected)).toEqual([])
   await runner.post()

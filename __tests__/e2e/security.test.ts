@@ -63,7 +63,15 @@ describe('success paths', () => {
     const [fresh, old] = [canaryKey(), canaryKey()]
     await openai.stop()
     openai = await new FakeOpenAI({ apiKeys: { [fresh]: 401, [old]: 200 } }).start()
-    const main = await job({ 'api-key': `${fresh}\n${old}`, verify: 'true', 'api-base-url': `${openai.server.origin}/v1`, 'registry-token': `npm_${unique()}${unique()}` }, debug)
+    const main = await job(
+      {
+        'api-key': `${fresh}\n${old}`,
+        verify: 'true',
+        'api-base-url': `${openai.server.origin}/v1`,
+        'registry-token': `npm_${unique()}${unique()}`
+      },
+      debug
+    )
     expect(main.errors).toEqual([])
   })
 })
@@ -104,7 +112,11 @@ describe('failure paths with canaries that break naive handling', () => {
   })
 
   test('verify with every key refused', async () => {
-    const main = await job({ 'api-key': `${canaryKey()}\n${canaryKey()}`, verify: 'true', 'api-base-url': `${openai.server.origin}/v1` })
+    const main = await job({
+      'api-key': `${canaryKey()}\n${canaryKey()}`,
+      verify: 'true',
+      'api-base-url': `${openai.server.origin}/v1`
+    })
     expect(main.errors).toEqual([expect.stringMatching(/No api-key was accepted/)])
   })
 })

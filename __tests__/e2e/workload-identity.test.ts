@@ -37,7 +37,10 @@ afterEach(async () => {
 })
 
 function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
-  return runner.main({ install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs }, { ...codexEnv, ...env })
+  return runner.main(
+    { install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs },
+    { ...codexEnv, ...env }
+  )
 }
 
 /** The refresher's PID, from the main step's log. */
@@ -47,14 +50,17 @@ function refresherPid(stdout: string): number {
 
 /** Whether `pid` is gone within `ms` (the refresher looks for its stop file every 250 ms; a loaded machine is slower). */
 async function exits(pid: number, ms = 3000): Promise<boolean> {
-  for (const until = Date.now() + ms; alive(pid) && Date.now() < until; ) await sleep(50)
+  for (const until = Date.now() + ms; alive(pid) && Date.now() < until;) await sleep(50)
   return !alive(pid)
 }
 
 test('the token file is replaced before each expiry, never empty or half-written, and the post step stops the refresher', async () => {
   const result = await main({})
   expect(result.errors).toEqual([])
-  expect(result.outputs).toMatchObject({ 'auth-mode': 'workload-identity', 'credential-fingerprint': fingerprint(RULE) })
+  expect(result.outputs).toMatchObject({
+    'auth-mode': 'workload-identity',
+    'credential-fingerprint': fingerprint(RULE)
+  })
   expect(result.outputs['login-log']).toBeUndefined()
   const file = result.exported.OPENAI_IDENTITY_TOKEN_FILE
   expect(result.exported.OPENAI_FEDERATION_RULE_ID).toBe(RULE)
@@ -115,13 +121,21 @@ test('a failed refresh is retried before the token expires', async () => {
 test('without id-token: write permission: one error with the YAML to add', async () => {
   const result = await main({}, {})
   expect(result.exitCode).toBe(1)
-  expect(result.errors).toEqual([expect.stringMatching(/^::error::federation-rule-id needs a GitHub OIDC token, but this job may not request one \(ACTIONS_ID_TOKEN_REQUEST_URL is not set\)\. Add to the workflow or the job:%0Apermissions:%0A  id-token: write%0A  contents: read/)])
+  expect(result.errors).toEqual([
+    expect.stringMatching(
+      /^::error::federation-rule-id needs a GitHub OIDC token, but this job may not request one \(ACTIONS_ID_TOKEN_REQUEST_URL is not set\)\. Add to the workflow or the job:%0Apermissions:%0A {2}id-token: write%0A {2}contents: read/
+    )
+  ])
   expect(await runner.tempFiles()).toEqual([])
 })
 
 test('an OIDC endpoint that refuses the request: one error that points at the permission, not a bug report', async () => {
   const result = await main({}, { ...oidc.env(), ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'not-the-request-token' })
-  expect(result.errors).toEqual([expect.stringMatching(/^::error::Requesting a GitHub OIDC token for oidc-audience https:\/\/api\.openai\.com\/v1 failed: HTTP 401 from .+\. Check that the job has permissions: id-token: write/)])
+  expect(result.errors).toEqual([
+    expect.stringMatching(
+      /^::error::Requesting a GitHub OIDC token for oidc-audience https:\/\/api\.openai\.com\/v1 failed: HTTP 401 from .+\. Check that the job has permissions: id-token: write/
+    )
+  ])
   expect(await runner.tempFiles()).toEqual([])
 })
 
@@ -129,7 +143,10 @@ test.each([
   [{ 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' }, /federation-rule-id and api-key are both set/],
   [{ 'oidc-audience': '' }, /oidc-audience is required with federation-rule-id/],
   [{ 'federation-rule-id': 'rule with spaces' }, /federation-rule-id does not look like a federation rule ID/],
-  [{ 'federation-rule-id': '', 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' }, /oidc-audience is set but federation-rule-id is empty/]
+  [
+    { 'federation-rule-id': '', 'api-key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' },
+    /oidc-audience is set but federation-rule-id is empty/
+  ]
 ])('bad inputs: %o', async (inputs, pattern) => {
   const result = await main(inputs)
   expect(result.errors).toEqual([expect.stringMatching(pattern)])
@@ -138,7 +155,11 @@ test.each([
 
 test('verify: true fails clearly when the CLI does not accept the identity, and stops the refresher', async () => {
   const result = await main({ verify: 'true' })
-  expect(result.errors).toEqual([expect.stringMatching(/^::error::verify: codex login status does not accept the workload identity: .+\. Check federation-rule-id and oidc-audience/)])
+  expect(result.errors).toEqual([
+    expect.stringMatching(
+      /^::error::verify: codex login status does not accept the workload identity: .+\. Check federation-rule-id and oidc-audience/
+    )
+  ])
   expect(await exits(refresherPid(result.stdout))).toBe(true)
   expect(await runner.tempFiles()).toEqual([])
   // Stopped and forgotten: the post step has no refresher left to act on.
@@ -168,8 +189,18 @@ test('the post step never signals a process by its PID, even one that looks like
 test('an OIDC answer without a token is one clear error, not a bug report', async () => {
   const empty = await new LoopbackServer((_req, res) => sendJson(res, 200, { count: 0 })).start()
   try {
-    const result = await main({}, { ACTIONS_ID_TOKEN_REQUEST_URL: `${empty.origin}/oidc/token?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken })
-    expect(result.errors).toEqual([expect.stringMatching(/^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /)])
+    const result = await main(
+      {},
+      {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${empty.origin}/oidc/token?api-version=2.0`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken
+      }
+    )
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        /^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /
+      )
+    ])
     expect(await runner.tempFiles()).toEqual([])
   } finally {
     await empty.stop()
@@ -179,7 +210,10 @@ test('an OIDC answer without a token is one clear error, not a bug report', asyn
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
   const real = await Runner.create({ toolCache: sharedToolCache() })
   try {
-    const result = await real.main({ 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION }, oidc.env())
+    const result = await real.main(
+      { 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION },
+      oidc.env()
+    )
     expect(result.errors).toEqual([])
     // Offline its token exchange fails; what matters is the mode it reports.
     const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
@@ -199,7 +233,7 @@ test('the real Codex CLI, given the exported variables, works in workload-identi
   }
 }, 60_000)
 
-test('refreshDelay: half-way through the token\'s life, never less than a second, even for unreadable times', () => {
+test("refreshDelay: half-way through the token's life, never less than a second, even for unreadable times", () => {
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
   const token = (iat: number, exp: number) => `${b64({ alg: 'none' })}.${b64({ iat, exp })}.sig`
   expect(refreshDelay(token(1000, 1600), 0, 1000_000)).toBe(300_000)

@@ -77,7 +77,9 @@ export function withoutMaskLines(stdout, given = []) {
   const early = [...given].flatMap((s) => [s, ...s.split(/\r?\n/).map((l) => l.trim())]).filter(Boolean)
   const lateMask =
     firstOther >= 0 &&
-    lines.slice(firstOther).some((l) => l.startsWith('::add-mask::') && early.some((s) => l.slice('::add-mask::'.length).includes(s)))
+    lines
+      .slice(firstOther)
+      .some((l) => l.startsWith('::add-mask::') && early.some((s) => l.slice('::add-mask::'.length).includes(s)))
   return { text: lines.filter((l) => !l.startsWith('::add-mask::')).join('\n'), lateMask }
 }
 
@@ -155,7 +157,14 @@ export async function snapshotTree(dir) {
     if (!stat) return
     const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
     if (stat.isSymbolicLink()) tree.set(rel, `symlink -> ${await fs.readlink(full)}`)
-    else if (stat.isFile()) tree.set(rel, `file ${mode} ${stat.size} bytes sha256:${createHash('sha256').update(await fs.readFile(full)).digest('hex').slice(0, 16)}`)
+    else if (stat.isFile())
+      tree.set(
+        rel,
+        `file ${mode} ${stat.size} bytes sha256:${createHash('sha256')
+          .update(await fs.readFile(full))
+          .digest('hex')
+          .slice(0, 16)}`
+      )
     else if (stat.isDirectory()) {
       tree.set(rel, `directory ${mode}`)
       for (const name of (await fs.readdir(full).catch(() => [])).sort()) await visit(path.join(rel, name))
@@ -186,7 +195,8 @@ export function compareTrees(label, before, after, check) {
   }
   if (check.leftBehind) {
     for (const [rel, now] of after) {
-      if (!before.has(rel) && !(rel === '' && check.keptRoot) && !check.kept?.has(rel)) findings.push(`${name(rel)} left behind (${now})`)
+      if (!before.has(rel) && !(rel === '' && check.keptRoot) && !check.kept?.has(rel))
+        findings.push(`${name(rel)} left behind (${now})`)
     }
   }
   return findings
@@ -195,7 +205,23 @@ export function compareTrees(label, before, after, check) {
 // ---- Workflow commands: only the action's own may reach the runner.
 
 /** Every command the runner acts on (actions/runner ActionCommandManager), compared case-insensitively. */
-const RUNNER_COMMANDS = ['set-env', 'set-output', 'save-state', 'add-mask', 'add-path', 'add-matcher', 'remove-matcher', 'debug', 'warning', 'error', 'notice', 'group', 'endgroup', 'echo', 'stop-commands']
+const RUNNER_COMMANDS = [
+  'set-env',
+  'set-output',
+  'save-state',
+  'add-mask',
+  'add-path',
+  'add-matcher',
+  'remove-matcher',
+  'debug',
+  'warning',
+  'error',
+  'notice',
+  'group',
+  'endgroup',
+  'echo',
+  'stop-commands'
+]
 
 /**
  * What src/ issues: core.setSecret, debug, warning, error (setFailed), notice, startGroup
@@ -203,7 +229,16 @@ const RUNNER_COMMANDS = ['set-env', 'set-output', 'save-state', 'add-mask', 'add
  * never with properties, never in the legacy `##[` form. (Outputs, state, env and path go
  * to the GITHUB_* files.)
  */
-const ACTION_COMMANDS = new Set(['add-mask', 'debug', 'warning', 'error', 'notice', 'group', 'endgroup', 'stop-commands'])
+const ACTION_COMMANDS = new Set([
+  'add-mask',
+  'debug',
+  'warning',
+  'error',
+  'notice',
+  'group',
+  'endgroup',
+  'stop-commands'
+])
 
 /**
  * Lines the stand-in CLI and the fakes print where the action reads untrusted text: each
@@ -235,7 +270,13 @@ export function parseCommandLine(line, registered) {
       const space = info.indexOf(' ')
       const name = space < 0 ? info : info.slice(0, space)
       if (registered.has(name.toLowerCase())) {
-        return { form: '::', name, properties: space > 0 ? info.slice(space + 1).trim() : '', data: trimmed.slice(end + 2), indented: trimmed !== line }
+        return {
+          form: '::',
+          name,
+          properties: space > 0 ? info.slice(space + 1).trim() : '',
+          data: trimmed.slice(end + 2),
+          indented: trimmed !== line
+        }
       }
     }
   }
@@ -246,7 +287,13 @@ export function parseCommandLine(line, registered) {
   const space = info.indexOf(' ')
   const name = space < 0 ? info : info.slice(0, space)
   if (!registered.has(name.toLowerCase())) return undefined
-  return { form: '##[', name, properties: space > 0 ? info.slice(space + 1) : '', data: line.slice(close + 1), indented: start > 0 }
+  return {
+    form: '##[',
+    name,
+    properties: space > 0 ? info.slice(space + 1) : '',
+    data: line.slice(close + 1),
+    indented: start > 0
+  }
 }
 
 /**
@@ -273,17 +320,27 @@ export function auditCommands(output, label) {
     if (!command) continue
     const name = command.name.toLowerCase()
     if (stopToken) {
-      if (name === stopToken.toLowerCase()) (stopToken = ''), blocks++
+      if (name === stopToken.toLowerCase()) {
+        stopToken = ''
+        blocks++
+      }
       continue
     }
     commands++
     const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line)
-    if (spoofs.has(line.trimStart())) findings.push(`${label}: a spoofed command from untrusted text reached the runner: ${shown}`)
-    else if (command.form === '##[') findings.push(`${label}: a legacy ##[${command.name}] command the action never issues: ${shown}`)
-    else if (!ACTION_COMMANDS.has(name)) findings.push(`${label}: a ::${command.name}:: command the action never issues: ${shown}`)
-    else if (command.properties || command.indented) findings.push(`${label}: a ::${command.name}:: command with properties or indentation the action never writes: ${shown}`)
+    if (spoofs.has(line.trimStart()))
+      findings.push(`${label}: a spoofed command from untrusted text reached the runner: ${shown}`)
+    else if (command.form === '##[')
+      findings.push(`${label}: a legacy ##[${command.name}] command the action never issues: ${shown}`)
+    else if (!ACTION_COMMANDS.has(name))
+      findings.push(`${label}: a ::${command.name}:: command the action never issues: ${shown}`)
+    else if (command.properties || command.indented)
+      findings.push(
+        `${label}: a ::${command.name}:: command with properties or indentation the action never writes: ${shown}`
+      )
     if (name !== 'stop-commands') continue
-    if (!/^[0-9a-f]{32,}$/i.test(command.data) || tokens.has(command.data)) findings.push(`${label}: stop-commands with a guessable or reused token: ${shown}`)
+    if (!/^[0-9a-f]{32,}$/i.test(command.data) || tokens.has(command.data))
+      findings.push(`${label}: stop-commands with a guessable or reused token: ${shown}`)
     tokens.add(command.data)
     stopToken = command.data || ' '
   }
@@ -313,8 +370,11 @@ export async function auditCliRecords(records, secrets) {
     const env = split(await fs.readFile(`${record}.env`, 'utf8'))
     const command = `codex ${argv.slice(1).join(' ')}`
     for (const [form, name] of forms) {
-      if (argv.some((arg) => arg.includes(form))) findings.add(`${name} form of a secret in the CLI's argv (${command})`)
-      for (const entry of env) if (entry.includes(form)) findings.add(`${name} form of a secret in the CLI's environment: ${entry.split('=')[0]}`)
+      if (argv.some((arg) => arg.includes(form)))
+        findings.add(`${name} form of a secret in the CLI's argv (${command})`)
+      for (const entry of env)
+        if (entry.includes(form))
+          findings.add(`${name} form of a secret in the CLI's environment: ${entry.split('=')[0]}`)
     }
   }
   return [...findings]

@@ -33,9 +33,21 @@ export interface ChatgptFile {
 export function chatgptTokens(options: AuthOptions = {}): ChatgptFile['tokens'] {
   const accountId = options.accountId ?? 'acct-test-0001'
   const exp = Math.floor(Date.now() / 1000) + (options.expiresIn ?? 3600)
-  const claims = { 'https://api.openai.com/auth': { chatgpt_account_id: accountId, chatgpt_plan_type: options.plan ?? 'plus', chatgpt_user_id: 'user-test' } }
+  const claims = {
+    'https://api.openai.com/auth': {
+      chatgpt_account_id: accountId,
+      chatgpt_plan_type: options.plan ?? 'plus',
+      chatgpt_user_id: 'user-test'
+    }
+  }
   return {
-    id_token: unsignedJwt({ email: options.email ?? 'ci-user@example.com', exp, iat: exp - 3600, jti: randomBytes(8).toString('hex'), ...claims }),
+    id_token: unsignedJwt({
+      email: options.email ?? 'ci-user@example.com',
+      exp,
+      iat: exp - 3600,
+      jti: randomBytes(8).toString('hex'),
+      ...claims
+    }),
     access_token: unsignedJwt({ exp, iat: exp - 3600, jti: randomBytes(8).toString('hex'), ...claims }),
     refresh_token: `rt_${randomBytes(24).toString('base64url')}`,
     account_id: accountId
@@ -45,8 +57,17 @@ export function chatgptTokens(options: AuthOptions = {}): ChatgptFile['tokens'] 
 /** An auth.json as `codex login` writes it; compact by default (pretty: as the CLI indents it). */
 export function chatgptAuth(options: AuthOptions & { pretty?: boolean } = {}): ChatgptFile {
   const tokens = chatgptTokens(options)
-  const file = { auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens, last_refresh: (options.lastRefresh ?? new Date(Date.now() - 2 * 86_400_000)).toISOString() }
-  return { text: JSON.stringify(file, null, options.pretty ? 2 : undefined), tokens, secrets: [tokens.id_token, tokens.access_token, tokens.refresh_token] }
+  const file = {
+    auth_mode: 'chatgpt',
+    OPENAI_API_KEY: null,
+    tokens,
+    last_refresh: (options.lastRefresh ?? new Date(Date.now() - 2 * 86_400_000)).toISOString()
+  }
+  return {
+    text: JSON.stringify(file, null, options.pretty ? 2 : undefined),
+    tokens,
+    secrets: [tokens.id_token, tokens.access_token, tokens.refresh_token]
+  }
 }
 
 /** The OAuth token endpoint, and a backend (chatgpt_base_url) that answers everything else 404. */
@@ -63,12 +84,22 @@ export class FakeChatgpt {
       if (req.method === 'POST' && url === '/oauth/token') {
         const { refresh_token: token } = JSON.parse(body) as { refresh_token?: string }
         if (!token || !this.valid.delete(token)) {
-          return sendJson(res, 401, { error: { message: 'Your refresh token has already been used to generate a new access token.', type: 'invalid_request_error', code: 'refresh_token_reused' } })
+          return sendJson(res, 401, {
+            error: {
+              message: 'Your refresh token has already been used to generate a new access token.',
+              type: 'invalid_request_error',
+              code: 'refresh_token_reused'
+            }
+          })
         }
         const fresh = chatgptTokens()
         this.issued.push(fresh)
         this.valid.add(fresh.refresh_token)
-        return sendJson(res, 200, { id_token: fresh.id_token, access_token: fresh.access_token, refresh_token: fresh.refresh_token })
+        return sendJson(res, 200, {
+          id_token: fresh.id_token,
+          access_token: fresh.access_token,
+          refresh_token: fresh.refresh_token
+        })
       }
       sendJson(res, 404, { error: `no route for ${req.method} ${url}` })
     })
@@ -94,6 +125,14 @@ export class FakeChatgpt {
 
   /** `codex exec` against this backend, over HTTP (no websocket). */
   execArgs(prompt = 'say hi'): string[] {
-    return ['exec', '--skip-git-repo-check', '-c', `chatgpt_base_url="${this.server.origin}/backend-api/"`, '-c', 'features.responses_websockets=false', prompt]
+    return [
+      'exec',
+      '--skip-git-repo-check',
+      '-c',
+      `chatgpt_base_url="${this.server.origin}/backend-api/"`,
+      '-c',
+      'features.responses_websockets=false',
+      prompt
+    ]
   }
 }

@@ -35,7 +35,8 @@ export class FakeGitHub {
       const url = decodeURIComponent(req.url ?? '')
       const match = new RegExp(`^/repos/${OWNER}/${REPO}/(?:actions|environments/([^/]+))/secrets/([^/]+)$`).exec(url)
       // GitHub takes `Bearer` (what its docs show) and the older `token`.
-      if (req.headers.authorization !== `Bearer ${this.token}` && req.headers.authorization !== `token ${this.token}`) return sendJson(res, 401, { message: 'Bad credentials' })
+      if (req.headers.authorization !== `Bearer ${this.token}` && req.headers.authorization !== `token ${this.token}`)
+        return sendJson(res, 401, { message: 'Bad credentials' })
       if (!match) return sendJson(res, 404, { message: 'Not Found' })
       const [, environment, name] = match
       const fault = this.faults.get(`${req.method} ${name === 'public-key' ? 'public-key' : 'secret'}`)?.shift()
@@ -46,13 +47,27 @@ export class FakeGitHub {
       const scope = this.secrets.get(environment ?? 'repo')
       if (!scope) return sendJson(res, 404, { message: 'Not Found' })
       const keys = this.keysFor(environment ?? 'repo')
-      if (name === 'public-key') return sendJson(res, 200, { key_id: keys.id, key: sodium.to_base64(keys.publicKey, sodium.base64_variants.ORIGINAL) })
+      if (name === 'public-key')
+        return sendJson(res, 200, {
+          key_id: keys.id,
+          key: sodium.to_base64(keys.publicKey, sodium.base64_variants.ORIGINAL)
+        })
       const secret = scope.get(name)
-      if (req.method === 'GET') return secret ? sendJson(res, 200, { name, created_at: '2026-01-01T00:00:00Z', updated_at: secret.updatedAt }) : sendJson(res, 404, { message: 'Not Found' })
+      if (req.method === 'GET')
+        return secret
+          ? sendJson(res, 200, { name, created_at: '2026-01-01T00:00:00Z', updated_at: secret.updatedAt })
+          : sendJson(res, 404, { message: 'Not Found' })
       if (req.method !== 'PUT') return sendJson(res, 405, { message: 'Method not allowed' })
-      const { encrypted_value: encrypted, key_id: keyId } = JSON.parse(body) as { encrypted_value: string; key_id: string }
+      const { encrypted_value: encrypted, key_id: keyId } = JSON.parse(body) as {
+        encrypted_value: string
+        key_id: string
+      }
       if (keyId !== keys.id) return sendJson(res, 422, { message: 'Bad key_id' })
-      const opened = sodium.crypto_box_seal_open(sodium.from_base64(encrypted, sodium.base64_variants.ORIGINAL), keys.publicKey, keys.privateKey)
+      const opened = sodium.crypto_box_seal_open(
+        sodium.from_base64(encrypted, sodium.base64_variants.ORIGINAL),
+        keys.publicKey,
+        keys.privateKey
+      )
       scope.set(name, { value: sodium.to_string(opened), updatedAt: new Date().toISOString() })
       res.writeHead(secret ? 204 : 201)
       res.end()

@@ -14,7 +14,8 @@ export class FakeOidc {
   constructor(private readonly lifetimeSeconds: number) {
     this.server = new LoopbackServer((req, res) => {
       const url = new URL(req.url ?? '', 'http://localhost')
-      if (url.pathname !== '/oidc/token' || req.headers.authorization !== `Bearer ${this.requestToken}`) return sendJson(res, 401, { message: 'bad request token' })
+      if (url.pathname !== '/oidc/token' || req.headers.authorization !== `Bearer ${this.requestToken}`)
+        return sendJson(res, 401, { message: 'bad request token' })
       if (this.failNext > 0) {
         this.failNext--
         return sendJson(res, 503, { message: 'try again' })
@@ -49,6 +50,9 @@ export class FakeOidc {
 
   /** The variables the runner sets for a job with `permissions: id-token: write`. */
   env(): Record<string, string> {
-    return { ACTIONS_ID_TOKEN_REQUEST_URL: `${this.server.origin}/oidc/token?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.requestToken }
+    return {
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${this.server.origin}/oidc/token?api-version=2.0`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.requestToken
+    }
   }
 }

@@ -11,7 +11,9 @@ import { LoopbackServer, sendJson } from './servers.js'
 export const REPLY = 'hello from the fake Responses API'
 
 function sse(events: object[]): string {
-  return events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join('')
+  return events
+    .map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`)
+    .join('')
 }
 
 const RESPONSE_EVENTS = sse([
@@ -22,7 +24,16 @@ const RESPONSE_EVENTS = sse([
   },
   {
     type: 'response.completed',
-    response: { id: 'resp_1', usage: { input_tokens: 1, input_tokens_details: null, output_tokens: 1, output_tokens_details: null, total_tokens: 2 } }
+    response: {
+      id: 'resp_1',
+      usage: {
+        input_tokens: 1,
+        input_tokens_details: null,
+        output_tokens: 1,
+        output_tokens_details: null,
+        total_tokens: 2
+      }
+    }
   }
 ])
 
@@ -45,7 +56,9 @@ export class AgentIdentityIssuer {
   /** A token shaped like the ones Codex issues, valid for `lifetimeSeconds`. */
   token(lifetimeSeconds = 3600, runtimeId = 'agent-runtime-test'): string {
     const now = Math.floor(Date.now() / 1000)
-    const agentKey = generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64')
+    const agentKey = generateKeyPairSync('ed25519')
+      .privateKey.export({ format: 'der', type: 'pkcs8' })
+      .toString('base64')
     return signRs256(
       {
         iss: 'https://chatgpt.com/codex-backend/agent-identity',
@@ -86,16 +99,29 @@ export class FakeOpenAI {
   constructor(private readonly options: FakeOpenAIOptions = {}) {
     this.server = new LoopbackServer((req, res) => {
       // Azure's routes are OpenAI's under /openai.
-      const url = this.options.azure ? (req.url ?? '').replace(/^\/openai\/v1\//, '/v1/') : req.url ?? ''
-      const key = this.options.azure ? String(req.headers['api-key'] ?? '') : (req.headers.authorization ?? '').replace(/^Bearer /, '')
+      const url = this.options.azure ? (req.url ?? '').replace(/^\/openai\/v1\//, '/v1/') : (req.url ?? '')
+      const key = this.options.azure
+        ? String(req.headers['api-key'] ?? '')
+        : (req.headers.authorization ?? '').replace(/^Bearer /, '')
       if (this.options.azure && url.startsWith('/v1/') && !(key in (this.options.apiKeys ?? {}))) {
-        return sendJson(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } })
+        return sendJson(res, 401, {
+          error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' }
+        })
       }
       if (req.method === 'GET' && url.split('?')[0] === '/v1/models') {
         const answer = this.options.apiKeys?.[key] ?? 401
         if (answer === 200) return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }] })
-        if (answer === 'quota') return sendJson(res, 429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } })
-        return sendJson(res, answer, { error: { message: `status ${answer}`, code: answer === 429 ? 'rate_limit_exceeded' : 'invalid_api_key' } })
+        if (answer === 'quota')
+          return sendJson(res, 429, {
+            error: {
+              message: 'You exceeded your current quota',
+              type: 'insufficient_quota',
+              code: 'insufficient_quota'
+            }
+          })
+        return sendJson(res, answer, {
+          error: { message: `status ${answer}`, code: answer === 429 ? 'rate_limit_exceeded' : 'invalid_api_key' }
+        })
       }
       if (req.method === 'POST' && url.startsWith('/v1/responses')) {
         res.writeHead(200, { 'content-type': 'text/event-stream' })
@@ -145,9 +171,13 @@ export class FakeOpenAI {
   /** `codex exec` arguments that send one turn to this server and wait for nothing else. */
   execArgs(prompt = 'say hi'): string[] {
     return [
-      'exec', '--skip-git-repo-check', '--ephemeral',
-      '-c', `openai_base_url="${this.server.origin}/v1"`,
-      '-c', 'features.responses_websockets=false',
+      'exec',
+      '--skip-git-repo-check',
+      '--ephemeral',
+      '-c',
+      `openai_base_url="${this.server.origin}/v1"`,
+      '-c',
+      'features.responses_websockets=false',
       prompt
     ]
   }

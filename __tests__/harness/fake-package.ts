@@ -13,9 +13,14 @@ import { Runner } from './runner.js'
 import type { TlsIdentity } from './servers.js'
 
 export const HOST_TRIPLE: string =
-  ({ 'linux-x64': 'x86_64-unknown-linux-musl', 'linux-arm64': 'aarch64-unknown-linux-musl', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin' } as Record<string, string>)[
-    `${process.platform}-${process.arch}`
-  ] ?? 'unsupported'
+  (
+    {
+      'linux-x64': 'x86_64-unknown-linux-musl',
+      'linux-arm64': 'aarch64-unknown-linux-musl',
+      'darwin-x64': 'x86_64-apple-darwin',
+      'darwin-arm64': 'aarch64-apple-darwin'
+    } as Record<string, string>
+  )[`${process.platform}-${process.arch}`] ?? 'unsupported'
 
 export const HOST_SUFFIX = `${process.platform}-${process.arch}`
 
@@ -58,16 +63,23 @@ export async function buildPackage(options: PackageOptions): Promise<Buffer> {
     await fs.mkdir(path.join(vendor, 'bin'), { recursive: true })
     await fs.mkdir(path.join(vendor, 'codex-path'), { recursive: true })
     await fs.mkdir(path.join(vendor, 'codex-resources'), { recursive: true })
-    await fs.writeFile(path.join(dir, 'package', 'package.json'), JSON.stringify({ name: '@openai/codex', version: `${options.version}-${HOST_SUFFIX}` }))
+    await fs.writeFile(
+      path.join(dir, 'package', 'package.json'),
+      JSON.stringify({ name: '@openai/codex', version: `${options.version}-${HOST_SUFFIX}` })
+    )
     await fs.writeFile(path.join(vendor, 'codex-path', 'rg'), '#!/bin/sh\necho rg\n', { mode: 0o755 })
     await fs.writeFile(path.join(vendor, 'codex-resources', 'README'), 'resources\n')
-    if (options.paddingBytes) await fs.writeFile(path.join(vendor, 'codex-resources', 'padding'), Buffer.alloc(options.paddingBytes))
+    if (options.paddingBytes)
+      await fs.writeFile(path.join(vendor, 'codex-resources', 'padding'), Buffer.alloc(options.paddingBytes))
     if (!options.withoutBinary) {
-      await fs.writeFile(path.join(vendor, 'bin', 'codex'), options.codexScript ?? fakeCodexScript(options.version), { mode: 0o755 })
+      await fs.writeFile(path.join(vendor, 'bin', 'codex'), options.codexScript ?? fakeCodexScript(options.version), {
+        mode: 0o755
+      })
       await fs.writeFile(path.join(vendor, 'bin', 'codex-code-mode-host'), '#!/bin/sh\n', { mode: 0o755 })
     }
     const chunks: Buffer[] = []
-    for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, ['package'])) chunks.push(Buffer.from(chunk as Buffer))
+    for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, ['package']))
+      chunks.push(Buffer.from(chunk as Buffer))
     return Buffer.concat(chunks)
   } finally {
     await fs.rm(dir, { recursive: true, force: true })
@@ -99,7 +111,10 @@ export function spoofingCodexScript(): string {
 
 /** A stand-in codex whose login hangs, for a main step the runner kills. */
 export function hangingCodexScript(): string {
-  return fakeCodexScript('1.0.0').replace('--with-api-key|--with-access-token)', '--with-api-key|--with-access-token)\n        sleep 20 ;;\n      --never)')
+  return fakeCodexScript('1.0.0').replace(
+    '--with-api-key|--with-access-token)',
+    '--with-api-key|--with-access-token)\n        sleep 20 ;;\n      --never)'
+  )
 }
 
 /**
@@ -108,7 +123,10 @@ export function hangingCodexScript(): string {
  * environment (as the OS gave them) in `<root>/cli-records/` for the runner's
  * CLI-environment audit; the path is in the script, so it needs no variable of its own.
  */
-export async function standInCodex(root: string, script = fakeCodexScript('1.0.0')): Promise<{ bin: string; env: Record<string, string> }> {
+export async function standInCodex(
+  root: string,
+  script = fakeCodexScript('1.0.0')
+): Promise<{ bin: string; env: Record<string, string> }> {
   const bin = path.join(root, 'bin')
   const records = path.join(root, CLI_RECORDS)
   await fs.mkdir(bin, { recursive: true })
@@ -119,7 +137,11 @@ export async function standInCodex(root: string, script = fakeCodexScript('1.0.0
     'if [ -r /proc/$$/environ ]; then cat /proc/$$/environ; else env; fi > "$rec.env"',
     ''
   ].join('\n')
-  await fs.writeFile(path.join(bin, 'codex'), script.replace(/^#!.*\n/, (shebang) => shebang + record), { mode: 0o755 })
+  await fs.writeFile(
+    path.join(bin, 'codex'),
+    script.replace(/^#!.*\n/, (shebang) => shebang + record),
+    { mode: 0o755 }
+  )
   return { bin, env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` } }
 }
 

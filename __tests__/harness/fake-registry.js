@@ -104,7 +104,16 @@ export class FakeRegistry {
    */
   #doc(fullVersion, extra = {}) {
     const entry = this.published.get(fullVersion)
-    return { name: NAME, version: fullVersion, ...extra, dist: { integrity: entry?.integrity, tarball: `${this.tarballBase ?? this.url}${this.tarballPath(fullVersion)}`, unpackedSize: this.unpackedSizes.get(fullVersion) } }
+    return {
+      name: NAME,
+      version: fullVersion,
+      ...extra,
+      dist: {
+        integrity: entry?.integrity,
+        tarball: `${this.tarballBase ?? this.url}${this.tarballPath(fullVersion)}`,
+        unpackedSize: this.unpackedSizes.get(fullVersion)
+      }
+    }
   }
 
   /** @type {Map<string, number>} the `dist.unpackedSize` declared per full version (none by default) */
@@ -138,7 +147,9 @@ export class FakeRegistry {
     }
     if (url.startsWith(`${ENCODED}/`)) {
       const version = decodeURIComponent(url.slice(ENCODED.length + 1))
-      return this.published.has(version) ? sendJson(res, 200, this.#doc(version, this.extraFields.get(version))) : sendJson(res, 404, { error: 'version not found' })
+      return this.published.has(version)
+        ? sendJson(res, 200, this.#doc(version, this.extraFields.get(version)))
+        : sendJson(res, 404, { error: 'version not found' })
     }
     const tarball = [...this.published.keys()].find((v) => this.tarballPath(v) === url)
     if (tarball) {

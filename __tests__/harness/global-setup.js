@@ -14,7 +14,10 @@ export default async function globalSetup() {
   const runner = await Runner.create({ toolCache: sharedToolCache() })
   try {
     const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION })
-    if (main.exitCode !== 0) throw new Error(`installing the real Codex CLI ${CODEX_VERSION} for the tests failed:\n${main.stdout}${main.stderr}`)
+    if (main.exitCode !== 0)
+      throw new Error(
+        `installing the real Codex CLI ${CODEX_VERSION} for the tests failed:\n${main.stdout}${main.stderr}`
+      )
     await runner.post()
   } finally {
     await runner.dispose()

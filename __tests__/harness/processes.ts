@@ -23,7 +23,8 @@ export function keyProxyProcesses(runnerRoot: string): { pid: number; guard: boo
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1')
       if (!cmdline.includes(`key-proxy${path.sep}index.js`) || !alive(Number(name))) continue
-      if (readlinkSync(`/proc/${name}/cwd`).startsWith(runnerRoot)) found.push({ pid: Number(name), guard: cmdline.includes('--guard') })
+      if (readlinkSync(`/proc/${name}/cwd`).startsWith(runnerRoot))
+        found.push({ pid: Number(name), guard: cmdline.includes('--guard') })
     } catch {
       // Gone meanwhile, or not ours to read.
     }

@@ -10,7 +10,18 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { auditCliRecords, auditCommands, CLI_RECORDS, compareTrees, filePlaces, findLeaks, recordFigures, snapshotTree, toolCacheHalfStates, withoutMaskLines } from './audit.js'
+import {
+  auditCliRecords,
+  auditCommands,
+  CLI_RECORDS,
+  compareTrees,
+  filePlaces,
+  findLeaks,
+  recordFigures,
+  snapshotTree,
+  toolCacheHalfStates,
+  withoutMaskLines
+} from './audit.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -21,7 +32,16 @@ export const actionYml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8
 const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token', 'auth-json', 'persist-token']
 
 /** Variables a child needs from this machine: tools, and the trust store of its TLS-intercepting proxy. */
-const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SYSTEMROOT', 'TMPDIR']
+const PASSED_THROUGH = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'SYSTEMROOT',
+  'TMPDIR'
+]
 
 /**
  * @param {{ withCa?: boolean }} [options]
@@ -220,14 +240,27 @@ export class Runner {
       this.#given.add(inputs[name])
     }
     const named = inputs['codex-home']
-    for (const [label, dir] of [['workspace', this.workspace], ['HOME', this.home], ['codex-home', named]]) {
-      if (dir && path.isAbsolute(dir) && !this.#before.has(dir)) this.#before.set(dir, { label, tree: await snapshotTree(dir) })
+    for (const [label, dir] of [
+      ['workspace', this.workspace],
+      ['HOME', this.home],
+      ['codex-home', named]
+    ]) {
+      if (dir && path.isAbsolute(dir) && !this.#before.has(dir))
+        this.#before.set(dir, { label, tree: await snapshotTree(dir) })
     }
     const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
     this.#state = { ...this.#state, ...result.state }
     const codexHome = result.outputs['codex-home'] || inputs['codex-home']
-    const tokenDir = result.exported.OPENAI_IDENTITY_TOKEN_FILE ? path.dirname(result.exported.OPENAI_IDENTITY_TOKEN_FILE) : undefined
-    this.#steps.push({ kind: 'main', result, exportEnv: /^true$/i.test(inputs['export-env'] ?? ''), codexHome, tokenDir })
+    const tokenDir = result.exported.OPENAI_IDENTITY_TOKEN_FILE
+      ? path.dirname(result.exported.OPENAI_IDENTITY_TOKEN_FILE)
+      : undefined
+    this.#steps.push({
+      kind: 'main',
+      result,
+      exportEnv: /^true$/i.test(inputs['export-env'] ?? ''),
+      codexHome,
+      tokenDir
+    })
     return result
   }
 
@@ -253,7 +286,12 @@ export class Runner {
    * @returns {Promise<ProcessResult>}
    */
   async run(command, args, options = {}) {
-    return runProcess(command, args, { env: this.stepEnv(options.env), input: options.input, timeoutMs: options.timeoutMs, cwd: this.workspace })
+    return runProcess(command, args, {
+      env: this.stepEnv(options.env),
+      input: options.input,
+      timeoutMs: options.timeoutMs,
+      cwd: this.workspace
+    })
   }
 
   /**
@@ -344,10 +382,20 @@ export class Runner {
     })
     const last = this.#steps.at(-1)
     // What a job holds while it runs (auth.json in CODEX_HOME, the OIDC token file) until a post step.
-    const loggedIn = last?.kind === 'main' ? this.#steps.flatMap((s) => [s.codexHome, s.tokenDir]).filter((p) => typeof p === 'string') : []
+    const loggedIn =
+      last?.kind === 'main'
+        ? this.#steps.flatMap((s) => [s.codexHome, s.tokenDir]).filter((p) => typeof p === 'string')
+        : []
     // Everything under the runner's directories (RUNNER_TEMP, the workspace, a codex-home
     // the test named, the tool cache) but the step files, read above.
-    places.push(...(await filePlaces(this.root, 'runner', [path.join(this.root, 'steps'), path.join(this.root, CLI_RECORDS), ...loggedIn, ...this.keptCredentials])))
+    places.push(
+      ...(await filePlaces(this.root, 'runner', [
+        path.join(this.root, 'steps'),
+        path.join(this.root, CLI_RECORDS),
+        ...loggedIn,
+        ...this.keptCredentials
+      ]))
+    )
     if (!this.toolCache.startsWith(this.root)) places.push(...(await filePlaces(this.toolCache, 'tool cache')))
     if (last?.kind === 'post') {
       for (const file of await this.tempFiles()) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
@@ -362,7 +410,13 @@ export class Runner {
       userPaths += tree.size
       // A named home's auth.json may stay, changed or new: the one documented exception.
       const kept = new Set([...this.keptCredentials].map((file) => path.relative(dir, file)))
-      userState.push(...compareTrees(label, tree, await snapshotTree(dir), { leftBehind: last?.kind === 'post', keptRoot: label === 'codex-home', kept }))
+      userState.push(
+        ...compareTrees(label, tree, await snapshotTree(dir), {
+          leftBehind: last?.kind === 'post',
+          keptRoot: label === 'codex-home',
+          kept
+        })
+      )
     }
     /** @type {string[]} */
     const commands = []
@@ -376,18 +430,43 @@ export class Runner {
     })
     const cliRecords = this.#steps.flatMap((s) => s.result.cliRecords)
     const cliEnv = await auditCliRecords(cliRecords, this.canaries)
-    return { leaks, halfStates, places: places.length, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls: cliRecords.length }
+    return {
+      leaks,
+      halfStates,
+      places: places.length,
+      forms,
+      userState,
+      userPaths,
+      commands,
+      commandCount,
+      cliEnv,
+      cliCalls: cliRecords.length
+    }
   }
 
   /** Audits the job (when the jest global setup runs the suite), then deletes the runner's directories. */
   async dispose() {
     try {
       if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
-        const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } = await this.audit()
+        const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } =
+          await this.audit()
         const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
         recordFigures({
-          scenarios: 1, steps: this.#steps.length, failedMainSteps: failed, canaries: this.canaries.size, forms, places, searches: forms * places, leaks: leaks.length, halfStates: halfStates.length,
-          userPaths, userState: userState.length, commands: commandCount, commandFindings: commands.length, cliCalls, cliEnv: cliEnv.length
+          scenarios: 1,
+          steps: this.#steps.length,
+          failedMainSteps: failed,
+          canaries: this.canaries.size,
+          forms,
+          places,
+          searches: forms * places,
+          leaks: leaks.length,
+          halfStates: halfStates.length,
+          userPaths,
+          userState: userState.length,
+          commands: commandCount,
+          commandFindings: commands.length,
+          cliCalls,
+          cliEnv: cliEnv.length
         })
         const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv]
         if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)

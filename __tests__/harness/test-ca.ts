@@ -30,13 +30,27 @@ function issue(options: Options): { cert: forge.pki.Certificate; pem: Issued } {
   const now = Date.now()
   cert.validity.notBefore = options.notBefore ?? new Date(now - 3600_000)
   cert.validity.notAfter = options.notAfter ?? new Date(now + 365 * 86400_000)
-  const attrs = [{ name: 'commonName', value: options.subject }, { name: 'organizationName', value: 'codex-auth-action tests' }]
+  const attrs = [
+    { name: 'commonName', value: options.subject },
+    { name: 'organizationName', value: 'codex-auth-action tests' }
+  ]
   cert.setSubject(attrs)
   cert.setIssuer(options.issuer ? options.issuer.cert.subject.attributes : attrs)
   const extensions: object[] = [{ name: 'basicConstraints', cA: !!options.ca, critical: true }]
   if (options.ca) extensions.push({ name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true })
-  else extensions.push({ name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', serverAuth: true })
-  if (options.loopback) extensions.push({ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] })
+  else
+    extensions.push(
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true }
+    )
+  if (options.loopback)
+    extensions.push({
+      name: 'subjectAltName',
+      altNames: [
+        { type: 7, ip: '127.0.0.1' },
+        { type: 2, value: 'localhost' }
+      ]
+    })
   extensions.push({ name: 'subjectKeyIdentifier' })
   cert.setExtensions(extensions)
   cert.sign(options.issuer?.key ?? keys.privateKey, md.sha256.create())
@@ -52,7 +66,13 @@ export function makeTestCa(name = 'Test Proxy Root CA') {
     caKey: root.pem.key,
     server: server.pem,
     /** A CA certificate that expired yesterday. */
-    expiredCa: () => issue({ subject: `${name} (expired)`, ca: true, notBefore: new Date(Date.now() - 30 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }).pem.cert,
+    expiredCa: () =>
+      issue({
+        subject: `${name} (expired)`,
+        ca: true,
+        notBefore: new Date(Date.now() - 30 * 86400_000),
+        notAfter: new Date(Date.now() - 86400_000)
+      }).pem.cert,
     /** A certificate that is not a CA. */
     leaf: () => issue({ subject: 'not-a-ca.example.com' }).pem.cert
   }

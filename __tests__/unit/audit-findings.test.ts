@@ -9,7 +9,12 @@ const SECRET = 'sk-proj-canaryValue0123456789abcdef'
 test('each derived form of a secret is found, in each place', () => {
   const forms = [...derivedForms(SECRET).keys()]
   expect(forms).toEqual(
-    expect.arrayContaining([SECRET, Buffer.from(SECRET).toString('base64'), encodeURIComponent(SECRET), 'sk-proj-***bcdef'])
+    expect.arrayContaining([
+      SECRET,
+      Buffer.from(SECRET).toString('base64'),
+      encodeURIComponent(SECRET),
+      'sk-proj-***bcdef'
+    ])
   )
   for (const form of forms) {
     const { leaks } = findLeaks([{ place: 'log', text: `before ${form} after` }], [SECRET])
@@ -53,7 +58,10 @@ test('partial tool-cache entries are half states', async () => {
     expect(await toolCacheHalfStates(cache)).toEqual([])
     await fs.mkdir(path.join(cache, 'codex', '1.0.0', 'x64'), { recursive: true })
     await fs.mkdir(path.join(cache, '.codex-staging-abc'))
-    expect(await toolCacheHalfStates(cache)).toEqual(['staging directory .codex-staging-abc left in the tool cache', 'tool cache entry codex/1.0.0/x64 without x64.complete'])
+    expect(await toolCacheHalfStates(cache)).toEqual([
+      'staging directory .codex-staging-abc left in the tool cache',
+      'tool cache entry codex/1.0.0/x64 without x64.complete'
+    ])
     await fs.writeFile(path.join(cache, 'codex', '1.0.0', 'x64.complete'), '')
     await fs.rm(path.join(cache, '.codex-staging-abc'), { recursive: true })
     expect(await toolCacheHalfStates(cache)).toEqual([])

@@ -1,16 +1,28 @@
 import { parse } from 'smol-toml'
-import { checkConfig, configToml, inheritsVariable, mergeConfig, parseUserConfig, type ConfigRules } from '../../src/codex/config.js'
+import {
+  checkConfig,
+  configToml,
+  inheritsVariable,
+  mergeConfig,
+  parseUserConfig,
+  type ConfigRules
+} from '../../src/codex/config.js'
 
 const apiKey: ConfigRules = { mode: 'api-key', allowSecretInShell: false }
 const accessToken: ConfigRules = { ...apiKey, mode: 'access-token' }
 const rules = (mode: ConfigRules['mode']): ConfigRules => ({ ...apiKey, mode })
 
 test('the defaults: file credentials, no KEY/SECRET/TOKEN variables for commands', () => {
-  expect(parse(configToml({}, apiKey))).toEqual({ cli_auth_credentials_store: 'file', shell_environment_policy: { ignore_default_excludes: false } })
+  expect(parse(configToml({}, apiKey))).toEqual({
+    cli_auth_credentials_store: 'file',
+    shell_environment_policy: { ignore_default_excludes: false }
+  })
 })
 
-test('the user\'s config is merged over the defaults, table by table', () => {
-  const user = parseUserConfig('model = "o4-mini"\n[shell_environment_policy]\ninclude_only = ["PATH", "HOME"]\n[features]\nshell_snapshot = false\n')
+test("the user's config is merged over the defaults, table by table", () => {
+  const user = parseUserConfig(
+    'model = "o4-mini"\n[shell_environment_policy]\ninclude_only = ["PATH", "HOME"]\n[features]\nshell_snapshot = false\n'
+  )
   expect(parse(configToml(user, apiKey))).toEqual({
     cli_auth_credentials_store: 'file',
     model: 'o4-mini',
@@ -21,23 +33,37 @@ test('the user\'s config is merged over the defaults, table by table', () => {
 })
 
 test('conflicts are refused before any login', () => {
-  expect(() => configToml({ forced_login_method: 'chatgpt' }, apiKey)).toThrow(/forced_login_method = "chatgpt", but the action logs in with api-key/)
-  expect(() => configToml({ forced_login_method: 'api' }, accessToken)).toThrow(/give the credential it expects \(api-key\)/)
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, apiKey)).toThrow(
+    /forced_login_method = "chatgpt", but the action logs in with api-key/
+  )
+  expect(() => configToml({ forced_login_method: 'api' }, accessToken)).toThrow(
+    /give the credential it expects \(api-key\)/
+  )
   expect(() => configToml({ forced_login_method: 'api' }, apiKey)).not.toThrow()
   expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, rules('chatgpt'), 'x')).toThrow(/macOS keychain/)
   expect(() => checkConfig({ cli_auth_credentials_store: 'file' }, rules('chatgpt'), 'x')).not.toThrow()
-  expect(() => configToml({ forced_login_method: 'api' }, rules('chatgpt'))).toThrow(/forced_login_method = "api", but the action logs in with chatgpt/)
+  expect(() => configToml({ forced_login_method: 'api' }, rules('chatgpt'))).toThrow(
+    /forced_login_method = "api", but the action logs in with chatgpt/
+  )
   expect(() => configToml({ forced_login_method: 'chatgpt' }, rules('chatgpt'))).not.toThrow()
-  expect(() => configToml({ forced_login_method: 'chatgpt' }, rules('workload-identity'))).toThrow(/access-token or auth-json/)
+  expect(() => configToml({ forced_login_method: 'chatgpt' }, rules('workload-identity'))).toThrow(
+    /access-token or auth-json/
+  )
 })
 
 test('only the file credential store may be in effect', () => {
   expect(() => checkConfig({ cli_auth_credentials_store: 'file' }, apiKey, 'x')).not.toThrow()
   expect(() => checkConfig({}, apiKey, 'x')).not.toThrow()
-  expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, apiKey, 'x')).toThrow(/macOS keychain or the Windows Credential Manager/)
-  expect(() => checkConfig({ cli_auth_credentials_store: 'keyring' }, apiKey, 'x')).toThrow(/OS keyring, outside CODEX_HOME/)
+  expect(() => checkConfig({ cli_auth_credentials_store: 'auto' }, apiKey, 'x')).toThrow(
+    /macOS keychain or the Windows Credential Manager/
+  )
+  expect(() => checkConfig({ cli_auth_credentials_store: 'keyring' }, apiKey, 'x')).toThrow(
+    /OS keyring, outside CODEX_HOME/
+  )
   expect(() => checkConfig({ cli_auth_credentials_store: 'ephemeral' }, apiKey, 'x')).toThrow(/in memory only/)
-  expect(() => checkConfig({ cli_auth_credentials_store: 'File' }, apiKey, 'x')).toThrow(/"File", which is not a store the action can clean up/)
+  expect(() => checkConfig({ cli_auth_credentials_store: 'File' }, apiKey, 'x')).toThrow(
+    /"File", which is not a store the action can clean up/
+  )
   expect(() => checkConfig({ cli_auth_credentials_store: 1 }, apiKey, 'x')).toThrow(/= 1, which is not a store/)
 })
 
@@ -64,6 +90,8 @@ test.each([
 })
 
 test('invalid TOML names the place, not the text', () => {
-  expect(() => parseUserConfig('model = "o3"\nsecret = sk-abc\n')).toThrow(/^config is not valid TOML at line 2, column \d+\./)
+  expect(() => parseUserConfig('model = "o3"\nsecret = sk-abc\n')).toThrow(
+    /^config is not valid TOML at line 2, column \d+\./
+  )
   expect(parseUserConfig('  \n')).toEqual({})
 })

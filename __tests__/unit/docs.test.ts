@@ -22,7 +22,8 @@ function table(heading: string): Map<string, string> {
 test('every input is in README with its default, and nothing else is', () => {
   const rows = table('Inputs')
   expect([...rows.keys()].sort()).toEqual(Object.keys(actionYml.inputs).sort())
-  for (const [name, spec] of Object.entries(actionYml.inputs)) expect([name, rows.get(name)]).toEqual([name, spec.default ?? ''])
+  for (const [name, spec] of Object.entries(actionYml.inputs))
+    expect([name, rows.get(name)]).toEqual([name, spec.default ?? ''])
 })
 
 test('every output is in README, and nothing else is', () => {
@@ -30,12 +31,18 @@ test('every output is in README, and nothing else is', () => {
 })
 
 test('every input and output has a description in action.yml', () => {
-  for (const spec of [...Object.values(actionYml.inputs), ...Object.values(actionYml.outputs)]) expect(spec.description.length).toBeGreaterThan(10)
+  for (const spec of [...Object.values(actionYml.inputs), ...Object.values(actionYml.outputs)])
+    expect(spec.description.length).toBeGreaterThan(10)
 })
 
 test('action.yml runs on node24 with a post step that always runs', () => {
   const runs = (parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { runs: Record<string, string> }).runs
-  expect(runs).toEqual({ using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js', 'post-if': 'always()' })
+  expect(runs).toEqual({
+    using: 'node24',
+    main: 'dist/main/index.js',
+    post: 'dist/post/index.js',
+    'post-if': 'always()'
+  })
 })
 
 test('the workflows, the examples and action.yml pass actionlint and the metadata schema', async () => {
@@ -47,9 +54,15 @@ test('every example uses only inputs the action has', () => {
   expect(examples.length).toBeGreaterThanOrEqual(4)
   for (const file of examples) {
     const text = readFileSync(path.join(ROOT, 'examples', file), 'utf8')
-    const workflow = parse(text) as { jobs: Record<string, { steps: { uses?: string; with?: Record<string, unknown> }[] }> }
-    const uses = Object.values(workflow.jobs).flatMap((job) => job.steps).filter((step) => step.uses?.includes('codex-auth-action'))
+    const workflow = parse(text) as {
+      jobs: Record<string, { steps: { uses?: string; with?: Record<string, unknown> }[] }>
+    }
+    const uses = Object.values(workflow.jobs)
+      .flatMap((job) => job.steps)
+      .filter((step) => step.uses?.includes('codex-auth-action'))
     expect([file, uses.length > 0]).toEqual([file, true])
-    for (const step of uses) for (const name of Object.keys(step.with ?? {})) expect([file, name, name in actionYml.inputs]).toEqual([file, name, true])
+    for (const step of uses)
+      for (const name of Object.keys(step.with ?? {}))
+        expect([file, name, name in actionYml.inputs]).toEqual([file, name, true])
   }
 })

@@ -1,8 +1,17 @@
-import { HttpStatusError } from '../../src/net/failures.js';
-import { isRetriable, parseRetryAfter, retryDelay } from '../../src/net/http.js';
-import { isLoopback, proxyFor } from '../../src/net/proxy-rules.js';
+import { HttpStatusError } from '../../src/net/failures.js'
+import { isRetriable, parseRetryAfter, retryDelay } from '../../src/net/http.js'
+import { isLoopback, proxyFor } from '../../src/net/proxy-rules.js'
 
-const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']
+const PROXY_VARS = [
+  'https_proxy',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'HTTP_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+  'no_proxy',
+  'NO_PROXY'
+]
 
 /** proxyFor reads process.env (through proxy-from-env): `env` replaces every proxy variable for one call. */
 function proxyWith(target: string, env: Record<string, string>): string | undefined {
@@ -22,7 +31,11 @@ function proxyWith(target: string, env: Record<string, string>): string | undefi
 describe('proxyFor', () => {
   test.each([
     ['https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128' }, 'http://proxy:3128'],
-    ['https://registry.example.com', { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128' }, 'http://lower:3128'],
+    [
+      'https://registry.example.com',
+      { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128' },
+      'http://lower:3128'
+    ],
     ['https://registry.example.com', { HTTP_PROXY: 'http://plain:3128' }, undefined],
     ['https://registry.example.com', { ALL_PROXY: 'http://all:3128' }, 'http://all:3128'],
     ['http://registry.example.com', { HTTP_PROXY: 'http://plain:3128' }, 'http://plain:3128'],
@@ -65,15 +78,29 @@ describe('proxyFor', () => {
     ['http://[fd12::1]', '10.0.0.0/8', false],
     ['http://10.1.2.3', 'fd00::/8, 10.0.0.0/33', false]
   ])('%s with NO_PROXY=%s bypasses the proxy: %s', (target, noProxy, bypass) => {
-    expect(proxyWith(target, { HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy })).toBe(bypass ? undefined : 'http://proxy:3128')
+    expect(
+      proxyWith(target, { HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: noProxy })
+    ).toBe(bypass ? undefined : 'http://proxy:3128')
   })
 
   test('an empty no_proxy counts as unset, so NO_PROXY still applies (curl_getenv treats empty as unset)', () => {
-    expect(proxyWith('https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128', no_proxy: '', NO_PROXY: 'example.com' })).toBeUndefined()
+    expect(
+      proxyWith('https://registry.example.com', {
+        HTTPS_PROXY: 'http://proxy:3128',
+        no_proxy: '',
+        NO_PROXY: 'example.com'
+      })
+    ).toBeUndefined()
   })
 
   test('a non-empty no_proxy hides NO_PROXY', () => {
-    expect(proxyWith('https://registry.example.com', { HTTPS_PROXY: 'http://proxy:3128', no_proxy: 'other.com', NO_PROXY: 'example.com' })).toBe('http://proxy:3128')
+    expect(
+      proxyWith('https://registry.example.com', {
+        HTTPS_PROXY: 'http://proxy:3128',
+        no_proxy: 'other.com',
+        NO_PROXY: 'example.com'
+      })
+    ).toBe('http://proxy:3128')
   })
 })
 
@@ -98,7 +125,9 @@ test('what is retried', () => {
   for (const status of [400, 401, 403, 404]) expect(isRetriable(new HttpStatusError('u', status))).toBe(false)
   expect(isRetriable(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(true)
   expect(isRetriable(Object.assign(new Error('stalled'), { code: 'UND_ERR_BODY_TIMEOUT' }))).toBe(true)
-  expect(isRetriable(new Error('wrapper', { cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }) }))).toBe(true)
+  expect(isRetriable(new Error('wrapper', { cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }) }))).toBe(
+    true
+  )
   expect(isRetriable(Object.assign(new Error('tls'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).toBe(false)
   expect(isRetriable(new Error('plain'))).toBe(false)
 })

@@ -1,5 +1,13 @@
 import { jest } from '@jest/globals'
-import { getInputs, parseBoolean, parseCodexHome, parseCredentials, parseHttpUrl, parseNumber, parseVersionSpec } from '../../src/inputs/inputs.js'
+import {
+  getInputs,
+  parseBoolean,
+  parseCodexHome,
+  parseCredentials,
+  parseHttpUrl,
+  parseNumber,
+  parseVersionSpec
+} from '../../src/inputs/inputs.js'
 import { UserError } from '../../src/job/errors.js'
 
 const KEY = 'sk-proj-abcdefghijklmnopqrstuvwxyz012345'
@@ -28,12 +36,21 @@ describe('credentials', () => {
   })
 
   test('a rotation list: one credential a line, newest first, each checked', () => {
-    expect(parseCredentials(`${KEY}\n  ${KEY}2  \r\n${KEY}3`, '')).toEqual({ mode: 'api-key', candidates: [KEY, `${KEY}2`, `${KEY}3`] })
+    expect(parseCredentials(`${KEY}\n  ${KEY}2  \r\n${KEY}3`, '')).toEqual({
+      mode: 'api-key',
+      candidates: [KEY, `${KEY}2`, `${KEY}3`]
+    })
     expect(parseCredentials('', `${PAT}\n${JWT}`).candidates).toEqual([PAT, JWT])
-    expect(message(() => parseCredentials(`${KEY}\n\n${KEY}2`, ''))).toBe('api-key line 2 is empty. Give one credential a line, newest first, with no empty lines between them.')
+    expect(message(() => parseCredentials(`${KEY}\n\n${KEY}2`, ''))).toBe(
+      'api-key line 2 is empty. Give one credential a line, newest first, with no empty lines between them.'
+    )
     expect(message(() => parseCredentials(`${KEY}\n${KEY}`, ''))).toMatch(/^api-key line 2 repeats line 1/)
-    expect(message(() => parseCredentials(`${KEY}\nsk-short`, ''))).toMatch(/^api-key line 2 does not look like an OpenAI API key/)
-    expect(message(() => parseCredentials(Array.from({ length: 6 }, (_, i) => `${KEY}${i}`).join('\n'), ''))).toMatch(/holds 6 lines; a rotation needs at most 5/)
+    expect(message(() => parseCredentials(`${KEY}\nsk-short`, ''))).toMatch(
+      /^api-key line 2 does not look like an OpenAI API key/
+    )
+    expect(message(() => parseCredentials(Array.from({ length: 6 }, (_, i) => `${KEY}${i}`).join('\n'), ''))).toMatch(
+      /holds 6 lines; a rotation needs at most 5/
+    )
   })
 
   test.each([
@@ -109,14 +126,20 @@ test('numbers within their bounds', () => {
   expect(parseNumber('expiry-warning-days', '', 7, 0, 365)).toBe(7)
   expect(parseNumber('expiry-warning-days', '0', 7, 0, 365)).toBe(0)
   expect(parseNumber('network-idle-timeout', '2.5', 30, 1, 600)).toBe(2.5)
-  for (const raw of ['-1', '366', 'seven', '1e3', ' 7']) expect(message(() => parseNumber('expiry-warning-days', raw, 7, 0, 365))).toMatch(/^expiry-warning-days must be a number from 0 to 365/)
+  for (const raw of ['-1', '366', 'seven', '1e3', ' 7'])
+    expect(message(() => parseNumber('expiry-warning-days', raw, 7, 0, 365))).toMatch(
+      /^expiry-warning-days must be a number from 0 to 365/
+    )
 })
 
 test('booleans follow the YAML core schema, strictly', () => {
   for (const raw of ['true', 'True', 'TRUE']) expect(parseBoolean('install', raw, false)).toBe(true)
   for (const raw of ['false', 'False', 'FALSE']) expect(parseBoolean('install', raw, true)).toBe(false)
   expect(parseBoolean('install', '', true)).toBe(true)
-  for (const raw of ['yes', '1', 'on', 'tru']) expect(message(() => parseBoolean('export-env', raw, false))).toBe(`export-env must be true or false, not "${raw}".`)
+  for (const raw of ['yes', '1', 'on', 'tru'])
+    expect(message(() => parseBoolean('export-env', raw, false))).toBe(
+      `export-env must be true or false, not "${raw}".`
+    )
 })
 
 test('getInputs masks the secrets before it validates anything', () => {

@@ -44,7 +44,9 @@ test('anything else is refused with a UserError that does not echo it', () => {
     fc.property(fc.string({ maxLength: 300 }), fc.string({ maxLength: 300 }), (apiKey, token) => {
       const message = refusal(() => parseCredentials(apiKey.trim(), token.trim()))
       if (message === undefined) return
-      for (const line of [...apiKey.split('\n'), ...token.split('\n')].map((l) => l.trim()).filter((l) => l.length >= 12)) {
+      for (const line of [...apiKey.split('\n'), ...token.split('\n')]
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 12)) {
         expect(message).not.toContain(line)
       }
     }),
@@ -53,7 +55,10 @@ test('anything else is refused with a UserError that does not echo it', () => {
 })
 
 test('codex-version: a spec or a UserError, and every semver version is exact', () => {
-  fc.assert(fc.property(fc.string({ maxLength: 40 }), (raw) => void refusal(() => parseVersionSpec(raw))), { numRuns: 500 })
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), (raw) => void refusal(() => parseVersionSpec(raw))),
+    { numRuns: 500 }
+  )
   fc.assert(
     fc.property(fc.nat(999), fc.nat(999), fc.nat(999), (a, b, c) => {
       expect(parseVersionSpec(`${a}.${b}.${c}`)).toEqual({ kind: 'exact', version: `${a}.${b}.${c}` })
@@ -63,21 +68,24 @@ test('codex-version: a spec or a UserError, and every semver version is exact', 
 
 test('URLs: refused, or http(s) without credentials and without a trailing slash', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string({ maxLength: 60 })), (raw) => {
-      const result = (() => {
-        try {
-          return parseHttpUrl('registry-url', raw, 'https://registry.npmjs.org')
-        } catch (error) {
-          if (!(error instanceof UserError)) throw error
-          return undefined
-        }
-      })()
-      if (result === undefined) return
-      const url = new URL(result)
-      expect(['http:', 'https:']).toContain(url.protocol)
-      expect(url.username + url.password + url.search + url.hash).toBe('')
-      expect(result.endsWith('/')).toBe(false)
-    }),
+    fc.property(
+      fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string({ maxLength: 60 })),
+      (raw) => {
+        const result = (() => {
+          try {
+            return parseHttpUrl('registry-url', raw, 'https://registry.npmjs.org')
+          } catch (error) {
+            if (!(error instanceof UserError)) throw error
+            return undefined
+          }
+        })()
+        if (result === undefined) return
+        const url = new URL(result)
+        expect(['http:', 'https:']).toContain(url.protocol)
+        expect(url.username + url.password + url.search + url.hash).toBe('')
+        expect(result.endsWith('/')).toBe(false)
+      }
+    ),
     { numRuns: 500 }
   )
 })
@@ -95,13 +103,26 @@ test('booleans and numbers accept only what they document', () => {
 })
 
 test('a CA bundle of any text is parsed or refused with a UserError', () => {
-  const pemish = fc.tuple(fc.constantFrom('CERTIFICATE', 'TRUSTED CERTIFICATE', 'X509 CRL', 'PRIVATE KEY', 'FOO'), fc.base64String({ maxLength: 200 }))
+  const pemish = fc
+    .tuple(
+      fc.constantFrom('CERTIFICATE', 'TRUSTED CERTIFICATE', 'X509 CRL', 'PRIVATE KEY', 'FOO'),
+      fc.base64String({ maxLength: 200 })
+    )
     .map(([type, body]) => `-----BEGIN ${type}-----\n${body}\n-----END ${type}-----\n`)
-  fc.assert(fc.property(fc.array(fc.oneof(pemish, fc.string({ maxLength: 80 })), { maxLength: 4 }), (parts) => void refusal(() => parseCaBundle(parts.join(''), 'ca-certificate'))), { numRuns: 300 })
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(pemish, fc.string({ maxLength: 80 })), { maxLength: 4 }),
+      (parts) => void refusal(() => parseCaBundle(parts.join(''), 'ca-certificate'))
+    ),
+    { numRuns: 300 }
+  )
 })
 
 test('config: TOML or a UserError', () => {
-  fc.assert(fc.property(fc.string({ maxLength: 80 }), (raw) => void refusal(() => parseUserConfig(raw))), { numRuns: 300 })
+  fc.assert(
+    fc.property(fc.string({ maxLength: 80 }), (raw) => void refusal(() => parseUserConfig(raw))),
+    { numRuns: 300 }
+  )
 })
 
 test('redact leaves no copy of the secret in any text', () => {
@@ -116,8 +137,16 @@ test('redact leaves no copy of the secret in any text', () => {
 })
 
 test('proxy selection never throws, whatever NO_PROXY holds', () => {
-  const hosts = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6().map((ip) => `[${ip}]`))
-  const entries = fc.oneof(fc.string({ maxLength: 60 }), fc.ipV4().map((ip) => `${ip}/${ip.length % 40}`), fc.ipV6().map((ip) => `${ip}/${ip.length * 3}`))
+  const hosts = fc.oneof(
+    fc.domain(),
+    fc.ipV4(),
+    fc.ipV6().map((ip) => `[${ip}]`)
+  )
+  const entries = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc.ipV4().map((ip) => `${ip}/${ip.length % 40}`),
+    fc.ipV6().map((ip) => `${ip}/${ip.length * 3}`)
+  )
   try {
     fc.assert(
       fc.property(fc.array(entries, { maxLength: 4 }), hosts, (noProxy, host) => {

@@ -7,7 +7,17 @@ const doc = { dist: { integrity: 'sha512-x', tarball: 't' } }
 const packument: Packument = {
   'dist-tags': { latest: '0.171.0', next: '0.172.0-alpha.1', old: '0.150.0' },
   versions: Object.fromEntries(
-    ['0.170.0', '0.170.0-linux-x64', '0.171.0', '0.171.0-linux-x64', '0.171.0-darwin-arm64', '0.172.0-alpha.1', '0.172.0-alpha.1-linux-x64', '0.173.0', '0.150.0'].map((v) => [v, doc])
+    [
+      '0.170.0',
+      '0.170.0-linux-x64',
+      '0.171.0',
+      '0.171.0-linux-x64',
+      '0.171.0-darwin-arm64',
+      '0.172.0-alpha.1',
+      '0.172.0-alpha.1-linux-x64',
+      '0.173.0',
+      '0.150.0'
+    ].map((v) => [v, doc])
   )
 }
 
@@ -24,7 +34,9 @@ test('exact, range and tag', () => {
 })
 
 test('a version without a build for this platform is refused, naming what exists', () => {
-  expect(() => pickVersion(packument, { kind: 'exact', version: '0.173.0' }, linux)).toThrow('Newest available: 0.171.0, 0.170.0')
+  expect(() => pickVersion(packument, { kind: 'exact', version: '0.173.0' }, linux)).toThrow(
+    'Newest available: 0.171.0, 0.170.0'
+  )
   expect(() => pickVersion(packument, { kind: 'tag', tag: 'old' }, linux)).toThrow('dist-tag old matches no')
   expect(() => pickVersion({}, { kind: 'tag', tag: 'latest' }, linux)).toThrow('Newest available: none')
 })

@@ -10,7 +10,7 @@ test('the fingerprint is sha256 of the exact value, 16 hex digits, holding no pa
   expect(fingerprint(`${KEY}x`)).not.toBe(id)
 })
 
-test('redact hides the secret and the CLI\'s first-8/last-5 rendering of it', () => {
+test("redact hides the secret and the CLI's first-8/last-5 rendering of it", () => {
   const text = `API key configured - sk-proj-***12345\nkey=${KEY}\nunrelated text`
   const out = redact(text, [KEY])
   expect(out).not.toContain(KEY)
@@ -20,7 +20,12 @@ test('redact hides the secret and the CLI\'s first-8/last-5 rendering of it', ()
 })
 
 test('redact hides encoded forms too', () => {
-  const text = [Buffer.from(KEY).toString('base64'), Buffer.from(KEY).toString('base64url'), encodeURIComponent(`${KEY}/x`), JSON.stringify(KEY)].join(' ')
+  const text = [
+    Buffer.from(KEY).toString('base64'),
+    Buffer.from(KEY).toString('base64url'),
+    encodeURIComponent(`${KEY}/x`),
+    JSON.stringify(KEY)
+  ].join(' ')
   const out = redact(text, [KEY])
   expect(out).not.toContain(KEY)
   expect(out).not.toContain(Buffer.from(KEY).toString('base64').slice(0, 20))

@@ -3,7 +3,6 @@ import { getExecOutput } from '@actions/exec'
 import { UserError } from '../job/errors.js'
 import { redact } from '../secrets/mask.js'
 
-
 /** A login the CLI refused, or a credential the API refused, with what was said (redacted). */
 export interface LoginFailure {
   /** What was run: a CLI command, or the live check. */
@@ -24,9 +23,24 @@ const HIDDEN_PREFIXES = ['INPUT_', 'ACTIONS_']
 const HIDDEN = ['GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY']
 
 /** Variables that would make the CLI use another credential than the one just stored (federation adds its pair back). */
-const COMPETING_CREDENTIALS = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN', 'OPENAI_API_KEY', 'OPENAI_FEDERATION_RULE_ID', 'OPENAI_IDENTITY_TOKEN_FILE']
+const COMPETING_CREDENTIALS = [
+  'CODEX_API_KEY',
+  'CODEX_ACCESS_TOKEN',
+  'OPENAI_API_KEY',
+  'OPENAI_FEDERATION_RULE_ID',
+  'OPENAI_IDENTITY_TOKEN_FILE'
+]
 
-export const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']
+export const PROXY_VARIABLES = [
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy'
+]
 
 /**
  * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
@@ -38,7 +52,13 @@ export function cliEnv(home: string, caPath?: string): Record<string, string> {
   for (const [key, value] of Object.entries(process.env)) {
     // Windows names variables case-insensitively.
     const name = key.toUpperCase()
-    if (value === undefined || HIDDEN_PREFIXES.some((prefix) => name.startsWith(prefix)) || HIDDEN.includes(name) || COMPETING_CREDENTIALS.includes(name)) continue
+    if (
+      value === undefined ||
+      HIDDEN_PREFIXES.some((prefix) => name.startsWith(prefix)) ||
+      HIDDEN.includes(name) ||
+      COMPETING_CREDENTIALS.includes(name)
+    )
+      continue
     env[key] = value
   }
   env.CODEX_HOME = home
@@ -55,23 +75,38 @@ export async function cliVersion(binary: string, cliDir: string): Promise<string
   try {
     result = await getExecOutput(binary, ['--version'], { env: cliEnv(cliDir), silent: true, ignoreReturnCode: true })
   } catch (error) {
-    throw new UserError(`The Codex CLI at ${binary} could not be started: ${(error as Error).message}. Check that it is built for this runner's platform.`)
+    throw new UserError(
+      `The Codex CLI at ${binary} could not be started: ${(error as Error).message}. Check that it is built for this runner's platform.`
+    )
   }
   const version = /(\d+\.\d+\.\d+[\w.-]*)/.exec(result.stdout)?.[1]
   if (result.exitCode !== 0 || !version) {
-    throw new UserError(`The Codex CLI at ${binary} does not run (\`codex --version\` exited ${result.exitCode}). Check that it is built for this runner's platform.`)
+    throw new UserError(
+      `The Codex CLI at ${binary} does not run (\`codex --version\` exited ${result.exitCode}). Check that it is built for this runner's platform.`
+    )
   }
   return version
 }
 
 /** Runs one CLI command quietly; returns its failure (output redacted), or undefined when it exits 0. */
-export async function runCli(binary: string, args: string[], env: Record<string, string>, secrets: string[], input?: Buffer): Promise<LoginFailure | undefined> {
+export async function runCli(
+  binary: string,
+  args: string[],
+  env: Record<string, string>,
+  secrets: string[],
+  input?: Buffer
+): Promise<LoginFailure | undefined> {
   const command = `codex ${args.join(' ')}`
   const result = await getExecOutput(binary, args, { input, env, silent: true, ignoreReturnCode: true })
   const output = redact(`${result.stdout}\n${result.stderr}`, secrets).trim()
   if (core.isDebug()) core.debug(`${command} (exit ${result.exitCode}): ${output}`)
   if (result.exitCode === 0) return undefined
-  return { command, exitCode: result.exitCode, output, reason: lastMeaningfulLine(output) ?? `exit code ${result.exitCode}` }
+  return {
+    command,
+    exitCode: result.exitCode,
+    output,
+    reason: lastMeaningfulLine(output) ?? `exit code ${result.exitCode}`
+  }
 }
 
 function lastMeaningfulLine(text: string): string | undefined {

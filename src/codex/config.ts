@@ -30,7 +30,8 @@ export const DEFAULT_CONFIG: Table = {
  */
 const REFUSED_STORES: Record<string, string> = {
   auto: 'keeps the login in the macOS keychain or the Windows Credential Manager where there is one (as on macOS and Windows runners), outside CODEX_HOME, where the post step never removes it',
-  keyring: 'keeps the login in the OS keyring, outside CODEX_HOME, where the post step never removes it (and Linux runners have no keyring)',
+  keyring:
+    'keeps the login in the OS keyring, outside CODEX_HOME, where the post step never removes it (and Linux runners have no keyring)',
   ephemeral: 'keeps the login in memory only, so later steps would not be logged in'
 }
 
@@ -41,7 +42,14 @@ const CHATGPT_MODES = new Set<AuthMode>(['access-token', 'chatgpt'])
  * Variables a job commonly holds a credential in: those of them that commands the model
  * runs would inherit are named in the warning.
  */
-const CREDENTIAL_VARIABLES = ['CODEX_API_KEY', 'CODEX_ACCESS_TOKEN', 'OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GITHUB_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN']
+const CREDENTIAL_VARIABLES = [
+  'CODEX_API_KEY',
+  'CODEX_ACCESS_TOKEN',
+  'OPENAI_API_KEY',
+  'AZURE_OPENAI_API_KEY',
+  'GITHUB_TOKEN',
+  'ACTIONS_ID_TOKEN_REQUEST_TOKEN'
+]
 /** Codex's default excludes, applied only with ignore_default_excludes = false. */
 const DEFAULT_EXCLUDES = ['*KEY*', '*SECRET*', '*TOKEN*']
 
@@ -72,7 +80,9 @@ export function mergeConfig(base: Table, over: Table): Table {
 /** A shell_environment_policy pattern: `*` and `?` wildcards, case-insensitive, as Codex matches them. */
 function matchesPattern(pattern: unknown, name: string): boolean {
   if (typeof pattern !== 'string') return false
-  const source = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('')
+  const source = [...pattern]
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('')
   return new RegExp(`^${source}$`, 'i').test(name)
 }
 
@@ -91,8 +101,14 @@ export function inheritsVariable(config: Table, name: string): boolean {
   const policy = isTable(config.shell_environment_policy) ? config.shell_environment_policy : {}
   if (policy.inherit === 'core' || policy.inherit === 'none') return false
   const filters = isTable(policy.filters) ? Object.entries(policy.filters) : []
-  const excludes = [...patterns(policy.exclude), ...filters.filter(([, action]) => action === 'exclude').map(([pattern]) => pattern)]
-  const includes = [...patterns(policy.include_only), ...filters.filter(([, action]) => action === 'include').map(([pattern]) => pattern)]
+  const excludes = [
+    ...patterns(policy.exclude),
+    ...filters.filter(([, action]) => action === 'exclude').map(([pattern]) => pattern)
+  ]
+  const includes = [
+    ...patterns(policy.include_only),
+    ...filters.filter(([, action]) => action === 'include').map(([pattern]) => pattern)
+  ]
   if (policy.ignore_default_excludes === false) excludes.push(...DEFAULT_EXCLUDES)
   if (excludes.some((pattern) => matchesPattern(pattern, name))) return false
   if (isTable(policy.set) && name in policy.set) return false
@@ -111,7 +127,9 @@ export function checkConfig(config: Table, rules: ConfigRules, source: string): 
   // Absent, Codex uses file.
   if (store !== undefined && store !== 'file') {
     const why = (typeof store === 'string' && REFUSED_STORES[store]) || 'is not a store the action can clean up'
-    throw new UserError(`${source} sets cli_auth_credentials_store = ${JSON.stringify(store)}, which ${why}. Set it to "file", or remove it.`)
+    throw new UserError(
+      `${source} sets cli_auth_credentials_store = ${JSON.stringify(store)}, which ${why}. Set it to "file", or remove it.`
+    )
   }
   const { mode } = rules
   const forced = config.forced_login_method
@@ -125,7 +143,8 @@ export function checkConfig(config: Table, rules: ConfigRules, source: string): 
   const visible = CREDENTIAL_VARIABLES.filter((name) => inheritsVariable(config, name))
   if (visible.length === 0) return
   // Every listed name holds KEY or TOKEN: it is visible only with the default excludes off.
-  const turnedOff = isTable(config.shell_environment_policy) && config.shell_environment_policy.ignore_default_excludes === true
+  const turnedOff =
+    isTable(config.shell_environment_policy) && config.shell_environment_policy.ignore_default_excludes === true
   const what =
     `${source} ${turnedOff ? 'sets [shell_environment_policy] ignore_default_excludes = true' : 'does not set [shell_environment_policy] ignore_default_excludes = false'}, ` +
     `so commands the model runs can read variables whose names hold KEY, SECRET or TOKEN, such as ${visible.join(', ')}`

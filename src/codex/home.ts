@@ -2,7 +2,16 @@ import { promises as fs, type Stats } from 'node:fs'
 import * as path from 'node:path'
 import { type CreatedPaths } from '../job/created-paths.js'
 import { UserError } from '../job/errors.js'
-import { isInside, lstatOrUndefined, makeDirs, makePrivateDir, realPathOf, runnerTemp, unusableHome, writePrivateFile } from '../job/files.js'
+import {
+  isInside,
+  lstatOrUndefined,
+  makeDirs,
+  makePrivateDir,
+  realPathOf,
+  runnerTemp,
+  unusableHome,
+  writePrivateFile
+} from '../job/files.js'
 import { checkConfig, configToml, parseExistingConfig, type ConfigRules } from './config.js'
 
 /**
@@ -32,7 +41,12 @@ const LINK_CHECKED = ['auth.json', 'config.toml', 'log', 'shell_snapshots']
  * checks that one (before anything is written) and adds to it only what the action
  * creates there itself, each recorded for removal once its creation proved it new.
  */
-export async function prepareCodexHome(named: string | undefined, created: CreatedPaths, userConfig: Record<string, unknown>, rules: ConfigRules): Promise<CodexHome> {
+export async function prepareCodexHome(
+  named: string | undefined,
+  created: CreatedPaths,
+  userConfig: Record<string, unknown>,
+  rules: ConfigRules
+): Promise<CodexHome> {
   const config = configToml(userConfig, rules)
   const ownConfig = named ? await checkNamedHome(named, userConfig, rules) : false
   const cliDir = await makePrivateDir(runnerTemp(), 'codex-home-')
@@ -53,28 +67,42 @@ export async function prepareCodexHome(named: string | undefined, created: Creat
  * Checks a codex-home the user named without changing it. Only ENOENT means absent; any
  * other error is the user's to fix. Returns whether it holds its own config.toml.
  */
-async function checkNamedHome(named: string, userConfig: Record<string, unknown>, rules: ConfigRules): Promise<boolean> {
+async function checkNamedHome(
+  named: string,
+  userConfig: Record<string, unknown>,
+  rules: ConfigRules
+): Promise<boolean> {
   const workspace = process.env.GITHUB_WORKSPACE
   const real = await realPathOf(named).catch((error: unknown) => Promise.reject(unusableHome(named, error)))
   if (workspace && (isInside(named, workspace) || isInside(real, await realPathOf(workspace).catch(() => workspace)))) {
-    throw new UserError(`codex-home ${named} is inside the workspace, where auth.json could be committed, cached or uploaded. Name a directory outside it (for example under RUNNER_TEMP), or leave codex-home empty.`)
+    throw new UserError(
+      `codex-home ${named} is inside the workspace, where auth.json could be committed, cached or uploaded. Name a directory outside it (for example under RUNNER_TEMP), or leave codex-home empty.`
+    )
   }
   const stat = await inspect(named)
   if (stat?.isSymbolicLink()) {
-    throw new UserError(`codex-home ${named} is a symbolic link; the action does not write credentials through links. Name the real directory.`)
+    throw new UserError(
+      `codex-home ${named} is a symbolic link; the action does not write credentials through links. Name the real directory.`
+    )
   }
   if (stat && !stat.isDirectory()) {
-    throw new UserError(`codex-home ${named} exists and is not a directory. Name a directory, or leave codex-home empty.`)
+    throw new UserError(
+      `codex-home ${named} exists and is not a directory. Name a directory, or leave codex-home empty.`
+    )
   }
   if (!stat) return false
   await fs.access(named, fs.constants.W_OK).catch(() => {
-    throw new UserError(`codex-home ${named} is not writable by the runner's user. Fix its permissions, or leave codex-home empty.`)
+    throw new UserError(
+      `codex-home ${named} is not writable by the runner's user. Fix its permissions, or leave codex-home empty.`
+    )
   })
   const entries = new Map<string, Stats | undefined>()
   for (const name of LINK_CHECKED) {
     const entry = await inspect(named, name)
     if (entry?.isSymbolicLink()) {
-      throw new UserError(`codex-home ${named} holds a symbolic link ${name}; the action does not let credentials be written through links. Remove it.`)
+      throw new UserError(
+        `codex-home ${named} holds a symbolic link ${name}; the action does not let credentials be written through links. Remove it.`
+      )
     }
     entries.set(name, entry)
   }
@@ -82,26 +110,36 @@ async function checkNamedHome(named: string, userConfig: Record<string, unknown>
     // A ChatGPT sign-in's auth.json lives in its named home across jobs (sources/chatgpt.ts decides what to do with it).
     if (name === 'auth.json' && rules.mode === 'chatgpt') continue
     if (entries.get(name)) {
-      throw new UserError(`codex-home ${named} already holds ${name}, which the action does not overwrite or remove. Move it away (it may hold a credential from an earlier login), name another directory, or leave codex-home empty.`)
+      throw new UserError(
+        `codex-home ${named} already holds ${name}, which the action does not overwrite or remove. Move it away (it may hold a credential from an earlier login), name another directory, or leave codex-home empty.`
+      )
     }
   }
   const configStat = entries.get('config.toml')
   if (!configStat) return false
   if (!configStat.isFile()) {
-    throw new UserError(`codex-home ${named}: its config.toml is not a file. Make it the CLI's config file, or name another directory, or leave codex-home empty.`)
+    throw new UserError(
+      `codex-home ${named}: its config.toml is not a file. Make it the CLI's config file, or name another directory, or leave codex-home empty.`
+    )
   }
-  const existing = await fs.readFile(path.join(named, 'config.toml'), 'utf8').catch((error: unknown) => Promise.reject(unusableHome(named, error, 'config.toml')))
+  const existing = await fs
+    .readFile(path.join(named, 'config.toml'), 'utf8')
+    .catch((error: unknown) => Promise.reject(unusableHome(named, error, 'config.toml')))
   // The user's own config.toml is kept as it is; it must not undo the login.
   checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), rules, "codex-home's config.toml")
   if (Object.keys(userConfig).length > 0) {
-    throw new UserError("config cannot be merged into codex-home's own config.toml, which the action does not change. Put the settings in that file, or leave codex-home empty.")
+    throw new UserError(
+      "config cannot be merged into codex-home's own config.toml, which the action does not change. Put the settings in that file, or leave codex-home empty."
+    )
   }
   return true
 }
 
 /** lstat of the named home or an entry of it, with any error but ENOENT made the user's. */
 async function inspect(home: string, entry?: string): Promise<Stats | undefined> {
-  return lstatOrUndefined(entry ? path.join(home, entry) : home).catch((error: unknown) => Promise.reject(unusableHome(home, error, entry)))
+  return lstatOrUndefined(entry ? path.join(home, entry) : home).catch((error: unknown) =>
+    Promise.reject(unusableHome(home, error, entry))
+  )
 }
 
 /**
@@ -119,6 +157,8 @@ export async function requireActionConfig(codexHome: string | undefined, why: st
     }
   )
   if (exists) {
-    throw new UserError(`${why} needs the config.toml the action writes, but codex-home ${codexHome} has its own config.toml, which the action does not change. Leave codex-home empty, or name a directory without a config.toml.`)
+    throw new UserError(
+      `${why} needs the config.toml the action writes, but codex-home ${codexHome} has its own config.toml, which the action does not change. Leave codex-home empty, or name a directory without a config.toml.`
+    )
   }
 }

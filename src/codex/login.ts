@@ -20,7 +20,6 @@ export interface LoginContext {
   secrets: string[]
 }
 
-
 /** The login log's path (the CLI appends to it on every direct login, in the home it runs in). */
 export function loginLogPath(home: CodexHome): string {
   return path.join(home.cliDir, 'log', 'codex-login.log')
@@ -33,14 +32,18 @@ export function loginLogPath(home: CodexHome): string {
 export async function tryLogin(ctx: LoginContext, credential: Credential): Promise<LoginFailure | undefined> {
   const flag = credential.mode === 'api-key' ? '--with-api-key' : '--with-access-token'
   const env = cliEnv(ctx.home.cliDir, ctx.caPath)
-  core.info(`Logging in with ${credential.mode} ${fingerprint(credential.secret)}: codex login ${flag} (the secret is passed on stdin)`)
+  core.info(
+    `Logging in with ${credential.mode} ${fingerprint(credential.secret)}: codex login ${flag} (the secret is passed on stdin)`
+  )
   const failure =
     (await runCli(ctx.binary, ['login', flag], env, ctx.secrets, Buffer.from(`${credential.secret}\n`))) ??
     (await runCli(ctx.binary, ['login', 'status'], env, ctx.secrets))
   if (!failure && ctx.home.cliDir !== ctx.home.dir) {
     // Into the named home goes the login alone, created exclusively; the CLI's copy goes.
     const login = path.join(ctx.home.cliDir, 'auth.json')
-    await writePrivateFile(path.join(ctx.home.dir, 'auth.json'), await fs.readFile(login), (file) => ctx.created.add(file))
+    await writePrivateFile(path.join(ctx.home.dir, 'auth.json'), await fs.readFile(login), (file) =>
+      ctx.created.add(file)
+    )
     await fs.rm(login)
   }
   return failure

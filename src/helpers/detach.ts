@@ -9,21 +9,44 @@ import { HELPER_NODE_FLAGS } from './node-flags.js'
 export const MAX_LIFETIME_MS = 6 * 3600_000
 
 /** What a helper process needs from the environment to reach the network: nothing secret. */
-const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy']
+const HELPER_ENV = [
+  'PATH',
+  'SystemRoot',
+  'TEMP',
+  'TMP',
+  'NODE_EXTRA_CA_CERTS',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'NO_PROXY',
+  'no_proxy'
+]
 
 /**
  * Starts the bundled helper `dist/<entry>/index.js` as a detached process that outlives
  * the step, with only HELPER_ENV and its configuration (secrets included) on stdin: never
  * in argv, the environment or a file. `stdout: 'pipe'` lets it report that it is ready.
  */
-export function startDetached(entry: 'refresher' | 'key-proxy', config: unknown, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess & { pid: number } {
+export function startDetached(
+  entry: 'refresher' | 'key-proxy',
+  config: unknown,
+  stdout: 'ignore' | 'pipe' = 'ignore'
+): ChildProcess & { pid: number } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', entry, 'index.js')
   const env: Record<string, string> = {}
   for (const name of HELPER_ENV) {
     const value = process.env[name]
     if (value !== undefined) env[name] = value
   }
-  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], { detached: true, stdio: ['pipe', stdout, 'ignore'], env, windowsHide: true })
+  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], {
+    detached: true,
+    stdio: ['pipe', stdout, 'ignore'],
+    env,
+    windowsHide: true
+  })
   if (child.pid === undefined) throw new Error(`the ${entry} helper process did not start`)
   child.stdin?.end(JSON.stringify(config))
   return child as ChildProcess & { pid: number }
@@ -76,7 +99,11 @@ export async function stopHelper<S extends HelperStatus>(dir: string, statusFile
     if (code !== 'EEXIST') return undefined
   }
   let status: S | undefined
-  for (const until = Date.now() + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
+  for (
+    const until = Date.now() + STOP_WAIT_MS;
+    Date.now() < until;
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  ) {
     status = readStatus<S>(path.join(dir, statusFile)) ?? status
     if (status?.state === 'stopped') break
   }
@@ -90,7 +117,10 @@ export async function stopHelper<S extends HelperStatus>(dir: string, statusFile
  * the job's other paths.
  */
 async function askAgain(dir: string): Promise<void> {
-  const made = await fs.mkdir(dir, { mode: 0o700 }).then(() => true, () => false)
+  const made = await fs.mkdir(dir, { mode: 0o700 }).then(
+    () => true,
+    () => false
+  )
   if (!made) return
   await writePrivateFile(path.join(dir, STOP_FILE), '').catch(() => undefined)
   await new Promise((resolve) => setTimeout(resolve, 3 * STOP_POLL_MS))

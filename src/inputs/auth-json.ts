@@ -38,7 +38,9 @@ export function contentHash(text: string): string {
 export function decodeAuthJson(raw: string): string {
   const value = raw.trim()
   if (Buffer.byteLength(value) > MAX_BYTES) {
-    throw new UserError(`auth-json is larger than ${MAX_BYTES / 1024} KB, so it is not an auth.json. Store the content of the auth.json that \`codex login\` wrote.`)
+    throw new UserError(
+      `auth-json is larger than ${MAX_BYTES / 1024} KB, so it is not an auth.json. Store the content of the auth.json that \`codex login\` wrote.`
+    )
   }
   if (value.startsWith('{')) return value
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value.replace(/\s+/g, ''))) {
@@ -79,7 +81,8 @@ function validDate(ms: number): Date | undefined {
  */
 function maskToken(token: string): void {
   maskSecret(token)
-  for (const segment of token.split('.')) if (segment.length >= MIN_MASKED_SEGMENT && segment !== token) maskSecret(segment)
+  for (const segment of token.split('.'))
+    if (segment.length >= MIN_MASKED_SEGMENT && segment !== token) maskSecret(segment)
 }
 
 /** Every `"…token…": "value"` pair of the text as written: JSON.parse keeps only the last of repeated keys, the text keeps them all. */
@@ -116,27 +119,39 @@ export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
   const tokens = parsed.tokens
   if (isObject(tokens)) maskTokens(tokens, text)
   if (parsed.OPENAI_API_KEY !== undefined && parsed.OPENAI_API_KEY !== null) {
-    throw new UserError(`${where} holds an API key (OPENAI_API_KEY), not a ChatGPT sign-in. Put an API key in api-key instead, or store the auth.json of a ChatGPT sign-in.`)
+    throw new UserError(
+      `${where} holds an API key (OPENAI_API_KEY), not a ChatGPT sign-in. Put an API key in api-key instead, or store the auth.json of a ChatGPT sign-in.`
+    )
   }
   if (parsed.personal_access_token !== undefined && parsed.personal_access_token !== null) {
-    throw new UserError(`${where} holds a Codex access token, not a ChatGPT sign-in. Put the token in access-token instead.`)
+    throw new UserError(
+      `${where} holds a Codex access token, not a ChatGPT sign-in. Put the token in access-token instead.`
+    )
   }
   if (parsed.auth_mode !== undefined && parsed.auth_mode !== 'chatgpt') {
-    throw new UserError(`${where} has an auth_mode other than "chatgpt". Only a ChatGPT sign-in's auth.json can be used here. ${redo}`)
+    throw new UserError(
+      `${where} has an auth_mode other than "chatgpt". Only a ChatGPT sign-in's auth.json can be used here. ${redo}`
+    )
   }
   if (!isObject(tokens)) throw new UserError(`${where} has no "tokens" object, so it holds no ChatGPT sign-in. ${redo}`)
   for (const name of TOKEN_NAMES) {
     const token = tokens[name]
     if (typeof token !== 'string' || !token) throw new UserError(`${where} has no tokens.${name}. ${redo}`)
     // eslint-disable-next-line no-control-regex
-    if (/[\s\u0000-\u001f\u007f]/.test(token)) throw new UserError(`${where}: tokens.${name} contains white space or a control character. ${redo}`)
+    if (/[\s\u0000-\u001f\u007f]/.test(token))
+      throw new UserError(`${where}: tokens.${name} contains white space or a control character. ${redo}`)
   }
   const checked = tokens as Record<TokenName, string>
   const idClaims = jwtPayload(checked.id_token)
-  if (!idClaims) throw new UserError(`${where}: tokens.id_token is not a JWT, so Codex cannot read the account from it. ${redo}`)
+  if (!idClaims)
+    throw new UserError(`${where}: tokens.id_token is not a JWT, so Codex cannot read the account from it. ${redo}`)
   const auth = isObject(idClaims[AUTH_CLAIMS]) ? idClaims[AUTH_CLAIMS] : {}
-  const accountId = typeof tokens.account_id === 'string' && tokens.account_id ? tokens.account_id : auth.chatgpt_account_id
-  if (typeof accountId !== 'string' || !accountId) throw new UserError(`${where} names no ChatGPT account (tokens.account_id, or chatgpt_account_id in the id_token). ${redo}`)
+  const accountId =
+    typeof tokens.account_id === 'string' && tokens.account_id ? tokens.account_id : auth.chatgpt_account_id
+  if (typeof accountId !== 'string' || !accountId)
+    throw new UserError(
+      `${where} names no ChatGPT account (tokens.account_id, or chatgpt_account_id in the id_token). ${redo}`
+    )
   let lastRefresh: Date | undefined
   if (parsed.last_refresh !== undefined && parsed.last_refresh !== null) {
     lastRefresh = typeof parsed.last_refresh === 'string' ? validDate(Date.parse(parsed.last_refresh)) : undefined
@@ -144,9 +159,20 @@ export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
   }
   const exp = jwtPayload(checked.access_token)?.exp
   const accessExpiresAt = typeof exp === 'number' ? validDate(exp * 1000) : undefined
-  if (typeof exp === 'number' && !accessExpiresAt) throw new UserError(`${where}: the access token's exp is not a date. ${redo}`)
-  const planType = typeof auth.chatgpt_plan_type === 'string' && /^[\w.-]{1,40}$/.test(auth.chatgpt_plan_type) ? auth.chatgpt_plan_type : undefined
-  return { text, tokens: { id_token: checked.id_token, access_token: checked.access_token, refresh_token: checked.refresh_token }, accountId, planType, lastRefresh, accessExpiresAt }
+  if (typeof exp === 'number' && !accessExpiresAt)
+    throw new UserError(`${where}: the access token's exp is not a date. ${redo}`)
+  const planType =
+    typeof auth.chatgpt_plan_type === 'string' && /^[\w.-]{1,40}$/.test(auth.chatgpt_plan_type)
+      ? auth.chatgpt_plan_type
+      : undefined
+  return {
+    text,
+    tokens: { id_token: checked.id_token, access_token: checked.access_token, refresh_token: checked.refresh_token },
+    accountId,
+    planType,
+    lastRefresh,
+    accessExpiresAt
+  }
 }
 
 /** Every secret of the file, for redacting what the CLI prints. */
@@ -162,5 +188,9 @@ export function refreshedLater(a: ChatgptAuth, b: ChatgptAuth): boolean {
 /** "3.2 days", "5 hours": how long ago (or ahead) a moment is, for the log and the summary. */
 export function age(date: Date, now = new Date()): string {
   const hours = Math.abs(now.getTime() - date.getTime()) / 3_600_000
-  return hours >= 48 ? `${(hours / 24).toFixed(1)} days` : hours >= 1 ? `${Math.round(hours)} hours` : `${Math.round(hours * 60)} minutes`
+  return hours >= 48
+    ? `${(hours / 24).toFixed(1)} days`
+    : hours >= 1
+      ? `${Math.round(hours)} hours`
+      : `${Math.round(hours * 60)} minutes`
 }

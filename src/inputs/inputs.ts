@@ -35,9 +35,7 @@ export type KeyIsolation = 'none' | 'proxy'
 
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
 export type VersionSpec =
-  | { kind: 'exact'; version: string }
-  | { kind: 'range'; range: string }
-  | { kind: 'tag'; tag: string }
+  { kind: 'exact'; version: string } | { kind: 'range'; range: string } | { kind: 'tag'; tag: string }
 
 export interface Inputs {
   /** Exactly one of credentials, workloadIdentity and chatgpt is set. */
@@ -95,7 +93,7 @@ const JWT = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}$/
 const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
 /** Why answers over plain http prove nothing (checkPlainHttp). */
 const REGISTRY_ANSWERS = "the tarball's dist.integrity arrives over the same channel, so it proves nothing"
-const API_ANSWERS = "its answers (whether a key is accepted) can be forged on the way"
+const API_ANSWERS = 'its answers (whether a key is accepted) can be forged on the way'
 /** A rotation overlap needs two; five is plenty and bounds the live checks. */
 const MAX_CANDIDATES = 5
 
@@ -115,18 +113,39 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   // Workload identity: the runner's OIDC request token, before anything can print it.
   if (read('federation-rule-id')) maskSecret(process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '')
   // Codex sends the api-key to this endpoint on every request, not only verify.
-  const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, { secret: 'api-key', sent: apiKey !== '', answers: API_ANSWERS })
-  const auth = parseAuth(apiKey, accessToken, read('federation-rule-id'), read('oidc-audience'), isAzureEndpoint(apiBaseUrl), authJson)
+  const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, {
+    secret: 'api-key',
+    sent: apiKey !== '',
+    answers: API_ANSWERS
+  })
+  const auth = parseAuth(
+    apiKey,
+    accessToken,
+    read('federation-rule-id'),
+    read('oidc-audience'),
+    isAzureEndpoint(apiBaseUrl),
+    authJson
+  )
   const exportEnv = parseBoolean('export-env', read('export-env'), false)
   if (apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
-    core.warning(`api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`)
+    core.warning(
+      `api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`
+    )
   }
   return {
     ...auth,
     persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
-    allowAuthJsonOnPublicRepo: parseBoolean('allow-auth-json-on-public-repo', read('allow-auth-json-on-public-repo'), false),
+    allowAuthJsonOnPublicRepo: parseBoolean(
+      'allow-auth-json-on-public-repo',
+      read('allow-auth-json-on-public-repo'),
+      false
+    ),
     version: parseVersionSpec(read('codex-version')),
-    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', { secret: 'registry-token', sent: registryToken !== '', answers: REGISTRY_ANSWERS }),
+    registryUrl: parseHttpUrl('registry-url', read('registry-url'), 'https://registry.npmjs.org', {
+      secret: 'registry-token',
+      sent: registryToken !== '',
+      answers: REGISTRY_ANSWERS
+    }),
     codexHome: parseCodexHome(read('codex-home')),
     install: parseBoolean('install', read('install'), true),
     exportEnv,
@@ -149,7 +168,9 @@ export function parseRegistryToken(raw: string): string | undefined {
   if (!raw) return undefined
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) {
-    throw new UserError('registry-token contains white space or a control character. Store only the token in the secret.')
+    throw new UserError(
+      'registry-token contains white space or a control character. Store only the token in the secret.'
+    )
   }
   return raw
 }
@@ -165,7 +186,9 @@ export function parseNumber(name: string, raw: string, fallback: number, min: nu
 
 export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCertificate' | 'caCertificateFile'> {
   if (text && file) {
-    throw new UserError('ca-certificate and ca-certificate-file are both set. Give the CA bundle one way: its PEM text, or the path of a file on the runner.')
+    throw new UserError(
+      'ca-certificate and ca-certificate-file are both set. Give the CA bundle one way: its PEM text, or the path of a file on the runner.'
+    )
   }
   if (!file) return { caCertificate: text || undefined }
   return { caCertificateFile: path.resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), file) }
@@ -176,44 +199,80 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
  * access token or an OIDC identity is used by the CLI itself), and refuses export-env,
  * which would hand the key to every later step again.
  */
-export function parseKeyIsolation(raw: string, auth: Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'>, exportEnv: boolean): KeyIsolation {
+export function parseKeyIsolation(
+  raw: string,
+  auth: Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'>,
+  exportEnv: boolean
+): KeyIsolation {
   const value = raw || 'none'
   if (value !== 'none' && value !== 'proxy') throw new UserError(`key-isolation must be none or proxy, not "${raw}".`)
   if (value === 'none') return value
   if (auth.workloadIdentity) {
-    throw new UserError('key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.')
+    throw new UserError(
+      'key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.'
+    )
   }
   if (auth.chatgpt) {
-    throw new UserError('key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.')
+    throw new UserError(
+      'key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.'
+    )
   }
   if (auth.credentials?.mode === 'access-token') {
-    throw new UserError('key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.')
+    throw new UserError(
+      'key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.'
+    )
   }
   if (exportEnv) {
-    throw new UserError('key-isolation: proxy and export-env: true contradict each other: export-env would put the key back into every later step. Remove export-env.')
+    throw new UserError(
+      'key-isolation: proxy and export-env: true contradict each other: export-env would put the key back into every later step. Remove export-env.'
+    )
   }
   return value
 }
 
 /** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */
-export function parseAuth(apiKey: string, accessToken: string, ruleId: string, audience: string, azure = false, authJson = ''): Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'> {
+export function parseAuth(
+  apiKey: string,
+  accessToken: string,
+  ruleId: string,
+  audience: string,
+  azure = false,
+  authJson = ''
+): Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'> {
   if (authJson) {
     const other = [apiKey && 'api-key', accessToken && 'access-token', ruleId && 'federation-rule-id'].find(Boolean)
-    if (other) throw new UserError(`auth-json and ${other} are both set. Set only one credential source: auth-json is a ChatGPT sign-in, ${other} another way to authenticate.`)
+    if (other)
+      throw new UserError(
+        `auth-json and ${other} are both set. Set only one credential source: auth-json is a ChatGPT sign-in, ${other} another way to authenticate.`
+      )
     const text = decodeAuthJson(authJson)
     return { chatgpt: parseChatgptAuth(text, 'auth-json') }
   }
   if (!ruleId) {
-    if (audience) throw new UserError('oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.')
+    if (audience)
+      throw new UserError(
+        'oidc-audience is set but federation-rule-id is empty. Set federation-rule-id to use GitHub OIDC, or remove oidc-audience.'
+      )
     return { credentials: parseCredentials(apiKey, accessToken, azure) }
   }
   if (apiKey || accessToken) {
-    throw new UserError(`federation-rule-id and ${apiKey ? 'api-key' : 'access-token'} are both set. Set only one credential source: federation-rule-id needs no stored secret.`)
+    throw new UserError(
+      `federation-rule-id and ${apiKey ? 'api-key' : 'access-token'} are both set. Set only one credential source: federation-rule-id needs no stored secret.`
+    )
   }
-  if (!RULE_ID.test(ruleId)) throw new UserError('federation-rule-id does not look like a federation rule ID (such as idpm_…). Copy it from the OpenAI workload identity settings.')
-  if (!audience) throw new UserError('oidc-audience is required with federation-rule-id. Set it to the audience your federation rule accepts.')
+  if (!RULE_ID.test(ruleId))
+    throw new UserError(
+      'federation-rule-id does not look like a federation rule ID (such as idpm_…). Copy it from the OpenAI workload identity settings.'
+    )
+  if (!audience)
+    throw new UserError(
+      'oidc-audience is required with federation-rule-id. Set it to the audience your federation rule accepts.'
+    )
   // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/.test(audience)) throw new UserError('oidc-audience contains white space or a control character. Set it to the audience your federation rule accepts.')
+  if (/[\s\u0000-\u001f\u007f]/.test(audience))
+    throw new UserError(
+      'oidc-audience contains white space or a control character. Set it to the audience your federation rule accepts.'
+    )
   return { workloadIdentity: { ruleId, audience } }
 }
 
@@ -224,20 +283,30 @@ export function parseAuth(apiKey: string, accessToken: string, ruleId: string, a
  */
 export function parseCredentials(apiKey: string, accessToken: string, azure = false): Credentials {
   if (!apiKey && !accessToken) {
-    throw new UserError(`api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`)
+    throw new UserError(
+      `api-key and access-token are both empty. Set one of them from a secret, or use federation-rule-id for GitHub OIDC. ${FORK_HINT}`
+    )
   }
   if (apiKey && accessToken) {
-    throw new UserError('api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.')
+    throw new UserError(
+      'api-key and access-token are both set. Set only one of them: the action logs in with exactly one credential.'
+    )
   }
   const mode: SecretMode = apiKey ? 'api-key' : 'access-token'
   const lines = (apiKey || accessToken).split(/\r?\n/).map((line) => line.trim())
   if (lines.length > MAX_CANDIDATES) {
-    throw new UserError(`${mode} holds ${lines.length} lines; a rotation needs at most ${MAX_CANDIDATES} (one credential a line, newest first). Remove the retired ones.`)
+    throw new UserError(
+      `${mode} holds ${lines.length} lines; a rotation needs at most ${MAX_CANDIDATES} (one credential a line, newest first). Remove the retired ones.`
+    )
   }
   lines.forEach((line, index) => {
     const where = lines.length > 1 ? `${mode} line ${index + 1}` : mode
-    if (!line) throw new UserError(`${where} is empty. Give one credential a line, newest first, with no empty lines between them.`)
-    if (lines.indexOf(line) !== index) throw new UserError(`${where} repeats line ${lines.indexOf(line) + 1}. Give each credential once.`)
+    if (!line)
+      throw new UserError(
+        `${where} is empty. Give one credential a line, newest first, with no empty lines between them.`
+      )
+    if (lines.indexOf(line) !== index)
+      throw new UserError(`${where} repeats line ${lines.indexOf(line) + 1}. Give each credential once.`)
     checkSecretShape(mode, where, line, azure)
   })
   return { mode, candidates: lines }
@@ -246,7 +315,9 @@ export function parseCredentials(apiKey: string, accessToken: string, azure = fa
 function checkSecretShape(mode: SecretMode, where: string, secret: string, azure: boolean): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(secret)) {
-    throw new UserError(`${where} contains a control character. Copy the credential into the secret again, without invisible characters.`)
+    throw new UserError(
+      `${where} contains a control character. Copy the credential into the secret again, without invisible characters.`
+    )
   }
   if (mode === 'api-key' && !API_KEY.test(secret) && !(azure && AZURE_KEY.test(secret))) {
     throw new UserError(
@@ -288,10 +359,14 @@ export function parseHttpUrl(name: string, raw: string, fallback: string, risk?:
     throw new UserError(`${name} "${value}" is not a URL. Use an address such as ${fallback}.`)
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new UserError(`${name} must be an http or https URL, not ${url.protocol}. Use an address such as ${fallback}.`)
+    throw new UserError(
+      `${name} must be an http or https URL, not ${url.protocol}. Use an address such as ${fallback}.`
+    )
   }
   if (url.username || url.password) {
-    throw new UserError(`${name} must not contain credentials: they would be printed in logs. Remove the user name and password from it.`)
+    throw new UserError(
+      `${name} must not contain credentials: they would be printed in logs. Remove the user name and password from it.`
+    )
   }
   if (url.search || url.hash) {
     throw new UserError(`${name} must not have a query or a fragment. Use the base address.`)
@@ -303,17 +378,24 @@ export function parseHttpUrl(name: string, raw: string, fallback: string, risk?:
 export function parseCodexHome(raw: string): string | undefined {
   if (!raw) return undefined
   if (!path.isAbsolute(raw)) {
-    throw new UserError(`codex-home "${raw}" is not an absolute path. Name an absolute directory outside the workspace, or leave it empty.`)
+    throw new UserError(
+      `codex-home "${raw}" is not an absolute path. Name an absolute directory outside the workspace, or leave it empty.`
+    )
   }
   return path.resolve(raw)
 }
 
 /** allow-users: GitHub logins, comma or newline separated; logins are case-insensitive. */
 export function parseLogins(raw: string): string[] {
-  const logins = raw.split(/[,\r\n]/).map((entry) => entry.trim()).filter(Boolean)
+  const logins = raw
+    .split(/[,\r\n]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)
   for (const login of logins) {
     if (!LOGIN.test(login)) {
-      throw new UserError(`allow-users holds "${login}", which is not a GitHub login (letters, digits and hyphens, at most 39, and [bot] for an app). Give logins separated by commas or new lines.`)
+      throw new UserError(
+        `allow-users holds "${login}", which is not a GitHub login (letters, digits and hyphens, at most 39, and [bot] for an app). Give logins separated by commas or new lines.`
+      )
     }
   }
   return logins.map((login) => login.toLowerCase())

@@ -7,7 +7,7 @@ import { type CreatedPaths } from '../job/created-paths.js'
 import { UserError } from '../job/errors.js'
 import { removePath } from '../job/files.js'
 import { describeFailure } from '../net/failures.js'
-import { HttpClient } from '../net/http.js'
+import { type HttpClient } from '../net/http.js'
 import { inline } from '../secrets/inert-output.js'
 import { platformFor, type Platform } from './platform.js'
 import { PACKAGE, resolveRelease, type Release } from './registry.js'
@@ -27,7 +27,13 @@ export function binaryIn(root: string, platform: Platform): string {
 
 /** Finds the CLI in the tool cache or downloads, verifies and caches it. */
 /** `cliDir`: the CODEX_HOME the action runs the CLI in to prove that a download runs. */
-export async function installCodex(http: HttpClient, registry: string, spec: VersionSpec, created: CreatedPaths, cliDir: string): Promise<InstalledCli> {
+export async function installCodex(
+  http: HttpClient,
+  registry: string,
+  spec: VersionSpec,
+  created: CreatedPaths,
+  cliDir: string
+): Promise<InstalledCli> {
   const platform = platformFor(process.platform, process.arch)
   // A dist-tag needs the registry to name its version; an exact version or a range is
   // answered from the cache without the network.
@@ -55,7 +61,13 @@ function describeSpec(spec: VersionSpec): string {
   return spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : spec.tag
 }
 
-async function downloadToCache(http: HttpClient, release: Release, platform: Platform, created: CreatedPaths, cliDir: string): Promise<string> {
+async function downloadToCache(
+  http: HttpClient,
+  release: Release,
+  platform: Platform,
+  created: CreatedPaths,
+  cliDir: string
+): Promise<string> {
   const expected = expectedSha512(release.integrity)
   const staging = stagingPath()
   created.add(staging)
@@ -71,37 +83,56 @@ async function downloadToCache(http: HttpClient, release: Release, platform: Pla
     if (actual !== expected) {
       throw new UserError(
         `The Codex CLI tarball ${release.tarball} does not match the sha512 integrity in the registry's metadata; nothing was installed. ` +
-          'A proxy or mirror may have altered it: check registry-url and the mirror\'s copy of the package.'
+          "A proxy or mirror may have altered it: check registry-url and the mirror's copy of the package."
       )
     }
     await fs.access(binaryIn(staging, platform)).catch(() => {
-      throw new UserError(`The tarball ${release.tarball} has no vendor/${platform.triple}/bin/${platform.exe}; nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
+      throw new UserError(
+        `The tarball ${release.tarball} has no vendor/${platform.triple}/bin/${platform.exe}; nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`
+      )
     })
     // Only a CLI that runs is ever cached: a job that finds it there trusts it.
-    const works = (dir: string) => cliVersion(binaryIn(dir, platform), cliDir).then((version) => version === release.version, () => false)
+    const works = (dir: string) =>
+      cliVersion(binaryIn(dir, platform), cliDir).then(
+        (version) => version === release.version,
+        () => false
+      )
     if (!(await works(staging))) {
-      throw new UserError(`The Codex CLI in ${release.tarball} does not run here or does not report version ${release.version} (\`codex --version\`); nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`)
+      throw new UserError(
+        `The Codex CLI in ${release.tarball} does not run here or does not report version ${release.version} (\`codex --version\`); nothing was installed. Check that registry-url serves the official ${PACKAGE} package.`
+      )
     }
     const root = await commitToCache(staging, { version: release.version, arch: platform.arch, works, created })
     created.forget(staging)
-    core.info(`Codex CLI ${inline(release.version)} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${inline(root)}`)
+    core.info(
+      `Codex CLI ${inline(release.version)} installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${inline(root)}`
+    )
     return root
   } catch (error) {
     // Left for the post step when it cannot be removed now.
-    await removePath(staging).then(() => created.forget(staging), () => undefined)
+    await removePath(staging).then(
+      () => created.forget(staging),
+      () => undefined
+    )
     if (error instanceof UserError) throw error
     if (error instanceof UnpackLimitError) {
-      const declared = release.unpackedSize === undefined ? 'the registry declares no unpackedSize' : `the registry declares ${size(release.unpackedSize)}`
+      const declared =
+        release.unpackedSize === undefined
+          ? 'the registry declares no unpackedSize'
+          : `the registry declares ${size(release.unpackedSize)}`
       throw new UserError(
         `The Codex CLI tarball ${release.tarball} unpacks to more than ${size(error.limit)} (${declared}; no build may exceed ${size(MAX_UNPACKED)}); ` +
           'extraction stopped and nothing was installed. A broken or rogue mirror may serve it: check registry-url.'
       )
     }
     const code = (error as { code?: unknown }).code
-    const reason = typeof code === 'string' && /^(Z_|TAR_)/.test(code) ? `the tarball is corrupt or truncated (${code})` : describeFailure(error)
+    const reason =
+      typeof code === 'string' && /^(Z_|TAR_)/.test(code)
+        ? `the tarball is corrupt or truncated (${code})`
+        : describeFailure(error)
     throw new UserError(
       `Downloading the Codex CLI from ${release.tarball} failed: ${reason}; nothing was installed. ` +
-        'Check registry-url and the runner\'s network and proxy settings (HTTPS_PROXY, NO_PROXY), then re-run the job.'
+        "Check registry-url and the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY), then re-run the job."
     )
   }
 }

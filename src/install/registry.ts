@@ -3,7 +3,7 @@ import semver from 'semver'
 import type { VersionSpec } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { HttpStatusError } from '../net/failures.js'
-import { HttpClient, networkError } from '../net/http.js'
+import { type HttpClient, networkError } from '../net/http.js'
 import type { Platform } from './platform.js'
 
 export const PACKAGE = '@openai/codex'
@@ -28,7 +28,7 @@ export interface Packument {
   versions?: Record<string, VersionDoc>
 }
 
-const NETWORK_HINT = 'Check registry-url, and the runner\'s network and proxy settings (HTTPS_PROXY, NO_PROXY).'
+const NETWORK_HINT = "Check registry-url, and the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY)."
 
 /** The CLI versions (plain x.y.z) that have a build for this platform, newest first. */
 export function platformVersions(packument: Packument, platform: Platform): string[] {
@@ -58,10 +58,17 @@ function toRelease(version: string, doc: VersionDoc | undefined, url: string): R
   const integrity = doc?.dist?.integrity
   const tarball = doc?.dist?.tarball
   if (!integrity || !/(^|\s)sha512-/.test(integrity) || !tarball) {
-    throw new UserError(`The registry's metadata at ${url} has no sha512 integrity or tarball address, so the download cannot be verified. Use a registry that serves npm's standard metadata.`)
+    throw new UserError(
+      `The registry's metadata at ${url} has no sha512 integrity or tarball address, so the download cannot be verified. Use a registry that serves npm's standard metadata.`
+    )
   }
   const size = doc?.dist?.unpackedSize
-  return { version, integrity, tarball, unpackedSize: typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined }
+  return {
+    version,
+    integrity,
+    tarball,
+    unpackedSize: typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined
+  }
 }
 
 /**
@@ -69,7 +76,12 @@ function toRelease(version: string, doc: VersionDoc | undefined, url: string): R
  * looked up) costs one small per-version document; only a range or a miss needs the
  * package's full metadata.
  */
-export async function resolveRelease(http: HttpClient, registry: string, spec: VersionSpec, platform: Platform): Promise<Release> {
+export async function resolveRelease(
+  http: HttpClient,
+  registry: string,
+  spec: VersionSpec,
+  platform: Platform
+): Promise<Release> {
   try {
     let exact = spec.kind === 'exact' ? spec.version : undefined
     if (spec.kind === 'tag') exact = await lookupTag(http, registry, spec.tag)
@@ -83,7 +95,9 @@ export async function resolveRelease(http: HttpClient, registry: string, spec: V
       }
     }
     const url = `${registry}/${ENCODED}`
-    const packument = await http.getJson<Packument>(url, { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8' })
+    const packument = await http.getJson<Packument>(url, {
+      accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8'
+    })
     const version = pickVersion(packument, spec, platform)
     return toRelease(version, packument.versions?.[`${version}-${platform.npmSuffix}`], url)
   } catch (error) {
@@ -100,7 +114,8 @@ async function lookupTag(http: HttpClient, registry: string, tag: string): Promi
     return typeof version === 'string' && semver.valid(version) ? version : undefined
   } catch (error) {
     // Some mirrors do not serve the dist-tags endpoint; the packument has the same answer.
-    if (error instanceof HttpStatusError && error.status >= 400 && error.status < 500 && error.status !== 429) return undefined
+    if (error instanceof HttpStatusError && error.status >= 400 && error.status < 500 && error.status !== 429)
+      return undefined
     throw error
   }
 }

@@ -11,7 +11,10 @@ const TOOL = 'codex'
 
 export function cacheRoot(): string {
   const root = process.env.RUNNER_TOOL_CACHE
-  if (!root) throw new UserError('RUNNER_TOOL_CACHE is not set, so there is nowhere to install the Codex CLI. Run the action on a GitHub Actions runner, or set install: false.')
+  if (!root)
+    throw new UserError(
+      'RUNNER_TOOL_CACHE is not set, so there is nowhere to install the Codex CLI. Run the action on a GitHub Actions runner, or set install: false.'
+    )
   return root
 }
 
@@ -76,7 +79,11 @@ export async function commitToCache(staging: string, entry: CacheEntry): Promise
       if (error.code !== 'ENOENT') throw error
     })
   }
-  for (const aside of asides) await removePath(aside).then(() => entry.created.forget(aside), () => undefined)
+  for (const aside of asides)
+    await removePath(aside).then(
+      () => entry.created.forget(aside),
+      () => undefined
+    )
   await writePrivateFile(`${target}.complete`, '').catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error
   })

@@ -20,7 +20,9 @@ export const MAX_UNPACKED = 2 * 1024 ** 3
  * A rogue mirror then cannot fill the shared tool cache's disk.
  */
 export function unpackLimit(declared: number | undefined): number {
-  return declared === undefined ? MAX_UNPACKED : Math.min(MAX_UNPACKED, declared + Math.ceil(declared / 10) + (16 << 20))
+  return declared === undefined
+    ? MAX_UNPACKED
+    : Math.min(MAX_UNPACKED, declared + Math.ceil(declared / 10) + (16 << 20))
 }
 
 /** The tarball unpacked to more than its limit; extraction stopped there. */
@@ -72,7 +74,16 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
     unpack.on('error', reject)
   })
   try {
-    await Promise.all([pipeline(body, hasher, createGunzip({ chunkSize: GUNZIP_CHUNK }), counter, unpack as unknown as NodeJS.WritableStream), written])
+    await Promise.all([
+      pipeline(
+        body,
+        hasher,
+        createGunzip({ chunkSize: GUNZIP_CHUNK }),
+        counter,
+        unpack as unknown as NodeJS.WritableStream
+      ),
+      written
+    ])
   } catch (error) {
     // pipeline cannot destroy tar's Unpack: stop it from writing the entries it still holds.
     unpack.abort(error as Error)

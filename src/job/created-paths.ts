@@ -63,7 +63,9 @@ export class CreatedPaths {
         core.debug(`Removed ${target}`)
       } catch (error) {
         failures++
-        core.warning(`Could not remove ${target}: ${(error as Error).message}. Delete it by hand on a self-hosted runner.`)
+        core.warning(
+          `Could not remove ${target}: ${(error as Error).message}. Delete it by hand on a self-hosted runner.`
+        )
       }
     }
     return failures

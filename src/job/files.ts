@@ -19,7 +19,11 @@ export async function makePrivateDir(parent: string, prefix: string): Promise<st
  * `created` hears of the file once the exclusive create has proven it new, before any
  * data is in it.
  */
-export async function writePrivateFile(file: string, data: string | Uint8Array, created?: (file: string) => void): Promise<void> {
+export async function writePrivateFile(
+  file: string,
+  data: string | Uint8Array,
+  created?: (file: string) => void
+): Promise<void> {
   const handle = await fs.open(file, CREATE_PRIVATE, 0o600)
   try {
     created?.(file)
@@ -117,6 +121,9 @@ export function unusableHome(home: string, error: unknown, entry?: string): unkn
 /** RUNNER_TEMP: where every file the action writes lives (never the workspace). */
 export function runnerTemp(): string {
   const value = process.env.RUNNER_TEMP
-  if (!value) throw new UserError('RUNNER_TEMP is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).')
+  if (!value)
+    throw new UserError(
+      'RUNNER_TEMP is not set. Run the action on a GitHub Actions runner (or a local runner that sets it).'
+    )
   return value
 }

@@ -55,22 +55,31 @@ export function parseCaBundle(text: string, source: CaBundle['source'], now = ne
   const begins = [...text.matchAll(BEGIN)].length
   for (const block of blocks) if (/PRIVATE KEY/.test(block[1])) maskSecret(block[0])
   if (begins !== blocks.length) {
-    throw new UserError(`${source} block ${blocks.length + 1} has no matching -----END----- line. Copy the whole PEM bundle again.`)
+    throw new UserError(
+      `${source} block ${blocks.length + 1} has no matching -----END----- line. Copy the whole PEM bundle again.`
+    )
   }
   const seen = new Set<string>()
   blocks.forEach((block, index) => {
     const n = index + 1
     const [, type, body, endType] = block
-    if (type !== endType) throw new UserError(`${source} block ${n} begins as ${type} but ends as ${endType}. Copy the whole PEM bundle again.`)
+    if (type !== endType)
+      throw new UserError(
+        `${source} block ${n} begins as ${type} but ends as ${endType}. Copy the whole PEM bundle again.`
+      )
     if (/PRIVATE KEY/.test(type)) {
-      throw new UserError(`${source} block ${n} is a private key. A CA bundle holds only public certificates: remove the key (and replace it if it was ever shared).`)
+      throw new UserError(
+        `${source} block ${n} is a private key. A CA bundle holds only public certificates: remove the key (and replace it if it was ever shared).`
+      )
     }
     if (type === 'X509 CRL') {
       bundle.notes.push(`block ${n} is a certificate revocation list; skipped`)
       return
     }
     if (type !== 'CERTIFICATE' && type !== 'TRUSTED CERTIFICATE') {
-      throw new UserError(`${source} block ${n} is a ${type}, not a certificate. A CA bundle holds CERTIFICATE blocks only.`)
+      throw new UserError(
+        `${source} block ${n} is a ${type}, not a certificate. A CA bundle holds CERTIFICATE blocks only.`
+      )
     }
     const base64 = body.replace(/\s+/g, '')
     let cert: X509Certificate
@@ -79,7 +88,9 @@ export function parseCaBundle(text: string, source: CaBundle['source'], now = ne
       const der = Buffer.from(base64, 'base64')
       cert = new X509Certificate(type === 'TRUSTED CERTIFICATE' ? leadingSequence(der) : der)
     } catch {
-      throw new UserError(`${source} block ${n} does not parse as an X.509 certificate. Copy the certificate again, from -----BEGIN to -----END.`)
+      throw new UserError(
+        `${source} block ${n} does not parse as an X.509 certificate. Copy the certificate again, from -----BEGIN to -----END.`
+      )
     }
     const described = `block ${n} (${cert.subject.replace(/\n/g, ', ')})`
     if (seen.has(cert.fingerprint256)) {
@@ -87,9 +98,16 @@ export function parseCaBundle(text: string, source: CaBundle['source'], now = ne
       return
     }
     seen.add(cert.fingerprint256)
-    if (new Date(cert.validTo) < now) bundle.warnings.push(`${source} ${described} expired on ${cert.validTo}. Replace it with the CA's current certificate.`)
-    if (new Date(cert.validFrom) > now) bundle.warnings.push(`${source} ${described} is not valid until ${cert.validFrom}.`)
-    if (!cert.ca) bundle.warnings.push(`${source} ${described} is not a CA certificate; it only matches a server that presents this exact certificate.`)
+    if (new Date(cert.validTo) < now)
+      bundle.warnings.push(
+        `${source} ${described} expired on ${cert.validTo}. Replace it with the CA's current certificate.`
+      )
+    if (new Date(cert.validFrom) > now)
+      bundle.warnings.push(`${source} ${described} is not valid until ${cert.validFrom}.`)
+    if (!cert.ca)
+      bundle.warnings.push(
+        `${source} ${described} is not a CA certificate; it only matches a server that presents this exact certificate.`
+      )
     bundle.certificates.push({
       subject: cert.subject.replace(/\n/g, ', '),
       issuer: cert.issuer.replace(/\n/g, ', '),
@@ -99,7 +117,9 @@ export function parseCaBundle(text: string, source: CaBundle['source'], now = ne
     })
   })
   if (bundle.certificates.length === 0) {
-    throw new UserError(`${source} holds no certificate. Give the PEM text of your root CA, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.`)
+    throw new UserError(
+      `${source} holds no certificate. Give the PEM text of your root CA, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.`
+    )
   }
   return bundle
 }
@@ -112,10 +132,15 @@ export async function loadCaBundle(text: string | undefined, file: string | unde
   try {
     stat = await fs.stat(file)
   } catch {
-    throw new UserError(`ca-certificate-file ${file} does not exist. Give the path of a PEM bundle on the runner, or use ca-certificate with the PEM text.`)
+    throw new UserError(
+      `ca-certificate-file ${file} does not exist. Give the path of a PEM bundle on the runner, or use ca-certificate with the PEM text.`
+    )
   }
   if (!stat.isFile()) throw new UserError(`ca-certificate-file ${file} is not a file. Give the path of a PEM bundle.`)
-  if (stat.size > MAX_FILE_BYTES) throw new UserError(`ca-certificate-file ${file} is larger than 4 MiB, too large for a CA bundle. Give only your organisation's root certificates.`)
+  if (stat.size > MAX_FILE_BYTES)
+    throw new UserError(
+      `ca-certificate-file ${file} is larger than 4 MiB, too large for a CA bundle. Give only your organisation's root certificates.`
+    )
   let contents: string
   try {
     contents = await fs.readFile(file, 'utf8')
@@ -128,7 +153,9 @@ export async function loadCaBundle(text: string | undefined, file: string | unde
 /** Logs what is trusted (all public: subject, issuer, expiry, fingerprint) and what was noticed. */
 export function reportCaBundle(bundle: CaBundle): void {
   bundle.certificates.forEach((c, i) => {
-    core.info(`CA certificate ${i + 1}: ${inline(c.subject)}; issuer ${inline(c.issuer)}; expires ${c.validTo}; SHA-256 ${c.fingerprint256}`)
+    core.info(
+      `CA certificate ${i + 1}: ${inline(c.subject)}; issuer ${inline(c.issuer)}; expires ${c.validTo}; SHA-256 ${c.fingerprint256}`
+    )
   })
   for (const note of bundle.notes) core.info(`${bundle.source}: ${note}`)
   for (const warning of bundle.warnings) core.warning(warning)
@@ -143,7 +170,12 @@ export function bundlePem(bundle: CaBundle): string {
  * `forNode`, also a bundle for NODE_EXTRA_CA_CERTS that keeps what that variable
  * already named: it takes one file, so replacing it would drop the runner's own CAs.
  */
-export async function writeCaBundle(bundle: CaBundle, runnerTemp: string, forNode: boolean, record: (dir: string) => void): Promise<WrittenCa> {
+export async function writeCaBundle(
+  bundle: CaBundle,
+  runnerTemp: string,
+  forNode: boolean,
+  record: (dir: string) => void
+): Promise<WrittenCa> {
   const dir = await makePrivateDir(runnerTemp, 'codex-ca-')
   record(dir)
   const pem = bundlePem(bundle)
@@ -176,7 +208,8 @@ export async function trustAnchors(bundle: CaBundle): Promise<string[]> {
   } else {
     for (const pem of tls.rootCertificates) defaults.add(pem)
     const extra = await readExistingNodeCa()
-    for (const match of (extra ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) defaults.add(match[0])
+    for (const match of (extra ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g))
+      defaults.add(match[0])
   }
   return [...defaults, ...bundle.certificates.map((c) => c.pem)]
 }

@@ -1,4 +1,3 @@
-
 /** The OpenAI API: Codex's built-in provider, where nothing needs to be configured. */
 export const OPENAI_API_BASE_URL = 'https://api.openai.com/v1'
 

@@ -1,6 +1,6 @@
-import { UserError } from '../job/errors.js';
-import { describeFailure, HttpStatusError } from './failures.js';
-import { type HttpClient } from './http.js';
+import { UserError } from '../job/errors.js'
+import { describeFailure, HttpStatusError } from './failures.js'
+import { type HttpClient } from './http.js'
 
 /** What it takes to ask the runner for an OIDC token. The request token is a secret. */
 export interface OidcRequest {
@@ -18,7 +18,9 @@ export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = pr
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL
   const token = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
   if (!url || !token) {
-    throw new UserError(`federation-rule-id needs a GitHub OIDC token, but this job may not request one (ACTIONS_ID_TOKEN_REQUEST_URL is not set). ${PERMISSION_HINT}`)
+    throw new UserError(
+      `federation-rule-id needs a GitHub OIDC token, but this job may not request one (ACTIONS_ID_TOKEN_REQUEST_URL is not set). ${PERMISSION_HINT}`
+    )
   }
   return { url, token, audience }
 }

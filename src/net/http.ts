@@ -5,7 +5,6 @@ import { inline } from '../secrets/inert-output.js'
 import { describeFailure, errorCode, HttpStatusError } from './failures.js'
 import { isLoopback, proxyFor } from './proxy-rules.js'
 
-
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 const MAX_ATTEMPTS = 4
 const BASE_DELAY_MS = 1_000
@@ -16,8 +15,18 @@ const RETRY_BUDGET_MS = 120_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const RETRIABLE_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED'
 ])
 
 /** Headers that carry a credential: authorization, api-key and the like. */
@@ -31,7 +40,8 @@ export function isRetriable(error: unknown): boolean {
 
 /** The retry delay after `attempt` failures: the server's Retry-After, or jittered exponential backoff. */
 export function retryDelay(attempt: number, error: unknown, random: () => number = Math.random): number {
-  if (error instanceof HttpStatusError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, MAX_DELAY_MS)
+  if (error instanceof HttpStatusError && error.retryAfterMs !== undefined)
+    return Math.min(error.retryAfterMs, MAX_DELAY_MS)
   const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1))
   return Math.round(ceiling / 2 + random() * (ceiling / 2))
 }
@@ -71,9 +81,13 @@ export function checkPlainHttp(input: string, url: string, risk: CleartextRisk):
     ? `${input} ${target.origin} is plain http through the proxy ${hop?.host ?? 'in HTTP_PROXY'}, beyond this machine`
     : `${input} ${target.origin} is plain http to a host other than this machine`
   if (risk.sent) {
-    throw new UserError(`${where}, so ${risk.secret} would travel in cleartext; nothing was sent. Use an https address for ${input}.`)
+    throw new UserError(
+      `${where}, so ${risk.secret} would travel in cleartext; nothing was sent. Use an https address for ${input}.`
+    )
   }
-  core.warning(`${where}: ${risk.secret} would travel in cleartext if it were sent, and ${risk.answers}. Use an https address for ${input}.`)
+  core.warning(
+    `${where}: ${risk.secret} would travel in cleartext if it were sent, and ${risk.answers}. Use an https address for ${input}.`
+  )
 }
 
 export interface HttpClientOptions {
@@ -115,7 +129,11 @@ export class HttpClient {
   }
 
   /** One request (a GET unless `send` says otherwise); a non-2xx status becomes an HttpStatusError holding the start of the body. */
-  async open(url: string, headers: Record<string, string> = {}, send: { method: 'GET' | 'PUT'; body?: string } = { method: 'GET' }): Promise<StreamResponse> {
+  async open(
+    url: string,
+    headers: Record<string, string> = {},
+    send: { method: 'GET' | 'PUT'; body?: string } = { method: 'GET' }
+  ): Promise<StreamResponse> {
     const target = new URL(url)
     const auth = this.options.authOrigin === target.origin ? this.options.authHeaders : undefined
     const response = await request(target, {
@@ -128,8 +146,17 @@ export class HttpClient {
       maxRedirections: Object.keys(headers).some((name) => CREDENTIAL_HEADER.test(name)) ? 0 : 5
     })
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      const body = await response.body.text().then((text) => text.slice(0, 4096), () => '')
-      throw new HttpStatusError(url, response.statusCode, parseRetryAfter(response.headers['retry-after']), body, response.headers)
+      const body = await response.body.text().then(
+        (text) => text.slice(0, 4096),
+        () => ''
+      )
+      throw new HttpStatusError(
+        url,
+        response.statusCode,
+        parseRetryAfter(response.headers['retry-after']),
+        body,
+        response.headers
+      )
     }
     return { body: response.body, headers: response.headers }
   }
@@ -153,8 +180,11 @@ export class HttpClient {
       } catch (error) {
         const delay = retryDelay(n, error)
         const answered = options.retry429 === false && error instanceof HttpStatusError && error.status === 429
-        if (answered || n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS) throw error
-        core.info(`${inline(what)} failed (${inline(describeFailure(error))}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`)
+        if (answered || n >= MAX_ATTEMPTS || !isRetriable(error) || Date.now() - started + delay > RETRY_BUDGET_MS)
+          throw error
+        core.info(
+          `${inline(what)} failed (${inline(describeFailure(error))}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${MAX_ATTEMPTS})`
+        )
         await sleep(delay)
       }
     }
@@ -169,4 +199,3 @@ export class HttpClient {
 export function networkError(what: string, error: unknown, hint: string): UserError {
   return new UserError(`${what} failed: ${describeFailure(error)}. ${hint}`)
 }
-

@@ -24,22 +24,25 @@ export function proxyFor(target: URL): string | undefined {
 export function curlBypasses(hostname: string, noProxy: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
   const family = isIP(host)
-  return noProxy.split(/[\s,]+/).filter(Boolean).some((token) => {
-    if (!family) {
-      const name = token.toLowerCase().replace(/\.$/, '').replace(/^\./, '')
-      const bare = host.replace(/\.$/, '')
-      return name !== '' && (bare === name || bare.endsWith(`.${name}`))
-    }
-    // An IP host matches an address or a network (`10.0.0.0/8`, `fd00::/8`) of its family.
-    const [address, bits] = token.split('/')
-    const type = family === 4 ? 'ipv4' : 'ipv6'
-    const width = family === 4 ? 32 : 128
-    const prefix = bits === undefined || Number(bits) === 0 ? width : Number(bits)
-    if (isIP(address) !== family || !Number.isInteger(prefix) || prefix > width) return false
-    const network = new BlockList()
-    network.addSubnet(address, prefix, type)
-    return network.check(host, type)
-  })
+  return noProxy
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((token) => {
+      if (!family) {
+        const name = token.toLowerCase().replace(/\.$/, '').replace(/^\./, '')
+        const bare = host.replace(/\.$/, '')
+        return name !== '' && (bare === name || bare.endsWith(`.${name}`))
+      }
+      // An IP host matches an address or a network (`10.0.0.0/8`, `fd00::/8`) of its family.
+      const [address, bits] = token.split('/')
+      const type = family === 4 ? 'ipv4' : 'ipv6'
+      const width = family === 4 ? 32 : 128
+      const prefix = bits === undefined || Number(bits) === 0 ? width : Number(bits)
+      if (isIP(address) !== family || !Number.isInteger(prefix) || prefix > width) return false
+      const network = new BlockList()
+      network.addSubnet(address, prefix, type)
+      return network.check(host, type)
+    })
 }
 
 const LOOPBACK = new BlockList()

@@ -1,7 +1,7 @@
-import { UserError } from '../job/errors.js';
-import { isAzureEndpoint, keyHeaders } from './endpoint.js';
-import { describeFailure, HttpStatusError } from './failures.js';
-import { HttpClient } from './http.js';
+import { UserError } from '../job/errors.js'
+import { isAzureEndpoint, keyHeaders } from './endpoint.js'
+import { describeFailure, HttpStatusError } from './failures.js'
+import { type HttpClient } from './http.js'
 
 /** What the API said of one API key. */
 export type KeyOutcome =
@@ -18,10 +18,14 @@ export async function verifyApiKey(http: HttpClient, apiBaseUrl: string, key: st
   const url = `${apiBaseUrl}/models`
   const azure = isAzureEndpoint(apiBaseUrl)
   try {
-    await http.withRetries(`GET ${url}`, async () => {
-      const response = await http.open(url, { ...keyHeaders(apiBaseUrl, key), accept: 'application/json' })
-      await response.body.dump()
-    }, { retry429: false })
+    await http.withRetries(
+      `GET ${url}`,
+      async () => {
+        const response = await http.open(url, { ...keyHeaders(apiBaseUrl, key), accept: 'application/json' })
+        await response.body.dump()
+      },
+      { retry429: false }
+    )
     return { kind: 'accepted' }
   } catch (error) {
     if (!(error instanceof HttpStatusError)) {
@@ -30,20 +34,32 @@ export async function verifyApiKey(http: HttpClient, apiBaseUrl: string, key: st
       )
     }
     if (error.status === 401) {
-      return { kind: 'rejected', detail: azure ? 'HTTP 401: the key is not one of this Azure OpenAI resource\'s two keys (regenerated, mistyped, or from another resource)' : 'HTTP 401: the key is revoked, mistyped or was never valid' }
+      return {
+        kind: 'rejected',
+        detail: azure
+          ? "HTTP 401: the key is not one of this Azure OpenAI resource's two keys (regenerated, mistyped, or from another resource)"
+          : 'HTTP 401: the key is revoked, mistyped or was never valid'
+      }
     }
     if (error.status === 403) {
       return {
         kind: 'rejected',
-        detail: azure ? 'HTTP 403: the resource refuses this caller (its network rules or firewall do not admit this runner, or key access is disabled)' : 'HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)'
+        detail: azure
+          ? 'HTTP 403: the resource refuses this caller (its network rules or firewall do not admit this runner, or key access is disabled)'
+          : 'HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)'
       }
     }
     if (error.status === 429) {
       // Azure has no account credit: its 429 is always a rate or token-per-minute limit.
       return !azure && /insufficient_quota/.test(error.body)
-        ? { kind: 'out-of-quota', detail: 'HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit' }
+        ? {
+            kind: 'out-of-quota',
+            detail: 'HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit'
+          }
         : { kind: 'rate-limited', detail: 'HTTP 429: rate-limited, but the key was accepted' }
     }
-    throw new UserError(`Verifying api-key at ${apiBaseUrl} failed: ${describeFailure(error)}. Check api-base-url, or set verify: false.`)
+    throw new UserError(
+      `Verifying api-key at ${apiBaseUrl} failed: ${describeFailure(error)}. Check api-base-url, or set verify: false.`
+    )
   }
 }

@@ -1,4 +1,3 @@
-
 /**
  * The `exp` of a JWT, read without verifying anything (only to warn and to fail early);
  * undefined for anything else, such as an `at-…` token, or an `exp` no date can hold.

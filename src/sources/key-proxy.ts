@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
-import { KeyProxyConfig, KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
 import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
@@ -25,7 +25,12 @@ function provider(name: string, baseUrl: string, headers?: Record<string, string
  * Starts the key proxy with the key on stdin, and waits for the port it listens on. Its
  * directory is recorded first: removing it (a failed run, the post step) stops the proxy.
  */
-async function startKeyProxy(key: string, upstream: string, ca: string[] | undefined, created: ConfigContext['created']): Promise<string> {
+async function startKeyProxy(
+  key: string,
+  upstream: string,
+  ca: string[] | undefined,
+  created: ConfigContext['created']
+): Promise<string> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
@@ -47,11 +52,14 @@ async function startKeyProxy(key: string, upstream: string, ca: string[] | undef
       child.stdout?.destroy()
       const answer = JSON.parse(text) as { port?: number; error?: string }
       if (answer.port) resolve(answer.port)
-      else reject(new UserError(`The key proxy could not start: ${inline(answer.error ?? 'it named no port')}. ${hint}`))
+      else
+        reject(new UserError(`The key proxy could not start: ${inline(answer.error ?? 'it named no port')}. ${hint}`))
     })
   })
   child.unref()
-  core.info(`Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`)
+  core.info(
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+  )
   return `http://127.0.0.1:${port}/${capability}/v1`
 }
 
@@ -63,18 +71,31 @@ async function stopKeyProxy(dir: string): Promise<void> {
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return
   if (status.state !== 'stopped') {
-    core.warning(`The key proxy (pid ${status.pid}) did not confirm that it stopped (it may have been killed during the job); its directory is removed now, which ends it and its guard.`)
+    core.warning(
+      `The key proxy (pid ${status.pid}) did not confirm that it stopped (it may have been killed during the job); its directory is removed now, which ends it and its guard.`
+    )
     return
   }
-  const errors = status.upstreamErrors ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})` : ', no upstream error'
-  core.info(`Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`)
+  const errors = status.upstreamErrors
+    ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
+    : ', no upstream error'
+  core.info(
+    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`
+  )
 }
 
 /** What later steps need from the key chooseCredential chose: config.toml alone (no login ran). */
 function configured(chosen: LoggedIn | undefined, exported?: string): Authenticated {
   if (!chosen) throw new Error('authenticate ran before configFor')
   const key = chosen.credential.secret
-  return { mode: 'api-key', fingerprint: chosen.fingerprint, verified: chosen.verified, env: {}, secretEnv: exported ? [exported, key] : undefined, loggedIn: false }
+  return {
+    mode: 'api-key',
+    fingerprint: chosen.fingerprint,
+    verified: chosen.verified,
+    env: {},
+    secretEnv: exported ? [exported, key] : undefined,
+    loggedIn: false
+  }
 }
 
 /** An api-key, kept only in the memory of a loopback proxy that Codex talks to (key-isolation: proxy). */
@@ -111,7 +132,10 @@ const AZURE_KEY_VARIABLE = 'AZURE_OPENAI_API_KEY'
 export const azureKey: SourceKind = {
   name: 'azure-key',
   select(inputs) {
-    const credentials = inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl) ? inputs.credentials : undefined
+    const credentials =
+      inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl)
+        ? inputs.credentials
+        : undefined
     if (!credentials) return undefined
     let chosen: LoggedIn | undefined
     return {

@@ -51,7 +51,12 @@ export type TryCandidate = (secret: string) => Promise<LoginFailure | undefined>
  * a warning). `attempt`, when given, must also accept it (a login). Those refused are
  * named by fingerprint in a warning that says to finish the rotation.
  */
-export async function chooseCredential(credentials: Credentials, options: LoginOptions, http: HttpClient, attempt?: { run: TryCandidate; report(failures: LoginFailure[]): Promise<void> }): Promise<LoggedIn> {
+export async function chooseCredential(
+  credentials: Credentials,
+  options: LoginOptions,
+  http: HttpClient,
+  attempt?: { run: TryCandidate; report(failures: LoginFailure[]): Promise<void> }
+): Promise<LoggedIn> {
   const { mode } = credentials
   const now = options.now ?? new Date()
   const refused: Refused[] = []
@@ -75,10 +80,15 @@ export async function chooseCredential(credentials: Credentials, options: LoginO
       core.info(`api-key ${id}: ${outcome.kind === 'accepted' ? `accepted by ${options.apiBaseUrl}` : outcome.detail}`)
       if (outcome.kind === 'rejected' || outcome.kind === 'out-of-quota') {
         refused.push({ id, why: outcome.detail })
-        failures.push({ command: `verify: GET ${options.apiBaseUrl}/models with api-key ${id}`, output: outcome.detail, reason: outcome.detail })
+        failures.push({
+          command: `verify: GET ${options.apiBaseUrl}/models with api-key ${id}`,
+          output: outcome.detail,
+          reason: outcome.detail
+        })
         continue
       }
-      if (outcome.kind === 'rate-limited') core.warning(`api-key ${id} is rate-limited right now (${outcome.detail}); Codex may have to wait.`)
+      if (outcome.kind === 'rate-limited')
+        core.warning(`api-key ${id} is rate-limited right now (${outcome.detail}); Codex may have to wait.`)
     }
     const failure = await attempt?.run(secret)
     if (!failure) {
@@ -90,7 +100,10 @@ export async function chooseCredential(credentials: Credentials, options: LoginO
   }
 
   if (!chosen) {
-    if (!attempt) throw new UserError(`No api-key was accepted by ${options.apiBaseUrl}: ${listed()}. Put a current key first in the api-key secret.`)
+    if (!attempt)
+      throw new UserError(
+        `No api-key was accepted by ${options.apiBaseUrl}: ${listed()}. Put a current key first in the api-key secret.`
+      )
     if (failures.length) await attempt.report(failures)
     const last = failures.at(-1)
     if (!options.verify && last?.exitCode !== undefined) {
@@ -112,19 +125,28 @@ export async function chooseCredential(credentials: Credentials, options: LoginO
     const days = (expiresAt.getTime() - now.getTime()) / DAY_MS
     core.info(`${mode} ${id} expires at ${expiresAt.toISOString()}`)
     if (days <= options.expiryWarningDays) {
-      core.warning(`${mode} ${id} expires in ${days < 1 ? `${Math.round(days * 24)} hours` : `${Math.floor(days)} days`} (${expiresAt.toISOString()}). Mint a new token and put it first in the secret.`)
+      core.warning(
+        `${mode} ${id} expires in ${days < 1 ? `${Math.round(days * 24)} hours` : `${Math.floor(days)} days`} (${expiresAt.toISOString()}). Mint a new token and put it first in the secret.`
+      )
     }
   }
   return { credential: { mode, secret: chosen }, fingerprint: id, expiresAt, verified: options.verify }
 }
 
 /** Logs in with the first usable credential of the list (see chooseCredential). */
-export async function logIn(ctx: LoginContext, credentials: Credentials, options: LoginOptions, http: HttpClient): Promise<LoggedIn> {
+export async function logIn(
+  ctx: LoginContext,
+  credentials: Credentials,
+  options: LoginOptions,
+  http: HttpClient
+): Promise<LoggedIn> {
   const { mode } = credentials
   const loggedIn = await chooseCredential(credentials, options, http, {
     run: (secret) => tryLogin(ctx, { mode, secret }),
     report: (failures) => reportLoginFailure(ctx, mode, failures)
   })
-  core.info(`Logged in with ${mode} ${loggedIn.fingerprint}${options.verify ? ', verified' : ''}; codex login status confirms it.`)
+  core.info(
+    `Logged in with ${mode} ${loggedIn.fingerprint}${options.verify ? ', verified' : ''}; codex login status confirms it.`
+  )
   return loggedIn
 }

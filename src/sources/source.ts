@@ -1,8 +1,8 @@
-import type { CodexHome } from '../codex/home.js';
-import type { AuthMode, Inputs } from '../inputs/inputs.js';
-import { type CreatedPaths } from '../job/created-paths.js';
-import type { WrittenCa } from '../net/ca-bundle.js';
-import type { HttpClient } from '../net/http.js';
+import type { CodexHome } from '../codex/home.js'
+import type { AuthMode, Inputs } from '../inputs/inputs.js'
+import { type CreatedPaths } from '../job/created-paths.js'
+import type { WrittenCa } from '../net/ca-bundle.js'
+import type { HttpClient } from '../net/http.js'
 
 /** What every source gets: the validated inputs, the installed CLI, its home and the job's network settings. */
 export interface SourceContext {

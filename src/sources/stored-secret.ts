@@ -1,7 +1,7 @@
-import { requireActionConfig } from '../codex/home.js';
-import { OPENAI_API_BASE_URL } from '../net/endpoint.js';
-import { logIn } from './key-rotation.js';
-import type { SourceKind } from './source.js';
+import { requireActionConfig } from '../codex/home.js'
+import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
+import { logIn } from './key-rotation.js'
+import type { SourceKind } from './source.js'
 
 /** The variable export-env puts a stored secret in. */
 const SECRET_VARIABLE = { 'api-key': 'CODEX_API_KEY', 'access-token': 'CODEX_ACCESS_TOKEN' } as const
@@ -23,9 +23,22 @@ export const storedSecret: SourceKind = {
         return { openai_base_url: inputs.apiBaseUrl }
       },
       async authenticate({ binary, version, home, ca, created, http }) {
-        const loggedIn = await logIn({ binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates }, credentials, inputs, http)
+        const loggedIn = await logIn(
+          { binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates },
+          credentials,
+          inputs,
+          http
+        )
         const { mode, secret } = loggedIn.credential
-        return { mode, fingerprint: loggedIn.fingerprint, expiresAt: loggedIn.expiresAt, verified: loggedIn.verified, env: {}, secretEnv: [secretVariable, secret], loggedIn: true }
+        return {
+          mode,
+          fingerprint: loggedIn.fingerprint,
+          expiresAt: loggedIn.expiresAt,
+          verified: loggedIn.verified,
+          env: {},
+          secretEnv: [secretVariable, secret],
+          loggedIn: true
+        }
       }
     }
   }

@@ -25,16 +25,28 @@ export const workloadIdentity: SourceKind = {
 }
 
 async function authenticate(ctx: SourceContext, identity: WorkloadIdentity): Promise<Authenticated> {
-    const { inputs, binary, home, ca, anchors, http, created } = ctx
-    const started = await startWorkloadIdentity(http, identity, created, { ca: anchors, idleTimeoutMs: inputs.networkIdleTimeoutMs })
-    const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
-    if (inputs.verify) {
-      const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.cliDir, ca?.bundlePath), ...env }, [])
-      // main stops the refresher when this fails.
-      if (failure) {
-        throw new UserError(`verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`)
-      }
-      core.info('verify: codex login status accepts the workload identity.')
+  const { inputs, binary, home, ca, anchors, http, created } = ctx
+  const started = await startWorkloadIdentity(http, identity, created, {
+    ca: anchors,
+    idleTimeoutMs: inputs.networkIdleTimeoutMs
+  })
+  const env = { OPENAI_FEDERATION_RULE_ID: identity.ruleId, OPENAI_IDENTITY_TOKEN_FILE: started.tokenFile }
+  if (inputs.verify) {
+    const failure = await runCli(binary, ['login', 'status'], { ...cliEnv(home.cliDir, ca?.bundlePath), ...env }, [])
+    // main stops the refresher when this fails.
+    if (failure) {
+      throw new UserError(
+        `verify: codex login status does not accept the workload identity: ${failure.reason}. Check federation-rule-id and oidc-audience against the federation rule, and that this runner can reach OpenAI.`
+      )
     }
-    return { mode: 'workload-identity', fingerprint: fingerprint(identity.ruleId), expiresAt: started.expiresAt, verified: inputs.verify, env, loggedIn: false }
+    core.info('verify: codex login status accepts the workload identity.')
+  }
+  return {
+    mode: 'workload-identity',
+    fingerprint: fingerprint(identity.ruleId),
+    expiresAt: started.expiresAt,
+    verified: inputs.verify,
+    env,
+    loggedIn: false
+  }
 }

@@ -36,7 +36,9 @@ export async function run(): Promise<void> {
       await phase('CA bundle', async () => reportCaBundle(ca))
       report.caCertificates = ca.certificates
     }
-    const writtenCa = ca ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir)) : undefined
+    const writtenCa = ca
+      ? await writeCaBundle(ca, runnerTemp(), inputs.exportNodeCa, (dir) => created.add(dir))
+      : undefined
     const anchors = ca ? await trustAnchors(ca) : undefined
     const client = new HttpClient({
       ca: anchors,
@@ -47,22 +49,52 @@ export async function run(): Promise<void> {
     http = client
     // A source may need settings in config.toml, such as the address of a helper it starts.
     const sourceConfig = await source.configFor({ inputs, anchors, http: client, created })
-    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), { mode: source.mode, exported: inputs.exportEnv ? source.secretVariable : undefined, allowSecretInShell: inputs.allowSecretInShell })
+    const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), {
+      mode: source.mode,
+      exported: inputs.exportEnv ? source.secretVariable : undefined,
+      allowSecretInShell: inputs.allowSecretInShell
+    })
     const started = Date.now()
     const { cli, version } = await phase('Codex CLI', async () => {
-      const found = inputs.install ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : await codexOnPath()
+      const found = inputs.install
+        ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir)
+        : await codexOnPath()
       const foundVersion = await cliVersion(found.binary, home.cliDir)
       core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })
     report.version = version
-    report.source = !inputs.install ? 'from PATH' : cli.cacheHit ? 'tool cache' : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
-    const auth = await source.authenticate({ inputs, binary: cli.binary, version, home, ca: writtenCa, anchors, http: client, created })
-    Object.assign(report, { fingerprint: auth.fingerprint, expiresAt: auth.expiresAt, verified: auth.verified, details: auth.summary })
-    await phase('Exports for later steps', async () => exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report))
+    report.source = !inputs.install
+      ? 'from PATH'
+      : cli.cacheHit
+        ? 'tool cache'
+        : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
+    const auth = await source.authenticate({
+      inputs,
+      binary: cli.binary,
+      version,
+      home,
+      ca: writtenCa,
+      anchors,
+      http: client,
+      created
+    })
+    Object.assign(report, {
+      fingerprint: auth.fingerprint,
+      expiresAt: auth.expiresAt,
+      verified: auth.verified,
+      details: auth.summary
+    })
+    await phase('Exports for later steps', async () =>
+      exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report)
+    )
   } catch (error) {
     // A failed run leaves no credential, no helper process and no half-made directory behind.
-    await source?.stop().catch((stopError: unknown) => core.warning(`Could not stop what the credential source started: ${(stopError as Error).message}`))
+    await source
+      ?.stop()
+      .catch((stopError: unknown) =>
+        core.warning(`Could not stop what the credential source started: ${(stopError as Error).message}`)
+      )
     await created.removeAll()
     report.error = errorLine(error)
     core.setFailed(report.error)
@@ -88,12 +120,22 @@ async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
 async function codexOnPath(): Promise<InstalledCli> {
   const binary = await io.which('codex', false)
   if (!binary) {
-    throw new UserError('install is false but no codex is on PATH. Install the Codex CLI in an earlier step, or set install: true.')
+    throw new UserError(
+      'install is false but no codex is on PATH. Install the Codex CLI in an earlier step, or set install: true.'
+    )
   }
   return { root: path.dirname(path.dirname(binary)), binary, cacheHit: false }
 }
 
-function exportForLaterSteps(inputs: Inputs, cli: InstalledCli, version: string, home: CodexHome, ca: WrittenCa | undefined, auth: Authenticated, report: RunReport): void {
+function exportForLaterSteps(
+  inputs: Inputs,
+  cli: InstalledCli,
+  version: string,
+  home: CodexHome,
+  ca: WrittenCa | undefined,
+  auth: Authenticated,
+  report: RunReport
+): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
     report.exported.push(name)

@@ -1,7 +1,7 @@
-import * as core from '@actions/core';
-import { CreatedPaths } from '../job/created-paths.js';
-import { readList, StateKey } from '../job/state.js';
-import { postForSavedSource } from '../sources/choose.js';
+import * as core from '@actions/core'
+import { CreatedPaths } from '../job/created-paths.js'
+import { readList, StateKey } from '../job/state.js'
+import { postForSavedSource } from '../sources/choose.js'
 
 /** The post step: removes what the main step created. Never fails the job. */
 export async function run(): Promise<void> {
@@ -10,7 +10,8 @@ export async function run(): Promise<void> {
     // The credential source first: what it started must stop before its files go.
     await postForSavedSource()
     const failures = await created.removeAll({ diagnostics: true })
-    if (failures === 0 && created.count > 0) core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
+    if (failures === 0 && created.count > 0)
+      core.info(`Removed the ${created.count} paths the main step created (credentials included).`)
   } catch (error) {
     core.warning(`Cleanup failed: ${(error as Error).message}`)
   }

@@ -26,7 +26,10 @@ export async function writeSummary(report: RunReport): Promise<void> {
     row('Credential fingerprint', report.fingerprint ?? '—'),
     row('Verified', report.verified ? 'yes, live' : 'no (verify: false)'),
     row('Expires', report.expiresAt ? report.expiresAt.toISOString() : '—'),
-    row('CA certificates', report.caCertificates?.map((c) => `${c.subject} (expires ${c.validTo})`).join('; ') || 'none'),
+    row(
+      'CA certificates',
+      report.caCertificates?.map((c) => `${c.subject} (expires ${c.validTo})`).join('; ') || 'none'
+    ),
     row('Exported', report.exported.join(', ') || 'nothing'),
     ...(report.details ?? [])
   ])

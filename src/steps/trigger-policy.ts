@@ -1,8 +1,8 @@
-import * as core from '@actions/core';
-import type { Inputs } from '../inputs/inputs.js';
-import { LOGIN } from '../inputs/inputs.js';
-import { UserError } from '../job/errors.js';
-import { EventPayload, readEvent } from '../job/event.js';
+import * as core from '@actions/core'
+import type { Inputs } from '../inputs/inputs.js'
+import { LOGIN } from '../inputs/inputs.js'
+import { UserError } from '../job/errors.js'
+import { type EventPayload, readEvent } from '../job/event.js'
 
 /** Why a run is untrusted, and what the workflow can do about it. */
 export interface Untrusted {
@@ -26,7 +26,8 @@ const AUTHORED_TEXT: Record<string, 'comment' | 'issue' | 'review' | 'discussion
   discussion_comment: 'comment',
   commit_comment: 'comment'
 }
-const FORK_REMEDY = 'Use a pull_request trigger for outside contributions, or set allow-untrusted: true only if this job never gives Codex the untrusted code or text.'
+const FORK_REMEDY =
+  'Use a pull_request trigger for outside contributions, or set allow-untrusted: true only if this job never gives Codex the untrusted code or text.'
 
 /**
  * Why this run's code or text is untrusted, or undefined. These triggers run with the base
@@ -34,17 +35,23 @@ const FORK_REMEDY = 'Use a pull_request trigger for outside contributions, or se
  * judged by its author (the comment's, the review's, the issue's or the discussion's), who
  * is trusted as an owner, member or collaborator, or when named in allowUsers (lower case).
  */
-export function untrustedReason(eventName: string, event: EventPayload, allowUsers: string[] = []): Untrusted | undefined {
+export function untrustedReason(
+  eventName: string,
+  event: EventPayload,
+  allowUsers: string[] = []
+): Untrusted | undefined {
   const base = event.repository?.full_name
   // Where the code came from must be proven: a payload that does not say counts as a fork's.
   const fromFork = (head: string | undefined) => !base || head !== base
   if (eventName === 'pull_request_target') {
     const head = event.pull_request?.head?.repo?.full_name
-    if (fromFork(head)) return { reason: `pull_request_target from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
+    if (fromFork(head))
+      return { reason: `pull_request_target from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
   }
   if (eventName === 'workflow_run') {
     const head = event.workflow_run?.head_repository?.full_name
-    if (fromFork(head)) return { reason: `workflow_run for code from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
+    if (fromFork(head))
+      return { reason: `workflow_run for code from the fork ${head ?? '(unknown or deleted)'}`, remedy: FORK_REMEDY }
   }
   const field = AUTHORED_TEXT[eventName]
   if (!field) return undefined
@@ -54,17 +61,24 @@ export function untrustedReason(eventName: string, event: EventPayload, allowUse
   const login = typeof text?.user?.login === 'string' ? text.user.login : undefined
   if (association && TRUSTED_ASSOCIATIONS.has(association)) return undefined
   if (login && allowUsers.includes(login.toLowerCase())) return undefined
-  const where = eventName === 'issue_comment' ? `issue_comment on ${event.issue?.pull_request ? 'a pull request' : 'an issue'}` : eventName
+  const where =
+    eventName === 'issue_comment'
+      ? `issue_comment on ${event.issue?.pull_request ? 'a pull request' : 'an issue'}`
+      : eventName
   const who = login && LOGIN.test(login) ? login : 'an unknown author'
   const relation = association && /^[A-Z_]{1,40}$/.test(association) ? association : 'none given'
   return {
     reason: `${where} by ${who}, who is not an owner, member or collaborator (author_association: ${relation})`,
-    remedy: 'Run it only for trusted authors: add the login to allow-users if you trust this person, or set allow-untrusted: true only if this job never gives Codex the untrusted text.'
+    remedy:
+      'Run it only for trusted authors: add the login to allow-users if you trust this person, or set allow-untrusted: true only if this job never gives Codex the untrusted text.'
   }
 }
 
 /** Refuses untrusted triggers unless allowed, and says when the job's logs are public. */
-export function checkTrigger(inputs: Pick<Inputs, 'allowUntrusted' | 'allowUsers'>, env: NodeJS.ProcessEnv = process.env): void {
+export function checkTrigger(
+  inputs: Pick<Inputs, 'allowUntrusted' | 'allowUsers'>,
+  env: NodeJS.ProcessEnv = process.env
+): void {
   const eventName = env.GITHUB_EVENT_NAME ?? ''
   const event = readEvent(env.GITHUB_EVENT_PATH)
   const untrusted = untrustedReason(eventName, event, inputs.allowUsers)
@@ -73,8 +87,13 @@ export function checkTrigger(inputs: Pick<Inputs, 'allowUntrusted' | 'allowUsers
       `This run is untrusted: ${untrusted.reason}. Codex would run with your credential on code or text that someone else controls, and could be steered into leaking it. ${untrusted.remedy}`
     )
   }
-  if (untrusted) core.warning(`allow-untrusted: true — this run is untrusted (${untrusted.reason}). Codex must not be given the untrusted code or text.`)
+  if (untrusted)
+    core.warning(
+      `allow-untrusted: true — this run is untrusted (${untrusted.reason}). Codex must not be given the untrusted code or text.`
+    )
   if (event.repository?.private === false) {
-    core.notice('This repository is public, and so are its Actions logs. The credential is masked, but anything Codex prints can be read by anyone.')
+    core.notice(
+      'This repository is public, and so are its Actions logs. The credential is masked, but anything Codex prints can be read by anyone.'
+    )
   }
 }

@@ -30,8 +30,18 @@ import { type KeyProxyConfig, type KeyProxyStatus } from './protocol.js'
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'forwarded', 'x-real-ip', 'openai-organization', 'openai-project'
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'forwarded',
+  'x-real-ip',
+  'openai-organization',
+  'openai-project'
 ])
 /**
  * Never forwarded either: any header that may carry a credential of a caller's (Azure API
@@ -75,7 +85,13 @@ interface Answer {
 }
 
 /** Sends one request upstream; aborting `signal` ends it, whatever stage it is at. */
-type Forward = (url: string, method: string, headers: Record<string, string | string[]>, body: Readable | undefined, signal: AbortSignal) => Promise<Answer>
+type Forward = (
+  url: string,
+  method: string,
+  headers: Record<string, string | string[]>,
+  body: Readable | undefined,
+  signal: AbortSignal
+) => Promise<Answer>
 
 /**
  * The client for `upstream`, trusting `ca` (or Node's roots) as the action's downloads do.
@@ -101,7 +117,9 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
         resolve({ status: res.statusCode ?? 502, headers: res.headersDistinct, body: res })
       )
       // No byte for that long, connecting, waiting for headers or mid-stream: the upstream stalled.
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })))
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' }))
+      )
       req.on('error', reject)
       if (body) body.pipe(req)
       else req.end()
@@ -140,20 +158,28 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     }
     status.requests++
     const headers: Record<string, string | string[]> = {}
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
     const controller = new AbortController()
     // Codex went away before the answer was whole: the upstream request goes too.
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
     })
     try {
-      const answer = await forward(url, req.method ?? '', { ...headers, ...auth }, req.method === 'POST' ? req : undefined, controller.signal)
+      const answer = await forward(
+        url,
+        req.method ?? '',
+        { ...headers, ...auth },
+        req.method === 'POST' ? req : undefined,
+        controller.signal
+      )
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
       }
       const out: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
+      for (const [name, value] of Object.entries(answer.headers))
+        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
       res.writeHead(answer.status, out)
       // Server-sent events go on as they arrive: no buffering between upstream and Codex.
       res.flushHeaders()
@@ -163,7 +189,12 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       status.upstreamErrors++
       status.lastUpstreamStatus = undefined
       if (res.headersSent) res.destroy()
-      else sendError(res, 502, `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`)
+      else
+        sendError(
+          res,
+          502,
+          `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`
+        )
     }
   })
   server.keepAliveTimeout = 60_000
@@ -171,8 +202,14 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
   })
-  const guard = startGuard(server, { dir: config.dir, deadline: config.deadline, pid: process.pid, upstream: upstream.origin })
-  const writeStatus = () => replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+  const guard = startGuard(server, {
+    dir: config.dir,
+    deadline: config.deadline,
+    pid: process.pid,
+    upstream: upstream.origin
+  })
+  const writeStatus = () =>
+    replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
   // The status (with the pid) exists before main learns the port.
   dirty = false
   await writeStatus()
@@ -199,7 +236,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
   if (process.platform === 'win32' || typeof fd !== 'number' || fd < 0) return undefined
-  const guard = spawn(process.execPath, [...process.execArgv, process.argv[1], '--guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', fd], env: process.env })
+  const guard = spawn(process.execPath, [...process.execArgv, process.argv[1], '--guard'], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore', fd],
+    env: process.env
+  })
   // The pipe stays open for the proxy's life: its end tells the guard that the proxy is gone.
   guard.stdin?.write(`${JSON.stringify(config)}\n`)
   guard.unref()

@@ -10,7 +10,7 @@ import { inline } from '../../secrets/inert-output.js'
 import { jwtExpiry } from '../../secrets/jwt.js'
 import { maskSecret } from '../../secrets/mask.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../detach.js'
-import { RefresherConfig, RefresherStatus } from './protocol.js'
+import { type RefresherConfig, type RefresherStatus } from './protocol.js'
 
 /** The refresher's status file, in its private directory. */
 const REFRESHER_STATUS = 'refresher.json'
@@ -24,7 +24,12 @@ export interface StartedIdentity {
  * Gets the first OIDC token, writes it to a 0600 file in a private directory, and starts
  * a detached refresher that keeps the file current for as long as the job runs.
  */
-export async function startWorkloadIdentity(http: HttpClient, identity: WorkloadIdentity, created: CreatedPaths, options: { ca?: string[]; idleTimeoutMs: number }): Promise<StartedIdentity> {
+export async function startWorkloadIdentity(
+  http: HttpClient,
+  identity: WorkloadIdentity,
+  created: CreatedPaths,
+  options: { ca?: string[]; idleTimeoutMs: number }
+): Promise<StartedIdentity> {
   const request = oidcRequestFromEnv(identity.audience)
   maskSecret(request.token)
   const token = await requestIdToken(http, request)
@@ -35,13 +40,24 @@ export async function startWorkloadIdentity(http: HttpClient, identity: Workload
   await replaceFile(tokenFile, token)
   const expiresAt = jwtExpiry(token)
   // The path is not logged: the tokens the refresher fetches later are not masked.
-  core.info(`GitHub OIDC token for audience ${inline(identity.audience)} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`)
+  core.info(
+    `GitHub OIDC token for audience ${inline(identity.audience)} written to the file OPENAI_IDENTITY_TOKEN_FILE names${expiresAt ? `; it expires at ${expiresAt.toISOString()}` : ''}`
+  )
 
-  const config: RefresherConfig = { request, file: tokenFile, statusFile: path.join(dir, REFRESHER_STATUS), deadline: Date.now() + MAX_LIFETIME_MS, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs }
+  const config: RefresherConfig = {
+    request,
+    file: tokenFile,
+    statusFile: path.join(dir, REFRESHER_STATUS),
+    deadline: Date.now() + MAX_LIFETIME_MS,
+    ca: options.ca,
+    idleTimeoutMs: options.idleTimeoutMs
+  }
   const child = startDetached('refresher', config)
   saveValue(StateKey.RefresherDir, dir)
   child.unref()
-  core.info(`OIDC token refresher started (pid ${child.pid}); the post step stops it. The runner cannot mask the tokens it fetches: never print the token file.`)
+  core.info(
+    `OIDC token refresher started (pid ${child.pid}); the post step stops it. The runner cannot mask the tokens it fetches: never print the token file.`
+  )
   return { tokenFile, expiresAt }
 }
 

@@ -1,8 +1,8 @@
-import sodium from 'libsodium-wrappers';
-import { PersistInputs } from '../../inputs/persist.js';
-import { UserError } from '../../job/errors.js';
-import { describeFailure, HttpStatusError } from '../../net/failures.js';
-import { checkPlainHttp, type HttpClient } from '../../net/http.js';
+import sodium from 'libsodium-wrappers'
+import { type PersistInputs } from '../../inputs/persist.js'
+import { UserError } from '../../job/errors.js'
+import { describeFailure, HttpStatusError } from '../../net/failures.js'
+import { checkPlainHttp, type HttpClient } from '../../net/http.js'
 
 /** Where a refreshed auth.json is written back: an Actions secret of this repository or of one of its environments. */
 export interface SecretLocation {
@@ -14,21 +14,32 @@ export interface SecretLocation {
   secret: string
 }
 
-
 /** The repository secret or environment secret named by the inputs, in the repository the job runs for. */
 export function secretLocation(persist: PersistInputs, env: NodeJS.ProcessEnv = process.env): SecretLocation {
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? '').split('/')
-  if (!owner || !repo || rest.length) throw new UserError('persist-secret needs GITHUB_REPOSITORY (owner/name), which the runner sets. Run the action in a GitHub Actions job.')
+  if (!owner || !repo || rest.length)
+    throw new UserError(
+      'persist-secret needs GITHUB_REPOSITORY (owner/name), which the runner sets. Run the action in a GitHub Actions job.'
+    )
   const apiUrl = (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '')
-  if (!URL.canParse(apiUrl)) throw new UserError(`GITHUB_API_URL "${apiUrl}" is not a URL. Run the action on a GitHub Actions runner, which sets it.`)
-  checkPlainHttp('GITHUB_API_URL', apiUrl, { secret: 'persist-token', sent: true, answers: 'its answers can be forged on the way' })
+  if (!URL.canParse(apiUrl))
+    throw new UserError(
+      `GITHUB_API_URL "${apiUrl}" is not a URL. Run the action on a GitHub Actions runner, which sets it.`
+    )
+  checkPlainHttp('GITHUB_API_URL', apiUrl, {
+    secret: 'persist-token',
+    sent: true,
+    answers: 'its answers can be forged on the way'
+  })
   return { apiUrl, owner, repo, environment: persist.environment, secret: persist.secret }
 }
 
 /** "repository secret CODEX_AUTH_JSON of acme/app" or "secret CODEX_AUTH_JSON of environment ci in acme/app". */
 export function describeLocation(where: SecretLocation): string {
   const repo = `${where.owner}/${where.repo}`
-  return where.environment ? `secret ${where.secret} of environment ${where.environment} in ${repo}` : `repository secret ${where.secret} of ${repo}`
+  return where.environment
+    ? `secret ${where.secret} of environment ${where.environment} in ${repo}`
+    : `repository secret ${where.secret} of ${repo}`
 }
 
 /** The `gh` command that stores a fresh auth.json in the secret, for the messages that say how to re-seed. */
@@ -113,10 +124,16 @@ export class SecretStore {
   /** One message a status deserves: what is wrong with persist-token or the names, and what to do. */
   private explain(error: unknown, action: 'read' | 'write', what: 'secret' | 'public key'): UserError {
     const target = describeLocation(this.where)
-    if (!(error instanceof HttpStatusError)) return new UserError(`Could not ${action} the ${target}: ${describeFailure(error)}. Check the runner's network and proxy settings for ${this.where.apiUrl}.`)
+    if (!(error instanceof HttpStatusError))
+      return new UserError(
+        `Could not ${action} the ${target}: ${describeFailure(error)}. Check the runner's network and proxy settings for ${this.where.apiUrl}.`
+      )
     const permissions = error.headers['x-accepted-github-permissions']
     const needs = permissions ? ` (GitHub says the request needs ${permissions})` : ''
-    if (error.status === 401) return new UserError(`persist-token was refused by ${this.where.apiUrl} (HTTP 401): it is invalid, expired or revoked. Store a current token in the persist-token secret.`)
+    if (error.status === 401)
+      return new UserError(
+        `persist-token was refused by ${this.where.apiUrl} (HTTP 401): it is invalid, expired or revoked. Store a current token in the persist-token secret.`
+      )
     if (error.status === 403) {
       return new UserError(
         `persist-token may not ${action} the ${target} (HTTP 403)${needs}. The job's GITHUB_TOKEN cannot ${action} secrets: give a fine-grained personal access token for this repository with ` +
@@ -130,8 +147,12 @@ export class SecretStore {
               ? `persist-environment ${this.where.environment} does not exist in ${this.where.owner}/${this.where.repo}, or persist-token cannot see it (HTTP 404). Check the environment's name, and that the token is granted this repository.`
               : `persist-token cannot see ${this.where.owner}/${this.where.repo} (HTTP 404). Grant the token this repository.`
           )
-        : new UserError(`persist-secret: there is no ${target} (HTTP 404). Create it with the auth.json to seed from (${reseedCommand(this.where)}), and check persist-environment.`)
+        : new UserError(
+            `persist-secret: there is no ${target} (HTTP 404). Create it with the auth.json to seed from (${reseedCommand(this.where)}), and check persist-environment.`
+          )
     }
-    return new UserError(`Could not ${action} the ${target}: ${describeFailure(error)}. GitHub's API may be having trouble; try again.`)
+    return new UserError(
+      `Could not ${action} the ${target}: ${describeFailure(error)}. GitHub's API may be having trouble; try again.`
+    )
   }
 }

@@ -3,7 +3,14 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { cliEnv, runCli } from '../../codex/cli.js'
 import { type CodexHome } from '../../codex/home.js'
-import { age, authSecrets, contentHash, parseChatgptAuth, refreshedLater, type ChatgptAuth } from '../../inputs/auth-json.js'
+import {
+  age,
+  authSecrets,
+  contentHash,
+  parseChatgptAuth,
+  refreshedLater,
+  type ChatgptAuth
+} from '../../inputs/auth-json.js'
 import { type PersistInputs } from '../../inputs/persist.js'
 import { type CreatedPaths } from '../../job/created-paths.js'
 import { UserError } from '../../job/errors.js'
@@ -55,7 +62,8 @@ const REFRESH_FAILURES: { code: string; pattern: RegExp; meaning: string }[] = [
   {
     code: 'invalid_grant',
     pattern: /invalid_grant/,
-    meaning: 'invalid_grant: the refresh token expired or was revoked (a password change, a sign-out everywhere, a removed workspace seat). Re-seed'
+    meaning:
+      'invalid_grant: the refresh token expired or was revoked (a password change, a sign-out everywhere, a removed workspace seat). Re-seed'
   }
 ]
 
@@ -69,8 +77,16 @@ export const chatgpt: SourceKind = {
   name: 'chatgpt',
   select(inputs) {
     if (!inputs.chatgpt) return undefined
-    const selected: ChatgptSelected = { auth: inputs.chatgpt, persist: inputs.persist, allowPublicRepo: inputs.allowAuthJsonOnPublicRepo }
-    return { mode: 'chatgpt', check: () => checkRepository(selected.allowPublicRepo), authenticate: (ctx) => authenticate(ctx, selected) }
+    const selected: ChatgptSelected = {
+      auth: inputs.chatgpt,
+      persist: inputs.persist,
+      allowPublicRepo: inputs.allowAuthJsonOnPublicRepo
+    }
+    return {
+      mode: 'chatgpt',
+      check: () => checkRepository(selected.allowPublicRepo),
+      authenticate: (ctx) => authenticate(ctx, selected)
+    }
   },
   async post() {
     const raw = readValue(StateKey.Chatgpt)
@@ -84,7 +100,9 @@ export const chatgpt: SourceKind = {
     } catch (error) {
       // With a secret to keep current, any failure may lose the refreshed sign-in: say so loudly.
       if (error instanceof UserError || !saved.persist) throw error
-      throw new UserError(`The post step could not check or write back the refreshed auth.json: ${(error as Error).message}. If Codex refreshed it during this job, the secret's copy may no longer work. To re-seed, ${RESEED}, then: ${reseedCommand(saved.persist)}`)
+      throw new UserError(
+        `The post step could not check or write back the refreshed auth.json: ${(error as Error).message}. If Codex refreshed it during this job, the secret's copy may no longer work. To re-seed, ${RESEED}, then: ${reseedCommand(saved.persist)}`
+      )
     } finally {
       await writeSummaryTable('Codex CLI auth: the ChatGPT sign-in after the job', rows)
     }
@@ -92,60 +110,73 @@ export const chatgpt: SourceKind = {
 }
 
 async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Promise<Authenticated> {
-    const { inputs, binary, home, ca, http, created } = ctx
-    const now = new Date()
-    let persist: SavedChatgpt['persist']
-    if (selected.persist) {
-      const where = secretLocation(selected.persist)
-      const updatedAt = await new SecretStore(http, selected.persist.token, where).updatedAt()
-      persist = { ...where, updatedAt }
-      core.info(`persist-secret: the ${describeLocation(where)} was last written at ${updatedAt ? inline(updatedAt) : 'an unknown time'}; the post step writes a refreshed auth.json back to it.`)
-    } else if (owned(home)) {
-      core.warning(
-        'auth-json without persist-secret or codex-home: when Codex refreshes the sign-in during this job, the refreshed auth.json is removed with CODEX_HOME and the secret\'s refresh token is used up. ' +
-          'Set persist-secret (ephemeral runners) or codex-home (a persistent self-hosted runner); see "ChatGPT sign-in (advanced)" in the README.'
-      )
-    }
-    if (inputs.verify) core.info('verify: a ChatGPT sign-in has no check that spends nothing; Codex checks it at its first request.')
+  const { inputs, binary, home, ca, http, created } = ctx
+  const now = new Date()
+  let persist: SavedChatgpt['persist']
+  if (selected.persist) {
+    const where = secretLocation(selected.persist)
+    const updatedAt = await new SecretStore(http, selected.persist.token, where).updatedAt()
+    persist = { ...where, updatedAt }
+    core.info(
+      `persist-secret: the ${describeLocation(where)} was last written at ${updatedAt ? inline(updatedAt) : 'an unknown time'}; the post step writes a refreshed auth.json back to it.`
+    )
+  } else if (owned(home)) {
+    core.warning(
+      "auth-json without persist-secret or codex-home: when Codex refreshes the sign-in during this job, the refreshed auth.json is removed with CODEX_HOME and the secret's refresh token is used up. " +
+        'Set persist-secret (ephemeral runners) or codex-home (a persistent self-hosted runner); see "ChatGPT sign-in (advanced)" in the README.'
+    )
+  }
+  if (inputs.verify)
+    core.info('verify: a ChatGPT sign-in has no check that spends nothing; Codex checks it at its first request.')
 
-    const { auth, placement, restore } = await placeAuthJson(home, selected.auth, created)
-    core.info(`ChatGPT sign-in (auth.json ${placement}): ${describeAuth(auth, now)}`)
-    // The CLI runs only in the action's own home (it leaves lock files and logs): a named home's sign-in is checked from a copy there.
-    if (!owned(home)) await writePrivateFile(path.join(home.cliDir, 'auth.json'), auth.text)
-    const failure = await runCli(binary, ['login', 'status'], cliEnv(home.cliDir, ca?.bundlePath), [...authSecrets(auth), ...authSecrets(selected.auth)])
-    if (failure) {
-      await restore?.()
-      throw new UserError(`codex login status does not accept the auth.json: ${failure.reason}. Check that auth-json holds a current ChatGPT sign-in; ${RESEED} and store the auth.json it writes.`)
-    }
-    if (!owned(home)) {
-      // The sign-in stays, and so does a home the action had to create for it.
-      created.keep(path.join(home.dir, 'auth.json'))
-      core.info(`auth.json in codex-home ${home.dir} is the credential's home: it stays after the job, and Codex keeps it current. Everything else in codex-home is left as it was.`)
-    }
-    const saved: SavedChatgpt = {
-      home: home.dir,
-      named: !owned(home),
-      seedHash: contentHash(auth.text),
-      startedAt: now.getTime(),
-      persist,
-      caFile: ca?.bundlePath,
-      idleTimeoutMs: inputs.networkIdleTimeoutMs
-    }
-    saveValue(StateKey.Chatgpt, JSON.stringify(saved))
-    return {
-      mode: 'chatgpt',
-      fingerprint: fingerprint(auth.accountId),
-      expiresAt: auth.accessExpiresAt,
-      verified: false,
-      env: {},
-      loggedIn: false,
-      summary: [
-        ['ChatGPT plan', auth.planType ?? 'unknown'],
-        ['last_refresh', auth.lastRefresh ? `${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, now)} ago)` : 'not recorded'],
-        ['auth.json', placement],
-        ['Persistence', persistence(saved)]
-      ]
-    }
+  const { auth, placement, restore } = await placeAuthJson(home, selected.auth, created)
+  core.info(`ChatGPT sign-in (auth.json ${placement}): ${describeAuth(auth, now)}`)
+  // The CLI runs only in the action's own home (it leaves lock files and logs): a named home's sign-in is checked from a copy there.
+  if (!owned(home)) await writePrivateFile(path.join(home.cliDir, 'auth.json'), auth.text)
+  const failure = await runCli(binary, ['login', 'status'], cliEnv(home.cliDir, ca?.bundlePath), [
+    ...authSecrets(auth),
+    ...authSecrets(selected.auth)
+  ])
+  if (failure) {
+    await restore?.()
+    throw new UserError(
+      `codex login status does not accept the auth.json: ${failure.reason}. Check that auth-json holds a current ChatGPT sign-in; ${RESEED} and store the auth.json it writes.`
+    )
+  }
+  if (!owned(home)) {
+    // The sign-in stays, and so does a home the action had to create for it.
+    created.keep(path.join(home.dir, 'auth.json'))
+    core.info(
+      `auth.json in codex-home ${home.dir} is the credential's home: it stays after the job, and Codex keeps it current. Everything else in codex-home is left as it was.`
+    )
+  }
+  const saved: SavedChatgpt = {
+    home: home.dir,
+    named: !owned(home),
+    seedHash: contentHash(auth.text),
+    startedAt: now.getTime(),
+    persist,
+    caFile: ca?.bundlePath,
+    idleTimeoutMs: inputs.networkIdleTimeoutMs
+  }
+  saveValue(StateKey.Chatgpt, JSON.stringify(saved))
+  return {
+    mode: 'chatgpt',
+    fingerprint: fingerprint(auth.accountId),
+    expiresAt: auth.accessExpiresAt,
+    verified: false,
+    env: {},
+    loggedIn: false,
+    summary: [
+      ['ChatGPT plan', auth.planType ?? 'unknown'],
+      [
+        'last_refresh',
+        auth.lastRefresh ? `${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, now)} ago)` : 'not recorded'
+      ],
+      ['auth.json', placement],
+      ['Persistence', persistence(saved)]
+    ]
+  }
 }
 
 /** Whether CODEX_HOME is the action's own (no codex-home named). */
@@ -155,7 +186,9 @@ const owned = (home: CodexHome) => home.dir === home.cliDir
 function checkRepository(allow: boolean): void {
   const repository = readEvent(process.env.GITHUB_EVENT_PATH).repository
   if (repository?.private === undefined && repository?.visibility === undefined) {
-    core.warning('The event does not say whether this repository is public, so auth-json is used as if it were private. Never use auth-json on a public repository.')
+    core.warning(
+      'The event does not say whether this repository is public, so auth-json is used as if it were private. Never use auth-json on a public repository.'
+    )
     return
   }
   if (repository.private !== false && repository.visibility !== 'public') return
@@ -166,11 +199,15 @@ function checkRepository(allow: boolean): void {
         'Use api-key or access-token here, or set allow-auth-json-on-public-repo: true if no untrusted code or text can reach this job.'
     )
   }
-  core.warning(`allow-auth-json-on-public-repo: true — a ChatGPT sign-in is used on the public repository ${name}. Keep untrusted code and text away from this job.`)
+  core.warning(
+    `allow-auth-json-on-public-repo: true — a ChatGPT sign-in is used on the public repository ${name}. Keep untrusted code and text away from this job.`
+  )
 }
 
 function describeAuth(auth: ChatgptAuth, now: Date): string {
-  const refreshed = auth.lastRefresh ? `last_refresh ${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, now)} ago)` : 'no last_refresh'
+  const refreshed = auth.lastRefresh
+    ? `last_refresh ${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, now)} ago)`
+    : 'no last_refresh'
   const expiry = auth.accessExpiresAt
     ? auth.accessExpiresAt > now
       ? `the access token expires at ${auth.accessExpiresAt.toISOString()}`
@@ -191,7 +228,11 @@ function persistence(saved: SavedChatgpt): string {
  * as recently as the secret's copy (Codex keeps it current there); otherwise the secret
  * seeds it. `restore` undoes a replacement.
  */
-async function placeAuthJson(home: CodexHome, seed: ChatgptAuth, created: CreatedPaths): Promise<{ auth: ChatgptAuth; placement: Placement; restore?: () => Promise<void> }> {
+async function placeAuthJson(
+  home: CodexHome,
+  seed: ChatgptAuth,
+  created: CreatedPaths
+): Promise<{ auth: ChatgptAuth; placement: Placement; restore?: () => Promise<void> }> {
   const file = path.join(home.dir, 'auth.json')
   if (owned(home)) {
     await writePrivateFile(file, seed.text)
@@ -202,13 +243,19 @@ async function placeAuthJson(home: CodexHome, seed: ChatgptAuth, created: Create
     // Removed if the main step fails before the CLI accepts it; kept after that.
     await writePrivateFile(file, seed.text, (made) => created.add(made)).catch((error: NodeJS.ErrnoException) => {
       // Another job seeded it in the meantime: its file is not ours to touch.
-      throw error.code === 'EEXIST' ? new UserError(`codex-home ${home.dir} got an auth.json from another job while this one seeded it. Run jobs that share a codex-home one at a time (concurrency:).`) : error
+      throw error.code === 'EEXIST'
+        ? new UserError(
+            `codex-home ${home.dir} got an auth.json from another job while this one seeded it. Run jobs that share a codex-home one at a time (concurrency:).`
+          )
+        : error
     })
     return { auth: seed, placement: 'seeded' }
   }
   const notUsable = `codex-home ${home.dir} already holds an auth.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login. Remove that file, or name another codex-home.`
   if (!stat.isFile()) throw new UserError(notUsable)
-  const text = await fs.readFile(file, 'utf8').catch((error: unknown) => Promise.reject(unusableHome(home.dir, error, 'auth.json')))
+  const text = await fs
+    .readFile(file, 'utf8')
+    .catch((error: unknown) => Promise.reject(unusableHome(home.dir, error, 'auth.json')))
   let existing: ChatgptAuth
   try {
     existing = parseChatgptAuth(text, "codex-home's auth.json")
@@ -216,7 +263,9 @@ async function placeAuthJson(home: CodexHome, seed: ChatgptAuth, created: Create
     throw new UserError(notUsable)
   }
   if (existing.accountId === seed.accountId && !refreshedLater(seed, existing)) {
-    core.info(`codex-home's auth.json was refreshed ${existing.lastRefresh?.toISOString() ?? '(never)'}, the secret's ${seed.lastRefresh?.toISOString() ?? '(never)'}: the newer one in codex-home is kept.`)
+    core.info(
+      `codex-home's auth.json was refreshed ${existing.lastRefresh?.toISOString() ?? '(never)'}, the secret's ${seed.lastRefresh?.toISOString() ?? '(never)'}: the newer one in codex-home is kept.`
+    )
     return { auth: existing, placement: 'kept' }
   }
   core.info(
@@ -234,7 +283,9 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
   const stat = await lstatOrUndefined(file)
   if (!stat?.isFile()) {
     rows.push(['Refreshed during the job', 'no: auth.json is gone'])
-    core.warning(`auth.json is gone from ${saved.home}: a Codex command logged out (for example because of forced_login_method), so there is nothing to keep.`)
+    core.warning(
+      `auth.json is gone from ${saved.home}: a Codex command logged out (for example because of forced_login_method), so there is nothing to keep.`
+    )
     return
   }
   const text = await fs.readFile(file, 'utf8')
@@ -244,20 +295,27 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
     current = parseChatgptAuth(text, 'The auth.json Codex left')
   } catch (error) {
     rows.push(['Refreshed during the job', '❌ auth.json is no longer a ChatGPT sign-in'])
-    if (refreshed && saved.persist) throw new UserError(`${(error as Error).message} It was not written to the ${describeLocation(saved.persist)}.`)
+    if (refreshed && saved.persist)
+      throw new UserError(`${(error as Error).message} It was not written to the ${describeLocation(saved.persist)}.`)
     core.warning((error as Error).message)
     return
   }
   const now = new Date()
   rows.push(['Refreshed during the job', refreshed ? 'yes' : 'no'])
-  rows.push(['last_refresh', current.lastRefresh ? `${current.lastRefresh.toISOString()} (${age(current.lastRefresh, now)} ago)` : 'not recorded'])
+  rows.push([
+    'last_refresh',
+    current.lastRefresh ? `${current.lastRefresh.toISOString()} (${age(current.lastRefresh, now)} ago)` : 'not recorded'
+  ])
   if (refreshed) core.info(`Codex refreshed the ChatGPT sign-in during the job: ${describeAuth(current, now)}`)
   for (const problem of await refreshFailures(saved, refreshed, current, now)) {
     core.warning(problem)
     rows.push(['⚠️ Refresh', problem])
   }
   if (!saved.persist) {
-    rows.push(['Persisted', saved.named ? `kept in codex-home ${saved.home}` : 'no (no persist-secret): removed with CODEX_HOME'])
+    rows.push([
+      'Persisted',
+      saved.named ? `kept in codex-home ${saved.home}` : 'no (no persist-secret): removed with CODEX_HOME'
+    ])
     return
   }
   if (!refreshed) {
@@ -278,7 +336,11 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
 }
 
 /** Writes the refreshed file to the secret (retried by the HTTP client), warning when someone else wrote it during the job. */
-async function writeBack(saved: SavedChatgpt, where: NonNullable<SavedChatgpt['persist']>, text: string): Promise<void> {
+async function writeBack(
+  saved: SavedChatgpt,
+  where: NonNullable<SavedChatgpt['persist']>,
+  text: string
+): Promise<void> {
   const token = core.getInput('persist-token')
   if (!token) throw new UserError('persist-token is empty in the post step.')
   const ca = saved.caFile ? await loadCaBundle(undefined, saved.caFile) : undefined
@@ -289,7 +351,7 @@ async function writeBack(saved: SavedChatgpt, where: NonNullable<SavedChatgpt['p
     if (updatedAt !== where.updatedAt) {
       core.warning(
         `The ${describeLocation(where)} was written by someone else during this job (updated_at ${where.updatedAt || 'unknown'}, now ${updatedAt}): another job rotated the credential. ` +
-          'Jobs that share one auth.json break each other (refresh_token_reused): serialize them with `concurrency:` (one group per secret). This job\'s refreshed file is written now.'
+          "Jobs that share one auth.json break each other (refresh_token_reused): serialize them with `concurrency:` (one group per secret). This job's refreshed file is written now."
       )
     }
     await store.write(text)
@@ -305,13 +367,20 @@ async function writeBack(saved: SavedChatgpt, where: NonNullable<SavedChatgpt['p
  * there. An access token that expired before the post step with auth.json unchanged means
  * no refresh was saved.
  */
-async function refreshFailures(saved: SavedChatgpt, refreshed: boolean, current: ChatgptAuth, now: Date): Promise<string[]> {
+async function refreshFailures(
+  saved: SavedChatgpt,
+  refreshed: boolean,
+  current: ChatgptAuth,
+  now: Date
+): Promise<string[]> {
   const found = new Set<string>()
   for (const file of await logFiles(saved.home, saved.startedAt)) {
     const text = await fs.readFile(file, 'latin1').catch(() => '')
     for (const failure of REFRESH_FAILURES) if (failure.pattern.test(text)) found.add(failure.code)
   }
-  const problems = REFRESH_FAILURES.filter((f) => found.has(f.code)).map((f) => `The CLI's log records a failed refresh, ${f.meaning}: ${RESEED}.`)
+  const problems = REFRESH_FAILURES.filter((f) => found.has(f.code)).map(
+    (f) => `The CLI's log records a failed refresh, ${f.meaning}: ${RESEED}.`
+  )
   if (!refreshed && current.accessExpiresAt && current.accessExpiresAt <= now) {
     problems.push(
       `auth.json was not refreshed, although its access token expired at ${current.accessExpiresAt.toISOString()}: either no Codex command ran, or its refresh failed. ` +
@@ -323,8 +392,12 @@ async function refreshFailures(saved: SavedChatgpt, refreshed: boolean, current:
 
 /** The CLI's log files in CODEX_HOME (log/, logs_*.sqlite*) written since the main step, up to 32 MiB each. */
 async function logFiles(home: string, since: number): Promise<string[]> {
-  const inLog = (await fs.readdir(path.join(home, 'log')).catch(() => [] as string[])).map((name) => path.join(home, 'log', name))
-  const databases = (await fs.readdir(home).catch(() => [] as string[])).filter((name) => /^logs_\d+\.sqlite/.test(name)).map((name) => path.join(home, name))
+  const inLog = (await fs.readdir(path.join(home, 'log')).catch(() => [] as string[])).map((name) =>
+    path.join(home, 'log', name)
+  )
+  const databases = (await fs.readdir(home).catch(() => [] as string[]))
+    .filter((name) => /^logs_\d+\.sqlite/.test(name))
+    .map((name) => path.join(home, name))
   const recent: string[] = []
   for (const file of [...inLog, ...databases]) {
     const stat = await lstatOrUndefined(file)
