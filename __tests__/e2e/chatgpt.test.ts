@@ -8,7 +8,7 @@
  * command, repeated "tokens" keys, redirects, a symlinked auth.json at post time, odd
  * values, a payload that does not say whether the repository is public.
  */
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as net from 'node:net'
@@ -309,6 +309,21 @@ describe('a persistent runner: a named codex-home keeps the refreshed auth.json'
     const post = await runner.post()
     expect(post.summary).toMatch(/Refreshed during the job.*yes/s)
     expect(await snapshot(home)).toEqual({ ...before, 'auth.json': fresh.text })
+  })
+
+  test('a codex-home that does not exist yet (the first job): the refreshed auth.json stays after the post step', async () => {
+    const home = path.join(runner.root, 'persistent-home-new')
+    runner.keptCredentials.add(path.join(home, 'auth.json'))
+    const seed = signIn()
+    const result = await main({ 'auth-json': seed.text, 'codex-home': home })
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toContain(`auth.json in codex-home ${home} is the credential's home: it stays after the job`)
+    await refreshInPlace(home)
+    const post = await runner.post()
+    expect(post.summary).toMatch(/Persisted.*kept in codex-home/s)
+    expect(post.stdout).not.toMatch(/::warning::/)
+    // Promised: "That auth.json stays after the job".
+    expect(existsSync(path.join(home, 'auth.json'))).toBe(true)
   })
 
   test('an auth.json that is another kind of login is refused and left alone', async () => {

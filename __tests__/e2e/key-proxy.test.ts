@@ -1,8 +1,11 @@
 /**
- * key-isolation: proxy and api-base-url, against the real Codex CLI: a later step's
+ * key-isolation: proxy and api-base-url: against the real Codex CLI, a later step's
  * `codex exec` reaches a fake upstream through the detached key proxy (over HTTP, and over
  * HTTPS with a test CA), or an Azure-shaped endpoint directly; the key is in no file, no
- * environment and no command line; the post step stops the proxy.
+ * environment and no command line; the post step stops the proxy. Then, with the stand-in
+ * codex: verify against such endpoints (redirects included), the proxy variables the key
+ * proxy honours or refuses, a proxy that stops or whose directory vanishes mid-job, the
+ * headers it drops, and the inputs it refuses.
  */
 import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
@@ -14,6 +17,7 @@ import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { listFiles, Runner } from '../harness/runner.js'
+import { LoopbackServer, sendJson } from '../harness/servers.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
@@ -22,12 +26,18 @@ const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const runners: Runner[] = []
-const servers: FakeOpenAI[] = []
+const servers: { stop(): Promise<void> }[] = []
 
 async function newRunner(): Promise<Runner> {
   const runner = await Runner.create({ toolCache: sharedToolCache() })
   runners.push(runner)
   return runner
+}
+
+/** A loopback server stopped after the test. */
+async function started<T extends { start(): Promise<T>; stop(): Promise<void> }>(server: T): Promise<T> {
+  servers.push(await server.start())
+  return server
 }
 
 async function upstream(options: ConstructorParameters<typeof FakeOpenAI>[0] = {}): Promise<FakeOpenAI> {
@@ -382,3 +392,275 @@ test.each([
   expect(main.errors).toEqual([expect.stringMatching(pattern)])
   expect(await runner.tempFiles()).toEqual([])
 })
+
+/**
+ * SECURITY.md: "No secret over plain http beyond this machine … refuses before any request
+ * when … the verify key would be sent"; README: the key "leaves the proxy only towards
+ * api-base-url". verify follows redirects (http.ts open(): maxRedirections 5) and undici
+ * strips only authorization/cookie/proxy-authorization on a cross-origin redirect, so
+ * Azure's `api-key` header follows the redirect to any other origin, plain http included.
+ */
+test.each([['proxy'], ['none']])(
+  'verify (key-isolation %s) does not send the Azure api-key to the origin an Azure endpoint redirects to',
+  async (isolation) => {
+    const elsewhere = await started(new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] })))
+    const azure = await started(
+      new LoopbackServer((_req, res) => {
+        res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/collect/models` })
+        res.end()
+      })
+    )
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      {
+        'api-key': AZURE_KEY,
+        'api-base-url': `${azure.origin}/openai/v1`,
+        'key-isolation': isolation,
+        verify: 'true',
+        install: 'false'
+      },
+      codex.env
+    )
+    await runner.post()
+    expect(azure.requests[0]?.headers['api-key']).toBe(AZURE_KEY)
+    // Before the fix the other origin got the key, and verify reported it "accepted".
+    expect({
+      leaked: elsewhere.requests.map((r) => r.headers['api-key']),
+      stdout: main.stdout.includes('accepted by')
+    }).toEqual({ leaked: [], stdout: false })
+  }
+)
+
+/**
+ * README: the proxy "uses the CA bundle and HTTPS_PROXY/NO_PROXY the way the action's own
+ * downloads do", and those "go through HTTPS_PROXY (https), HTTP_PROXY (http) or ALL_PROXY".
+ * detached.ts HELPER_ENV passes no ALL_PROXY/all_proxy to the proxy, so with ALL_PROXY alone
+ * verify goes through the proxy and the key proxy goes around it.
+ */
+test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
+  'with only %s set, the key proxy forwards through that proxy like verify does',
+  async (variable) => {
+    const api = await upstream()
+    const forward = await started(new ForwardProxy())
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const env = { ...codex.env, [variable]: forward.url }
+    const main = await runner.main(
+      {
+        'api-key': TEST_API_KEY,
+        'api-base-url': api.apiBaseUrl,
+        'key-isolation': 'proxy',
+        verify: 'true',
+        install: 'false'
+      },
+      env
+    )
+    expect(main.errors).toEqual([])
+    // undici's ProxyAgent tunnels plain http too: each process opens one CONNECT.
+    const through = () => forward.connects.length + forward.forwarded.length
+    expect(through()).toBe(1)
+    const base = await proxyBase(main.outputs['codex-home'])
+    expect((await fetch(`${base}/models`)).status).toBe(200)
+    expect(api.server.requests).toHaveLength(2)
+    // Before the fix, with ALL_PROXY the key proxy went direct.
+    expect(through()).toBe(2)
+    await runner.post(env)
+  }
+)
+
+/**
+ * README: "If something kills it during the job, the next codex call fails at once with
+ * 'The codex-auth-action key proxy (pid …) is no longer running…', instead of waiting for
+ * the network forever"; issue 13: "It must not hang." When the proxy stops because its
+ * directory went (a cleanup step that empties RUNNER_TEMP, common on self-hosted runners)
+ * or its deadline passed, the guard exits too (helpers/key-proxy/server.ts runGuard: stopRequested), the
+ * port refuses connections, and Codex retries.
+ */
+test('the proxy stopped by removal of its directory mid-job: codex exec fails at once naming the proxy', async () => {
+  const api = await upstream()
+  const runner = await newRunner()
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'key-isolation': 'proxy',
+    'api-base-url': api.apiBaseUrl,
+    'codex-version': CODEX_VERSION
+  })
+  expect(main.errors).toEqual([])
+  const dir = main.state['key-proxy-dir']
+  await fs.rm(dir, { recursive: true, force: true })
+  await sleep(1000)
+  const started = Date.now()
+  const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
+    timeoutMs: 60_000
+  })
+  const took = Date.now() - started
+  await runner.post()
+  expect({
+    timedOut: exec.timedOut,
+    slow: took > 30_000,
+    named: `${exec.stdout}\n${exec.stderr}`.includes('key proxy')
+  }).toEqual({ timedOut: false, slow: false, named: true })
+}, 180_000)
+
+/**
+ * SECURITY.md: "With export-env: true it is refused when the exported variable is among
+ * [the variables the model's commands would see]". For Azure without the proxy the exported
+ * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
+ * Azure key into every command the model runs.
+ */
+test.each([
+  ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
+  ['the default excludes off', 'ignore_default_excludes = true']
+])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    {
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'export-env': 'true',
+      config: `[shell_environment_policy]\n${policy}\n`,
+      install: 'false'
+    },
+    codex.env
+  )
+  await runner.post()
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toEqual([expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')])
+  expect(Object.keys(main.exported)).not.toContain('AZURE_OPENAI_API_KEY')
+})
+
+/** A named codex-home with Azure (no proxy): the key lands in its config.toml; it must be 0600 and go in post. */
+test('named codex-home, Azure without proxy: config.toml 0600, removed by post, home byte-identical', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const named = path.join(runner.root, 'named-home')
+  await fs.mkdir(named, { mode: 0o755 })
+  const main = await runner.main(
+    {
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'codex-home': named,
+      install: 'false'
+    },
+    codex.env
+  )
+  expect(main.errors).toEqual([])
+  const file = path.join(named, 'config.toml')
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+  expect(text.includes(AZURE_KEY) ? (await fs.stat(file)).mode & 0o777 : 0o600).toBe(0o600)
+  await runner.post()
+  expect(await fs.readdir(named)).toEqual([])
+})
+
+/** A main step that fails after the proxy started (a named codex-home that holds auth.json): one error, no process left. */
+test('main fails after the proxy started: one ::error::, and no key proxy or guard left running', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const named = path.join(runner.root, 'named-home')
+  await fs.mkdir(named)
+  await fs.writeFile(path.join(named, 'auth.json'), '{}')
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': named, install: 'false' },
+    codex.env
+  )
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toHaveLength(1)
+  await sleep(1500)
+  expect(keyProxyProcesses(runner.root)).toEqual([])
+})
+
+/**
+ * README: the proxy "drops any credential header on the way in". helpers/key-proxy/server.ts DROPPED is a
+ * short list: Azure API Management's `Ocp-Apim-Subscription-Key` (a gateway in front of
+ * Azure OpenAI, the documented use) and `X-Goog-Api-Key` pass through, and so does
+ * `X-HTTP-Method-Override`, which some gateways honour as the method.
+ */
+test('credential and method-override headers a local caller adds are not forwarded upstream', async () => {
+  const api = await upstream()
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'key-isolation': 'proxy', install: 'false' },
+    codex.env
+  )
+  const base = await proxyBase(main.outputs['codex-home'])
+  const added = {
+    'ocp-apim-subscription-key': 'someone-elses',
+    'x-goog-api-key': 'someone-elses',
+    'x-http-method-override': 'DELETE'
+  }
+  expect((await fetch(`${base}/models`, { headers: added })).status).toBe(200)
+  const forwarded = api.server.requests.at(-1)?.headers ?? {}
+  await runner.post()
+  expect(Object.keys(added).filter((name) => name in forwarded)).toEqual([])
+})
+
+test('key proxy whose directory is removed during the job: the post step leaves no helper process running', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1' },
+    codex.env
+  )
+  expect(main.errors).toEqual([])
+  const dir = main.state['key-proxy-dir']
+  const ours = keyProxyProcesses(runner.root).map((p) => p.pid)
+  expect(ours).toHaveLength(2)
+  // README: "If something kills it during the job (or removes its directory) … the guard … until the post step (or the 6-hour limit) ends it."
+  await fs.rm(dir, { recursive: true, force: true })
+  await sleep(500)
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+  for (let i = 0; i < 40 && ours.some(alive); i++) await sleep(100)
+  const left = ours.filter(alive)
+  for (const pid of left) process.kill(pid, 'SIGKILL')
+  expect(left).toEqual([])
+}, 60_000)
+
+test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected failure … bug"', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    {
+      install: 'false',
+      'api-key': TEST_API_KEY,
+      'key-isolation': 'proxy',
+      'api-base-url': 'https://api.example.test/v1'
+    },
+    { ...codex.env, HTTPS_PROXY: 'http://[bad' }
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(await runner.tempFiles()).toEqual([])
+}, 60_000)
+
+test('key proxy + a codex-home that is a regular file: the error says what is wrong (not "has its own config.toml")', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const file = path.join(runner.root, 'not-a-dir')
+  await fs.writeFile(file, 'x')
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': file },
+    codex.env
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
+})
+
+test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    {
+      install: 'false',
+      'api-key': TEST_API_KEY,
+      'key-isolation': 'proxy',
+      'api-base-url': 'https://api.example.test/v1'
+    },
+    { ...codex.env, ALL_PROXY: 'socks5://127.0.0.1:1080' }
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+}, 60_000)

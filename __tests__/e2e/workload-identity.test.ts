@@ -207,6 +207,24 @@ test('an OIDC answer without a token is one clear error, not a bug report', asyn
   }
 })
 
+test('an OIDC endpoint answering JSON null gives one clear line, not "Unexpected failure … bug"', async () => {
+  const server = await new LoopbackServer((_req, res) => sendJson(res, 200, null)).start()
+  try {
+    const result = await main(
+      {},
+      {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${server.origin}/oidc/token?api-version=2.0`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken
+      }
+    )
+    expect(result.exitCode).toBe(1)
+    expect(result.errors).toHaveLength(1)
+    expect(result.errors[0]).not.toMatch(/Unexpected failure/)
+  } finally {
+    await server.stop()
+  }
+})
+
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
   const real = await Runner.create({ toolCache: sharedToolCache() })
   try {

@@ -14,6 +14,7 @@ import { listFiles } from '../harness/runner.js'
 const job = standInJobs()
 
 const TOKEN = 'at-personalAccessTokenForTheHardeningTests'
+const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
 function main(inputs: Record<string, string>) {
   return job.runner.main(
@@ -183,5 +184,28 @@ describe('shell_environment_policy: credential variables for commands the model 
     expect(result.errors).toEqual([])
     expect(warnings(result)).toEqual([])
     await job.runner.post()
+  })
+  /**
+   * SECURITY.md: "With export-env: true it is refused when the exported variable is among
+   * [the variables the model's commands would see]". For Azure without the proxy the exported
+   * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
+   * Azure key into every command the model runs.
+   */
+  test.each([
+    ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
+    ['the default excludes off', 'ignore_default_excludes = true']
+  ])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
+    const result = await main({
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'export-env': 'true',
+      config: `[shell_environment_policy]\n${policy}\n`
+    })
+    await job.runner.post()
+    expect(result.exitCode).toBe(1)
+    expect(result.errors).toEqual([
+      expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')
+    ])
+    expect(Object.keys(result.exported)).not.toContain('AZURE_OPENAI_API_KEY')
   })
 })
