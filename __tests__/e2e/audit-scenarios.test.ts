@@ -1,14 +1,16 @@
 /**
- * The three audits every Runner gets at dispose besides the leak scan (harness/audit.js):
- * the user's directories before = after, the workflow commands in every step's output,
- * and what the CLI was started with. Each is shown to find what it is meant to find, then
- * run over the scenarios that would show each class of defect.
+ * The audits every Runner gets at dispose besides the leak scan (harness/audit.js): the
+ * user's directories before = after, the workflow commands in every step's output, what
+ * the CLI was started with, and the processes of dist/ left running. Each is shown to find
+ * what it is meant to find, then run over the scenarios that would show each class of
+ * defect; and disposing fails when the audit cannot be counted.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import {
   auditCliRecords,
   auditCommands,
+  auditProcesses,
   compareTrees,
   parseCommandLine,
   snapshotTree,
@@ -22,6 +24,7 @@ import {
   spoofingCodexScript,
   standInCodex
 } from '../harness/fake-package.js'
+import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
@@ -211,5 +214,43 @@ describe('the CLI environment', () => {
       ])
     )
     await fs.rm(records, { recursive: true })
+  })
+})
+
+describe('processes and the audit itself', () => {
+  test('a key proxy and guard left running are found, and ended', async () => {
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1', install: 'false' },
+      codex.env
+    )
+    expect(main.errors).toEqual([])
+    const started = keyProxyProcesses(runner.root)
+    expect(started.map((p) => p.guard).sort()).toEqual([false, true])
+    // No post step: what a test that forgets it leaves. Disposing runs this first, and fails on any finding.
+    const findings = await auditProcesses(runner.root)
+    expect(findings.sort()).toEqual(
+      started
+        .map(
+          ({ pid, guard }) =>
+            `dist/key-proxy${guard ? ' --guard' : ''} (pid ${pid}) still running at the end of the scenario`
+        )
+        .sort()
+    )
+    expect(started.filter((p) => alive(p.pid))).toEqual([])
+  })
+
+  test('outside the e2e global setup a scenario cannot be counted, and disposing it fails instead of skipping', async () => {
+    const job = await Runner.create()
+    const codex = await standInCodex(job.root)
+    expect((await job.main({ 'api-key': TEST_API_KEY, install: 'false' }, codex.env)).errors).toEqual([])
+    await job.post()
+    const shared = process.env.CODEX_AUTH_TEST_SHARED
+    delete process.env.CODEX_AUTH_TEST_SHARED
+    try {
+      await expect(job.dispose()).rejects.toThrow(/the e2e global setup did not run/)
+    } finally {
+      process.env.CODEX_AUTH_TEST_SHARED = shared
+    }
   })
 })

@@ -193,6 +193,8 @@ test('through HTTPS_PROXY the proxy tunnels to the upstream, trusting the CA; NO
       expect([env, models.status]).toEqual([env, 200])
       expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
       expect([env, forward.connects.length - before]).toEqual([env, tunnels])
+      // Without the post step the proxy would end with its directory and leave its guard for 6 hours.
+      expect((await runner.post(env)).exitCode).toBe(0)
     }
   } finally {
     await forward.stop()

@@ -13,10 +13,12 @@ import { parse } from 'yaml'
 import {
   auditCliRecords,
   auditCommands,
+  auditProcesses,
   CLI_RECORDS,
   compareTrees,
   filePlaces,
   findLeaks,
+  helpersStarted,
   recordFigures,
   snapshotTree,
   toolCacheHalfStates,
@@ -362,10 +364,12 @@ export class Runner {
    * step with export-env, and CODEX_HOME while no post step has run after the login.
    * Then compares the user's directories with what they held before (after a post step,
    * nothing of the action's may remain in them either), parses every step's output for
-   * commands the action did not issue, and searches what the CLI was started with.
+   * commands the action did not issue, and searches what the CLI was started with. First
+   * of all, it looks for processes of dist/ the job left running (and ends them).
    * @returns {Promise<import('./audit.js').AuditResult>}
    */
   async audit() {
+    const processes = await auditProcesses(this.root)
     /** @type {import('./audit.js').Place[]} */
     const places = []
     const halfStates = []
@@ -440,37 +444,47 @@ export class Runner {
       commands,
       commandCount,
       cliEnv,
-      cliCalls: cliRecords.length
+      cliCalls: cliRecords.length,
+      processes,
+      helpers: this.#steps.reduce((n, s) => n + (s.kind === 'main' ? helpersStarted(s.result.stdout) : 0), 0)
     }
   }
 
-  /** Audits the job (when the jest global setup runs the suite), then deletes the runner's directories. */
+  /**
+   * Audits the job, adds its figures to the run's, then deletes the runner's directories.
+   * Fails when the audit finds anything, and when it cannot run or be counted. A runner
+   * that ran no step only has its processes looked for.
+   */
   async dispose() {
     try {
-      if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
-        const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } =
-          await this.audit()
-        const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
-        recordFigures({
-          scenarios: 1,
-          steps: this.#steps.length,
-          failedMainSteps: failed,
-          canaries: this.canaries.size,
-          forms,
-          places,
-          searches: forms * places,
-          leaks: leaks.length,
-          halfStates: halfStates.length,
-          userPaths,
-          userState: userState.length,
-          commands: commandCount,
-          commandFindings: commands.length,
-          cliCalls,
-          cliEnv: cliEnv.length
-        })
-        const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv]
-        if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
+      if (!this.#steps.length) {
+        const processes = await auditProcesses(this.root)
+        if (processes.length) throw new Error(`security audit failed:\n${processes.join('\n')}`)
+        return
       }
+      const audit = await this.audit()
+      const { leaks, halfStates, userState, commands, cliEnv, processes } = audit
+      recordFigures({
+        scenarios: 1,
+        steps: this.#steps.length,
+        failedMainSteps: this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length,
+        canaries: this.canaries.size,
+        forms: audit.forms,
+        places: audit.places,
+        searches: audit.forms * audit.places,
+        leaks: leaks.length,
+        halfStates: halfStates.length,
+        userPaths: audit.userPaths,
+        userState: userState.length,
+        commands: audit.commandCount,
+        commandFindings: commands.length,
+        cliCalls: audit.cliCalls,
+        cliEnv: cliEnv.length,
+        helpers: audit.helpers,
+        processesLeft: processes.length
+      })
+      const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv, ...processes]
+      if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
     } finally {
       await fs.rm(this.root, { recursive: true, force: true })
     }
