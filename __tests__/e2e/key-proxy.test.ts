@@ -142,7 +142,7 @@ test.each([
     expect(post.exitCode).toBe(0)
     expect(post.stdout).toMatch(
       new RegExp(
-        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded, no upstream error, 5 refused; stopped\\.`
+        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded \\(${api.upgrades().length} of them websockets, which carried ${api.websocketMessages.length} messages upstream\\), no upstream error, 5 refused; stopped\\.`
       )
     )
     for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)

@@ -16,8 +16,8 @@ import type { Authenticated, ConfigContext, SourceKind } from './source.js'
 const PROVIDER = 'codex-auth-action'
 
 /** A custom provider in config.toml: Codex then needs no login and no auth.json. */
-function provider(name: string, baseUrl: string, headers?: Record<string, string>): Record<string, unknown> {
-  const table = { name, base_url: baseUrl, wire_api: 'responses', ...(headers && { http_headers: headers }) }
+function provider(name: string, baseUrl: string, settings: Record<string, unknown> = {}): Record<string, unknown> {
+  const table = { name, base_url: baseUrl, wire_api: 'responses', ...settings }
   return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
 }
 
@@ -79,8 +79,11 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'
+  const websockets = status.websockets
+    ? ` (${status.websockets} of them websockets, which carried ${status.websocketMessages} messages upstream)`
+    : ''
   core.info(
-    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`
+    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${websockets}${errors}, ${status.refused} refused; stopped.`
   )
 }
 
@@ -111,7 +114,8 @@ export const keyProxy: SourceKind = {
         await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
         chosen = await chooseCredential(credentials, inputs, http)
         const baseUrl = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
-        return provider('codex-auth-action key proxy', baseUrl)
+        // The proxy relays Codex's WebSocket transport too, so Codex keeps its faster one.
+        return provider('codex-auth-action key proxy', baseUrl, { supports_websockets: true })
       },
       authenticate: async () => configured(chosen)
     }
@@ -144,7 +148,7 @@ export const azureKey: SourceKind = {
       async configFor({ http }) {
         await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
         chosen = await chooseCredential(credentials, inputs, http)
-        return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': chosen.credential.secret })
+        return provider('Azure OpenAI', inputs.apiBaseUrl, { http_headers: { 'api-key': chosen.credential.secret } })
       },
       authenticate: async () => configured(chosen, AZURE_KEY_VARIABLE)
     }

@@ -16,8 +16,12 @@ export interface KeyProxyConfig {
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
 export interface KeyProxyStatus extends HelperStatus {
-  /** Requests forwarded upstream. */
+  /** Requests forwarded upstream, websocket upgrades included. */
   requests: number
+  /** Of those, websocket upgrades (Codex's WebSocket transport). */
+  websockets: number
+  /** Messages Codex sent upstream over those websockets (one `response.create` a turn). */
+  websocketMessages: number
   /** Requests refused: no capability, or not one of the three Codex needs. */
   refused: number
   /** Upstream failures: no connection, or a 5xx answer. */
