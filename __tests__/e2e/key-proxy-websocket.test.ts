@@ -90,20 +90,14 @@ function turn(ws: WebSocket): Promise<string[]> {
 
 async function mainWithProxy(runner: Runner, api: FakeOpenAI, inputs: Record<string, string> = {}, env = {}) {
   const main = await runner.main(
-    {
-      'api-key': TEST_API_KEY,
-      'api-base-url': api.apiBaseUrl,
-      'key-isolation': 'proxy',
-      'codex-version': CODEX_VERSION,
-      ...inputs
-    },
+    { 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'codex-version': CODEX_VERSION, ...inputs },
     env
   )
   expect(main.errors).toEqual([])
   return { main, base: (await providerOf(main.outputs['codex-home'])).base_url }
 }
 
-test('with key-isolation: proxy, codex exec completes its turn over the websocket through the proxy; no auth.json; post leaves no process', async () => {
+test('nothing but api-key: codex exec completes its turn over the websocket through the proxy; no auth.json; post leaves no process', async () => {
   const api = await upstream()
   const runner = await newRunner()
   const { main } = await mainWithProxy(runner, api)

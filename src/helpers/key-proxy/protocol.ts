@@ -9,6 +9,8 @@ export interface KeyProxyConfig {
   capability: string
   /** Its private directory: status.json, and the `stop` file the post step creates. */
   dir: string
+  /** What that `stop` file must hold: only main and post know it (any process of the job can write a file there). */
+  stopToken: string
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   ca?: string[]

@@ -23,7 +23,7 @@ import { replaceFile } from '../../job/files.js'
 import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
-import { STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
+import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus } from './protocol.js'
 
@@ -53,12 +53,15 @@ const DROPPED = new Set([
  */
 const DROPPED_NAMES = /auth|key|token|secret|cookie|password|override|^x-forwarded-|^proxy-/i
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
+/** How long the guard outlives the proxy's deadline at most: 5 days, the longest a self-hosted runner's job runs. */
+const GUARD_EXTRA_MS = 5 * 24 * 3600_000
 /** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
 const STREAM_IDLE_MS = 300_000
 
 /** What the guard gets on stdin; it never sees the key. */
 interface GuardConfig {
   dir: string
+  stopToken: string
   deadline: number
   pid: number
   upstream: string
@@ -239,6 +242,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   })
   const guard = startGuard(server, {
     dir: config.dir,
+    stopToken: config.stopToken,
     deadline: config.deadline,
     pid: process.pid,
     upstream: upstream.origin
@@ -252,9 +256,10 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
 
   const timer = setInterval(() => {
-    if (stopRequested(config.dir, config.deadline)) {
-      // An orderly end: the guard goes too. Any other (its directory removed mid-job) leaves the guard to explain it.
-      if (stopAsked(config.dir) || Date.now() > config.deadline) guard?.stdin?.write('stop\n')
+    if (stopRequested(config.dir, config.deadline, config.stopToken)) {
+      // Only the post step's stop (it alone has the token) is orderly: the guard goes too. Any
+      // other end (its directory removed, the deadline) leaves the guard to explain it to Codex.
+      if (stopAsked(config.dir, config.stopToken)) guard?.stdin?.write('stop\n')
       clearInterval(timer)
       server.close()
       server.closeAllConnections()
@@ -286,10 +291,12 @@ async function runGuard(config: GuardConfig): Promise<void> {
   // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
   await stdinEnded
   const orderly = received.slice(received.indexOf('\n') + 1).includes('stop')
-  if (orderly || Date.now() > config.deadline) process.exit(0)
-  const message =
-    `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
-    'the API key lived only in that process. Something on the runner ended it; run the job again.'
+  if (orderly) process.exit(0)
+  const why =
+    Date.now() > config.deadline
+      ? `It ended at its time limit, ${MAX_LIFETIME_MS / 3600_000} hours after the action started it; run codex within that time of the action's step.`
+      : 'Something on the runner ended it; run the job again.'
+  const message = `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: the API key lived only in that process. ${why}`
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
   http
     .createServer((_req, res) => sendError(res, 410, message))
@@ -301,9 +308,10 @@ async function runGuard(config: GuardConfig): Promise<void> {
       )
     )
     .listen({ fd: 3 })
-  // Its directory may be gone (that may be why the proxy ended): only a stop request or the deadline ends the guard.
+  // Its directory may be gone (that may be why the proxy ended): only the post step's stop ends
+  // the guard, so Codex never meets silence; a guard whose post step never came goes after GUARD_EXTRA_MS.
   setInterval(() => {
-    if (stopAsked(config.dir) || Date.now() > config.deadline) process.exit(0)
+    if (stopAsked(config.dir, config.stopToken) || Date.now() > config.deadline + GUARD_EXTRA_MS) process.exit(0)
   }, STOP_POLL_MS)
 }
 
