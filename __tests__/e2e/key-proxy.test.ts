@@ -223,8 +223,8 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
 }, 180_000)
 
 test.each([
-  ['through the key proxy', 'proxy'],
-  ['without the proxy', 'none']
+  ['key-isolation: proxy', 'proxy'],
+  ['the default, auto: an Azure key always goes through the proxy', '']
 ])(
   'Azure OpenAI v1 (%s): the key goes in the api-key header only',
   async (_kind, isolation) => {
@@ -261,6 +261,7 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
   const main = await runner.main({
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
+    'key-isolation': 'none',
     'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
@@ -359,7 +360,7 @@ test.each([
   ],
   [
     { 'api-key': TEST_API_KEY, 'key-isolation': 'memory' },
-    /^::error::key-isolation must be none or proxy, not "memory"\./
+    /^::error::key-isolation must be auto, proxy or none, not "memory"\./
   ],
   [
     { 'api-key': TEST_API_KEY, 'api-base-url': 'ftp://gateway.example.com/v1' },

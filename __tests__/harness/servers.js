@@ -25,6 +25,8 @@ export class LoopbackServer {
    * @type {((req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined}
    */
   onUpgrade
+  /** @type {((socket: import('node:net').Socket) => void) | undefined} sees every connection (the benchmark counts bytes) */
+  onConnection
 
   /**
    * @param {Handler} handler
@@ -62,6 +64,7 @@ export class LoopbackServer {
       else socket.destroy()
     })
     server.on('connection', (socket) => {
+      this.onConnection?.(socket)
       this.#sockets.add(socket)
       socket.on('close', () => this.#sockets.delete(socket))
     })
