@@ -89,7 +89,10 @@ async function startProxy(upstreamUrl) {
     stdio: ['pipe', 'pipe', 'ignore'],
     env: { PATH: process.env.PATH ?? '' }
   })
-  child.stdin.end(JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, deadline: Date.now() + 600_000 }))
+  const stopToken = randomBytes(32).toString('base64url')
+  child.stdin.end(
+    JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, stopToken, deadline: Date.now() + 600_000 })
+  )
   /** @type {string} */
   const line = await new Promise((resolve, reject) => {
     child.once('exit', () => reject(new Error('dist/key-proxy exited before it was ready: run npm run build')))
@@ -103,7 +106,12 @@ async function startProxy(upstreamUrl) {
     base: `http://127.0.0.1:${port}/${capability}/v1`,
     pid: /** @type {number} */ (child.pid),
     readyMs,
-    stop: () => fs.rm(dir, { recursive: true, force: true })
+    // As the post step stops it: the token in its stop file ends the proxy and its guard.
+    stop: async () => {
+      await fs.writeFile(path.join(dir, 'stop'), stopToken)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   }
 }
 

@@ -96,8 +96,9 @@ describe('before = after', () => {
     'a named codex-home is as the user left it after the %s path and the post step',
     async (_path, script, timeoutMs) => {
       const { env } = await standInCodex(runner.root, script)
+      // The login's success, failure and cancellation: key-isolation none, so that a login runs.
       const main = await runner.main(
-        { 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome() },
+        { 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome(), 'key-isolation': 'none' },
         env,
         timeoutMs
       )
@@ -160,7 +161,7 @@ describe('workflow commands', () => {
   test('what a CLI prints on a failed login, in its log and with debug on, never acts as a command', async () => {
     const { env } = await standInCodex(runner.root, spoofingCodexScript())
     const main = await runner.main(
-      { 'api-key': TEST_API_KEY, install: 'false' },
+      { 'api-key': TEST_API_KEY, install: 'false', 'key-isolation': 'none' },
       { ...env, ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
     )
     expect(main.exitCode).toBe(1)

@@ -187,14 +187,14 @@ describe('shell_environment_policy: credential variables for commands the model 
   })
   /**
    * SECURITY.md: "With export-env: true it is refused when the exported variable is among
-   * [the variables the model's commands would see]". For Azure without the proxy the exported
-   * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
-   * Azure key into every command the model runs.
+   * [the variables the model's commands would see]". An Azure key was once exported as
+   * AZURE_OPENAI_API_KEY, which a policy that excludes only CODEX_* let into every command
+   * the model runs; now an Azure key is never exported (issue 20.1), whatever the policy.
    */
   test.each([
     ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
     ['the default excludes off', 'ignore_default_excludes = true']
-  ])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
+  ])('Azure with export-env and %s: refused, nothing exported', async (_case, policy) => {
     const result = await main({
       'api-key': AZURE_KEY,
       'api-base-url': 'https://acme.openai.azure.com/openai/v1',
@@ -203,8 +203,9 @@ describe('shell_environment_policy: credential variables for commands the model 
     })
     await job.runner.post()
     expect(result.exitCode).toBe(1)
+    // An Azure key is never exported: Codex never holds it, whatever the shell policy.
     expect(result.errors).toEqual([
-      expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')
+      expect.stringContaining('::error::export-env: true cannot be used with an Azure OpenAI api-base-url')
     ])
     expect(Object.keys(result.exported)).not.toContain('AZURE_OPENAI_API_KEY')
   })

@@ -158,7 +158,8 @@ describe('a codex-home the user names', () => {
   ])('that did not exist is created, and removed whole with the parents it needed after %s', async (what, script) => {
     const top = path.join(runner.root, 'new')
     const home = path.join(top, 'codex', 'home')
-    const result = await main({ 'codex-home': home }, script)
+    // About the login's paths: key-isolation none, so that a login runs.
+    const result = await main({ 'codex-home': home, 'key-isolation': 'none' }, script)
     if (what === 'a login') {
       expect(result.errors).toEqual([])
       expect((await fs.stat(home)).mode & 0o777).toBe(0o700)
@@ -197,7 +198,10 @@ test('the CLI gets no input, no runner token and no competing credential in its 
     OPENAI_IDENTITY_TOKEN_FILE: '/competing/token'
   }
   const { env } = await standInCodex(runner.root, recording)
-  const result = await runner.main({ install: 'false', ...secrets }, { ...env, ...environment })
+  const result = await runner.main(
+    { install: 'false', 'key-isolation': 'none', ...secrets },
+    { ...env, ...environment }
+  )
   expect(result.errors).toEqual([])
   const calls = await fs.readFile(record, 'utf8')
   expect(calls.match(/^argv: .*$/gm)).toEqual(['argv: --version', 'argv: login --with-api-key', 'argv: login status'])

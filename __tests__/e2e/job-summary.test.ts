@@ -63,7 +63,11 @@ describe('the job summary', () => {
   })
 
   test("ACTIONS_STEP_DEBUG shows the CLI's output, still redacted", async () => {
-    const result = await main({ 'api-key': NEW }, { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
+    // The login's own output: key-isolation none, so that a login runs.
+    const result = await main(
+      { 'api-key': NEW, 'key-isolation': 'none' },
+      { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
+    )
     expect(result.errors).toEqual([])
     expect(result.stdout).toMatch(/::debug::codex login --with-api-key \(exit 0\)/)
     expect(printed(result)).not.toContain(NEW)

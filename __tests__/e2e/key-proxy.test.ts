@@ -152,7 +152,7 @@ test.each([
     expect(post.exitCode).toBe(0)
     expect(post.stdout).toMatch(
       new RegExp(
-        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded, no upstream error, 5 refused; stopped\\.`
+        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded \\(${api.upgrades().length} of them websockets, which carried ${api.websocketMessages.length} messages upstream\\), no upstream error, 5 refused; stopped\\.`
       )
     )
     for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
@@ -235,8 +235,8 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
 }, 180_000)
 
 test.each([
-  ['through the key proxy', 'proxy'],
-  ['without the proxy', 'none']
+  ['key-isolation: proxy', 'proxy'],
+  ['the default, auto: an Azure key always goes through the proxy', '']
 ])(
   'Azure OpenAI v1 (%s): the key goes in the api-key header only',
   async (_kind, isolation) => {
@@ -273,6 +273,7 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
   const main = await runner.main({
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
+    'key-isolation': 'none',
     'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
@@ -371,7 +372,7 @@ test.each([
   ],
   [
     { 'api-key': TEST_API_KEY, 'key-isolation': 'memory' },
-    /^::error::key-isolation must be none or proxy, not "memory"\./
+    /^::error::key-isolation must be auto, proxy or none, not "memory"\./
   ],
   [
     { 'api-key': TEST_API_KEY, 'api-base-url': 'ftp://gateway.example.com/v1' },
@@ -402,8 +403,9 @@ test.each([
  * strips only authorization/cookie/proxy-authorization on a cross-origin redirect, so
  * Azure's `api-key` header follows the redirect to any other origin, plain http included.
  */
-test.each([['proxy'], ['none']])(
-  'verify (key-isolation %s) does not send the Azure api-key to the origin an Azure endpoint redirects to',
+// '': the default, auto (an Azure key never goes without the proxy: azure-redirect.test.ts).
+test.each([['proxy'], ['']])(
+  'verify (key-isolation "%s") does not send the Azure api-key to the origin an Azure endpoint redirects to',
   async (isolation) => {
     const elsewhere = await started(new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] })))
     const azure = await started(
@@ -507,14 +509,14 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
 
 /**
  * SECURITY.md: "With export-env: true it is refused when the exported variable is among
- * [the variables the model's commands would see]". For Azure without the proxy the exported
- * variable is AZURE_OPENAI_API_KEY: a policy that excludes only CODEX_* must not let the
- * Azure key into every command the model runs.
+ * [the variables the model's commands would see]". An Azure key was once exported as
+ * AZURE_OPENAI_API_KEY, which a policy that excludes only CODEX_* let into every command
+ * the model runs; now an Azure key is never exported (issue 20.1), whatever the policy.
  */
 test.each([
   ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
   ['the default excludes off', 'ignore_default_excludes = true']
-])('Azure with export-env and %s: refused, naming AZURE_OPENAI_API_KEY, nothing exported', async (_case, policy) => {
+])('Azure with export-env and %s: refused, nothing exported', async (_case, policy) => {
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
   const main = await runner.main(
@@ -529,12 +531,15 @@ test.each([
   )
   await runner.post()
   expect(main.exitCode).toBe(1)
-  expect(main.errors).toEqual([expect.stringContaining('export-env: true puts the credential in AZURE_OPENAI_API_KEY')])
+  // An Azure key is never exported: Codex never holds it, whatever the shell policy.
+  expect(main.errors).toEqual([
+    expect.stringContaining('::error::export-env: true cannot be used with an Azure OpenAI api-base-url')
+  ])
   expect(Object.keys(main.exported)).not.toContain('AZURE_OPENAI_API_KEY')
 })
 
-/** A named codex-home with Azure (no proxy): the key lands in its config.toml; it must be 0600 and go in post. */
-test('named codex-home, Azure without proxy: config.toml 0600, removed by post, home byte-identical', async () => {
+/** A named codex-home with Azure: the proxy holds the key, so the config.toml written there holds none; post removes it. */
+test('named codex-home, Azure: config.toml without the key, removed by post, home byte-identical', async () => {
   const runner = await newRunner()
   const codex = await standInCodex(runner.root)
   const named = path.join(runner.root, 'named-home')
@@ -551,7 +556,9 @@ test('named codex-home, Azure without proxy: config.toml 0600, removed by post, 
   expect(main.errors).toEqual([])
   const file = path.join(named, 'config.toml')
   const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
-  expect(text.includes(AZURE_KEY) ? (await fs.stat(file)).mode & 0o777 : 0o600).toBe(0o600)
+  expect(text).toContain('codex-auth-action key proxy')
+  expect(text).not.toContain(AZURE_KEY)
+  expect((await fs.stat(file)).mode & 0o777).toBe(0o600)
   await runner.post()
   expect(await fs.readdir(named)).toEqual([])
 })

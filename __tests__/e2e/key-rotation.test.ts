@@ -60,7 +60,8 @@ const modelChecks = () =>
 describe('verify: true with a rotation list', () => {
   test('the first key is revoked: the second is used, and the warning says to finish the rotation', async () => {
     await api({ [NEW]: 401, [OLD]: 200 })
-    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true' })
+    // The key that lands in auth.json: key-isolation none (the proxy's choice is key-proxy.test.ts's).
+    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true', 'key-isolation': 'none' })
     expect(result.errors).toEqual([])
     expect(result.outputs['credential-fingerprint']).toBe(fingerprint(OLD))
     expect(modelChecks()).toEqual([`Bearer ${NEW}`, `Bearer ${OLD}`])
@@ -89,7 +90,7 @@ describe('verify: true with a rotation list', () => {
 
   test('every key refused: one error naming each by fingerprint, and nothing left', async () => {
     await api({ [NEW]: 401, [OLD]: 403, [OTHER]: 'quota' })
-    const result = await main({ 'api-key': `${NEW}\n${OLD}\n${OTHER}`, verify: 'true' })
+    const result = await main({ 'api-key': `${NEW}\n${OLD}\n${OTHER}`, verify: 'true', 'key-isolation': 'none' })
     expect(result.exitCode).toBe(1)
     expect(result.errors).toEqual([
       `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`

@@ -64,10 +64,12 @@ maybe('under Node.js 24', () => {
     // The bundle replaces nothing: the machine's own CAs (NODE_EXTRA_CA_CERTS, the system
     // store) still apply. A fresh tool cache, so that the download itself runs on Node 24.
     const runner = await newRunner()
+    // Then a login and `codex login status` on Node 24: key-isolation none (the proxy's Node 24 run is key-proxy-websocket.test.ts with CODEX_AUTH_TEST_NODE).
     const main = await runner.main({
       'api-key': TEST_API_KEY,
       'codex-version': CODEX_VERSION,
-      'ca-certificate': pki.ca
+      'ca-certificate': pki.ca,
+      'key-isolation': 'none'
     })
     expect(main.errors).toEqual([])
     expect(main.outputs['cache-hit']).toBe('false')

@@ -20,7 +20,8 @@ afterEach(async () => {
 })
 
 test('an action-owned CODEX_HOME is removed whole; a second post step is harmless', async () => {
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })
+  // What the post step removes after a login: key-isolation none, so that auth.json exists.
+  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'key-isolation': 'none' })
   expect(main.errors).toEqual([])
   const home = main.outputs['codex-home']
   expect(await fs.readdir(home)).toEqual(expect.arrayContaining(['auth.json', 'config.toml']))
@@ -40,7 +41,12 @@ test("a codex-home the user named is kept, with only the action's files removed"
   const home = path.join(runner.root, 'my-codex-home')
   await fs.mkdir(path.join(home, 'sessions'), { recursive: true })
   await fs.writeFile(path.join(home, 'sessions', 'keep.jsonl'), 'mine')
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'codex-home': home })
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'registry-url': registry.url,
+    'codex-home': home,
+    'key-isolation': 'none'
+  })
   expect(main.errors).toEqual([])
   expect(main.outputs['codex-home']).toBe(home)
   expect(main.exported.CODEX_HOME).toBe(home)
@@ -62,7 +68,7 @@ test("a user's own config.toml in codex-home is left as it was", async () => {
 
 test('a failed login leaves nothing behind, and the post step after it is harmless', async () => {
   const { env } = await standInCodex(runner.root, rejectingCodexScript())
-  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
+  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false', 'key-isolation': 'none' }, env)
   expect(main.exitCode).toBe(1)
   expect(main.errors).toEqual([
     expect.stringMatching(/^::error::codex login rejected the api-key: \*\*\*\. Check that the api-key secret/)

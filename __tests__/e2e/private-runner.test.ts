@@ -208,10 +208,12 @@ describe('the real Codex CLI behind the proxy CA', () => {
 
   test('codex exec reaches an HTTPS endpoint signed by the CA, with Bearer <key>', async () => {
     const runner = await newRunner(sharedToolCache())
+    // Codex itself holding the key and the CA (the proxy's HTTPS with a CA is key-proxy.test.ts's).
     const main = await runner.main({
       'api-key': TEST_API_KEY,
       'codex-version': CODEX_VERSION,
-      'ca-certificate': pki.ca
+      'ca-certificate': pki.ca,
+      'key-isolation': 'none'
     })
     expect(main.errors).toEqual([])
     const exec = await runner.run('codex', openai.execArgs(), { timeoutMs: 90_000 })

@@ -50,7 +50,8 @@ function expectMaskedOnly(stdout: string, stderr: string, secret: string): void 
 
 test('api-key: a later step runs codex exec, authenticated with the key; the post step logs out', async () => {
   const runner = await newRunner()
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION })
+  // The login path (auth.json, codex login status, logout): key-isolation none.
+  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' })
   expect(main.errors).toEqual([])
   expect(main.exitCode).toBe(0)
   expectMaskedOnly(main.stdout, main.stderr, TEST_API_KEY)

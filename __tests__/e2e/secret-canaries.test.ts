@@ -107,7 +107,7 @@ describe('failure paths with canaries that break naive handling', () => {
 
   test('a login the CLI rejects, which prints the key back', async () => {
     codexEnv = (await standInCodex(runner.root, rejectingCodexScript())).env
-    const main = await job({ 'api-key': canaryKey() }, debug)
+    const main = await job({ 'api-key': canaryKey(), 'key-isolation': 'none' }, debug)
     expect(main.errors).toEqual([expect.stringMatching(/codex login rejected the api-key/)])
   })
 

@@ -152,7 +152,8 @@ export async function requireActionConfig(codexHome: string | undefined, why: st
   const exists = await fs.lstat(file).then(
     () => true,
     (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false
+      // ENOTDIR: codex-home is no directory, which prepareCodexHome reports in its own words.
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false
       throw unusableHome(codexHome, error)
     }
   )

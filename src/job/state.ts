@@ -10,6 +10,8 @@ export enum StateKey {
   RefresherDir = 'refresher-dir',
   /** The key proxy's private directory: the post step stops it through a file there and reads its report. */
   KeyProxyDir = 'key-proxy-dir',
+  /** What the key proxy's stop file must hold, so that no other process of the job can stop it. */
+  KeyProxyStopToken = 'key-proxy-stop-token',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source',
   /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */

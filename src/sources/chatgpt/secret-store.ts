@@ -1,4 +1,3 @@
-import sodium from 'libsodium-wrappers'
 import { type PersistInputs } from '../../inputs/persist.js'
 import { UserError } from '../../job/errors.js'
 import { describeFailure, HttpStatusError } from '../../net/failures.js'
@@ -52,6 +51,8 @@ export function reseedCommand(where: SecretLocation): string {
  * (or environment's) public key, base64-encoded, as GitHub's own documentation does it.
  */
 export async function sealForGitHub(value: string, base64Key: string): Promise<string> {
+  // Loaded here, when a secret is written back: no other run pays for the sealed-box library.
+  const { default: sodium } = await import('libsodium-wrappers')
   await sodium.ready
   const key = sodium.from_base64(base64Key, sodium.base64_variants.ORIGINAL)
   return sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(value), key), sodium.base64_variants.ORIGINAL)
