@@ -79,8 +79,11 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'
+  // The status file is writable by any process of the job: what it says is printed inert.
   core.info(
-    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`
+    inline(
+      `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`
+    )
   )
 }
 
