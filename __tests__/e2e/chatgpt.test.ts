@@ -137,7 +137,9 @@ describe('persistence on ephemeral runners: the post step writes a refreshed aut
     expect(post.exitCode).toBe(0)
     expect(github.puts()).toBe(1)
     expect(github.secret(SECRET)?.value).toBe(fresh.text)
-    expect(post.stdout).toContain(`Wrote the refreshed auth.json to the repository secret ${SECRET} of acme/app.`)
+    expect(post.stdout).toContain(
+      `Wrote the refreshed auth.json to the repository secret ${SECRET} of acme/app; GitHub reports it updated at 20`
+    )
     expect(post.summary).toMatch(/Refreshed during the job.*yes/s)
     expect(post.summary).toMatch(/Persisted.*yes, to the repository secret/s)
     expect(await runner.tempFiles()).toEqual([])

@@ -125,12 +125,13 @@ export function parseCommandFile(text) {
  *   state: Record<string, string>, summary: string, errors: string[], cliRecords: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed; `cliRecords` the
  *   invocations of a stand-in codex during the step (see fake-package.ts standInCodex).
- * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string }} RunnerOptions
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string, parent?: string }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
  *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
  *   `node`: the Node.js binary that runs the steps, default CODEX_AUTH_TEST_NODE or the one
- *   running the tests.
+ *   running the tests; `parent`: the directory the runner's own is made in, default the OS's
+ *   temporary directory.
  */
 
 export class Runner {
@@ -177,7 +178,7 @@ export class Runner {
    * @returns {Promise<Runner>}
    */
   static async create(options = {}) {
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'codex-auth-runner-'))
+    const root = await fs.mkdtemp(path.join(options.parent ?? os.tmpdir(), 'codex-auth-runner-'))
     const temp = path.join(root, 'temp')
     const workspace = path.join(root, 'workspace')
     const toolCache = options.toolCache ?? path.join(root, 'tool-cache')

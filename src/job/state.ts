@@ -29,6 +29,15 @@ export function saveValue(key: StateKey, value: string): void {
   core.saveState(key, value)
 }
 
+/**
+ * Saves every key, empty, before anything else. The runner sets STATE_* for the post step
+ * only from keys the main step saved, over the job's environment: a key left unsaved
+ * could come from a later step's GITHUB_ENV instead.
+ */
+export function claimState(): void {
+  for (const key of Object.values(StateKey)) saveValue(key, '')
+}
+
 export function saveList(key: StateKey, values: readonly string[]): void {
   saveValue(key, JSON.stringify(values))
 }

@@ -101,8 +101,11 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const websockets = status.websockets
     ? ` (${status.websockets} of them websockets, which carried ${status.websocketMessages} messages upstream)`
     : ''
+  // The status file is writable by any process of the job: what it says is printed inert.
   core.info(
-    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${websockets}${errors}, ${status.refused} refused; stopped.`
+    inline(
+      `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${websockets}${errors}, ${status.refused} refused; stopped.`
+    )
   )
 }
 
