@@ -24,20 +24,18 @@ import {
   spoofingCodexScript,
   standInCodex
 } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
 const KEY = 'sk-proj-auditCanary0123456789abcdef'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 describe('before = after', () => {

@@ -7,17 +7,15 @@ import { generateKeyPairSync } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 async function expectRejected(inputs: Record<string, string>, pattern: RegExp, secrets: string[] = []) {

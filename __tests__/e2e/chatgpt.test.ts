@@ -17,31 +17,22 @@ import { fingerprint } from '../../src/secrets/mask.js'
 import { chatgptAuth, chatgptTokens, type ChatgptFile } from '../harness/chatgpt-auth.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { standInCodex } from '../harness/fake-package.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
 const SECRET = 'CODEX_AUTH_JSON'
 const PERSIST_TOKEN = `github_pat_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
 
+const runners = useRunners()
 let github: FakeGitHub
 let runner: Runner
 let codexEnv: Record<string, string>
-/** Loopback servers a test starts besides the fake GitHub API. */
-const servers: http.Server[] = []
 
 beforeEach(async () => {
-  github = await new FakeGitHub(PERSIST_TOKEN).start()
+  github = await runners.serve(new FakeGitHub(PERSIST_TOKEN))
   github.addSecret(SECRET)
-  runner = await Runner.create()
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  }
-  await runner.dispose()
-  await github.stop()
 })
 
 /** A sign-in whose tokens the audit searches for. */
@@ -524,15 +515,20 @@ describe('malformed inputs: one error naming the input, never the value, nothing
 /** A loopback HTTP server for the test; records each request's method, URL and authorization header. */
 async function server(
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void
-): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[] }> {
+): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[]; server: http.Server }> {
   const seen: { method?: string; url?: string; authorization?: string }[] = []
   const s = http.createServer((req, res) => {
     seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization })
     handler(req, res)
   })
-  servers.push(s)
+  runners.stopAfter({
+    stop: () => {
+      s.closeAllConnections()
+      return new Promise((resolve) => s.close(resolve))
+    }
+  })
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  return { origin: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen }
+  return { origin: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen, server: s }
 }
 
 test('GITHUB_API_URL on plain http to another host: persist-token must not travel in cleartext', async () => {
@@ -542,7 +538,7 @@ test('GITHUB_API_URL on plain http to another host: persist-token must not trave
   const proxy = await server((_req, res) => res.writeHead(405).end())
   const tunnels: string[] = []
   let wire = ''
-  servers[servers.length - 1].on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+  proxy.server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     tunnels.push(req.url ?? '')
     const target = net.connect(Number(upstream.port), upstream.hostname, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n')

@@ -9,31 +9,28 @@ import * as path from 'node:path'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, type KeyAnswer } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_PAT } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
+import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
+const runners = useRunners()
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
 let runner: Runner
 let codexEnv: Record<string, string>
 
 beforeEach(async () => {
-  runner = await Runner.create()
+  openai = undefined
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
 })
 
-afterEach(async () => {
-  await openai?.stop()
-  openai = undefined
-  await runner.dispose()
-})
-
 async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
-  openai = await new FakeOpenAI({ apiKeys: keys }).start()
+  openai = await runners.serve(new FakeOpenAI({ apiKeys: keys }))
   return openai
 }
 
@@ -168,27 +165,23 @@ describe('access token expiry (JWTs made by the test)', () => {
 
 describe('access tokens through the real CLI', () => {
   test('verify with a rotation list: the rejected token is named, the accepted one used', async () => {
-    openai = await new FakeOpenAI({ acceptedTokens: [TEST_PAT] }).start()
-    const real = await Runner.create({ toolCache: sharedToolCache() })
-    try {
-      const revoked = 'at-revokedTokenOfTheRotation0123456789'
-      const result = await real.main(
-        { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
-        openai.authEnv()
+    openai = await runners.serve(new FakeOpenAI({ acceptedTokens: [TEST_PAT] }))
+    const real = await runners.create({ toolCache: sharedToolCache() })
+    const revoked = 'at-revokedTokenOfTheRotation0123456789'
+    const result = await real.main(
+      { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
+      openai.authEnv()
+    )
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
       )
-      expect(result.errors).toEqual([])
-      expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
-      expect(result.stdout).toMatch(
-        new RegExp(
-          `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
-        )
-      )
-      const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
-      expect(status.exitCode).toBe(0)
-      for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
-      await real.post()
-    } finally {
-      await real.dispose()
-    }
+    )
+    const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
+    expect(status.exitCode).toBe(0)
+    for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
+    await real.post()
   })
 })

@@ -6,31 +6,26 @@
  */
 import { FakeOpenAI } from '../harness/fake-openai.js'
 import { rejectingCodexScript, standInCodex } from '../harness/fake-package.js'
-import { Runner } from '../harness/runner.js'
+import { useRunners } from '../harness/lifecycle.js'
+import type { Runner } from '../harness/runner.js'
 
 const unique = () => Math.random().toString(36).slice(2, 12)
 const canaryKey = () => `sk-canary-${unique()}${unique()}`
 const canaryToken = () => `at-canary${unique()}${unique()}`
 
+const runners = useRunners()
+const servers = useRunners({ scope: 'all' })
 let runner: Runner
 let codexEnv: Record<string, string>
 let openai: FakeOpenAI
 
 beforeAll(async () => {
-  openai = await new FakeOpenAI().start()
-})
-
-afterAll(async () => {
-  await openai.stop()
+  openai = await servers.serve(new FakeOpenAI())
 })
 
 beforeEach(async () => {
-  runner = await Runner.create()
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  await runner.dispose()
 })
 
 const debug = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
@@ -61,13 +56,12 @@ describe('success paths', () => {
 
   test('a rotation list verified against the API, with a registry token and debug on', async () => {
     const [fresh, old] = [canaryKey(), canaryKey()]
-    await openai.stop()
-    openai = await new FakeOpenAI({ apiKeys: { [fresh]: 401, [old]: 200 } }).start()
+    const api = await runners.serve(new FakeOpenAI({ apiKeys: { [fresh]: 401, [old]: 200 } }))
     const main = await job(
       {
         'api-key': `${fresh}\n${old}`,
         verify: 'true',
-        'api-base-url': `${openai.server.origin}/v1`,
+        'api-base-url': `${api.server.origin}/v1`,
         'registry-token': `npm_${unique()}${unique()}`
       },
       debug
