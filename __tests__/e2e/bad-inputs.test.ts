@@ -225,6 +225,11 @@ test('a codex-home inside the workspace reached through a symlinked parent is re
     exitCode: 1,
     authJsonInWorkspace: false
   })
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /^::error::codex-home \S+\/ws-link\/codex is inside the workspace, where auth\.json could be committed/
+    )
+  ])
 })
 
 test('a new codex-home whose entries would exceed PATH_MAX gives a clear error naming codex-home', async () => {
@@ -242,6 +247,9 @@ test('a new codex-home whose entries would exceed PATH_MAX gives a clear error n
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure/)
   expect(main.errors[0]).toMatch(/codex-home/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+: its config\.toml cannot be used \(ENAMETOOLONG: the name is longer than this OS allows\)\. Name a directory/
+  )
 })
 
 test('a codex-home that is a file', async () => {

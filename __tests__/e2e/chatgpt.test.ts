@@ -587,6 +587,9 @@ test('a redirect from GITHUB_API_URL is not followed with persist-token', async 
   expect(result.exitCode).toBe(1)
   expect(result.errors).toHaveLength(1)
   expect(result.errors[0]).not.toMatch(/Unexpected failure/)
+  expect(result.errors[0]).toMatch(
+    /^::error::Could not read the repository secret CODEX_AUTH_JSON of acme\/app: HTTP 307 from http:\/\/127\.0\.0\.1:\d+\/repos\/acme\/app\/actions\/secrets\/public-key\./
+  )
   await runner.post()
 })
 
@@ -614,6 +617,10 @@ test('post does not upload through an auth.json replaced by a symlink to another
   const post = await runner.post()
   expect(github.puts()).toBe(0)
   expect(post.stdout).not.toMatch(/Unexpected failure/)
+  expect(post.exitCode).toBe(0)
+  // Nothing kept, and the log and summary say so.
+  expect(post.stdout).toMatch(/^::warning::auth\.json /m)
+  expect(post.summary).toMatch(/Refreshed during the job<\/th><td>no/)
   await fs.rm(elsewhere)
 })
 
@@ -630,15 +637,28 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
   }
   const base = () => JSON.parse(chatgptAuth({ email: 'victim@example.com' }).text)
   const withTokens = (tokens: object) => JSON.stringify({ ...base(), tokens: { ...base().tokens, ...tokens } })
+  /** What each is: a sign-in the action uses (`runs`), or the one error that says what is missing. */
+  const runs = undefined
+  const refused = (why: string) =>
+    `::error::auth-json${why}. Sign in with \`codex login\` on a trusted machine and store the auth.json it writes.`
   test.each([
-    ['tokens is an array', () => JSON.stringify({ ...base(), tokens: ['a', 'b'] })],
-    ['id_token is a number', () => withTokens({ id_token: 12345 })],
-    ['last_refresh is a number', () => JSON.stringify({ ...base(), last_refresh: 1700000000 })],
-    ['exp is a string', () => withTokens({ access_token: jwt({ exp: '1700000000' }) })],
-    ['account_id is an object', () => withTokens({ account_id: { x: 1 } })],
+    [
+      'tokens is an array',
+      () => JSON.stringify({ ...base(), tokens: ['a', 'b'] }),
+      refused(' has no "tokens" object, so it holds no ChatGPT sign-in')
+    ],
+    ['id_token is a number', () => withTokens({ id_token: 12345 }), refused(' has no tokens.id_token')],
+    [
+      'last_refresh is a number',
+      () => JSON.stringify({ ...base(), last_refresh: 1700000000 }),
+      refused(': last_refresh is not a timestamp')
+    ],
+    ['exp is a string', () => withTokens({ access_token: jwt({ exp: '1700000000' }) }), runs],
+    ['account_id is an object', () => withTokens({ account_id: { x: 1 } }), runs],
     [
       'auth claims are an array',
-      () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) })
+      () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) }),
+      refused(' names no ChatGPT account (tokens.account_id, or chatgpt_account_id in the id_token)')
     ],
     [
       'hostile claims and an email',
@@ -647,17 +667,27 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
           account_id: undefined,
           id_token: jwt(hostile),
           access_token: jwt({ exp: 4102444800, ...hostile })
-        })
+        }),
+      runs
     ],
-    ['CRLF and a BOM', () => '\uFEFF' + JSON.stringify(base(), null, 2).replace(/\n/g, '\r\n')],
-    ['base64 of garbage starting with {', () => Buffer.from('{\u0000\u00ff garbage').toString('base64')],
-    ['deeply nested', () => `${JSON.stringify(base()).slice(0, -1)},"extra":${'['.repeat(20000)}${']'.repeat(20000)}}`],
-    ['__proto__ tokens', () => `{"__proto__": {"x": 1}, "tokens": ${JSON.stringify(base().tokens)}}`],
-    ['a top-level email field', () => JSON.stringify({ ...base(), email: 'victim@example.com' })]
-  ])('%s', async (_what, value) => {
+    ['CRLF and a BOM', () => '\uFEFF' + JSON.stringify(base(), null, 2).replace(/\n/g, '\r\n'), runs],
+    [
+      'base64 of garbage starting with {',
+      () => Buffer.from('{\u0000\u00ff garbage').toString('base64'),
+      refused(' is not valid JSON')
+    ],
+    [
+      'deeply nested',
+      () => `${JSON.stringify(base()).slice(0, -1)},"extra":${'['.repeat(20000)}${']'.repeat(20000)}}`,
+      runs
+    ],
+    ['__proto__ tokens', () => `{"__proto__": {"x": 1}, "tokens": ${JSON.stringify(base().tokens)}}`, runs],
+    ['a top-level email field', () => JSON.stringify({ ...base(), email: 'victim@example.com' }), runs]
+  ])('%s', async (_what, value, error) => {
     const result = await main({ 'auth-json': value() })
-    expect([0, 1]).toContain(result.exitCode)
-    expect(result.errors.length).toBe(result.exitCode)
+    expect(result.errors).toEqual(error === runs ? [] : [error])
+    expect(result.exitCode).toBe(error === runs ? 0 : 1)
+    if (error === runs) expect(result.outputs['auth-mode']).toBe('chatgpt')
     const printed = result.stdout
       .split('\n')
       .filter((l) => !l.startsWith('::add-mask::'))

@@ -88,7 +88,6 @@ test('a range is answered from the tool cache without the network', async () => 
   const main = await install({ 'codex-version': '~1.2' })
   expect(main.errors).toEqual([])
   expect(main.outputs).toMatchObject({ 'codex-version': '1.2.0', 'cache-hit': 'true' })
-  registry = await new FakeRegistry().start()
 })
 
 test('an unknown version names the newest available ones', async () => {
@@ -174,7 +173,6 @@ test('an unreachable registry is a clear error', async () => {
     {},
     /Reading @openai\/codex metadata from http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED.*Check registry-url/
   )
-  registry = await new FakeRegistry().start()
 }, 60_000)
 
 test('two jobs installing into one tool cache at once both succeed, with one complete copy', async () => {
@@ -354,17 +352,13 @@ describe('registry-token', () => {
     expect(main.stdout.split('\n').filter((l) => l.includes(token))).toEqual([`::add-mask::${token}`])
     for (const request of registry.server.requests) expect(request.headers.authorization).toBe(`Bearer ${token}`)
 
-    const elsewhere = await new FakeRegistry().start()
-    try {
-      elsewhere.publish('1.2.0', HOST_SUFFIX, registry.published.get(`1.2.0-${HOST_SUFFIX}`)!.tarball)
-      registry.tarballBase = elsewhere.url
-      const other = await install({ 'registry-token': token, 'codex-version': '1.2.0' })
-      expect(other.errors).toEqual([])
-      expect(elsewhere.requestsTo('/tarballs/')).toBe(1)
-      expect(elsewhere.server.requests.map((r) => r.headers.authorization)).toEqual([undefined])
-    } finally {
-      await elsewhere.stop()
-    }
+    const elsewhere = await runners.serve(new FakeRegistry())
+    elsewhere.publish('1.2.0', HOST_SUFFIX, registry.published.get(`1.2.0-${HOST_SUFFIX}`)!.tarball)
+    registry.tarballBase = elsewhere.url
+    const other = await install({ 'registry-token': token, 'codex-version': '1.2.0' })
+    expect(other.errors).toEqual([])
+    expect(elsewhere.requestsTo('/tarballs/')).toBe(1)
+    expect(elsewhere.server.requests.map((r) => r.headers.authorization)).toEqual([undefined])
   })
 
   test('a 401 from a private registry says to check registry-token', async () => {

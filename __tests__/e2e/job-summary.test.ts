@@ -77,5 +77,10 @@ describe('the job summary', () => {
     const table = /<table>[\s\S]*<\/table>/.exec(main.summary)?.[0] ?? ''
     expect(table).not.toMatch(/\n\s*\n/)
     expect(main.summary).not.toMatch(/^\[Sign in again\]/m)
+    // The text is there, inert inside the table's result cell (HTML, where markdown is not read), not missing.
+    expect(table).toMatch(
+      /<td>❌ Downloading the Codex CLI from [^<\n]*## Your key was revoked \[Sign in again\][^<\n]*<\/td>/
+    )
+    expect(main.summary.split('\n').filter((line) => /^\s*(#|\[)/.test(line))).toEqual([])
   })
 })

@@ -592,6 +592,9 @@ test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected 
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
   expect(await runner.tempFiles()).toEqual([])
 }, 60_000)
 
@@ -606,6 +609,10 @@ test('key proxy + a codex-home that is a regular file: the error says what is wr
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+\/not-a-dir cannot be used \(ENOTDIR: a part of the path is not a directory\)\. Name a directory the runner's user can create and write, or leave codex-home empty\.$/
+  )
+  expect(main.state['key-proxy-dir']).toBeUndefined()
 })
 
 test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
@@ -622,4 +629,8 @@ test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
+  expect(await runner.tempFiles()).toEqual([])
 }, 60_000)

@@ -190,11 +190,7 @@ describe('the real Codex CLI behind the proxy CA', () => {
   let openai: FakeOpenAI
 
   beforeAll(async () => {
-    openai = await new FakeOpenAI({ tls: pki.server }).start()
-  })
-
-  afterAll(async () => {
-    await openai.stop()
+    openai = await servers.serve(new FakeOpenAI({ tls: pki.server }))
   })
 
   test('codex exec reaches an HTTPS endpoint signed by the CA, with Bearer <key>', async () => {

@@ -82,16 +82,22 @@ describe('failure paths with canaries that break naive handling', () => {
     ['a multi-line value', `sk-canary-${unique()}${unique()}\n\nsk-canary-${unique()}${unique()}`]
   ]
 
+  /** Why each is refused: an empty line in a list, or not the shape of the credential. */
+  const refusal = (input: string, secret: string) =>
+    `::error::${input} ${secret.includes('\n\n') ? 'line 2 is empty' : 'does not look like'}`
+
   test.each(odd)('api-key with %s', async (_name, secret) => {
     const main = await job({ 'api-key': secret }, debug)
     expect(main.exitCode).toBe(1)
     expect(main.errors).toHaveLength(1)
+    expect(main.errors).toEqual([expect.stringContaining(refusal('api-key', secret))])
   })
 
   test.each(odd)('access-token with %s', async (_name, secret) => {
     const main = await job({ 'access-token': secret.replace(/^sk-/, 'at-') })
     expect(main.exitCode).toBe(1)
     expect(main.errors).toHaveLength(1)
+    expect(main.errors).toEqual([expect.stringContaining(refusal('access-token', secret))])
   })
 
   test('registry-token with white space, next to a valid key', async () => {

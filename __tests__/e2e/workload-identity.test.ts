@@ -210,6 +210,10 @@ test('an OIDC endpoint answering JSON null gives one clear line, not "Unexpected
   expect(result.exitCode).toBe(1)
   expect(result.errors).toHaveLength(1)
   expect(result.errors[0]).not.toMatch(/Unexpected failure/)
+  expect(result.errors[0]).toMatch(
+    /^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /
+  )
+  expect(await runner.tempFiles()).toEqual([])
 })
 
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
