@@ -24,20 +24,18 @@ import {
   spoofingCodexScript,
   standInCodex
 } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
 const KEY = 'sk-proj-auditCanary0123456789abcdef'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 describe('before = after', () => {
@@ -89,12 +87,12 @@ describe('before = after', () => {
   }
 
   test.each([
-    ['success', undefined, undefined],
-    ['failure', rejectingCodexScript(), undefined],
-    ['cancelled (main killed)', hangingCodexScript(), 3_000]
+    ['success', undefined, undefined, 0],
+    ['failure', rejectingCodexScript(), undefined, 1],
+    ['cancelled (main killed)', hangingCodexScript(), 3_000, null]
   ] as const)(
     'a named codex-home is as the user left it after the %s path and the post step',
-    async (_path, script, timeoutMs) => {
+    async (_path, script, timeoutMs, exitCode) => {
       const { env } = await standInCodex(runner.root, script)
       // The login's success, failure and cancellation: key-isolation none, so that a login runs.
       const main = await runner.main(
@@ -103,6 +101,7 @@ describe('before = after', () => {
         timeoutMs
       )
       expect(main.timedOut).toBe(timeoutMs !== undefined)
+      expect(main.exitCode).toBe(exitCode)
       expect((await runner.post()).exitCode).toBe(0)
     }
   )
@@ -171,28 +170,24 @@ describe('workflow commands', () => {
   })
 
   test("a registry's tarball address and version are printed inertly", async () => {
-    const registry = await registryWithRelease('1.0.0')
-    try {
-      const full = `1.0.0-${HOST_SUFFIX}`
-      const { integrity } = registry.published.get(full)!
-      // A fragment is never sent, and URL parsing drops its line breaks: the download works.
-      const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
-      registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
-        return true
-      })
-      const main = await runner.main({
-        'api-key': TEST_API_KEY,
-        'registry-url': registry.url,
-        'codex-version': '1.0.0'
-      })
-      expect(main.stdout).toContain('Downloading ')
-      await runner.post()
-    } finally {
-      await registry.stop()
-    }
+    const registry = runners.stopAfter(await registryWithRelease('1.0.0'))
+    const full = `1.0.0-${HOST_SUFFIX}`
+    const { integrity } = registry.published.get(full)!
+    // A fragment is never sent, and URL parsing drops its line breaks: the download works.
+    const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
+    registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
+      return true
+    })
+    const main = await runner.main({
+      'api-key': TEST_API_KEY,
+      'registry-url': registry.url,
+      'codex-version': '1.0.0'
+    })
+    expect(main.stdout).toContain('Downloading ')
+    await runner.post()
   })
 })
 

@@ -7,17 +7,15 @@ import { generateKeyPairSync } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 async function expectRejected(inputs: Record<string, string>, pattern: RegExp, secrets: string[] = []) {
@@ -227,6 +225,11 @@ test('a codex-home inside the workspace reached through a symlinked parent is re
     exitCode: 1,
     authJsonInWorkspace: false
   })
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /^::error::codex-home \S+\/ws-link\/codex is inside the workspace, where auth\.json could be committed/
+    )
+  ])
 })
 
 test('a new codex-home whose entries would exceed PATH_MAX gives a clear error naming codex-home', async () => {
@@ -244,6 +247,9 @@ test('a new codex-home whose entries would exceed PATH_MAX gives a clear error n
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure/)
   expect(main.errors[0]).toMatch(/codex-home/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+: its config\.toml cannot be used \(ENAMETOOLONG: the name is longer than this OS allows\)\. Name a directory/
+  )
 })
 
 test('a codex-home that is a file', async () => {

@@ -16,11 +16,15 @@ const job = standInJobs()
 const TOKEN = 'at-personalAccessTokenForTheHardeningTests'
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
-function main(inputs: Record<string, string>) {
-  return job.runner.main(
+/** The main step and, as in a job, after a success its post step (which stops the key proxy the default starts). */
+async function main(inputs: Record<string, string>) {
+  const result = await job.runner.main(
     { install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs },
     job.codexEnv
   )
+  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
+  if (result.exitCode === 0) await job.runner.post()
+  return result
 }
 
 /** A named codex-home holding the user's own config.toml. */

@@ -6,26 +6,23 @@
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI } from '../harness/fake-openai.js'
 import { registryWithRelease, standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
+import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 
+const runners = useRunners()
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
 let runner: Runner
 let codexEnv: Record<string, string>
 
 beforeEach(async () => {
-  runner = await Runner.create()
-  codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  await openai?.stop()
   openai = undefined
-  await runner.dispose()
+  runner = await runners.create()
+  codexEnv = (await standInCodex(runner.root)).env
 })
 
 /** The main step with the stand-in codex, against the fake API when the test started one. */
@@ -47,7 +44,7 @@ function printed(result: { stdout: string; stderr: string }): string {
 
 describe('the job summary', () => {
   test('api-key: version, source, mode, fingerprint, exports; never the key', async () => {
-    openai = await new FakeOpenAI({ apiKeys: {} }).start()
+    openai = await runners.serve(new FakeOpenAI({ apiKeys: {} }))
     const result = await main({ 'api-key': NEW, 'export-env': 'true' })
     expect(result.summary).toContain('Codex CLI auth')
     expect(result.summary).toContain('1.0.0 (from PATH)')
@@ -73,20 +70,21 @@ describe('the job summary', () => {
     expect(printed(result)).not.toContain(NEW)
   })
   test('registry text in an error cannot break out of the summary table into markdown', async () => {
-    const registry = await registryWithRelease('9.8.7')
-    try {
-      registry.tarballBase = `${registry.url}/x\n\n## Your key was revoked\n[Sign in again](https://evil.example/login)\n\n`
-      const main = await runner.main({
-        'api-key': TEST_API_KEY,
-        'registry-url': registry.url,
-        'codex-version': '9.8.7'
-      })
-      expect(main.exitCode).toBe(1)
-      const table = /<table>[\s\S]*<\/table>/.exec(main.summary)?.[0] ?? ''
-      expect(table).not.toMatch(/\n\s*\n/)
-      expect(main.summary).not.toMatch(/^\[Sign in again\]/m)
-    } finally {
-      await registry.stop()
-    }
+    const registry = runners.stopAfter(await registryWithRelease('9.8.7'))
+    registry.tarballBase = `${registry.url}/x\n\n## Your key was revoked\n[Sign in again](https://evil.example/login)\n\n`
+    const main = await runner.main({
+      'api-key': TEST_API_KEY,
+      'registry-url': registry.url,
+      'codex-version': '9.8.7'
+    })
+    expect(main.exitCode).toBe(1)
+    const table = /<table>[\s\S]*<\/table>/.exec(main.summary)?.[0] ?? ''
+    expect(table).not.toMatch(/\n\s*\n/)
+    expect(main.summary).not.toMatch(/^\[Sign in again\]/m)
+    // The text is there, inert inside the table's result cell (HTML, where markdown is not read), not missing.
+    expect(table).toMatch(
+      /<td>❌ Downloading the Codex CLI from [^<\n]*## Your key was revoked \[Sign in again\][^<\n]*<\/td>/
+    )
+    expect(main.summary.split('\n').filter((line) => /^\s*(#|\[)/.test(line))).toEqual([])
   })
 })

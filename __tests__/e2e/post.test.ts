@@ -3,20 +3,17 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { HOST_SUFFIX, registryWithRelease, rejectingCodexScript, standInCodex } from '../harness/fake-package.js'
 import type { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let registry: FakeRegistry
 let runner: Runner
 
 beforeEach(async () => {
-  registry = await registryWithRelease('1.0.0')
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await registry.stop()
-  await runner.dispose()
+  registry = runners.stopAfter(await registryWithRelease('1.0.0'))
+  runner = await runners.create()
 })
 
 test('an action-owned CODEX_HOME is removed whole; a second post step is harmless', async () => {

@@ -203,13 +203,24 @@ async function eventFile(body: string): Promise<string> {
 
 const bug = /Unexpected failure/
 
+/** Refused before anything happened: one error, no login, nothing exported or left in RUNNER_TEMP. */
+async function expectRefused(main: Awaited<ReturnType<typeof job.runner.main>>, error: RegExp) {
+  expect(main.errors).toEqual([expect.stringMatching(error)])
+  expect(main.stdout).not.toContain('Logging in')
+  expect(main.exported).toEqual({})
+  expect(await job.runner.tempFiles()).toEqual([])
+}
+
 describe('payloads that are not objects or do not say where the code came from', () => {
-  test('a payload that is JSON null gives one clear line, not "Unexpected failure … bug"', async () => {
+  test('a push whose payload is JSON null runs as any push, not into "Unexpected failure … bug"', async () => {
     const main = await job.runner.main(
       { install: 'false', 'api-key': TEST_API_KEY },
       { ...job.codexEnv, GITHUB_EVENT_NAME: 'push', GITHUB_EVENT_PATH: await eventFile('null') }
     )
     expect(main.stdout).not.toMatch(bug)
+    expect(main.errors).toEqual([])
+    expect(main.outputs['auth-mode']).toBe('api-key')
+    expect(main.exported.CODEX_HOME).toBe(main.outputs['codex-home'])
   })
 
   test('pull_request_target whose payload cannot be read is refused (fails closed)', async () => {
@@ -222,6 +233,10 @@ describe('payloads that are not objects or do not say where the code came from',
       }
     )
     expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: pull_request_target from the fork \(unknown or deleted\)\. /
+    )
   })
 
   test('workflow_run with a payload lacking repository and head_repository is refused', async () => {
@@ -234,6 +249,10 @@ describe('payloads that are not objects or do not say where the code came from',
       }
     )
     expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: workflow_run for code from the fork \(unknown or deleted\)\. /
+    )
   })
 
   test('commit_comment by an outsider (author_association NONE) is refused like issue_comment', async () => {
@@ -247,5 +266,9 @@ describe('payloads that are not objects or do not say where the code came from',
       { ...job.codexEnv, GITHUB_EVENT_NAME: 'commit_comment', GITHUB_EVENT_PATH: await eventFile(JSON.stringify(body)) }
     )
     expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: commit_comment by mallory, who is not an owner, member or collaborator \(author_association: NONE\)\. /
+    )
   })
 })
