@@ -134,6 +134,34 @@ test('the refresher refreshes once in main (through the CLI, its override reachi
   expect(await runner.tempFiles()).toEqual([])
 }, 180_000)
 
+test('a refresher whose refresh token was already used fails in main, says what to do, and writes nothing', async () => {
+  const runner = await newRunner()
+  const full = seed(runner)
+  const main = await runner.main(
+    {
+      'auth-json': full.text,
+      'codex-version': CODEX_VERSION,
+      refresh: 'true',
+      'persist-secret': FULL,
+      'persist-token': TOKEN,
+      'shared-secret': SHARED,
+      ...backend.inputs()
+    },
+    jobEnv
+  )
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /refresh: true: the Codex CLI did not refresh the ChatGPT sign-in .*status=401.*: the token endpoint refused the refresh token\. refresh_token_reused: another job or machine refreshed this sign-in first/
+    )
+  ])
+  expect(backend.tokenRequests()).toEqual([expect.objectContaining({ refresh_token: full.tokens.refresh_token })])
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+  expect(github.puts()).toBe(0)
+  expect(await runner.tempFiles()).toEqual([])
+}, 120_000)
+
 test('two jobs on the shared copy run at once and each completes a turn, with no refresh and no write', async () => {
   const first = await refresher()
   expect(first.main.exitCode).toBe(0)
@@ -182,6 +210,8 @@ test('an expired shared copy is refused at once, naming the refresher', async ()
       /access-only copy whose access token expired at .*cannot be refreshed\. Run the refresher workflow "Refresh the Codex sign-in" \(full auth\.json in CODEX_AUTH_JSON\)/
     )
   ])
+  // Refused before the CLI is installed or anything is written.
+  expect(main.stdout).not.toMatch(/Codex CLI \d/)
   expect(main.outputs['codex-home']).toBeUndefined()
   expect(await runner.tempFiles()).toEqual([])
 })

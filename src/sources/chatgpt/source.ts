@@ -214,10 +214,12 @@ async function refreshNow(binary: string, home: CodexHome, caPath: string | unde
   const text = await fs.readFile(file, 'utf8').catch(() => '')
   if (!text || contentHash(text) === contentHash(auth.text)) {
     const said = [answer.error, answer.stderr].filter(Boolean).map((line) => inline(line!))
+    const meanings = `${REFRESH_FAILURES.map((f) => f.meaning).join('; ')}: ${RESEED}.`
     throw new UserError(
-      `refresh: true: the Codex CLI did not refresh the ChatGPT sign-in${said.length ? ` (${said.join('; ')})` : ''}. ` +
-        `If the token endpoint refused the refresh token, ${REFRESH_FAILURES.map((f) => f.meaning).join('; ')}: ${RESEED}. ` +
-        'Otherwise check the runner can reach auth.openai.com (proxy, ca-certificate).'
+      `refresh: true: the Codex CLI did not refresh the ChatGPT sign-in${said.length ? ` (${said.join('; ')})` : ''}` +
+        (/\b401\b/.test(answer.stderr ?? '')
+          ? `: the token endpoint refused the refresh token. ${meanings}`
+          : `. If the token endpoint refused the refresh token, ${meanings} Otherwise check that the runner reaches auth.openai.com (proxy, ca-certificate).`)
     )
   }
   const refreshed = parseChatgptAuth(text, 'The auth.json the CLI refreshed')
