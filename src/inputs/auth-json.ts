@@ -14,6 +14,20 @@ const MAX_BYTES = 64 * 1024
 /** JWT segments shorter than this (an unsigned token's `e30`) would mask ordinary text. */
 const MIN_MASKED_SEGMENT = 16
 
+/**
+ * The mark of an access-only copy (shared-secret): a top-level key the CLI ignores, naming
+ * where the copy came from. Its values are names, not secrets.
+ */
+export const ACCESS_ONLY_KEY = 'codex_auth_action_shared_copy'
+
+/** What an access-only copy says about its refresher (shown inert: the secret's text is not the action's). */
+export interface AccessOnlyMark {
+  /** The workflow that wrote it (GITHUB_WORKFLOW of the refresher job). */
+  workflow?: string
+  /** The secret that holds the full file. */
+  fullSecret?: string
+}
+
 /** A validated ChatGPT-mode auth.json: what the action logs and decides with, and the exact text it writes. */
 export interface ChatgptAuth {
   /** The file's text, exactly as given (the CLI rewrites it when it refreshes). */
@@ -24,6 +38,8 @@ export interface ChatgptAuth {
   lastRefresh?: Date
   /** The access token's `exp`, when it is a JWT that has one. */
   accessExpiresAt?: Date
+  /** Set for an access-only copy: no refresh token, never refreshed or written back. */
+  accessOnly?: AccessOnlyMark
 }
 
 /** The SHA-256 of a file's content, to tell in the post step whether Codex rewrote it. */
@@ -134,8 +150,15 @@ export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
     )
   }
   if (!isObject(tokens)) throw new UserError(`${where} has no "tokens" object, so it holds no ChatGPT sign-in. ${redo}`)
+  const accessOnly = readMark(parsed[ACCESS_ONLY_KEY], where)
+  if (accessOnly && tokens.refresh_token !== '')
+    throw new UserError(
+      `${where} is marked as an access-only copy (${ACCESS_ONLY_KEY}) but holds a refresh token. Store the copy the refresher's shared-secret wrote, or the full auth.json without that mark.`
+    )
   for (const name of TOKEN_NAMES) {
     const token = tokens[name]
+    // The CLI wants the key; an access-only copy keeps it empty.
+    if (accessOnly && name === 'refresh_token') continue
     if (typeof token !== 'string' || !token) throw new UserError(`${where} has no tokens.${name}. ${redo}`)
     // eslint-disable-next-line no-control-regex
     if (/[\s\u0000-\u001f\u007f]/.test(token))
@@ -171,13 +194,36 @@ export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
     accountId,
     planType,
     lastRefresh,
-    accessExpiresAt
+    accessExpiresAt,
+    accessOnly
   }
+}
+
+/** The access-only mark, when there is one; only plain names are kept from it. */
+function readMark(mark: unknown, where: string): AccessOnlyMark | undefined {
+  if (mark === undefined) return undefined
+  if (!isObject(mark) || mark.access_only !== true)
+    throw new UserError(
+      `${where} has a ${ACCESS_ONLY_KEY} key that is not the action's mark of an access-only copy. Store the copy the refresher's shared-secret wrote, unchanged.`
+    )
+  const name = (value: unknown) => (typeof value === 'string' && /^[\w .()/:-]{1,200}$/.test(value) ? value : undefined)
+  return { workflow: name(mark.workflow), fullSecret: name(mark.full_secret) }
+}
+
+/**
+ * The access-only copy of a full sign-in (shared-secret): the same file with an empty
+ * refresh token (the CLI needs the key), marked so that the action recognises it.
+ */
+export function accessOnlyCopy(fullText: string, mark: AccessOnlyMark): string {
+  const file = JSON.parse(fullText) as Record<string, unknown> & { tokens: Record<string, unknown> }
+  file.tokens = { ...file.tokens, refresh_token: '' }
+  file[ACCESS_ONLY_KEY] = { access_only: true, workflow: mark.workflow, full_secret: mark.fullSecret }
+  return JSON.stringify(file, null, 2)
 }
 
 /** Every secret of the file, for redacting what the CLI prints. */
 export function authSecrets(auth: ChatgptAuth): string[] {
-  return [auth.text, ...Object.values(auth.tokens)]
+  return [auth.text, ...Object.values(auth.tokens).filter(Boolean)]
 }
 
 /** True when `a` was refreshed later than `b` (a file without last_refresh is the oldest). */

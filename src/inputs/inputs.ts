@@ -8,7 +8,7 @@ import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
 import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
-import { parsePersistInputs, type PersistInputs } from './persist.js'
+import { parseChatgptRoles, parsePersistInputs, type PersistInputs } from './persist.js'
 
 /** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
 export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
@@ -50,6 +50,8 @@ export interface Inputs {
   chatgpt?: ChatgptAuth
   /** Where a refreshed auth.json is written back (persist-secret), with auth-json only. */
   persist?: PersistInputs
+  /** refresh: true, refresh the ChatGPT sign-in in the main step (the refresher job). */
+  refreshChatgpt: boolean
   /** allow-auth-json-on-public-repo */
   allowAuthJsonOnPublicRepo: boolean
   version: VersionSpec
@@ -138,9 +140,17 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
       `api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`
     )
   }
+  const roles = parseChatgptRoles(
+    auth.chatgpt,
+    parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
+    parseBoolean('refresh', read('refresh'), false),
+    read('shared-secret'),
+    codexHome
+  )
   return {
     ...auth,
-    persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
+    persist: roles.persist,
+    refreshChatgpt: roles.refresh,
     allowAuthJsonOnPublicRepo: parseBoolean(
       'allow-auth-json-on-public-repo',
       read('allow-auth-json-on-public-repo'),

@@ -93,13 +93,15 @@ export class SecretStore {
   }
 
   /** When the secret was last written (its value cannot be read). Also proves the token may read it. */
-  async updatedAt(): Promise<string> {
+  async updatedAt(options: { missing?: 'allowed' } = {}): Promise<string> {
     // The public key first: its 404 means no such environment (or repository), the secret's no such secret.
     await this.publicKey('read')
     try {
       const secret = await this.call<{ updated_at?: string }>('GET', encodeURIComponent(this.where.secret))
       return secret.updated_at ?? ''
     } catch (error) {
+      // A secret the action creates (the shared copy, on the refresher's first run) may not exist yet.
+      if (options.missing === 'allowed' && error instanceof HttpStatusError && error.status === 404) return ''
       throw this.explain(error, 'read', 'secret')
     }
   }

@@ -3,12 +3,15 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { cliEnv, runCli } from '../../codex/cli.js'
 import { type CodexHome } from '../../codex/home.js'
+import { refreshThroughCli } from '../../codex/refresh.js'
 import {
+  accessOnlyCopy,
   age,
   authSecrets,
   contentHash,
   parseChatgptAuth,
   refreshedLater,
+  type AccessOnlyMark,
   type ChatgptAuth
 } from '../../inputs/auth-json.js'
 import { type PersistInputs } from '../../inputs/persist.js'
@@ -24,11 +27,14 @@ import { inline } from '../../secrets/inert-output.js'
 import { fingerprint, maskSecret } from '../../secrets/mask.js'
 import type { Authenticated, SourceContext, SourceKind } from '../source.js'
 import { describeLocation, reseedCommand, secretLocation, SecretStore, type SecretLocation } from './secret-store.js'
+import { checkSharedCopy, describeRefresher, sharedCopyRefusals } from './shared-copy.js'
 
 /** The ChatGPT source's inputs. */
 interface ChatgptSelected {
   auth: ChatgptAuth
   persist?: PersistInputs
+  /** refresh: true (the refresher job). */
+  refresh: boolean
   allowPublicRepo: boolean
 }
 
@@ -40,7 +46,9 @@ interface SavedChatgpt {
   /** SHA-256 of the auth.json in effect when the job's Codex steps started. */
   seedHash: string
   startedAt: number
-  persist?: SecretLocation & { updatedAt: string }
+  persist?: SecretLocation & { updatedAt: string; shared?: string }
+  /** The sign-in is an access-only copy: nothing is written back. */
+  accessOnly?: AccessOnlyMark
   /** With persist: the proxy and certificates the main step's requests used, the only ones persist-token may travel by. */
   network?: SavedNetwork
 }
@@ -80,11 +88,15 @@ export const chatgpt: SourceKind = {
     const selected: ChatgptSelected = {
       auth: inputs.chatgpt,
       persist: inputs.persist,
+      refresh: inputs.refreshChatgpt,
       allowPublicRepo: inputs.allowAuthJsonOnPublicRepo
     }
     return {
       mode: 'chatgpt',
-      check: () => checkRepository(selected.allowPublicRepo),
+      check: () => {
+        checkRepository(selected.allowPublicRepo)
+        if (selected.auth.accessOnly) checkSharedCopy(selected.auth)
+      },
       authenticate: (ctx) => authenticate(ctx, selected)
     }
   },
@@ -119,11 +131,14 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
     network = await saveNetwork(ctx.anchors, exported, inputs.networkIdleTimeoutMs, (dir) => created.add(dir))
     const where = secretLocation(selected.persist)
     const updatedAt = await new SecretStore(http, selected.persist.token, where).updatedAt()
-    persist = { ...where, updatedAt }
+    persist = { ...where, updatedAt, shared: selected.persist.shared }
     core.info(
-      `persist-secret: the ${describeLocation(where)} was last written at ${updatedAt ? inline(updatedAt) : 'an unknown time'}; the post step writes a refreshed auth.json back to it.`
+      `persist-secret: the ${describeLocation(where)} was last written at ${updatedAt ? inline(updatedAt) : 'an unknown time'}; the post step writes a refreshed auth.json back to it` +
+        (persist.shared
+          ? `, then its access-only copy to the ${describeLocation({ ...where, secret: persist.shared })}.`
+          : '.')
     )
-  } else if (owned(home)) {
+  } else if (owned(home) && !selected.auth.accessOnly) {
     core.warning(
       "auth-json without persist-secret or codex-home: when Codex refreshes the sign-in during this job, the refreshed auth.json is removed with CODEX_HOME and the secret's refresh token is used up. " +
         'Set persist-secret (ephemeral runners) or codex-home (a persistent self-hosted runner); see "ChatGPT sign-in (advanced)" in the README.'
@@ -132,7 +147,9 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
   if (inputs.verify)
     core.info('verify: a ChatGPT sign-in has no check that spends nothing; Codex checks it at its first request.')
 
-  const { auth, placement, restore } = await placeAuthJson(home, selected.auth, created)
+  const placed = await placeAuthJson(home, selected.auth, created)
+  const { placement, restore } = placed
+  let auth = placed.auth
   core.info(`ChatGPT sign-in (auth.json ${placement}): ${describeAuth(auth, now)}`)
   // The CLI runs only in the action's own home (it leaves lock files and logs): a named home's sign-in is checked from a copy there.
   if (!owned(home)) await writePrivateFile(path.join(home.cliDir, 'auth.json'), auth.text)
@@ -146,6 +163,12 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
       `codex login status does not accept the auth.json: ${failure.reason}. Check that auth-json holds a current ChatGPT sign-in; ${RESEED} and store the auth.json it writes.`
     )
   }
+  const seedHash = contentHash(auth.text)
+  if (selected.refresh)
+    auth = await refreshNow(binary, home, ca?.bundlePath, auth).catch(async (error: unknown) => {
+      await restore?.()
+      throw error
+    })
   if (!owned(home)) {
     // The sign-in stays, and so does a home the action had to create for it.
     created.keep(path.join(home.dir, 'auth.json'))
@@ -156,10 +179,11 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
   const saved: SavedChatgpt = {
     home: home.dir,
     named: !owned(home),
-    seedHash: contentHash(auth.text),
+    seedHash,
     startedAt: now.getTime(),
     persist,
-    network
+    network,
+    accessOnly: auth.accessOnly
   }
   saveValue(StateKey.Chatgpt, JSON.stringify(saved))
   return {
@@ -179,6 +203,33 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
       ['Persistence', persistence(saved)]
     ]
   }
+}
+
+/**
+ * refresh: true. The CLI refreshes the sign-in through the token endpoint (the refresher
+ * job's purpose): in the action's own home, whose auth.json a named codex-home then gets.
+ * Fails when the file did not change, naming what the CLI said.
+ */
+async function refreshNow(binary: string, home: CodexHome, caPath: string | undefined, auth: ChatgptAuth) {
+  const file = path.join(home.cliDir, 'auth.json')
+  const answer = await refreshThroughCli(binary, cliEnv(home.cliDir, caPath), authSecrets(auth))
+  const text = await fs.readFile(file, 'utf8').catch(() => '')
+  if (!text || contentHash(text) === contentHash(auth.text)) {
+    const said = [answer.error, answer.stderr].filter(Boolean).map((line) => inline(line!))
+    const meanings = `${REFRESH_FAILURES.map((f) => f.meaning).join('; ')}: ${RESEED}.`
+    throw new UserError(
+      `refresh: true: the Codex CLI did not refresh the ChatGPT sign-in${said.length ? ` (${said.join('; ')})` : ''}` +
+        (/\b401\b/.test(answer.stderr ?? '')
+          ? `: the token endpoint refused the refresh token. ${meanings}`
+          : `. If the token endpoint refused the refresh token, ${meanings} Otherwise check that the runner reaches auth.openai.com (proxy, ca-certificate).`)
+    )
+  }
+  const refreshed = parseChatgptAuth(text, 'The auth.json the CLI refreshed')
+  if (!owned(home)) await replaceFile(path.join(home.dir, 'auth.json'), text)
+  core.info(`refresh: true: the Codex CLI refreshed the ChatGPT sign-in: ${describeAuth(refreshed, new Date())}`)
+  // The answer's account part needs the ChatGPT backend as well; the refresh itself is done.
+  if (answer.error) core.info(`(The CLI then said: ${inline(answer.error)}.)`)
+  return refreshed
 }
 
 /** Whether CODEX_HOME is the action's own (no codex-home named). */
@@ -207,6 +258,10 @@ function checkRepository(allow: boolean): void {
 }
 
 function describeAuth(auth: ChatgptAuth, now: Date): string {
+  if (auth.accessOnly) {
+    const expiry = auth.accessExpiresAt ? `, the access token expires at ${auth.accessExpiresAt.toISOString()}` : ''
+    return `an access-only copy written by ${describeRefresher(auth.accessOnly)}; plan ${inline(auth.planType ?? 'unknown')}, account ${fingerprint(auth.accountId)}${expiry}. It is never refreshed or written back.`
+  }
   const refreshed = auth.lastRefresh
     ? `last_refresh ${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, now)} ago)`
     : 'no last_refresh'
@@ -219,6 +274,9 @@ function describeAuth(auth: ChatgptAuth, now: Date): string {
 }
 
 function persistence(saved: SavedChatgpt): string {
+  if (saved.accessOnly) return 'none: an access-only copy is never written back'
+  if (saved.persist?.shared)
+    return `the post step writes a refreshed auth.json to the ${describeLocation(saved.persist)} and its access-only copy to ${saved.persist.shared}`
   if (saved.persist) return `the post step writes a refreshed auth.json to the ${describeLocation(saved.persist)}`
   if (saved.named) return `kept in codex-home ${saved.home}`
   return 'none: a refreshed auth.json is removed with CODEX_HOME'
@@ -298,6 +356,14 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
     return
   }
   const now = new Date()
+  if (saved.accessOnly) {
+    rows.push(['Access-only copy', 'never refreshed or written back'])
+    for (const problem of await sharedCopyRefusals(saved.home, saved.startedAt, saved.accessOnly, current, now)) {
+      core.warning(problem)
+      rows.push(['⚠️ Sign-in', problem])
+    }
+    return
+  }
   rows.push(['Refreshed during the job', refreshed ? 'yes' : 'no'])
   rows.push([
     'last_refresh',
@@ -320,10 +386,17 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
     rows.push(['Persisted', 'not needed: unchanged'])
     return
   }
+  const shared = saved.persist.shared
   try {
-    await writeBack(saved, saved.persist, text)
+    const copy = shared ? { secret: shared, text: accessOnlyCopy(text, sharedMark(saved.persist)) } : undefined
+    await writeBack(saved, saved.persist, text, copy)
     rows.push(['Persisted', `yes, to the ${describeLocation(saved.persist)}`])
+    if (shared) rows.push(['Access-only copy', `yes, to the ${describeLocation({ ...saved.persist, secret: shared })}`])
   } catch (error) {
+    if (error instanceof SharedCopyNotWritten) {
+      rows.push(['Persisted', `yes, to the ${describeLocation(saved.persist)}`], ['Access-only copy', '❌ failed'])
+      throw error
+    }
     rows.push(['Persisted', '❌ failed'])
     throw new UserError(
       `The refreshed auth.json was not written back: ${(error as Error).message} It is lost when this job ends, and the secret's copy may no longer work (Codex used its refresh token). ` +
@@ -332,11 +405,23 @@ async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<
   }
 }
 
-/** Writes the refreshed file to the secret (retried by the HTTP client), warning when someone else wrote it during the job. */
+/** What the access-only copy says of its refresher: this workflow, and the secret with the full file. */
+function sharedMark(where: SecretLocation): AccessOnlyMark {
+  return { workflow: process.env.GITHUB_WORKFLOW || undefined, fullSecret: where.secret }
+}
+
+/** The full file was written, its access-only copy was not. */
+class SharedCopyNotWritten extends UserError {}
+
+/**
+ * Writes the refreshed file to the secret (retried by the HTTP client), warning when
+ * someone else wrote it during the job; then, with shared-secret, its access-only copy.
+ */
 async function writeBack(
   saved: SavedChatgpt,
   where: NonNullable<SavedChatgpt['persist']>,
-  text: string
+  text: string,
+  shared?: { secret: string; text: string }
 ): Promise<void> {
   const token = core.getInput('persist-token')
   if (!token) throw new UserError('persist-token is empty in the post step.')
@@ -356,9 +441,26 @@ async function writeBack(
     core.info(
       `Wrote the refreshed auth.json to the ${describeLocation(where)}; GitHub reports it updated at ${inline(written)}.`
     )
+    if (shared) await writeSharedCopy(new SecretStore(http, token, { ...where, secret: shared.secret }), shared.text)
   } finally {
     await http.close()
   }
+}
+
+/** Writes the access-only copy; a failure leaves the full file written, and says so. */
+async function writeSharedCopy(store: SecretStore, text: string): Promise<void> {
+  let written: string
+  try {
+    written = await store.write(text, await store.updatedAt({ missing: 'allowed' }))
+  } catch (error) {
+    throw new SharedCopyNotWritten(
+      `The refreshed auth.json was written back, but its access-only copy was not: ${(error as Error).message} ` +
+        'Jobs on the shared copy keep the previous one, which works until its access token expires; run the refresher again.'
+    )
+  }
+  core.info(
+    `Wrote the access-only copy (no refresh token) to the ${describeLocation(store.where)}; GitHub reports it updated at ${inline(written)}.`
+  )
 }
 
 /**
