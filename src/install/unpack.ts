@@ -5,11 +5,16 @@ import { createGunzip } from 'node:zlib'
 import { Unpack } from 'tar'
 
 /**
- * Output buffer of the gunzip stream. Node's default (16 KiB) makes a thread-pool round
- * trip per 16 KiB of the ~400 MB tree; 1 MiB makes the whole extraction about 2.5 times
- * faster (measured: 1.25 s against 3.3 s for codex 0.171.0 linux-x64).
+ * Sizes that keep inflate, on the thread pool and the one stage that cannot go faster, busy
+ * (figures in BENCHMARK.md). The socket delivers 16 KiB pieces, and a gunzip round trip
+ * per piece costs more CPU than the sha512: GUNZIP_INPUT gathers them first. GUNZIP_CHUNK
+ * is gunzip's output buffer (Node's default, 16 KiB, is a round trip per 16 KiB of the
+ * ~440 MB tree). WRITE_BUFFER lets inflate run on while a file write is under way, where
+ * it would otherwise wait for the disk at every chunk. All of it holds about 10 MiB.
  */
+const GUNZIP_INPUT = 1 << 20
 const GUNZIP_CHUNK = 1 << 20
+const WRITE_BUFFER = 4 << 20
 
 /** The most any build may unpack to: the limit when the registry declares no size, or more. */
 export const MAX_UNPACKED = 2 * 1024 ** 3
@@ -47,14 +52,30 @@ export function expectedSha512(integrity: string): string | undefined {
  */
 export async function hashAndExtract(body: Readable, triple: string, dir: string, limit: number): Promise<string> {
   const hash = createHash('sha512')
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  const release = () => {
+    const chunk = Buffer.concat(pending, pendingBytes)
+    hash.update(chunk)
+    pending = []
+    pendingBytes = 0
+    return chunk
+  }
+  // Hashes every byte as it passes, in pieces of GUNZIP_INPUT.
   const hasher = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk)
-      done(null, chunk)
+      pending.push(chunk)
+      pendingBytes += chunk.length
+      done(null, pendingBytes >= GUNZIP_INPUT ? release() : undefined)
+    },
+    flush(done) {
+      done(null, pendingBytes > 0 ? release() : undefined)
     }
   })
   let unpacked = 0
+  // Counts what reaches the extraction, and holds up to WRITE_BUFFER of it for a file write under way.
   const counter = new Transform({
+    highWaterMark: WRITE_BUFFER,
     transform(chunk: Buffer, _encoding, done) {
       unpacked += chunk.length
       done(unpacked > limit ? new UnpackLimitError(limit) : null, chunk)
