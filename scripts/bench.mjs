@@ -152,6 +152,7 @@ async function actionCold(registry) {
     const main = await runner.main({ 'api-key': API_KEY, 'codex-version': VERSION, 'registry-url': registry })
     const seconds = (performance.now() - started) / 1000
     if (main.exitCode !== 0) throw new Error(`action failed:\n${main.stdout}\n${main.stderr}`)
+    const install = Number(/Codex CLI: done in (\d+\.\d+) s/.exec(main.stdout)?.[1])
     const peakMb = TIME ? Number(readFileSync(report, 'utf8').trim().split('\n').pop()) / 1024 : NaN
     const files = await listFiles(runner.toolCache)
     const leftovers = files.filter((f) => f.endsWith('.tgz') || f.includes('.codex-staging-'))
@@ -166,7 +167,7 @@ async function actionCold(registry) {
       if (stat.isFile()) tempBytes += stat.size
     }
     await runner.post()
-    return { seconds, peakMb, bytes, tempBytes, leftovers }
+    return { seconds, install, peakMb, bytes, tempBytes, leftovers }
   } finally {
     await fs.rm(report, { force: true })
     await runner.dispose()
@@ -245,9 +246,18 @@ async function coldFloor(tarball, url, rounds) {
   return Object.entries(times).map(([name, values]) => ({ name, seconds: median(values) }))
 }
 
-/** @param {{ name: string, seconds: number }[]} floor @param {number} rounds */
-function coldFloorSection(floor, rounds) {
+/** @param {{ name: string, seconds: number }[]} floor @param {number} rounds @param {any[]} results */
+function coldFloorSection(floor, rounds, results) {
   return [
+    'Where the cold main step goes, from its own log (median over the rounds above): the Codex CLI stage (resolve, download, sha512, inflate, extract, one `codex --version`, commit to the cache) against the rest (node start-up and bundle import, inputs, CODEX_HOME, login, exports).',
+    '',
+    '| registry | Codex CLI stage | rest of the main step |',
+    '| --- | --- | --- |',
+    ...results.map((r) => {
+      const install = median(r.action.map((/** @type {{ install: number }} */ a) => a.install))
+      return `| ${r.label} | ${fmt(install)} | ${fmt(r.actionMedian - install)} |`
+    }),
+    '',
     `The floor, each stage alone in one process, median of ${rounds} alternating rounds (compare with the stage table below):`,
     '',
     '| stage alone | seconds |',
@@ -355,7 +365,7 @@ const lines = [
       `- ${r.label}: ${r.action.map((a, i) => `${a.seconds.toFixed(2)} / ${r.npm[i].seconds.toFixed(2)}`).join('; ')}`
   ),
   '',
-  ...coldFloorSection(floorResult, FLOOR_ROUNDS),
+  ...coldFloorSection(floorResult, FLOOR_ROUNDS, results),
   '## Memory, disk, warm path',
   '',
   '| measure | result | target | |',
