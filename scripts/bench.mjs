@@ -2,9 +2,10 @@
 /**
  * `npm run bench`: the action's install against `npm install -g`, side by side in one run,
  * on a local copy of the registry (a loopback server with the real tarballs, fetched once)
- * and on the real registry; then the warm path and the post step. Writes BENCHMARK.md.
+ * and on the real registry; the floor under the cold install (download, inflate, extraction,
+ * each alone); then the warm path and the post step. Writes BENCHMARK.md.
  *
- *   node scripts/bench.mjs [--version 0.171.0] [--rounds 5] [--real-rounds 3] [--warm-rounds 10]
+ *   node scripts/bench.mjs [--version 0.171.0] [--rounds 5] [--real-rounds 5] [--warm-rounds 10]
  *   node scripts/bench.mjs --proxy-only     (only the key proxy; rewrites its section of BENCHMARK.md)
  *
  * Times are wall clock of whole processes, as a job would see them; memory is the peak
@@ -16,7 +17,11 @@ import { createHash } from 'node:crypto'
 import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
+import { createGunzip, createInflateRaw } from 'node:zlib'
+import { Unpack } from 'tar'
 import { FakeRegistry } from '../__tests__/harness/fake-registry.js'
 import { listFiles, ROOT, Runner, runProcess } from '../__tests__/harness/runner.js'
 import { benchProxy, proxySection } from './bench-proxy.mjs'
@@ -25,7 +30,7 @@ const { values: args } = parseArgs({
   options: {
     version: { type: 'string', default: '0.171.0' },
     rounds: { type: 'string', default: '5' },
-    'real-rounds': { type: 'string', default: '3' },
+    'real-rounds': { type: 'string', default: '5' },
     'warm-rounds': { type: 'string', default: '10' },
     registry: { type: 'string', default: 'https://registry.npmjs.org' },
     'proxy-only': { type: 'boolean', default: false }
@@ -147,6 +152,7 @@ async function actionCold(registry) {
     const main = await runner.main({ 'api-key': API_KEY, 'codex-version': VERSION, 'registry-url': registry })
     const seconds = (performance.now() - started) / 1000
     if (main.exitCode !== 0) throw new Error(`action failed:\n${main.stdout}\n${main.stderr}`)
+    const install = Number(/Codex CLI: done in (\d+\.\d+) s/.exec(main.stdout)?.[1])
     const peakMb = TIME ? Number(readFileSync(report, 'utf8').trim().split('\n').pop()) / 1024 : NaN
     const files = await listFiles(runner.toolCache)
     const leftovers = files.filter((f) => f.endsWith('.tgz') || f.includes('.codex-staging-'))
@@ -161,7 +167,7 @@ async function actionCold(registry) {
       if (stat.isFile()) tempBytes += stat.size
     }
     await runner.post()
-    return { seconds, peakMb, bytes, tempBytes, leftovers }
+    return { seconds, install, peakMb, bytes, tempBytes, leftovers }
   } finally {
     await fs.rm(report, { force: true })
     await runner.dispose()
@@ -196,6 +202,78 @@ async function warm(rounds) {
   } finally {
     await runner.dispose()
   }
+}
+
+/**
+ * The floor under the cold install: each stage of the action's download-and-extract alone,
+ * in this process, median of `rounds`: the tarball from the real registry into nothing;
+ * gunzip (with its CRC-32) and raw inflate (what the action runs) of the local copy in
+ * 1 MiB pieces; raw inflate plus node-tar extraction of it into a fresh directory.
+ * @param {Buffer} tarball @param {string} url @param {number} rounds
+ */
+async function coldFloor(tarball, url, rounds) {
+  const pieces = (/** @type {number} */ from) => {
+    const out = []
+    for (let at = from; at < tarball.length; at += 1 << 20) out.push(tarball.subarray(at, at + (1 << 20)))
+    return out
+  }
+  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() })
+  /** @type {Record<string, () => Promise<unknown>>} */
+  const stages = {
+    'download alone (real registry)': async () => pipeline((await fetch(url)).body ?? [], discard()),
+    'gunzip alone': () => pipeline(pieces(0), createGunzip({ chunkSize: 1 << 20 }), discard()),
+    'raw inflate alone (no CRC-32)': () => pipeline(pieces(10), createInflateRaw({ chunkSize: 1 << 20 }), discard()),
+    'raw inflate + tar extraction from a local file': async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-floor-'))
+      try {
+        const unpack = new Unpack({ cwd: dir, strip: 3, preserveOwner: false })
+        const closed = new Promise((resolve) => unpack.on('close', resolve))
+        await pipeline(pieces(10), createInflateRaw({ chunkSize: 1 << 20 }), unpack)
+        await closed
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true })
+      }
+    }
+  }
+  /** @type {Record<string, number[]>} */
+  const times = Object.fromEntries(Object.keys(stages).map((name) => [name, []]))
+  for (let i = 0; i < rounds; i++)
+    for (const [name, stage] of Object.entries(stages)) {
+      const started = performance.now()
+      await stage()
+      times[name].push((performance.now() - started) / 1000)
+    }
+  return Object.entries(times).map(([name, values]) => ({ name, seconds: median(values) }))
+}
+
+/** @param {{ name: string, seconds: number }[]} floor @param {number} rounds @param {any[]} results */
+function coldFloorSection(floor, rounds, results) {
+  return [
+    'Where the cold main step goes, from its own log (median over the rounds above): the Codex CLI stage (resolve, download, sha512, inflate, extract, one `codex --version`, commit to the cache) against the rest (node start-up and bundle import, inputs, CODEX_HOME, login, exports).',
+    '',
+    '| registry | Codex CLI stage | rest of the main step |',
+    '| --- | --- | --- |',
+    ...results.map((r) => {
+      const install = median(r.action.map((/** @type {{ install: number }} */ a) => a.install))
+      return `| ${r.label} | ${fmt(install)} | ${fmt(r.actionMedian - install)} |`
+    }),
+    '',
+    'What the Codex CLI stage spends beyond the floor, and what this code does about it (profiled with perf and per-thread CPU times from /proc):',
+    '',
+    '- The socket hands over 16 KiB pieces; fed to inflate one by one, each is a thread-pool round trip: about 0.5 s more than inflating 1 MiB pieces of the same file. The action gathers 256 KiB before the sha512 and inflate.',
+    '- node-tar pauses its input while a file write is under way, and inflate then waited for the disk at every chunk. A 1 MiB buffer before tar lets it run on.',
+    "- gunzip computes a CRC-32 of the whole 440 MB tree on the inflate thread (about a tenth of inflate's time); the sha512 of every compressed byte already proves more. The action reads the gzip header itself and inflates raw, still requiring one member with its 8-byte trailer and a matching size.",
+    '- `codex --version` ran twice on a fresh install (staging and again after the commit); it runs once. Each run costs about 10 ms here, the bundle import about 0.1 s of CPU.',
+    '- The sha512 (about 0.2 s of CPU) stays on the main thread: a worker that hashes a copy cost more CPU than it saved on this 2-core machine.',
+    "- On Node 24 (action.yml's runtime, which `npm run bench` picks up from node_modules/.bin) the peak resident set is about 160 MB with or without these changes; on Node 20 about 115 MB.",
+    '',
+    `The floor, each stage alone in one process, median of ${rounds} alternating rounds (compare with the stage table above):`,
+    '',
+    '| stage alone | seconds |',
+    '| --- | --- |',
+    ...floor.map((f) => `| ${f.name} | ${fmt(f.seconds)} |`),
+    ''
+  ]
 }
 
 /**
@@ -257,6 +335,12 @@ try {
 } finally {
   await local.stop()
 }
+const FLOOR_ROUNDS = 3
+const floorResult = await coldFloor(
+  packages[`${VERSION}-${SUFFIX}`].tarball,
+  packages[`${VERSION}-${SUFFIX}`].doc.dist.tarball,
+  FLOOR_ROUNDS
+)
 const warmResult = await warm(Number(args['warm-rounds']))
 const proxyResult = await benchProxy()
 console.log(`warm: main ${fmt(warmResult.main)}, post ${fmt(warmResult.post)} (node -e 0: ${fmt(warmResult.node)})`)
@@ -270,17 +354,17 @@ const lines = [
   `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Codex CLI ${VERSION}, ${SUFFIX}.`,
   '',
   `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; Node.js ${process.version}, npm ${execFileSync('npm', ['--version']).toString().trim()}.`,
-  'A shared machine: compare the ratios, measured side by side in alternating rounds, rather than the seconds.',
+  `A shared machine (load average ${os.loadavg()[2].toFixed(1)} over the last 15 minutes of this run, on ${os.cpus().length} cores): compare the ratios, measured side by side in alternating rounds, rather than the seconds.`,
   '',
   '## Cold install: the action against `npm install -g`',
   '',
   'The action: its whole main step (resolve, download, verify, extract into an empty tool cache, log in). npm: `npm install -g @openai/codex@<version> --prefix <tmp>` with an empty npm cache.',
   '',
-  '| registry | rounds | action (median) | npm install -g (median) | ratio | target ≤ 0.55 | action peak memory | npm peak memory |',
+  '| registry | rounds | action (median) | npm install -g (median) | ratio | target ≤ 0.40 | action peak memory | npm peak memory |',
   '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ...results.map(
     (r) =>
-      `| ${r.label} | ${r.rounds} | ${fmt(r.actionMedian)} | ${fmt(r.npmMedian)} | ${r.ratio.toFixed(2)} | ${pass(r.ratio <= 0.55)} | ${r.actionPeak.toFixed(0)} MB | ${r.npmPeak.toFixed(0)} MB |`
+      `| ${r.label} | ${r.rounds} | ${fmt(r.actionMedian)} | ${fmt(r.npmMedian)} | ${r.ratio.toFixed(2)} | ${pass(r.ratio <= 0.4)} | ${r.actionPeak.toFixed(0)} MB | ${r.npmPeak.toFixed(0)} MB |`
   ),
   '',
   'Every round (action / npm, seconds):',
@@ -290,6 +374,7 @@ const lines = [
       `- ${r.label}: ${r.action.map((a, i) => `${a.seconds.toFixed(2)} / ${r.npm[i].seconds.toFixed(2)}`).join('; ')}`
   ),
   '',
+  ...coldFloorSection(floorResult, FLOOR_ROUNDS, results),
   '## Memory, disk, warm path',
   '',
   '| measure | result | target | |',

@@ -19,6 +19,8 @@ export interface InstalledCli {
   root: string
   binary: string
   cacheHit: boolean
+  /** What `codex --version` reported, when the install just ran it. */
+  version?: string
 }
 
 export function binaryIn(root: string, platform: Platform): string {
@@ -46,7 +48,7 @@ export async function installCodex(
   }
   release ??= await resolve(http, registry, spec, platform)
   const root = await downloadToCache(http, release, platform, created, cliDir)
-  return { root, binary: binaryIn(root, platform), cacheHit: false }
+  return { root, binary: binaryIn(root, platform), cacheHit: false, version: release.version }
 }
 
 async function resolve(http: HttpClient, registry: string, spec: VersionSpec, platform: Platform): Promise<Release> {

@@ -63,7 +63,8 @@ export async function run(): Promise<void> {
       const found = inputs.install
         ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir)
         : await codexOnPath()
-      const foundVersion = await cliVersion(found.binary, home.cliDir)
+      // A fresh download has just been run, in staging and (on a lost race) in the cache.
+      const foundVersion = found.version ?? (await cliVersion(found.binary, home.cliDir))
       core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
       return { cli: found, version: foundVersion }
     })
