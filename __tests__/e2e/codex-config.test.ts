@@ -22,8 +22,8 @@ async function main(inputs: Record<string, string>) {
     { install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs },
     job.codexEnv
   )
-  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
-  if (result.exitCode === 0) await job.runner.post()
+  // A failed main step leaves nothing (asserted before any post step); a key proxy it started is the post step's to stop.
+  if (result.state['key-proxy-dir']) await job.runner.post()
   return result
 }
 

@@ -40,8 +40,8 @@ async function main(inputs: Record<string, string>, env: Record<string, string> 
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
     { ...codexEnv, ...env }
   )
-  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
-  if (result.exitCode === 0) await runner.post()
+  // A failed main step leaves nothing (asserted before any post step); a key proxy it started is the post step's to stop.
+  if (result.state['key-proxy-dir']) await runner.post()
   return result
 }
 

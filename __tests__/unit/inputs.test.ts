@@ -6,7 +6,8 @@ import {
   parseCredentials,
   parseHttpUrl,
   parseNumber,
-  parseVersionSpec
+  parseVersionSpec,
+  resolveKeyIsolation
 } from '../../src/inputs/inputs.js'
 import { UserError } from '../../src/job/errors.js'
 
@@ -156,4 +157,21 @@ test('getInputs masks the secrets before it validates anything', () => {
   }
   expect(writes.join('')).toContain(`::add-mask::${KEY}`)
   expect(writes.join('')).toContain(`::add-mask::${PAT}`)
+})
+
+describe('a config that chooses the endpoint itself', () => {
+  const apiKey = { credentials: { mode: 'api-key' as const, candidates: ['sk-test'] } }
+  test.each([
+    ['openai_base_url = "https://gateway.example/v1"', 'openai_base_url'],
+    ['model_provider = "mine"', 'model_provider']
+  ])('%s: auto keeps the login (the proxy would override it); proxy is refused naming it', (config, name) => {
+    expect(resolveKeyIsolation('auto', apiKey, false, undefined, config)).toBe('none')
+    expect(() => resolveKeyIsolation('proxy', apiKey, false, undefined, config)).toThrow(
+      new RegExp(`key-isolation: proxy and config's ${name} contradict each other`)
+    )
+  })
+  test('model_provider = "openai", other settings, or a config that is not TOML leave auto to the proxy', () => {
+    for (const config of ['model_provider = "openai"', 'model = "o4-mini"', '', 'not [toml'])
+      expect(resolveKeyIsolation('auto', apiKey, false, undefined, config)).toBe('proxy')
+  })
 })

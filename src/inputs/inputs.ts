@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { existsSync } from 'node:fs'
 import * as path from 'node:path'
 import semver from 'semver'
+import { parse as parseToml } from 'smol-toml'
 import { UserError } from '../job/errors.js'
 import { isAzureEndpoint, OPENAI_API_BASE_URL } from '../net/endpoint.js'
 import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
@@ -175,7 +176,8 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
       parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
       auth,
       exportEnv,
-      codexHome
+      codexHome,
+      read('config')
     ),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
@@ -274,11 +276,23 @@ export function resolveKeyIsolation(
   value: KeyIsolation | 'auto',
   auth: Pick<Inputs, 'credentials'>,
   exportEnv: boolean,
-  codexHome: string | undefined
+  codexHome: string | undefined,
+  config = ''
 ): KeyIsolation {
+  const chooser = endpointChooser(config)
+  if (value === 'proxy' && chooser)
+    throw new UserError(
+      `key-isolation: proxy and config's ${chooser} contradict each other: the key proxy is the endpoint Codex talks to, and it forwards to api-base-url. Give the endpoint as api-base-url instead of ${chooser} in config.`
+    )
   if (value !== 'auto') return value
   if (auth.credentials?.mode !== 'api-key') return 'none'
   const silence = 'set key-isolation: none to keep it there without this notice.'
+  if (chooser) {
+    core.notice(
+      `The api-key is stored in CODEX_HOME/auth.json, where every command the model runs can read it, and not only in the key proxy (key-isolation: auto), because config's ${chooser} chooses the endpoint Codex talks to. To keep it out of every file, give that endpoint as api-base-url instead; or ${silence}`
+    )
+    return 'none'
+  }
   if (exportEnv) {
     core.notice(
       `The api-key is stored in CODEX_HOME/auth.json, where every command the model runs can read it, and not only in the key proxy (key-isolation: auto), because export-env: true hands it to every later step anyway. To keep it out of every file and step, remove export-env; or ${silence}`
@@ -292,6 +306,23 @@ export function resolveKeyIsolation(
     return 'none'
   }
   return 'proxy'
+}
+
+/**
+ * The setting of the `config` input that chooses Codex's endpoint itself, which the key
+ * proxy would override: openai_base_url, or a model_provider other than OpenAI's. A config
+ * that is not TOML is refused later, with its line (parseUserConfig).
+ */
+function endpointChooser(config: string): string | undefined {
+  let table: Record<string, unknown>
+  try {
+    table = config.trim() ? parseToml(config) : {}
+  } catch {
+    return undefined
+  }
+  if (typeof table.openai_base_url === 'string') return 'openai_base_url'
+  if (typeof table.model_provider === 'string' && table.model_provider !== 'openai') return 'model_provider'
+  return undefined
 }
 
 /** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */
