@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import * as net from 'node:net'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
 import { type KeyProxyConfig, type KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
@@ -29,16 +30,30 @@ function provider(baseUrl: string): Record<string, unknown> {
   return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
 }
 
+/** A listening socket on 127.0.0.1 for the proxy to inherit, where the OS can pass one on (not Windows). */
+async function loopbackListener(): Promise<{ server: net.Server; fd: number; port: number } | undefined> {
+  if (process.platform === 'win32') return undefined
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd === 'number' && fd >= 0) return { server, fd, port: (server.address() as net.AddressInfo).port }
+  server.close()
+  return undefined
+}
+
 /**
- * Starts the key proxy with the key on stdin, and waits for the port it listens on. Its
- * directory is recorded first: removing it (a failed run, the post step) stops the proxy.
+ * Starts the key proxy with the key on stdin. Its directory is recorded first: removing it
+ * (a failed run, the post step) stops the proxy. Where it can, main binds the port itself and
+ * the proxy inherits the socket: config.toml can name the port at once, and the proxy's node
+ * starts while the other stages run (a connection meanwhile waits in the socket's queue);
+ * `ready` says when it has started, or why it could not. Elsewhere it returns once ready.
  */
 async function startKeyProxy(
   key: string,
   upstream: string,
   ca: string[] | undefined,
   created: ConfigContext['created']
-): Promise<string> {
+): Promise<{ baseUrl: string; ready: Promise<void> }> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
@@ -48,18 +63,22 @@ async function startKeyProxy(
   const stopToken = randomBytes(32).toString('base64url')
   maskSecret(stopToken)
   saveValue(StateKey.KeyProxyStopToken, stopToken)
+  const started = Date.now()
+  const listener = await loopbackListener()
   const config: KeyProxyConfig = {
     key,
     upstream,
     capability,
     dir,
     stopToken,
+    inherited: listener !== undefined,
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca
   }
-  const started = Date.now()
-  const child = startDetached('key-proxy', config, 'pipe')
-  const port = await new Promise<number>((resolve, reject) => {
+  const child = startDetached('key-proxy', config, 'pipe', listener?.fd)
+  // The proxy holds its own copy of the socket now.
+  listener?.server.close()
+  const port = new Promise<number>((resolve, reject) => {
     let text = ''
     const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
     const failed = () => reject(new UserError(`The key proxy exited before it was ready. ${hint}`))
@@ -75,11 +94,16 @@ async function startKeyProxy(
         reject(new UserError(`The key proxy could not start: ${inline(answer.error ?? 'it named no port')}. ${hint}`))
     })
   })
-  child.unref()
-  core.info(
-    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
-  )
-  return `http://127.0.0.1:${port}/${capability}/v1`
+  const ready = port.then((listening) => {
+    child.unref()
+    core.info(
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listening} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    )
+  })
+  // Awaited by authenticate; a failure meanwhile is its to report, not an unhandled rejection.
+  ready.catch(() => undefined)
+  const known = listener?.port ?? (await port)
+  return { baseUrl: `http://127.0.0.1:${known}/${capability}/v1`, ready }
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
@@ -122,6 +146,7 @@ export const keyProxy: SourceKind = {
     const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
     if (!credentials) return undefined
     let chosen: LoggedIn | undefined
+    let ready: Promise<void> | undefined
     return {
       mode: 'api-key',
       async configFor({ anchors, http, created }) {
@@ -132,10 +157,14 @@ export const keyProxy: SourceKind = {
             : 'key-isolation: proxy'
         )
         chosen = await chooseCredential(credentials, inputs, http)
-        const baseUrl = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
-        return provider(baseUrl)
+        const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
+        ready = proxy.ready
+        return provider(proxy.baseUrl)
       },
-      authenticate: async () => configured(chosen)
+      async authenticate() {
+        await ready
+        return configured(chosen)
+      }
     }
   },
   async stop() {

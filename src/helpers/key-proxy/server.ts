@@ -238,7 +238,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
+    if (config.inherited) server.listen({ fd: 3 }, resolve)
+    else server.listen(0, '127.0.0.1', resolve)
   })
   const guard = startGuard(server, {
     dir: config.dir,
