@@ -31,3 +31,18 @@ export function keyProxyProcesses(runnerRoot: string): { pid: number; guard: boo
   }
   return found
 }
+
+/**
+ * The key proxy and its guard, once both run: main returns before the proxy's node has
+ * started (the proxy inherits a socket main bound), so a test that looks at once waits here.
+ */
+export async function startedKeyProxy(
+  runnerRoot: string,
+  timeoutMs = 5_000
+): Promise<{ pid: number; guard: boolean }[]> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 25))) {
+    const found = keyProxyProcesses(runnerRoot)
+    if (found.length >= 2) return found
+  }
+  return keyProxyProcesses(runnerRoot)
+}

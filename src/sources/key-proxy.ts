@@ -8,6 +8,7 @@ import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { isAzureEndpoint } from '../net/endpoint.js'
+import { proxyFor } from '../net/proxy-rules.js'
 import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
@@ -44,16 +45,16 @@ async function loopbackListener(): Promise<{ server: net.Server; fd: number; por
 /**
  * Starts the key proxy with the key on stdin. Its directory is recorded first: removing it
  * (a failed run, the post step) stops the proxy. Where it can, main binds the port itself and
- * the proxy inherits the socket: config.toml can name the port at once, and the proxy's node
- * starts while the other stages run (a connection meanwhile waits in the socket's queue);
- * `ready` says when it has started, or why it could not. Elsewhere it returns once ready.
+ * the proxy inherits the socket: config.toml names the port at once and main does not wait
+ * for the proxy's node to start (a connection meanwhile waits in the socket's queue; a proxy
+ * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
 async function startKeyProxy(
   key: string,
   upstream: string,
   ca: string[] | undefined,
   created: ConfigContext['created']
-): Promise<{ baseUrl: string; ready: Promise<void> }> {
+): Promise<string> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
@@ -75,10 +76,23 @@ async function startKeyProxy(
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca
   }
-  const child = startDetached('key-proxy', config, 'pipe', listener?.fd)
-  // The proxy holds its own copy of the socket now.
-  listener?.server.close()
-  const port = new Promise<number>((resolve, reject) => {
+  const proxyUrl = proxyFor(new URL(upstream))
+  // What the proxy could not start with, refused here: main does not wait to hear it from the proxy.
+  if (proxyUrl && !(URL.canParse(proxyUrl) && /^https?:$/.test(new URL(proxyUrl).protocol)))
+    throw new UserError(
+      `The key proxy cannot reach ${upstream} through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names: it takes an http: or https: proxy URL. Fix the variable or NO_PROXY, or set key-isolation: none.`
+    )
+  const child = startDetached('key-proxy', config, listener ? 'ignore' : 'pipe', listener?.fd)
+  if (listener) {
+    // The proxy holds its own copy of the socket now.
+    listener.server.close()
+    child.unref()
+    core.info(
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    )
+    return `http://127.0.0.1:${listener.port}/${capability}/v1`
+  }
+  const port = await new Promise<number>((resolve, reject) => {
     let text = ''
     const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
     const failed = () => reject(new UserError(`The key proxy exited before it was ready. ${hint}`))
@@ -94,16 +108,11 @@ async function startKeyProxy(
         reject(new UserError(`The key proxy could not start: ${inline(answer.error ?? 'it named no port')}. ${hint}`))
     })
   })
-  const ready = port.then((listening) => {
-    child.unref()
-    core.info(
-      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listening} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
-    )
-  })
-  // Awaited by authenticate; a failure meanwhile is its to report, not an unhandled rejection.
-  ready.catch(() => undefined)
-  const known = listener?.port ?? (await port)
-  return { baseUrl: `http://127.0.0.1:${known}/${capability}/v1`, ready }
+  child.unref()
+  core.info(
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+  )
+  return `http://127.0.0.1:${port}/${capability}/v1`
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
@@ -146,7 +155,6 @@ export const keyProxy: SourceKind = {
     const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
     if (!credentials) return undefined
     let chosen: LoggedIn | undefined
-    let ready: Promise<void> | undefined
     return {
       mode: 'api-key',
       async configFor({ anchors, http, created }) {
@@ -157,14 +165,9 @@ export const keyProxy: SourceKind = {
             : 'key-isolation: proxy'
         )
         chosen = await chooseCredential(credentials, inputs, http)
-        const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
-        ready = proxy.ready
-        return provider(proxy.baseUrl)
+        return provider(await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created))
       },
-      async authenticate() {
-        await ready
-        return configured(chosen)
-      }
+      authenticate: async () => configured(chosen)
     }
   },
   async stop() {
