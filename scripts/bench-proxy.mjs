@@ -80,7 +80,7 @@ function timed(url) {
  * Starts dist/key-proxy as the main step does; resolves with its base URL, pid and readiness time.
  * @param {string} upstreamUrl
  */
-async function startProxy(upstreamUrl) {
+export async function startProxy(upstreamUrl) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-key-proxy-'))
   const capability = randomBytes(32).toString('base64url')
   const started = performance.now()

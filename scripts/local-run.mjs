@@ -4,15 +4,20 @@
  * directories, then a later step that uses Codex, then the post step, and reports what
  * each did. Masks what the action asked the runner to mask, as the runner would.
  *
- *   OPENAI_API_KEY     the key to log in with (default: a clearly fake placeholder;
- *                      an API key login works offline, a request with it would fail)
+ * With the default key-isolation (auto) the key goes to the key proxy, and the later step's
+ * `codex exec` reaches a loopback Responses API this script starts through that proxy.
+ *
+ *   OPENAI_API_KEY     the key (default: a clearly fake placeholder, which the loopback
+ *                      upstream accepts)
+ *   API_BASE_URL       api-base-url input (default: the loopback upstream)
  *   CODEX_VERSION      codex-version input (default latest)
  *   REGISTRY_URL       registry-url input (default action.yml's)
  *   LOCAL_TOOL_CACHE   tool cache kept between runs (default: one under the OS temp dir)
  */
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Runner } from '../__tests__/harness/runner.js'
+import { listFiles, Runner } from '../__tests__/harness/runner.js'
+import { REPLY, ResponsesUpstream } from './loopback-responses.mjs'
 
 const PLACEHOLDER = 'sk-local-placeholder-NOT-A-REAL-KEY-0000000000'
 const apiKey = process.env.OPENAI_API_KEY || PLACEHOLDER
@@ -43,10 +48,11 @@ function show(title, result, secrets) {
 }
 
 const runner = await Runner.create({ toolCache })
+const upstream = await new ResponsesUpstream().start()
 let failed = false
 try {
   /** @type {Record<string, string>} */
-  const inputs = { 'api-key': apiKey }
+  const inputs = { 'api-key': apiKey, 'api-base-url': process.env.API_BASE_URL || `${upstream.origin}/v1` }
   if (process.env.CODEX_VERSION) inputs['codex-version'] = process.env.CODEX_VERSION
   if (process.env.REGISTRY_URL) inputs['registry-url'] = process.env.REGISTRY_URL
   console.log(`Runner directories: ${runner.root}`)
@@ -69,11 +75,24 @@ try {
   failed = main.exitCode !== 0
 
   if (!failed) {
-    for (const args of [['--version'], ['login', 'status']]) {
-      const step = await runner.run('codex', args)
-      show(`later step: codex ${args.join(' ')}`, step, secrets)
-      failed ||= step.exitCode !== 0
+    const version = await runner.run('codex', ['--version'])
+    show('later step: codex --version', version, secrets)
+    const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
+      timeoutMs: 60_000
+    })
+    show('later step: codex exec --skip-git-repo-check --ephemeral "say hi"', exec, secrets)
+    const home = main.outputs['codex-home']
+    const authJson = (await listFiles(home)).includes('auth.json')
+    if (!process.env.API_BASE_URL) {
+      const keyed = upstream.upgrades.filter((u) => u.authorization === `Bearer ${apiKey}`).length
+      console.log(
+        authJson
+          ? `\nThe later step's codex used the key from ${home}/auth.json (key-isolation: none, or a notice above says why).`
+          : `\nThe later step's codex exec authenticated through the key proxy: the loopback upstream saw ${keyed} websocket upgrade(s) carrying the key, which the proxy added (Codex holds no key, and no auth.json exists), and ${upstream.posts} HTTP request(s).`
+      )
+      failed ||= (!authJson && keyed === 0) || !exec.stdout.includes(REPLY)
     }
+    failed ||= version.exitCode !== 0 || exec.exitCode !== 0
   }
 
   const post = await runner.post()
@@ -84,5 +103,6 @@ try {
   console.log(failed ? '\nSomething failed: see above.' : '\nAll steps succeeded.')
 } finally {
   await runner.dispose()
+  await upstream.stop()
 }
 process.exitCode = failed ? 1 : 0

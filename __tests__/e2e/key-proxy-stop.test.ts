@@ -11,7 +11,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { parse } from 'smol-toml'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
-import { alive, keyProxyProcesses } from '../harness/processes.js'
+import { alive, keyProxyProcesses, startedKeyProxy } from '../harness/processes.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { ROOT, Runner } from '../harness/runner.js'
 import { HELPER_NODE_FLAGS } from '../../src/helpers/node-flags.js'
@@ -37,7 +37,7 @@ test('a stop file another process of the job writes does not stop the proxy; the
     'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
-  const processes = keyProxyProcesses(runner.root)
+  const processes = await startedKeyProxy(runner.root)
   expect(processes).toHaveLength(2)
   const config = parse(await fs.readFile(path.join(main.outputs['codex-home'], 'config.toml'), 'utf8')) as {
     model_providers: Record<string, { base_url: string }>

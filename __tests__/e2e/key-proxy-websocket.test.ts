@@ -10,7 +10,7 @@ import * as path from 'node:path'
 import { parse } from 'smol-toml'
 import { WebSocket } from 'ws'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
-import { alive, keyProxyProcesses } from '../harness/processes.js'
+import { alive, startedKeyProxy } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { listFiles, Runner } from '../harness/runner.js'
@@ -104,7 +104,7 @@ test('nothing but api-key: codex exec completes its turn over the websocket thro
   const home = main.outputs['codex-home']
   expect(await providerOf(home)).toMatchObject({ supports_websockets: true })
   expect(await listFiles(home)).toEqual(['config.toml'])
-  const processes = keyProxyProcesses(runner.root)
+  const processes = await startedKeyProxy(runner.root)
   expect(processes).toHaveLength(2)
 
   const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })

@@ -14,7 +14,7 @@ import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
 import { useRunners } from '../harness/lifecycle.js'
-import { alive, keyProxyProcesses } from '../harness/processes.js'
+import { alive, keyProxyProcesses, startedKeyProxy } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { listFiles } from '../harness/runner.js'
@@ -92,7 +92,7 @@ test.each([
     expect(main.stdout).toContain(`::add-mask::${capability}`)
     expect(main.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && l.includes(capability))).toEqual([])
 
-    const processes = keyProxyProcesses(runner.root)
+    const processes = await startedKeyProxy(runner.root)
     expect(processes.map((p) => p.guard).sort()).toEqual([false, true])
     expect(
       processesHolding(

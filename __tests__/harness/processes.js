@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from './wait.js'
 
 /** This checkout's bundles; a process running a script below it is one of ours. */
 export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist')
@@ -68,4 +69,19 @@ export function keyProxyProcesses(runnerRoot) {
   return distProcesses(runnerRoot)
     .filter((p) => p.entry === 'key-proxy')
     .map(({ pid, guard }) => ({ pid, guard }))
+}
+
+/**
+ * The key proxy and its guard, once both run: main returns before the proxy's node has
+ * started (the proxy inherits a socket main bound), so a test that looks at once waits here.
+ * @param {string} runnerRoot
+ * @param {number} [timeoutMs]
+ * @returns {Promise<{ pid: number, guard: boolean }[]>}
+ */
+export async function startedKeyProxy(runnerRoot, timeoutMs = 5_000) {
+  const found = await waitFor(() => {
+    const running = keyProxyProcesses(runnerRoot)
+    return running.length >= 2 ? running : undefined
+  }, timeoutMs)
+  return found ?? keyProxyProcesses(runnerRoot)
 }

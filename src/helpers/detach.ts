@@ -34,7 +34,8 @@ const HELPER_ENV = [
 export function startDetached(
   entry: 'refresher' | 'key-proxy',
   config: unknown,
-  stdout: 'ignore' | 'pipe' = 'ignore'
+  stdout: 'ignore' | 'pipe' = 'ignore',
+  inherit?: number
 ): ChildProcess & { pid: number } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', entry, 'index.js')
   const env: Record<string, string> = {}
@@ -44,7 +45,8 @@ export function startDetached(
   }
   const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], {
     detached: true,
-    stdio: ['pipe', stdout, 'ignore'],
+    // `inherit`: a descriptor the helper gets as its fd 3 (the key proxy's listening socket).
+    stdio: ['pipe', stdout, 'ignore', ...(inherit === undefined ? [] : [inherit])],
     env,
     windowsHide: true
   })

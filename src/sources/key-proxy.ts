@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import * as net from 'node:net'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
 import { type KeyProxyConfig, type KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
@@ -7,6 +8,7 @@ import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { isAzureEndpoint } from '../net/endpoint.js'
+import { proxyFor } from '../net/proxy-rules.js'
 import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
@@ -29,9 +31,23 @@ function provider(baseUrl: string): Record<string, unknown> {
   return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
 }
 
+/** A listening socket on 127.0.0.1 for the proxy to inherit, where the OS can pass one on (not Windows). */
+async function loopbackListener(): Promise<{ server: net.Server; fd: number; port: number } | undefined> {
+  if (process.platform === 'win32') return undefined
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd === 'number' && fd >= 0) return { server, fd, port: (server.address() as net.AddressInfo).port }
+  server.close()
+  return undefined
+}
+
 /**
- * Starts the key proxy with the key on stdin, and waits for the port it listens on. Its
- * directory is recorded first: removing it (a failed run, the post step) stops the proxy.
+ * Starts the key proxy with the key on stdin. Its directory is recorded first: removing it
+ * (a failed run, the post step) stops the proxy. Where it can, main binds the port itself and
+ * the proxy inherits the socket: config.toml names the port at once and main does not wait
+ * for the proxy's node to start (a connection meanwhile waits in the socket's queue; a proxy
+ * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
 async function startKeyProxy(
   key: string,
@@ -48,17 +64,34 @@ async function startKeyProxy(
   const stopToken = randomBytes(32).toString('base64url')
   maskSecret(stopToken)
   saveValue(StateKey.KeyProxyStopToken, stopToken)
+  const started = Date.now()
+  const listener = await loopbackListener()
   const config: KeyProxyConfig = {
     key,
     upstream,
     capability,
     dir,
     stopToken,
+    inherited: listener !== undefined,
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca
   }
-  const started = Date.now()
-  const child = startDetached('key-proxy', config, 'pipe')
+  const proxyUrl = proxyFor(new URL(upstream))
+  // What the proxy could not start with, refused here: main does not wait to hear it from the proxy.
+  if (proxyUrl && !(URL.canParse(proxyUrl) && /^https?:$/.test(new URL(proxyUrl).protocol)))
+    throw new UserError(
+      `The key proxy cannot reach ${upstream} through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names: it takes an http: or https: proxy URL. Fix the variable or NO_PROXY, or set key-isolation: none.`
+    )
+  const child = startDetached('key-proxy', config, listener ? 'ignore' : 'pipe', listener?.fd)
+  if (listener) {
+    // The proxy holds its own copy of the socket now.
+    listener.server.close()
+    child.unref()
+    core.info(
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    )
+    return `http://127.0.0.1:${listener.port}/${capability}/v1`
+  }
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
     const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
@@ -135,8 +168,7 @@ export const keyProxy: SourceKind = {
             : 'key-isolation: proxy'
         )
         chosen = await chooseCredential(credentials, inputs, http)
-        const baseUrl = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
-        return provider(baseUrl)
+        return provider(await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created))
       },
       authenticate: async () => configured(chosen)
     }

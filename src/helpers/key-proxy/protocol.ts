@@ -11,6 +11,8 @@ export interface KeyProxyConfig {
   dir: string
   /** What that `stop` file must hold: only main and post know it (any process of the job can write a file there). */
   stopToken: string
+  /** Listen on fd 3, a socket main bound and handed over, rather than on a port of its own choosing. */
+  inherited?: boolean
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   ca?: string[]

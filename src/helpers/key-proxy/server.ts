@@ -238,7 +238,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
+    if (config.inherited) server.listen({ fd: 3 }, resolve)
+    else server.listen(0, '127.0.0.1', resolve)
   })
   const guard = startGuard(server, {
     dir: config.dir,
@@ -296,7 +297,17 @@ async function runGuard(config: GuardConfig): Promise<void> {
     Date.now() > config.deadline
       ? `It ended at its time limit, ${MAX_LIFETIME_MS / 3600_000} hours after the action started it; run codex within that time of the action's step.`
       : 'Something on the runner ended it; run the job again.'
-  const message = `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: the API key lived only in that process. ${why}`
+  explain(
+    `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: the API key lived only in that process. ${why}`,
+    config
+  )
+}
+
+/**
+ * Answers every request and upgrade on the inherited socket (fd 3) with `message`, until the
+ * post step's stop: the guard after the proxy's end, or a proxy that could not start.
+ */
+function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' | 'deadline'>): void {
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
   http
     .createServer((_req, res) => sendError(res, 410, message))
@@ -320,7 +331,14 @@ export async function run(): Promise<void> {
   const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
   if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
   else {
-    await runProxy(config as KeyProxyConfig).catch((error: unknown) => {
+    const proxy = config as KeyProxyConfig
+    await runProxy(proxy).catch((error: unknown) => {
+      // On a socket main bound, main has not waited: Codex is told instead, at its first request.
+      if (proxy.inherited)
+        return explain(
+          `The codex-auth-action key proxy could not start, so Codex cannot reach ${new URL(proxy.upstream).origin}: ${describeFailure(error)}.`,
+          proxy
+        )
       // Main waits for one line: the reason goes into its error message.
       process.stdout.write(`${JSON.stringify({ error: describeFailure(error) })}\n`, () => process.exit(1))
     })

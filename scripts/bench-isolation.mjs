@@ -1,0 +1,266 @@
+/**
+ * Part of `npm run bench`: what key isolation (the default, key-isolation: auto) costs.
+ * Side by side in one run: the warm main step with the key proxy and without it (the
+ * login), the main bundle's load time against main's committed one, and Codex's
+ * transports through the proxy against a direct connection to the same loopback upstream:
+ * time to first event, a 20-turn tool-call conversation, bytes sent upstream per turn.
+ */
+import { execFileSync } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import * as http from 'node:http'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { WebSocket } from 'ws'
+import { ROOT, Runner, runProcess } from '../__tests__/harness/runner.js'
+import { startProxy } from './bench-proxy.mjs'
+import { ResponsesUpstream } from './loopback-responses.mjs'
+
+const KEY = 'sk-bench-placeholder-NOT-A-REAL-KEY-000000000'
+const TURNS = 20
+/** What Codex sends first (instructions, tools, the prompt) and what each tool call adds, roughly. */
+const FIRST_INPUT = 24 * 1024
+const TOOL_OUTPUT = 2 * 1024
+/** The loopback model's time to its first event: a fast model, so that overheads show. */
+const THINK_MS = 10
+
+/** @param {number[]} values */
+const p50 = (values) => [...values].sort((a, b) => a - b)[values.length >> 1]
+/** @param {number} ms */
+const ms = (ms) => `${ms.toFixed(1)} ms`
+
+/**
+ * Warm main steps, alternating the default (the key proxy) and key-isolation: none (the
+ * login), each followed by its post step. The tool cache must hold the CLI (one download first).
+ * @param {{ rounds: number, version: string, toolCache: string }} options
+ */
+export async function benchWarmIsolation({ rounds, version, toolCache }) {
+  const runner = await Runner.create({ toolCache })
+  const upstream = await new ResponsesUpstream().start()
+  try {
+    const base = { 'api-key': KEY, 'codex-version': version, 'api-base-url': `${upstream.origin}/v1` }
+    await runner.main(base)
+    await runner.post()
+    /** @type {Record<'proxy' | 'none', number[]>} */
+    const times = { proxy: [], none: [] }
+    for (let i = 0; i < rounds; i++) {
+      for (const kind of /** @type {const} */ (['none', 'proxy'])) {
+        const started = performance.now()
+        const main = await runner.main({ ...base, 'key-isolation': kind === 'proxy' ? '' : 'none' })
+        times[kind].push(performance.now() - started)
+        if (main.outputs['cache-hit'] !== 'true' || main.exitCode !== 0)
+          throw new Error(`warm run (${kind}) failed or missed the tool cache:\n${main.stdout}${main.stderr}`)
+        if (kind === 'proxy' && !main.stdout.includes('Key proxy started')) throw new Error('the proxy did not start')
+        await runner.post()
+      }
+    }
+    return { proxy: p50(times.proxy), none: p50(times.none), rounds }
+  } finally {
+    await upstream.stop()
+    await runner.dispose()
+  }
+}
+
+/**
+ * The main bundle's load time: `node dist/main/index.js` with no input (it fails at once,
+ * at the first input), this branch's build against main's committed one, minus `node -e 0`.
+ * @param {number} rounds
+ */
+export async function benchBundleLoad(rounds) {
+  const before = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-main-bundle-'))
+  try {
+    const files = execFileSync('git', ['ls-tree', '--name-only', 'main', 'dist/main/'], { cwd: ROOT })
+      .toString()
+      .split('\n')
+      .filter((f) => f.endsWith('.js') || f.endsWith('.json'))
+    for (const file of files)
+      await fs.writeFile(
+        path.join(before, path.basename(file)),
+        execFileSync('git', ['show', `main:${file}`], { cwd: ROOT, maxBuffer: 64 << 20 })
+      )
+    const env = { PATH: process.env.PATH ?? '', RUNNER_TEMP: before }
+    /** @param {string[]} args */
+    const time = async (args) => {
+      const started = performance.now()
+      await runProcess(process.execPath, args, { env })
+      return performance.now() - started
+    }
+    /** @type {Record<'now' | 'before' | 'node', number[]>} */
+    const t = { now: [], before: [], node: [] }
+    for (let i = 0; i < rounds; i++) {
+      t.node.push(await time(['-e', '0']))
+      t.before.push(await time([path.join(before, 'index.js')]))
+      t.now.push(await time([path.join(ROOT, 'dist', 'main', 'index.js')]))
+    }
+    const size = async (/** @type {string} */ file) => (await fs.stat(file)).size / 2 ** 20
+    return {
+      now: p50(t.now) - p50(t.node),
+      before: p50(t.before) - p50(t.node),
+      nowMb: await size(path.join(ROOT, 'dist', 'main', 'index.js')),
+      beforeMb: await size(path.join(before, 'index.js')),
+      rounds
+    }
+  } finally {
+    await fs.rm(before, { recursive: true, force: true })
+  }
+}
+
+/** One turn's new input: the first carries the instructions and prompt, later ones a tool's output. @param {number} turn */
+const newInput = (turn) =>
+  turn === 0
+    ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'x'.repeat(FIRST_INPUT) }] }]
+    : [{ type: 'function_call_output', call_id: `call_${turn}`, output: 'y'.repeat(TOOL_OUTPUT) }]
+
+/**
+ * A 20-turn conversation over one websocket, as Codex holds it: each turn sends only its new
+ * input after the previous response. Per turn: ms to the first event, bytes the upstream got.
+ * @param {string} url @param {Record<string, string>} headers @param {ResponsesUpstream} upstream
+ */
+async function websocketConversation(url, headers, upstream) {
+  const ws = new WebSocket(url, { headers, perMessageDeflate: false })
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+  const started = performance.now()
+  /** @type {number[]} */
+  const firstEvent = []
+  /** @type {number[]} */
+  const bytes = []
+  /** @type {string | undefined} */
+  let previous
+  for (let turn = 0; turn < TURNS; turn++) {
+    const before = upstream.bytesIn
+    const sent = performance.now()
+    let first = 0
+    previous = await new Promise((resolve) => {
+      ws.on('message', function onMessage(data) {
+        first ||= performance.now() - sent
+        const event = JSON.parse(data.toString())
+        if (event.type !== 'response.completed') return
+        ws.off('message', onMessage)
+        resolve(event.response.id)
+      })
+      ws.send(
+        JSON.stringify({
+          type: 'response.create',
+          model: 'gpt-bench',
+          ...(previous && { previous_response_id: previous }),
+          input: newInput(turn)
+        })
+      )
+    })
+    firstEvent.push(first)
+    bytes.push(upstream.bytesIn - before)
+  }
+  const total = performance.now() - started
+  ws.close()
+  return { firstEvent, bytes, total }
+}
+
+/**
+ * The same conversation over HTTP, as Codex's fallback holds it: each turn POSTs the whole
+ * input so far (Codex does not store responses), the answer an SSE stream.
+ * @param {string} url @param {ResponsesUpstream} upstream
+ */
+async function httpConversation(url, upstream) {
+  const agent = new http.Agent({ keepAlive: true })
+  const started = performance.now()
+  /** @type {number[]} */
+  const firstEvent = []
+  /** @type {number[]} */
+  const bytes = []
+  /** @type {object[]} */
+  const input = []
+  for (let turn = 0; turn < TURNS; turn++) {
+    input.push(...newInput(turn))
+    const before = upstream.bytesIn
+    const sent = performance.now()
+    const first = await new Promise((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let at = 0
+          res.on('data', () => (at ||= performance.now() - sent))
+          res.on('end', () => resolve(at))
+        }
+      )
+      req.on('error', reject)
+      req.end(JSON.stringify({ model: 'gpt-bench', stream: true, input }))
+    })
+    input.push({ type: 'function_call', call_id: `call_${turn + 1}`, name: 'shell', arguments: '{"cmd":"ls"}' })
+    firstEvent.push(first)
+    bytes.push(upstream.bytesIn - before)
+  }
+  agent.destroy()
+  return { firstEvent, bytes, total: performance.now() - started }
+}
+
+/** @param {{ rounds?: number }} [options] */
+export async function benchTransport(options = {}) {
+  const upstream = await new ResponsesUpstream({ thinkMs: THINK_MS, tool: true }).start()
+  const proxy = await startProxy(`${upstream.origin}/v1`)
+  try {
+    const direct = `${upstream.origin.replace(/^http/, 'ws')}/v1/responses`
+    const proxied = `${proxy.base.replace(/^http/, 'ws')}/responses`
+    // The first upgrade loads the ws library in the proxy: not part of a conversation's time.
+    await websocketConversation(proxied, {}, upstream)
+    const rounds = options.rounds ?? 15
+    /** @type {Record<'direct' | 'proxy' | 'http', Awaited<ReturnType<typeof websocketConversation>>[]>} */
+    const runs = { direct: [], proxy: [], http: [] }
+    for (let i = 0; i < rounds; i++) {
+      runs.direct.push(await websocketConversation(direct, { authorization: `Bearer ${KEY}` }, upstream))
+      runs.proxy.push(await websocketConversation(proxied, {}, upstream))
+      runs.http.push(await httpConversation(`${proxy.base}/responses`, upstream))
+    }
+    /** @param {typeof runs.direct} list */
+    const summary = (list) => ({
+      firstEvent: p50(list.flatMap((r) => r.firstEvent)),
+      total: p50(list.map((r) => r.total)),
+      bytesPerTurn: list.flatMap((r) => r.bytes).reduce((a, b) => a + b, 0) / (list.length * TURNS),
+      lastTurnBytes: p50(list.map((r) => r.bytes.at(-1) ?? 0))
+    })
+    const result = { direct: summary(runs.direct), proxy: summary(runs.proxy), http: summary(runs.http), rounds }
+    console.log(`transport: ${JSON.stringify(result)}`)
+    return result
+  } finally {
+    await proxy.stop()
+    await upstream.stop()
+  }
+}
+
+/**
+ * The BENCHMARK.md section.
+ * @param {Awaited<ReturnType<typeof benchWarmIsolation>>} warm
+ * @param {Awaited<ReturnType<typeof benchBundleLoad>>} bundle
+ * @param {Awaited<ReturnType<typeof benchTransport>>} t
+ */
+export function isolationSection(warm, bundle, t) {
+  const pass = (/** @type {boolean} */ ok) => (ok ? 'met' : '**missed**')
+  const kb = (/** @type {number} */ b) => `${(b / 1024).toFixed(1)} KiB`
+  const totalOk = t.proxy.total <= t.direct.total * 1.03
+  const firstOk = t.proxy.firstEvent <= t.direct.firstEvent + 5
+  return [
+    '## Key isolation by default (key-isolation: auto)',
+    '',
+    `Warm main step (tool cache hit, API key), median of ${warm.rounds} alternating rounds:`,
+    '',
+    '| main step | median | target | |',
+    '| --- | --- | --- | --- |',
+    `| default: the key proxy started, no login | ${(warm.proxy / 1000).toFixed(3)} s | ≤ without it | ${pass(warm.proxy <= warm.none)} |`,
+    `| key-isolation: none (codex login, login status) | ${(warm.none / 1000).toFixed(3)} s | | |`,
+    '',
+    `Main bundle, \`node dist/main/index.js\` failing at its first input, minus \`node -e 0\` (median of ${bundle.rounds}):`,
+    `${ms(bundle.now)} for this build (${bundle.nowMb.toFixed(2)} MB) against ${ms(bundle.before)} for main's committed one (${bundle.beforeMb.toFixed(2)} MB).`,
+    '',
+    `Transport, against one loopback upstream that answers each turn with a tool call after ${THINK_MS} ms;`,
+    `a ${TURNS}-turn conversation (the first turn ${FIRST_INPUT / 1024} KiB of input, each later one a ${TOOL_OUTPUT / 1024} KiB tool output), ${t.rounds} conversations a path, alternating:`,
+    '',
+    '| path | first event (p50 of all turns) | 20-turn conversation (p50) | sent upstream per turn (mean) | last turn |',
+    '| --- | --- | --- | --- | --- |',
+    `| WebSocket direct | ${ms(t.direct.firstEvent)} | ${ms(t.direct.total)} | ${kb(t.direct.bytesPerTurn)} | ${kb(t.direct.lastTurnBytes)} |`,
+    `| WebSocket through the proxy | ${ms(t.proxy.firstEvent)} | ${ms(t.proxy.total)} | ${kb(t.proxy.bytesPerTurn)} | ${kb(t.proxy.lastTurnBytes)} |`,
+    `| HTTP (SSE) through the proxy, for scale | ${ms(t.http.firstEvent)} | ${ms(t.http.total)} | ${kb(t.http.bytesPerTurn)} | ${kb(t.http.lastTurnBytes)} |`,
+    '',
+    `Targets: the conversation through the proxy within 3 % of direct: ${((t.proxy.total / t.direct.total - 1) * 100).toFixed(1)} %, ${pass(totalOk)}; first event within +5 ms p50: ${(t.proxy.firstEvent - t.direct.firstEvent).toFixed(2)} ms, ${pass(firstOk)}.`,
+    'Bytes are what reached the upstream (frames, headers, bodies): over the websocket each turn carries only its new input; over HTTP each turn carries the whole conversation again.',
+    ''
+  ]
+}
