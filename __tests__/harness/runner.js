@@ -123,12 +123,14 @@ export function parseCommandFile(text) {
  *   state: Record<string, string>, summary: string, errors: string[], cliRecords: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed; `cliRecords` the
  *   invocations of a stand-in codex during the step (see fake-package.ts standInCodex).
- * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string }} RunnerOptions
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string, actionDir?: string, owner?: { uid: number, gid: number } }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
  *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
  *   `node`: the Node.js binary that runs the steps, default CODEX_AUTH_TEST_NODE or the one
- *   running the tests.
+ *   running the tests; `actionDir`: where the action's files are (a copy the job's user owns,
+ *   as on a hosted runner), default this checkout; `owner`: the user the launcher runs the
+ *   steps as, who then owns each step's command files.
  */
 
 export class Runner {
@@ -248,7 +250,11 @@ export class Runner {
       if (dir && path.isAbsolute(dir) && !this.#before.has(dir))
         this.#before.set(dir, { label, tree: await snapshotTree(dir) })
     }
-    const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
+    const result = await this.#step(
+      path.join(this.#options.actionDir ?? ROOT, 'dist', 'main', 'index.js'),
+      env,
+      timeoutMs
+    )
     this.#state = { ...this.#state, ...result.state }
     const codexHome = result.outputs['codex-home'] || inputs['codex-home']
     const tokenDir = result.exported.OPENAI_IDENTITY_TOKEN_FILE
@@ -273,7 +279,7 @@ export class Runner {
   async post(extraEnv = {}) {
     const env = { ...this.stepEnv(extraEnv), ...this.#inputEnv }
     for (const [name, value] of Object.entries(this.#state)) env[`STATE_${name}`] = value
-    const result = await this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
+    const result = await this.#step(path.join(this.#options.actionDir ?? ROOT, 'dist', 'post', 'index.js'), env)
     this.#steps.push({ kind: 'post', result, exportEnv: false })
     return result
   }
@@ -311,6 +317,8 @@ export class Runner {
       GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
+    const owner = this.#options.owner
+    if (owner) for (const file of [dir, ...Object.values(files)]) await fs.chown(file, owner.uid, owner.gid)
     this.#stepFiles.push(files)
     const node = this.#options.node ?? process.env.CODEX_AUTH_TEST_NODE ?? process.execPath
     const [command, ...args] = [...(this.#options.launcher ?? []), node, script]
