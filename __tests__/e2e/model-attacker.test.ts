@@ -111,11 +111,15 @@ async function runJob(codexArgs: string[], inputs: Record<string, string>): Prom
   ])
     expect((await git(...args)).exitCode).toBe(0)
 
+  // The step that runs Codex has command files of its own, as every step does.
+  const stepDir = path.join(runner.root, 'steps', 'codex')
+  const files = { GITHUB_ENV: path.join(stepDir, 'env'), GITHUB_PATH: path.join(stepDir, 'path') }
   const model = new AttackerModel(
     await attackKit(path.join(loot, 'kit'), {
       loot,
       dockerFile,
-      searched: [runner.temp, runner.home, runner.workspace, path.join(runner.root, 'steps')]
+      searched: [runner.temp, runner.home, runner.workspace, path.join(runner.root, 'steps')],
+      commandFiles: [files.GITHUB_ENV, files.GITHUB_PATH]
     })
   )
   await model.server.start()
@@ -130,10 +134,7 @@ async function runJob(codexArgs: string[], inputs: Record<string, string>): Prom
   })
   expect(main.errors).toEqual([])
 
-  // The step that runs Codex has command files of its own, as every step does.
-  const stepDir = path.join(runner.root, 'steps', 'codex')
   await fs.mkdir(stepDir)
-  const files = { GITHUB_ENV: path.join(stepDir, 'env'), GITHUB_PATH: path.join(stepDir, 'path') }
   for (const file of Object.values(files)) await fs.writeFile(file, '')
   sh('chown', ['-R', `${user}:${user}`, stepDir])
   const codex = await asUser(
@@ -152,7 +153,20 @@ async function runJob(codexArgs: string[], inputs: Record<string, string>): Prom
   const postFile = path.join(actionDir, 'dist', 'post', 'index.js')
   const postScript = { before: readFileSync(path.join(ROOT, 'dist', 'post', 'index.js'), 'utf8'), after: '' }
   postScript.after = readFileSync(postFile, 'utf8')
-  await runner.post()
+  const post = await runner.post()
+  if (process.env.ATTACK_DEBUG)
+    await fs.writeFile(
+      process.env.ATTACK_DEBUG,
+      [
+        main.stdout,
+        codex.stdout,
+        codex.stderr,
+        commit.stdout,
+        commit.stderr,
+        post.stdout,
+        ...model.outputs.map((o) => `${o.door}: ${o.output}`)
+      ].join('\n----\n')
+    )
   // A leftover polls every 10 ms: give it time to read the post step before looking.
   await new Promise((resolve) => setTimeout(resolve, 1000))
   return { user, model, runner, loot, main, codex, commit, postScript }
