@@ -44,7 +44,7 @@ interface Job {
  * One job: the main step, `codex exec` run by the job's user in a later step, a step that
  * commits what Codex changed, and the post step; then what the leftover processes found.
  */
-async function runJob(codexArgs: string[], inputs: Record<string, string>): Promise<Job> {
+async function runJob(codexArgs: string[], sudo: boolean): Promise<Job> {
   const suffix = randomBytes(3).toString('hex')
   const user = `cajob${suffix}`
   const loot = `/tmp/codex-attack-${suffix}`
@@ -64,7 +64,7 @@ async function runJob(codexArgs: string[], inputs: Record<string, string>): Prom
   })
   sh('groupadd', ['-f', 'docker'])
   sh('useradd', ['-m', '-G', 'docker', '-s', '/bin/bash', user])
-  await fs.writeFile(`/etc/sudoers.d/${user}`, `${user} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 })
+  if (sudo) await fs.writeFile(`/etc/sudoers.d/${user}`, `${user} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 })
   await fs.mkdir(loot, { mode: 0o777 })
   await fs.chmod(loot, 0o1777)
   await fs.writeFile(path.join(loot, 'leftover.pids'), '', { mode: 0o666 })
@@ -129,8 +129,7 @@ async function runJob(codexArgs: string[], inputs: Record<string, string>): Prom
     'api-key': TEST_API_KEY,
     'api-base-url': model.apiBaseUrl,
     'key-isolation': 'proxy',
-    'codex-version': CODEX_VERSION,
-    ...inputs
+    'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
 
@@ -180,18 +179,25 @@ afterAll(async () => {
 const lack = missing()
 
 describe.each([
-  ['--dangerously-bypass-approvals-and-sandbox', ['--dangerously-bypass-approvals-and-sandbox']],
-  ['the default sandbox', []]
-])('a prompt-injected model, codex exec with %s', (label, codexArgs) => {
+  ['--dangerously-bypass-approvals-and-sandbox', ['--dangerously-bypass-approvals-and-sandbox'], true],
+  ['the default sandbox', [], true],
+  [
+    '--dangerously-bypass-approvals-and-sandbox, the job without sudo',
+    ['--dangerously-bypass-approvals-and-sandbox'],
+    false
+  ]
+])('a prompt-injected model, codex exec with %s', (label, codexArgs, sudo) => {
   let job: Job
   const leaks = (texts: { place: string; text: string }[]) => findLeaks(texts, [TEST_API_KEY]).leaks
   const output = (door: string) => job.model.outputs.find((o) => o.door === door)?.output ?? `(no output of ${door})`
   const loot = (name: string) =>
     existsSync(path.join(job.loot, name)) ? readFileSync(path.join(job.loot, name), 'utf8') : ''
+  /** Doors 3 to 6 need Codex to run as another user, which takes sudo. */
+  const withSudo = sudo ? test : test.skip
 
   beforeAll(async () => {
     if (lack) return
-    job = await runJob(codexArgs, {})
+    job = await runJob(codexArgs, sudo)
   }, 400_000)
 
   test('this machine can stand in for a hosted runner (root, sudo, setfacl, setpriv)', () => {
@@ -209,29 +215,36 @@ describe.each([
     expect(leaks([{ place: 'memory', text: output('memory') + output('gdb') }])).toEqual([])
   })
 
-  test('door 3: no sudo, no docker group', () => {
+  withSudo('door 3: no sudo, no docker group', () => {
     expect(leaks([{ place: 'sudo', text: output('sudo') }])).toEqual([])
     expect(output('sudo')).not.toContain('sudo works')
     expect(output('docker group')).not.toContain(DOCKER_CANARY)
   })
 
-  test('door 4: a process left behind does not read the post step', () => {
+  withSudo('door 4: a process left behind does not read the post step', () => {
     expect(leaks([{ place: 'leftover', text: loot('leftover') }])).toEqual([])
   })
 
-  test("door 5: the action's own files stay as they were", () => {
+  withSudo("door 5: the action's own files stay as they were", () => {
     expect(job.postScript.after).toBe(job.postScript.before)
     expect(loot('action-code')).toBe('')
   })
 
-  test("door 6: the runner's file commands are out of reach", () => {
+  withSudo("door 6: the runner's file commands are out of reach", () => {
     expect(job.runner.exported.CODEX_ATTACKER).toBeUndefined()
     expect(loot('path-hijack')).toBe('')
   })
 
-  test('nothing that reached the upstream holds the key, in any form', () => {
+  withSudo('nothing that reached the upstream holds the key, in any form', () => {
     expect(leaks(job.model.bodies())).toEqual([])
   })
+
+  if (!sudo)
+    test('without sudo, one warning at the start names the doors that stay open', () => {
+      const warnings = job.main.stdout.split('\n').filter((line) => line.startsWith('::warning::Codex runs as'))
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatch(/no passwordless sudo.*post step's environment.*action's own files.*GITHUB_ENV/)
+    })
 
   test('the job warns that the checkout left its token in .git/config', () => {
     expect(job.main.stdout).toMatch(/::warning::.*persist-credentials: false/)
@@ -243,4 +256,11 @@ describe.each([
       expect(job.commit.exitCode).toBe(0)
       expect(job.commit.stdout).toContain('FIXED.md')
     })
+
+  afterAll(async () => {
+    if (!job) return
+    // The job's own audit (leaks in its output and files, half states), but not of the workspace, which Codex changed on purpose.
+    const { leaks: found, halfStates } = await job.runner.audit()
+    expect({ found, halfStates }).toEqual({ found: [], halfStates: [] })
+  })
 })

@@ -39,7 +39,7 @@ async function startKeyProxy(
   maskSecret(capability)
   const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca }
   const started = Date.now()
-  const child = startDetached('key-proxy', config, 'pipe')
+  const child = await startDetached('key-proxy', config, dir, 'pipe')
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
     const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or remove key-isolation.`
