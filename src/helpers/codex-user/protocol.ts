@@ -23,9 +23,13 @@ export interface CodexUserConfig {
   shares: string[]
 }
 
-/** Read, write and (directories) enter for Codex's user, the same by default for what is made inside, and for the job's user too. */
-export function shareAcl(config: Pick<CodexUserConfig, 'uid' | 'jobUid'>): string {
-  return `u:${config.uid}:rwX,d:u:${config.uid}:rwX,d:u:${config.jobUid}:rwX`
+/**
+ * Before Codex: what the job's user owns in the shares becomes Codex's user's, the owner
+ * only (modes and groups stay as they are). As root, but `chown --from` changes nothing of
+ * anyone else's, and -R follows no link; no process of Codex's user runs at that moment.
+ */
+export function handOver(config: CodexUserConfig): void {
+  asRoot(config.sudo, ['chown', '-R', `--from=${config.jobUid}`, String(config.uid), ...config.shares])
 }
 
 /** Runs a command as root (through `sudo -n` unless the job is root); returns its exit code. */
@@ -43,5 +47,13 @@ export function asRoot(sudo: boolean, command: string[], quiet = true): number {
  */
 export function giveBack(config: CodexUserConfig): void {
   asRoot(config.sudo, ['pkill', '-KILL', '-U', String(config.uid)])
-  asRoot(config.sudo, ['chown', '-R', `--from=${config.uid}`, `${config.jobUid}:${config.jobGid}`, ...config.shares])
+  // What it made carries its group too: that becomes the job user's; what it was handed keeps its own.
+  asRoot(config.sudo, [
+    'chown',
+    '-R',
+    `--from=${config.uid}:${config.gid}`,
+    `${config.jobUid}:${config.jobGid}`,
+    ...config.shares
+  ])
+  asRoot(config.sudo, ['chown', '-R', `--from=${config.uid}`, String(config.jobUid), ...config.shares])
 }

@@ -4,8 +4,10 @@
  * input, the key proxy through /proc or its inspector), rewrite the action's files and the
  * runner's file commands, and use sudo or docker; another unprivileged user, with
  * no_new_privs and no supplementary groups, can do none of that. The main step makes the
- * user (or takes the one named), lets it write the workspace, CODEX_HOME and a HOME of its
- * own through POSIX ACLs, and puts a `codex` on PATH that starts the CLI as that user.
+ * user (or takes the one named), lets it through the directories above the workspace,
+ * CODEX_HOME, a HOME of its own and the CLI (POSIX ACLs, undone by the post step), and puts
+ * a `codex` on PATH that starts the CLI as that user, handing it those three directories
+ * for as long as Codex runs (see handOver).
  * The job's other steps keep their user and their sudo.
  */
 import * as core from '@actions/core'
@@ -20,17 +22,15 @@ import { UserError } from '../../job/errors.js'
 import { makePrivateDir, runnerTemp, writePrivateFile } from '../../job/files.js'
 import { readValue, saveValue, StateKey } from '../../job/state.js'
 import { inline } from '../../secrets/inert-output.js'
-import { asRoot, giveBack, shareAcl, type CodexUserConfig } from './protocol.js'
+import { asRoot, giveBack, type CodexUserConfig } from './protocol.js'
 
 /** What the post step undoes. */
 interface Saved {
   config: CodexUserConfig
   /** Made by the action for this job, so removed by its post step. */
   createdUser: boolean
-  /** Directories above a share that Codex's user was let through, and whether they had an ACL before. */
+  /** Directories above a share or the CLI that Codex's user was let through, and whether they had an ACL before. */
   passages: { dir: string; hadAcl: boolean }[]
-  /** Whether each share had an ACL of its own before. */
-  sharesHadAcl: boolean[]
 }
 
 /** The doors a command of the job's user opens, for the warning where Codex cannot have a user of its own. */
@@ -116,16 +116,15 @@ export async function isolateCodex(
   const saved: Saved = {
     config,
     createdUser: choice.kind === 'auto',
-    passages: [],
-    sharesHadAcl: config.shares.map(hasAcl)
+    passages: []
   }
   // Recorded before any change, so that the post step undoes even a half-done setup.
   const save = () => saveValue(StateKey.CodexUser, JSON.stringify(saved))
   save()
   await writePrivateFile(path.join(home, '.gitconfig'), `[safe]\n\tdirectory = ${workspace ?? '*'}\n`)
-  spawnSync('setfacl', ['-R', '-m', shareAcl(config), ...config.shares], { stdio: 'ignore' })
-  for (const share of config.shares) {
-    for (let up = path.dirname(share); ; up = path.dirname(up)) {
+  // Through the directories above each share, and to the CLI (a tool cache under a private directory, for one).
+  for (const start of [...config.shares.map((share) => path.dirname(share)), path.dirname(cli.binary)]) {
+    for (let up = start; ; up = path.dirname(up)) {
       if (!saved.passages.some((p) => p.dir === up) && !config.shares.includes(up) && !othersMayEnter(up)) {
         saved.passages.push({ dir: up, hadAcl: hasAcl(up) })
         save()
@@ -160,13 +159,8 @@ export function releaseCodexUser(): void {
   const raw = readValue(StateKey.CodexUser)
   if (!raw) return
   saveValue(StateKey.CodexUser, '')
-  const { config, createdUser, passages, sharesHadAcl } = JSON.parse(raw) as Saved
+  const { config, createdUser, passages } = JSON.parse(raw) as Saved
   giveBack(config)
-  config.shares.forEach((share, i) => {
-    // The job's user owns everything in them again: no root needed, and no link followed.
-    const undo = sharesHadAcl[i] ? ['-R', '-x', `u:${config.uid}`] : ['-R', '-b']
-    spawnSync('setfacl', [...undo, share], { stdio: 'ignore' })
-  })
   for (const { dir, hadAcl } of passages) {
     const undo = hadAcl ? ['-x', `u:${config.uid}`, dir] : ['-b', dir]
     if (spawnSync('setfacl', undo, { stdio: 'ignore' }).status !== 0) asRoot(config.sudo, ['setfacl', ...undo])

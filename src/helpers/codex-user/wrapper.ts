@@ -5,11 +5,11 @@
  * the job's user what Codex made once it is done. Its argument is its directory (the
  * config file and one file per running wrapper), then Codex's arguments.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import * as path from 'node:path'
-import { giveBack, shareAcl, type CodexUserConfig } from './protocol.js'
+import { giveBack, handOver, type CodexUserConfig } from './protocol.js'
 
 /** Never passed to Codex's user: the step's inputs and state, the runner's tokens and services, the step's command files. */
 const HIDDEN = /^(INPUT_|STATE_|ACTIONS_)|^(GITHUB_ENV|GITHUB_PATH|GITHUB_OUTPUT|GITHUB_STATE|GITHUB_STEP_SUMMARY)$/i
@@ -37,9 +37,7 @@ export function run(): void {
   mkdirSync(running, { recursive: true })
   const mine = path.join(running, String(process.pid))
   writeFileSync(mine, '')
-  // What later steps made, or what was given back after the last run, becomes Codex's to
-  // write again. As the job's user: it changes only what that user owns, whatever a link says.
-  spawnSync('setfacl', ['-R', '-m', shareAcl(config), ...config.shares], { stdio: 'ignore' })
+  handOver(config)
   const env = codexEnv(process.env, config)
   const launch = [
     config.setpriv,
