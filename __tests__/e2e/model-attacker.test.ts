@@ -153,6 +153,7 @@ async function runJob(codexArgs: string[], sudo: boolean): Promise<Job> {
   const postScript = { before: readFileSync(path.join(ROOT, 'dist', 'post', 'index.js'), 'utf8'), after: '' }
   postScript.after = readFileSync(postFile, 'utf8')
   const post = await runner.post()
+  // ATTACK_DEBUG=<file>: what every step and command printed, for working on this test.
   if (process.env.ATTACK_DEBUG)
     await fs.writeFile(
       process.env.ATTACK_DEBUG,

@@ -1,3 +1,4 @@
+import * as core from '@actions/core'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
@@ -79,9 +80,16 @@ export function refuseDebugger(): void {
 async function unreadableNode(dir: string): Promise<string> {
   if (process.platform !== 'linux' || process.getuid?.() === 0) return process.execPath
   const copy = path.join(dir, 'node')
-  await fs.copyFile(process.execPath, copy, constants.COPYFILE_EXCL)
-  await fs.chmod(copy, 0o111)
-  return copy
+  try {
+    await fs.copyFile(process.execPath, copy, constants.COPYFILE_EXCL)
+    await fs.chmod(copy, 0o111)
+    return copy
+  } catch (error) {
+    core.warning(
+      `Could not copy node into ${dir} (${(error as Error).message}): the helper runs from the runner's node, and the job's user can read its memory where the kernel allows ptrace.`
+    )
+    return process.execPath
+  }
 }
 
 /**
