@@ -49,18 +49,19 @@ async function runJob(codexArgs: string[], sudo: boolean): Promise<Job> {
   const user = `cajob${suffix}`
   const loot = `/tmp/codex-attack-${suffix}`
   cleanups.push(async () => {
-    // Whatever the model left running (as the job's user or Codex's) ends with the test.
-    for (const pid of readFileSync(path.join(loot, 'leftover.pids'), 'utf8').split('\n').filter(Boolean))
+    // Whatever the model left running (as the job's user or Codex's) ends with the test, then the user goes.
+    const pids = existsSync(path.join(loot, 'leftover.pids'))
+      ? readFileSync(path.join(loot, 'leftover.pids'), 'utf8')
+      : ''
+    for (const pid of pids.split('\n').filter(Boolean))
       try {
         process.kill(Number(pid), 'SIGKILL')
       } catch {
         // Already gone (the post step ends Codex's user's processes).
       }
-  })
-  cleanups.push(async () => {
     await fs.rm(loot, { recursive: true, force: true })
     await fs.rm(`/etc/sudoers.d/${user}`, { force: true })
-    execFileSync('userdel', ['-r', user], { stdio: 'ignore' })
+    execFileSync('userdel', ['-f', '-r', user], { stdio: 'ignore' })
   })
   sh('groupadd', ['-f', 'docker'])
   sh('useradd', ['-m', '-G', 'docker', '-s', '/bin/bash', user])
