@@ -4,7 +4,7 @@
  * reads back what the step wrote, applies GITHUB_ENV and GITHUB_PATH to later steps, and
  * hands the saved state to the post step as STATE_*.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { promises as fs, readFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -125,13 +125,15 @@ export function parseCommandFile(text) {
  *   state: Record<string, string>, summary: string, errors: string[], cliRecords: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed; `cliRecords` the
  *   invocations of a stand-in codex during the step (see fake-package.ts standInCodex).
- * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string, parent?: string }} RunnerOptions
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string, parent?: string, actionDir?: string, owner?: { uid: number, gid: number } }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
  *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
  *   `node`: the Node.js binary that runs the steps, default CODEX_AUTH_TEST_NODE or the one
  *   running the tests; `parent`: the directory the runner's own is made in, default the OS's
- *   temporary directory.
+ *   temporary directory; `actionDir`: where the action's files are (a copy the job's user owns,
+ *   as on a hosted runner), default this checkout; `owner`: the user the launcher runs the
+ *   steps as, who then owns each step's command files.
  */
 
 export class Runner {
@@ -251,7 +253,11 @@ export class Runner {
       if (dir && path.isAbsolute(dir) && !this.#before.has(dir))
         this.#before.set(dir, { label, tree: await snapshotTree(dir) })
     }
-    const result = await this.#step(path.join(ROOT, 'dist', 'main', 'index.js'), env, timeoutMs)
+    const result = await this.#step(
+      path.join(this.#options.actionDir ?? ROOT, 'dist', 'main', 'index.js'),
+      env,
+      timeoutMs
+    )
     this.#state = { ...this.#state, ...result.state }
     const codexHome = result.outputs['codex-home'] || inputs['codex-home']
     const tokenDir = result.exported.OPENAI_IDENTITY_TOKEN_FILE
@@ -276,7 +282,7 @@ export class Runner {
   async post(extraEnv = {}) {
     const env = { ...this.stepEnv(extraEnv), ...this.#inputEnv }
     for (const [name, value] of Object.entries(this.#state)) env[`STATE_${name}`] = value
-    const result = await this.#step(path.join(ROOT, 'dist', 'post', 'index.js'), env)
+    const result = await this.#step(path.join(this.#options.actionDir ?? ROOT, 'dist', 'post', 'index.js'), env)
     this.#steps.push({ kind: 'post', result, exportEnv: false })
     return result
   }
@@ -314,6 +320,8 @@ export class Runner {
       GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
     }
     for (const file of Object.values(files)) await fs.writeFile(file, '')
+    const owner = this.#options.owner
+    if (owner) for (const file of [dir, ...Object.values(files)]) await fs.chown(file, owner.uid, owner.gid)
     this.#stepFiles.push(files)
     const node = this.#options.node ?? process.env.CODEX_AUTH_TEST_NODE ?? process.execPath
     const [command, ...args] = [...(this.#options.launcher ?? []), node, script]
@@ -487,8 +495,24 @@ export class Runner {
       const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv, ...processes]
       if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
     } finally {
+      removeCodexUsers(this.root)
       await fs.rm(this.root, { recursive: true, force: true })
     }
+  }
+}
+
+/**
+ * The users codex-user made for a job whose post step never ran (a test of the main step
+ * alone): their HOME is in the runner's RUNNER_TEMP. A real job's post step removes them.
+ * @param {string} root
+ */
+function removeCodexUsers(root) {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name, , uid, , comment, home] = line.split(':')
+    if (!comment?.startsWith('codex-auth-action') || !home?.startsWith(root + path.sep)) continue
+    spawnSync('pkill', ['-KILL', '-U', uid])
+    spawnSync('userdel', [name])
   }
 }
 

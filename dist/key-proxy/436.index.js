@@ -18,8 +18,8 @@ __webpack_require__.d(__webpack_exports__, {
   retryDelay: () => (/* binding */ retryDelay)
 });
 
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
-var lib_core = __webpack_require__(6421);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 19 modules
+var lib_core = __webpack_require__(1900);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __webpack_require__(6752);
 ;// CONCATENATED MODULE: ./src/job/errors.ts

@@ -1,6 +1,7 @@
+import * as core from '@actions/core'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
-import { existsSync, promises as fs, readFileSync } from 'node:fs'
+import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { replaceFile, writePrivateFile } from '../job/files.js'
@@ -30,20 +31,22 @@ const HELPER_ENV = [
  * Starts the bundled helper `dist/<entry>/index.js` as a detached process that outlives
  * the step, with only HELPER_ENV and its configuration (secrets included) on stdin: never
  * in argv, the environment or a file. `stdout: 'pipe'` lets it report that it is ready.
+ * `dir` is the helper's private directory.
  */
-export function startDetached(
+export async function startDetached(
   entry: 'refresher' | 'key-proxy',
   config: unknown,
+  dir: string,
   stdout: 'ignore' | 'pipe' = 'ignore',
   inherit?: number
-): ChildProcess & { pid: number } {
+): Promise<ChildProcess & { pid: number }> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', entry, 'index.js')
   const env: Record<string, string> = {}
   for (const name of HELPER_ENV) {
     const value = process.env[name]
     if (value !== undefined) env[name] = value
   }
-  const child = spawn(process.execPath, [...HELPER_NODE_FLAGS, script], {
+  const child = spawn(await unreadableNode(dir), [...HELPER_NODE_FLAGS, ...noDebuggerFlags(), script], {
     detached: true,
     // `inherit`: a descriptor the helper gets as its fd 3 (the key proxy's listening socket).
     stdio: ['pipe', stdout, 'ignore', ...(inherit === undefined ? [] : [inherit])],
@@ -53,6 +56,44 @@ export function startDetached(
   if (child.pid === undefined) throw new Error(`the ${entry} helper process did not start`)
   child.stdin?.end(JSON.stringify(config))
   return child as ChildProcess & { pid: number }
+}
+
+/**
+ * No debugger: any process of the job's user can send SIGUSR1 to a Node process, which
+ * then opens its inspector (unauthenticated, on 127.0.0.1:9229), and a heap snapshot
+ * holds every secret. Node 22.14 and later refuse with --disable-sigusr1; on older ones
+ * the helper's own SIGUSR1 listener (refuseDebugger) takes the signal from the inspector.
+ */
+function noDebuggerFlags(): string[] {
+  return process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : []
+}
+
+/** For the helper, first thing: SIGUSR1 does nothing (see noDebuggerFlags). */
+export function refuseDebugger(): void {
+  if (process.platform !== 'win32') process.on('SIGUSR1', () => undefined)
+}
+
+/**
+ * The node that runs a helper. On Linux, a copy in its private directory that its own
+ * user may execute but not read (0111): the kernel makes a process that execs such a
+ * binary non-dumpable, so that no process of the job's user reads its memory through
+ * /proc/<pid>/mem or ptrace (gdb), or its environment, and it leaves no core dump. Root
+ * reads any file, so a job run as root (and every other OS) uses the runner's node.
+ */
+async function unreadableNode(dir: string): Promise<string> {
+  if (process.platform !== 'linux' || process.getuid?.() === 0) return process.execPath
+  const copy = path.join(dir, 'node')
+  try {
+    // A reflink where the file system has them: no 100 MB copy on the start-up path.
+    await fs.copyFile(process.execPath, copy, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+    await fs.chmod(copy, 0o111)
+    return copy
+  } catch (error) {
+    core.warning(
+      `Could not copy node into ${dir} (${(error as Error).message}): the helper runs from the runner's node, and the job's user can read its memory where the kernel allows ptrace.`
+    )
+    return process.execPath
+  }
 }
 
 /**

@@ -39,6 +39,9 @@ export interface WorkloadIdentity {
  */
 export type KeyIsolation = 'none' | 'proxy'
 
+/** Who Codex runs as (codex-user): a user of its own the action makes where it can, the job's, or one named. */
+export type CodexUserChoice = { kind: 'auto' } | { kind: 'none' } | { kind: 'named'; name: string }
+
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
 export type VersionSpec =
   { kind: 'exact'; version: string } | { kind: 'range'; range: string } | { kind: 'tag'; tag: string }
@@ -74,6 +77,7 @@ export interface Inputs {
   /** The Responses API Codex talks to (and verify checks): OpenAI, Azure OpenAI v1 or a gateway. */
   apiBaseUrl: string
   keyIsolation: KeyIsolation
+  codexUser: CodexUserChoice
   expiryWarningDays: number
   /** TOML text merged over the action's config.toml. */
   config: string
@@ -148,6 +152,13 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     read('shared-secret'),
     codexHome
   )
+  const keyIsolation = resolveKeyIsolation(
+    parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
+    auth,
+    exportEnv,
+    codexHome,
+    read('config')
+  )
   return {
     ...auth,
     persist: roles.persist,
@@ -172,13 +183,8 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
     verify: parseBoolean('verify', read('verify'), false),
     apiBaseUrl,
-    keyIsolation: resolveKeyIsolation(
-      parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
-      auth,
-      exportEnv,
-      codexHome,
-      read('config')
-    ),
+    keyIsolation,
+    codexUser: parseCodexUser(read('codex-user'), keyIsolation),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
     allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),
@@ -323,6 +329,23 @@ function endpointChooser(config: string): string | undefined {
   if (typeof table.openai_base_url === 'string') return 'openai_base_url'
   if (typeof table.model_provider === 'string' && table.model_provider !== 'openai') return 'model_provider'
   return undefined
+}
+
+/**
+ * auto gives Codex a user of its own only with key-isolation: proxy: otherwise the
+ * credential is in CODEX_HOME, which Codex, and so every command it runs, must read.
+ */
+export function parseCodexUser(raw: string, keyIsolation: KeyIsolation): CodexUserChoice {
+  const value = raw || 'auto'
+  if (value === 'none') return { kind: 'none' }
+  if (value === 'auto') return keyIsolation === 'proxy' ? { kind: 'auto' } : { kind: 'none' }
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(value))
+    throw new UserError(`codex-user must be auto, none or the name of a user on the runner, not "${raw}".`)
+  if (keyIsolation !== 'proxy')
+    throw new UserError(
+      `codex-user ${value} needs key-isolation: proxy: without it the key is in CODEX_HOME, which Codex's user must read. Set key-isolation: proxy, or remove codex-user.`
+    )
+  return { kind: 'named', name: value }
 }
 
 /** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */

@@ -82,7 +82,7 @@ async function startKeyProxy(
     throw new UserError(
       `The key proxy cannot reach ${upstream} through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names: it takes an http: or https: proxy URL. Fix the variable or NO_PROXY, or set key-isolation: none.`
     )
-  const child = startDetached('key-proxy', config, listener ? 'ignore' : 'pipe', listener?.fd)
+  const child = await startDetached('key-proxy', config, dir, listener ? 'ignore' : 'pipe', listener?.fd)
   if (listener) {
     // The proxy holds its own copy of the socket now.
     listener.server.close()

@@ -5,6 +5,7 @@ import { cliVersion } from '../codex/cli.js'
 import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
+import { isolateCodex, releaseCodexUser, warnCheckoutToken, type Isolated } from '../helpers/codex-user/setup.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
 import { CreatedPaths } from '../job/created-paths.js'
@@ -74,6 +75,10 @@ export async function run(): Promise<void> {
       : cli.cacheHit
         ? 'tool cache'
         : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
+    const isolated = await phase('Codex user', async () =>
+      isolateCodex(inputs.codexUser, { binary: cli.binary, codexHome: home.dir }, created)
+    )
+    await warnCheckoutToken()
     const auth = await source.authenticate({
       inputs,
       binary: cli.binary,
@@ -91,10 +96,11 @@ export async function run(): Promise<void> {
       details: auth.summary
     })
     await phase('Exports for later steps', async () =>
-      exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report)
+      exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report, isolated)
     )
   } catch (error) {
     // A failed run leaves no credential, no helper process and no half-made directory behind.
+    releaseCodexUser()
     await source
       ?.stop()
       .catch((stopError: unknown) =>
@@ -139,7 +145,8 @@ function exportForLaterSteps(
   home: CodexHome,
   ca: WrittenCa | undefined,
   auth: Authenticated,
-  report: RunReport
+  report: RunReport,
+  isolated: Isolated | undefined
 ): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
@@ -147,9 +154,11 @@ function exportForLaterSteps(
   }
   if (inputs.install) {
     core.addPath(path.join(cli.root, 'codex-path'))
-    core.addPath(path.dirname(cli.binary))
-    report.exported.push('PATH')
+    if (!isolated) core.addPath(path.dirname(cli.binary))
   }
+  // The wrapper comes first: the `codex` of later steps runs as Codex's own user.
+  if (isolated) core.addPath(path.dirname(isolated.wrapper))
+  if (inputs.install || isolated) report.exported.push('PATH')
   exportVariable('CODEX_HOME', home.dir)
   if (ca) {
     // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
@@ -163,7 +172,7 @@ function exportForLaterSteps(
     core.info(`Exported ${auth.secretEnv[0]} to later steps (export-env: true).`)
   }
   core.setOutput('codex-version', version)
-  core.setOutput('codex-path', cli.binary)
+  core.setOutput('codex-path', isolated?.wrapper ?? cli.binary)
   core.setOutput('codex-home', home.dir)
   core.setOutput('auth-mode', auth.mode)
   core.setOutput('credential-fingerprint', auth.fingerprint)

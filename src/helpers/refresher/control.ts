@@ -52,7 +52,7 @@ export async function startWorkloadIdentity(
     ca: options.ca,
     idleTimeoutMs: options.idleTimeoutMs
   }
-  const child = startDetached('refresher', config)
+  const child = await startDetached('refresher', config, dir)
   saveValue(StateKey.RefresherDir, dir)
   child.unref()
   core.info(

@@ -1,0 +1,3 @@
+import { run } from './helpers/codex-user/wrapper.js'
+
+run()
