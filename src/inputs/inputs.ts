@@ -7,6 +7,7 @@ import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
 import { parsePersistInputs, type PersistInputs } from './persist.js'
+import { parseSpendCaps, type SpendCaps } from './spend.js'
 
 /** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
 export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
@@ -66,6 +67,8 @@ export interface Inputs {
   /** The Responses API Codex talks to (and verify checks): OpenAI, Azure OpenAI v1 or a gateway. */
   apiBaseUrl: string
   keyIsolation: KeyIsolation
+  /** max-tokens, max-requests, allowed-models: enforced by the key proxy. */
+  spend: SpendCaps
   expiryWarningDays: number
   /** TOML text merged over the action's config.toml. */
   config: string
@@ -132,6 +135,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
       `api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`
     )
   }
+  const keyIsolation = parseKeyIsolation(read('key-isolation'), auth, exportEnv)
   return {
     ...auth,
     persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
@@ -155,7 +159,8 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     networkIdleTimeoutMs: parseNumber('network-idle-timeout', read('network-idle-timeout'), 30, 1, 600) * 1000,
     verify: parseBoolean('verify', read('verify'), false),
     apiBaseUrl,
-    keyIsolation: parseKeyIsolation(read('key-isolation'), auth, exportEnv),
+    keyIsolation,
+    spend: parseSpendCaps(read, keyIsolation === 'proxy'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
     allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),

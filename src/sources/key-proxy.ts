@@ -1,8 +1,12 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
-import { type KeyProxyConfig, type KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
+import { grouped, type UsageReport } from '../helpers/key-proxy/usage.js'
+import type { SpendCaps } from '../inputs/spend.js'
 import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
@@ -11,6 +15,7 @@ import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import type { Authenticated, ConfigContext, SourceKind } from './source.js'
+import { reportUsage } from './usage-report.js'
 
 /** The provider in config.toml. Azure needs nothing else of Codex 0.171.0 than its key header. */
 const PROVIDER = 'codex-auth-action'
@@ -29,15 +34,16 @@ async function startKeyProxy(
   key: string,
   upstream: string,
   ca: string[] | undefined,
+  caps: SpendCaps,
   created: ConfigContext['created']
-): Promise<string> {
+): Promise<{ baseUrl: string; usageFile: string }> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
   // Anyone on this machine who learns it could use the proxy while the job runs: never in a log.
   const capability = randomBytes(32).toString('base64url')
   maskSecret(capability)
-  const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca }
+  const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca, caps }
   const started = Date.now()
   const child = startDetached('key-proxy', config, 'pipe')
   const port = await new Promise<number>((resolve, reject) => {
@@ -60,7 +66,17 @@ async function startKeyProxy(
   core.info(
     `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
   )
-  return `http://127.0.0.1:${port}/${capability}/v1`
+  return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
+}
+
+/** The caps for the job summary, or undefined without any. */
+function describeCaps({ maxTokens, maxRequests, allowedModels }: SpendCaps): string | undefined {
+  const caps = [
+    maxTokens !== undefined && `max-tokens ${grouped(maxTokens)}`,
+    maxRequests !== undefined && `max-requests ${grouped(maxRequests)}`,
+    allowedModels && `allowed-models ${allowedModels.join(', ')}`
+  ].filter(Boolean)
+  return caps.length ? caps.join('; ') : undefined
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
@@ -70,6 +86,12 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json')
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return
+  // Written before the status: the figures as they stood when the proxy stopped (or was ended).
+  const usage = await fs
+    .readFile(path.join(dir, USAGE_FILE), 'utf8')
+    .then((text) => JSON.parse(text) as UsageReport)
+    .catch(() => undefined)
+  if (usage) await reportUsage(usage)
   if (status.state !== 'stopped') {
     core.warning(
       `The key proxy (pid ${status.pid}) did not confirm that it stopped (it may have been killed during the job); its directory is removed now, which ends it and its guard.`
@@ -85,7 +107,7 @@ async function stopKeyProxy(dir: string): Promise<void> {
 }
 
 /** What later steps need from the key chooseCredential chose: config.toml alone (no login ran). */
-function configured(chosen: LoggedIn | undefined, exported?: string): Authenticated {
+function configured(chosen: LoggedIn | undefined, exported?: string, extra?: Partial<Authenticated>): Authenticated {
   if (!chosen) throw new Error('authenticate ran before configFor')
   const key = chosen.credential.secret
   return {
@@ -94,7 +116,8 @@ function configured(chosen: LoggedIn | undefined, exported?: string): Authentica
     verified: chosen.verified,
     env: {},
     secretEnv: exported ? [exported, key] : undefined,
-    loggedIn: false
+    loggedIn: false,
+    ...extra
   }
 }
 
@@ -105,15 +128,23 @@ export const keyProxy: SourceKind = {
     const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
     if (!credentials) return undefined
     let chosen: LoggedIn | undefined
+    let usageFile = ''
     return {
       mode: 'api-key',
       async configFor({ anchors, http, created }) {
         await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
         chosen = await chooseCredential(credentials, inputs, http)
-        const baseUrl = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created)
-        return provider('codex-auth-action key proxy', baseUrl)
+        const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, inputs.spend, created)
+        usageFile = proxy.usageFile
+        return provider('codex-auth-action key proxy', proxy.baseUrl)
       },
-      authenticate: async () => configured(chosen)
+      authenticate: async () => {
+        const caps = describeCaps(inputs.spend)
+        return configured(chosen, undefined, {
+          outputs: { 'usage-file': usageFile },
+          summary: [['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']]
+        })
+      }
     }
   },
   async stop() {
