@@ -86,14 +86,14 @@ test('two responses on one stream, a stream cut before its end, and a stream wit
   expect(scan(whole.trimEnd(), [])).toEqual([counts(3)])
 })
 
-test('the SSE scanner keeps nothing of a long delta line: only the start of each line until it is known', () => {
+test('the SSE scanner keeps nothing of a long delta line, nor reads it line by line', () => {
   const seen: unknown[] = []
   const scanner = new SseScanner((event) => seen.push(event))
   scanner.feed(Buffer.from(`event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"`))
   const chunk = Buffer.alloc(1024 * 1024, 'a')
   for (let i = 0; i < 64; i++) scanner.feed(chunk)
-  const held = (scanner as unknown as { line?: Buffer[] }).line
-  expect(held).toBeUndefined()
+  const held = scanner as unknown as { tail?: Buffer; reading: boolean }
+  expect([held.tail, held.reading]).toEqual([undefined, false])
   scanner.feed(Buffer.from('"}\n\n'))
   scanner.feed(Buffer.from(stream(4, { deltas: 0 })))
   scanner.end()

@@ -202,12 +202,82 @@ const PEEK = 256
 const MAX_EVENT = 64 * 1024 * 1024
 const NEWLINE = 0x0a
 
+/** The names of the terminal events: what the fast search looks for, one pass over a chunk read as latin1 (a byte a character). */
+const MARKER = new RegExp([...TERMINAL].map((name) => name.replace('.', '\\.')).join('|'), 'g')
+const LONGEST = Math.max(...[...TERMINAL].map((name) => name.length))
+
 /**
  * Finds the terminal events of a server-sent event stream in copies of its chunks, as they
- * pass: a line that is not one (every delta) is skipped as soon as its first bytes show it,
- * so memory holds at most that line's start, and the final event only.
+ * pass. Most of a stream is token deltas: each chunk is only searched (natively) for the
+ * terminal events' names, and the line reader below runs from the line where one appears
+ * until that event is over. Memory holds the start of the current line (at most PEEK
+ * bytes) and the final event.
  */
 export class SseScanner {
+  private readonly lines: LineScanner
+  /** Whether the line reader is on (from a terminal event's name until its end). */
+  private reading = false
+  /** The stream since its last line break, while that is at most PEEK bytes; undefined in a longer line. */
+  private tail: Buffer | undefined = Buffer.alloc(0)
+
+  constructor(onEvent: (event: unknown) => void) {
+    this.lines = new LineScanner(onEvent)
+  }
+
+  feed(chunk: Buffer): void {
+    if (!this.reading) {
+      const from = this.markerLine(chunk)
+      if (from === undefined) return this.keepTail(chunk)
+      this.reading = true
+      if (from < 0 && this.tail) this.lines.feed(this.tail)
+      chunk = chunk.subarray(Math.max(from, 0))
+    }
+    this.lines.feed(chunk)
+    this.keepTail(chunk)
+    if (this.lines.idle) this.reading = false
+  }
+
+  end(): void {
+    this.lines.end()
+  }
+
+  /**
+   * Where the line that holds a terminal event's name starts: an offset in `chunk`, -1 for
+   * the tail (the line began in an earlier chunk), or undefined when there is none. A name
+   * deep in a long line (past PEEK) is text, not an event: it is not looked at.
+   */
+  private markerLine(chunk: Buffer): number | undefined {
+    // A name cut in two by the chunk boundary: its line began in the tail.
+    if (this.tail?.length) {
+      const seam = Buffer.concat([this.tail.subarray(-LONGEST), chunk.subarray(0, LONGEST)]).toString('latin1')
+      MARKER.lastIndex = 0
+      if (MARKER.test(seam)) return -1
+    }
+    const text = chunk.toString('latin1')
+    MARKER.lastIndex = 0
+    for (let found = MARKER.exec(text); found; found = MARKER.exec(text)) {
+      const lineStart = text.lastIndexOf('\n', found.index)
+      if (lineStart >= 0 ? found.index - lineStart - 1 <= PEEK : this.tail && this.tail.length + found.index <= PEEK)
+        return lineStart >= 0 ? lineStart + 1 : -1
+    }
+    return undefined
+  }
+
+  private keepTail(chunk: Buffer): void {
+    const newline = chunk.lastIndexOf(NEWLINE)
+    const rest = newline < 0 ? chunk : chunk.subarray(newline + 1)
+    const length = (newline < 0 ? (this.tail?.length ?? PEEK + 1) : 0) + rest.length
+    this.tail =
+      length > PEEK ? undefined : newline < 0 && this.tail ? Buffer.concat([this.tail, rest]) : Buffer.from(rest)
+  }
+}
+
+/**
+ * Reads server-sent events line by line: a line that is not a terminal event's (every
+ * delta) is skipped as soon as its first bytes show it, so memory holds at most that
+ * line's start, and the final event only.
+ */
+class LineScanner {
   /** The current event's name, from its `event:` line. */
   private name = ''
   /** The current line so far, while it may be kept; undefined when it is skipped. */
@@ -219,6 +289,11 @@ export class SseScanner {
   private data: string[] = []
 
   constructor(private readonly onEvent: (event: unknown) => void) {}
+
+  /** Between events, at a line's start: the search can take over again. */
+  get idle(): boolean {
+    return this.lineLength === 0 && this.line !== undefined && this.data.length === 0 && this.name === ''
+  }
 
   feed(chunk: Buffer): void {
     for (let start = 0; start < chunk.length;) {
