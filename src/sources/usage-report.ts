@@ -37,7 +37,8 @@ export async function reportUsage(report: UsageReport): Promise<void> {
   core.info(`Token usage in this job, as the upstream reported it: ${line(report)}.`)
   for (const [model, tally] of models) core.info(`  ${model}: ${line(tally)}`)
   const caps = capsNote(report)
-  if (caps) core.info(caps)
+  // A cap that stopped Codex is worth an annotation: the job's own steps may not show why they failed.
+  if (caps) (report.refused_requests ? core.warning : core.info)(caps)
   const unreported = report.unreported_requests
     ? `${grouped(report.unreported_requests)} requests ended without a usage report (failed or cut off): their tokens are not in these figures.`
     : undefined
