@@ -6,6 +6,8 @@ import {
   leadingModel,
   Meter,
   reportedUsage,
+  refusalEvent,
+  SocketMeter,
   SseScanner,
   type Ticket
 } from '../../src/helpers/key-proxy/usage.js'
@@ -219,6 +221,49 @@ test('leadingModel reads the model Codex writes first, and nothing else', () => 
 
 test('grouped writes thousands apart', () => {
   expect([0, 999, 1000, 2013455, 1234567890].map(grouped)).toEqual(['0', '999', '1,000', '2,013,455', '1,234,567,890'])
+})
+
+test('over the websocket: each response.create is admitted or refused, each terminal event counted in order', () => {
+  const meter = new Meter({ maxRequests: 2, allowedModels: ['gpt-a'] })
+  const socket = new SocketMeter(meter, 'session-1')
+  const message = (value: unknown) => Buffer.from(JSON.stringify(value))
+  // Not a request: forwarded as parsed, not counted.
+  expect(socket.fromCodex(message({ type: 'response.processed', response_id: 'r' }), false)).toEqual({
+    forward: '{"type":"response.processed","response_id":"r"}'
+  })
+  expect(socket.fromCodex(Buffer.from('{not json'), false)).toEqual({ forward: Buffer.from('{not json') })
+  // A type given twice: the one JSON.parse keeps is the one checked, and the only one sent.
+  expect(socket.fromCodex(Buffer.from('{"type":"x","type":"response.create","model":"gpt-a"}'), false)).toEqual({
+    forward: '{"type":"response.create","model":"gpt-a"}'
+  })
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-b' }), false)).toEqual({
+    refuse: refusalEvent(
+      'Model "gpt-b", and allowed-models is gpt-a: codex-auth-action\'s key proxy did not send it. Choose one of those models (config: model = "…"), or add this one to allowed-models.'
+    )
+  })
+  socket.fromUpstream(message({ type: 'response.created', response: { id: 'r1' } }), false)
+  socket.fromUpstream(message(completed(1)), false)
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toHaveProperty('forward')
+  // An error event ends the request without a usage; a late terminal event finds no request.
+  socket.fromUpstream(message({ type: 'error', status: 429, error: { message: 'slow down' } }), false)
+  socket.fromUpstream(message(completed(9)), false)
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toEqual({
+    refuse: refusalEvent(
+      "max-requests 2 reached: 2 model requests sent in this job; codex-auth-action's key proxy refuses every further model request in this job."
+    )
+  })
+  socket.close()
+  expect(meter.report()).toMatchObject({
+    ...counts(1),
+    requests: 2,
+    refused_requests: 2,
+    unreported_requests: 1,
+    by_session: { 'session-1': { requests: 2, ...counts(1) } }
+  })
+  expect(JSON.parse(refusalEvent('why'))).toMatchObject({
+    type: 'response.failed',
+    response: { error: { code: 'invalid_prompt', message: 'why' } }
+  })
 })
 
 describe('the cap inputs', () => {

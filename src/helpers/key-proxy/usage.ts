@@ -490,3 +490,80 @@ async function wholeBody(req: IncomingMessage): Promise<Buffer> {
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
 }
+
+/**
+ * A refused `response.create` over the websocket, as the event the upstream sends for a
+ * response that fails: `invalid_prompt` is the Responses API's code for a request refused as
+ * it stands, which Codex 0.171.0 does not retry and prints as it is. (A wrapped `error`
+ * event stops it too, but prints the whole JSON; refusing the upgrade itself makes Codex wait
+ * for the network for ever.)
+ */
+export function refusalEvent(reason: string): string {
+  return JSON.stringify({
+    type: 'response.failed',
+    response: {
+      id: 'resp_codex_auth_action_refused',
+      object: 'response',
+      status: 'failed',
+      error: { code: 'invalid_prompt', message: reason }
+    }
+  })
+}
+
+/** What to do with one message of Codex's over the websocket. */
+export type SocketVerdict = { forward: Buffer | string } | { refuse: string }
+
+/**
+ * The meter's view of one relayed websocket: each `response.create` from Codex is admitted
+ * (or refused) like a POST, and each answer's usage is read from the upstream's terminal
+ * event, in order: Codex sends one request at a time on a connection.
+ */
+export class SocketMeter {
+  private readonly pending: Ticket[] = []
+
+  constructor(
+    private readonly meter: Meter,
+    private readonly session: string | undefined
+  ) {}
+
+  /**
+   * A message from Codex. A JSON one is sent as parsed, so that the upstream reads the very
+   * type and model that were checked; anything else goes as it came.
+   */
+  fromCodex(data: Buffer, isBinary: boolean): SocketVerdict {
+    if (isBinary) return { forward: data }
+    let message: { type?: unknown; model?: unknown } | undefined
+    try {
+      message = JSON.parse(data.toString('utf8')) as typeof message
+    } catch {
+      return { forward: data }
+    }
+    if (message?.type !== 'response.create') return { forward: JSON.stringify(message) }
+    const model = typeof message.model === 'string' ? message.model : undefined
+    const admitted = this.meter.admit({ model, session: this.session })
+    if (typeof admitted === 'string') return { refuse: refusalEvent(admitted) }
+    this.pending.push(admitted)
+    return { forward: JSON.stringify(message) }
+  }
+
+  /** A message from the upstream: parsed only when its start shows a terminal event or an error. */
+  fromUpstream(data: Buffer, isBinary: boolean): void {
+    if (isBinary || !this.pending.length) return
+    const head = data.subarray(0, PEEK).toString('latin1')
+    const type = /"type"\s*:\s*"([^"]*)"/.exec(head)?.[1] ?? ''
+    if (type === 'error') return this.pending.shift()?.end()
+    if (!TERMINAL.has(type)) return
+    const ticket = this.pending.shift()
+    try {
+      ticket?.observe(JSON.parse(data.toString('utf8')))
+    } catch {
+      // Not JSON: no usage to read.
+    }
+    ticket?.end()
+  }
+
+  /** The connection is over: a request still waiting has no usage to report. */
+  close(): void {
+    for (const ticket of this.pending.splice(0)) ticket.end()
+  }
+}
