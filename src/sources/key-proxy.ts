@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
-import { grouped, type UsageReport } from '../helpers/key-proxy/usage.js'
+import type { UsageReport } from '../helpers/key-proxy/usage.js'
 import type { SpendCaps } from '../inputs/spend.js'
 import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
@@ -15,7 +15,7 @@ import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import type { Authenticated, ConfigContext, SourceKind } from './source.js'
-import { reportUsage } from './usage-report.js'
+import { describeCaps, reportUsage } from './usage-report.js'
 
 /** The provider in config.toml. Azure needs nothing else of Codex 0.171.0 than its key header. */
 const PROVIDER = 'codex-auth-action'
@@ -67,16 +67,6 @@ async function startKeyProxy(
     `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
   )
   return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
-}
-
-/** The caps for the job summary, or undefined without any. */
-function describeCaps({ maxTokens, maxRequests, allowedModels }: SpendCaps): string | undefined {
-  const caps = [
-    maxTokens !== undefined && `max-tokens ${grouped(maxTokens)}`,
-    maxRequests !== undefined && `max-requests ${grouped(maxRequests)}`,
-    allowedModels && `allowed-models ${allowedModels.join(', ')}`
-  ].filter(Boolean)
-  return caps.length ? caps.join('; ') : undefined
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { grouped, type Tally, type UsageReport } from '../helpers/key-proxy/usage.js'
+import type { SpendCaps } from '../inputs/spend.js'
 import { writeSummaryGrid } from '../job/summary.js'
 
 const HEADING = 'Codex token usage'
@@ -19,16 +20,25 @@ const line = (tally: Tally): string =>
   `${grouped(tally.requests)} requests, ${grouped(tally.input_tokens)} input tokens (${grouped(tally.cached_input_tokens)} cached), ` +
   `${grouped(tally.output_tokens)} output (${grouped(tally.reasoning_tokens)} reasoning), ${grouped(tally.total_tokens)} total`
 
-/** What the caps were and did, or undefined without any. */
-function capsNote(report: UsageReport): string | undefined {
-  const { max_tokens, max_requests, allowed_models } = report.limits
+/** The caps as the log and the summary name them, or undefined without any. */
+export function describeCaps({ maxTokens, maxRequests, allowedModels }: SpendCaps): string | undefined {
   const caps = [
-    max_tokens !== undefined && `max-tokens ${grouped(max_tokens)}`,
-    max_requests !== undefined && `max-requests ${grouped(max_requests)}`,
-    allowed_models && `allowed-models ${allowed_models.join(', ')}`
+    maxTokens !== undefined && `max-tokens ${grouped(maxTokens)}`,
+    maxRequests !== undefined && `max-requests ${grouped(maxRequests)}`,
+    allowedModels && `allowed-models ${allowedModels.join(', ')}`
   ].filter(Boolean)
-  if (!caps.length && !report.refused_requests) return undefined
-  return `Caps: ${caps.join('; ') || 'none'}; ${grouped(report.refused_requests)} requests refused by them, never sent.`
+  return caps.length ? caps.join('; ') : undefined
+}
+
+/** What the caps were and did, or undefined without any. */
+function capsNote({ limits, refused_requests: refused }: UsageReport): string | undefined {
+  const caps = describeCaps({
+    maxTokens: limits.max_tokens,
+    maxRequests: limits.max_requests,
+    allowedModels: limits.allowed_models
+  })
+  if (!caps && !refused) return undefined
+  return `Caps: ${caps ?? 'none'}; ${grouped(refused)} requests refused by them, never sent.`
 }
 
 /** The post step's report of the key proxy's usage file: in the log, and as a table in the job summary. */
