@@ -100,8 +100,17 @@ async function startProxy(upstreamUrl) {
     stdio: ['pipe', 'pipe', 'ignore'],
     env: { PATH: process.env.PATH ?? '' }
   })
+  const stopToken = randomBytes(32).toString('base64url')
   child.stdin.end(
-    JSON.stringify({ key: KEY, upstream: upstreamUrl, capability, dir, deadline: Date.now() + 600_000, caps: {} })
+    JSON.stringify({
+      key: KEY,
+      upstream: upstreamUrl,
+      capability,
+      dir,
+      stopToken,
+      deadline: Date.now() + 600_000,
+      caps: {}
+    })
   )
   /** @type {string} */
   const line = await new Promise((resolve, reject) => {
@@ -118,7 +127,12 @@ async function startProxy(upstreamUrl) {
     readyMs,
     /** @returns {Promise<{ requests: number, total_tokens: number }>} */
     usage: async () => JSON.parse(await fs.readFile(path.join(dir, 'usage.json'), 'utf8')),
-    stop: () => fs.rm(dir, { recursive: true, force: true })
+    // As the post step stops it: the token in its stop file ends the proxy and its guard.
+    stop: async () => {
+      await fs.writeFile(path.join(dir, 'stop'), stopToken)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   }
 }
 

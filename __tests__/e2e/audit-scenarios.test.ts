@@ -1,14 +1,16 @@
 /**
- * The three audits every Runner gets at dispose besides the leak scan (harness/audit.js):
- * the user's directories before = after, the workflow commands in every step's output,
- * and what the CLI was started with. Each is shown to find what it is meant to find, then
- * run over the scenarios that would show each class of defect.
+ * The audits every Runner gets at dispose besides the leak scan (harness/audit.js): the
+ * user's directories before = after, the workflow commands in every step's output, what
+ * the CLI was started with, and the processes of dist/ left running. Each is shown to find
+ * what it is meant to find, then run over the scenarios that would show each class of
+ * defect; and disposing fails when the audit cannot be counted.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import {
   auditCliRecords,
   auditCommands,
+  auditProcesses,
   compareTrees,
   parseCommandLine,
   snapshotTree,
@@ -22,19 +24,18 @@ import {
   spoofingCodexScript,
   standInCodex
 } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
 const KEY = 'sk-proj-auditCanary0123456789abcdef'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 describe('before = after', () => {
@@ -86,19 +87,21 @@ describe('before = after', () => {
   }
 
   test.each([
-    ['success', undefined, undefined],
-    ['failure', rejectingCodexScript(), undefined],
-    ['cancelled (main killed)', hangingCodexScript(), 3_000]
+    ['success', undefined, undefined, 0],
+    ['failure', rejectingCodexScript(), undefined, 1],
+    ['cancelled (main killed)', hangingCodexScript(), 3_000, null]
   ] as const)(
     'a named codex-home is as the user left it after the %s path and the post step',
-    async (_path, script, timeoutMs) => {
+    async (_path, script, timeoutMs, exitCode) => {
       const { env } = await standInCodex(runner.root, script)
+      // The login's success, failure and cancellation: key-isolation none, so that a login runs.
       const main = await runner.main(
-        { 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome() },
+        { 'api-key': TEST_API_KEY, install: 'false', 'codex-home': await userHome(), 'key-isolation': 'none' },
         env,
         timeoutMs
       )
       expect(main.timedOut).toBe(timeoutMs !== undefined)
+      expect(main.exitCode).toBe(exitCode)
       expect((await runner.post()).exitCode).toBe(0)
     }
   )
@@ -157,7 +160,7 @@ describe('workflow commands', () => {
   test('what a CLI prints on a failed login, in its log and with debug on, never acts as a command', async () => {
     const { env } = await standInCodex(runner.root, spoofingCodexScript())
     const main = await runner.main(
-      { 'api-key': TEST_API_KEY, install: 'false' },
+      { 'api-key': TEST_API_KEY, install: 'false', 'key-isolation': 'none' },
       { ...env, ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
     )
     expect(main.exitCode).toBe(1)
@@ -167,28 +170,24 @@ describe('workflow commands', () => {
   })
 
   test("a registry's tarball address and version are printed inertly", async () => {
-    const registry = await registryWithRelease('1.0.0')
-    try {
-      const full = `1.0.0-${HOST_SUFFIX}`
-      const { integrity } = registry.published.get(full)!
-      // A fragment is never sent, and URL parsing drops its line breaks: the download works.
-      const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
-      registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
-        return true
-      })
-      const main = await runner.main({
-        'api-key': TEST_API_KEY,
-        'registry-url': registry.url,
-        'codex-version': '1.0.0'
-      })
-      expect(main.stdout).toContain('Downloading ')
-      await runner.post()
-    } finally {
-      await registry.stop()
-    }
+    const registry = runners.stopAfter(await registryWithRelease('1.0.0'))
+    const full = `1.0.0-${HOST_SUFFIX}`
+    const { integrity } = registry.published.get(full)!
+    // A fragment is never sent, and URL parsing drops its line breaks: the download works.
+    const tarball = `${registry.url}${registry.tarballPath(full)}#\n${SPOOF_LINES.join('\n')}\n`
+    registry.faults.set(`/@openai%2fcodex/${full}`, (_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: '@openai/codex', version: full, dist: { integrity, tarball } }))
+      return true
+    })
+    const main = await runner.main({
+      'api-key': TEST_API_KEY,
+      'registry-url': registry.url,
+      'codex-version': '1.0.0'
+    })
+    expect(main.stdout).toContain('Downloading ')
+    await runner.post()
   })
 })
 
@@ -211,5 +210,43 @@ describe('the CLI environment', () => {
       ])
     )
     await fs.rm(records, { recursive: true })
+  })
+})
+
+describe('processes and the audit itself', () => {
+  test('a key proxy and guard left running are found, and ended', async () => {
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1', install: 'false' },
+      codex.env
+    )
+    expect(main.errors).toEqual([])
+    const started = keyProxyProcesses(runner.root)
+    expect(started.map((p) => p.guard).sort()).toEqual([false, true])
+    // No post step: what a test that forgets it leaves. Disposing runs this first, and fails on any finding.
+    const findings = await auditProcesses(runner.root)
+    expect(findings.sort()).toEqual(
+      started
+        .map(
+          ({ pid, guard }) =>
+            `dist/key-proxy${guard ? ' --guard' : ''} (pid ${pid}) still running at the end of the scenario`
+        )
+        .sort()
+    )
+    expect(started.filter((p) => alive(p.pid))).toEqual([])
+  })
+
+  test('outside the e2e global setup a scenario cannot be counted, and disposing it fails instead of skipping', async () => {
+    const job = await Runner.create()
+    const codex = await standInCodex(job.root)
+    expect((await job.main({ 'api-key': TEST_API_KEY, install: 'false' }, codex.env)).errors).toEqual([])
+    await job.post()
+    const shared = process.env.CODEX_AUTH_TEST_SHARED
+    delete process.env.CODEX_AUTH_TEST_SHARED
+    try {
+      await expect(job.dispose()).rejects.toThrow(/the e2e global setup did not run/)
+    } finally {
+      process.env.CODEX_AUTH_TEST_SHARED = shared
+    }
   })
 })

@@ -6,17 +6,16 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 async function expectRejected(inputs: Record<string, string>, pattern: RegExp, secrets: string[] = []) {
@@ -208,6 +207,49 @@ test('a codex-home inside the workspace', async () => {
     /codex-home .+ is inside the workspace/
   )
   await expect(fs.access(path.join(runner.workspace, '.codex'))).rejects.toThrow()
+})
+
+test('a codex-home inside the workspace reached through a symlinked parent is refused', async () => {
+  const link = path.join(runner.root, 'ws-link')
+  await fs.symlink(runner.workspace, link)
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'codex-home': path.join(link, 'codex') },
+    (await standInCodex(runner.root)).env
+  )
+  const landed = await fs.stat(path.join(runner.workspace, 'codex', 'auth.json')).then(
+    () => true,
+    () => false
+  )
+  await runner.post()
+  expect({ exitCode: main.exitCode, authJsonInWorkspace: landed }).toEqual({
+    exitCode: 1,
+    authJsonInWorkspace: false
+  })
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /^::error::codex-home \S+\/ws-link\/codex is inside the workspace, where auth\.json could be committed/
+    )
+  ])
+})
+
+test('a new codex-home whose entries would exceed PATH_MAX gives a clear error naming codex-home', async () => {
+  // Each component is short; the directory itself fits in PATH_MAX (4096) but config.toml inside it does not.
+  let named = path.join(runner.root, 'h')
+  while (named.length + 201 <= 4090) named = path.join(named, 'd'.repeat(200))
+  named = path.join(named, 'e'.repeat(4090 - named.length - 1))
+  expect(named.length).toBe(4090)
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'codex-home': named },
+    (await standInCodex(runner.root)).env
+  )
+  await runner.post()
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/Unexpected failure/)
+  expect(main.errors[0]).toMatch(/codex-home/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+: its config\.toml cannot be used \(ENAMETOOLONG: the name is longer than this OS allows\)\. Name a directory/
+  )
 })
 
 test('a codex-home that is a file', async () => {

@@ -8,9 +8,10 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { chatgptAuth, FakeChatgpt } from '../harness/chatgpt-auth.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
+import { type Runner } from '../harness/runner.js'
 
 const SECRET = 'CODEX_AUTH_JSON'
 const TOKEN = 'github_pat_realCliTest0123456789abcdef'
@@ -18,20 +19,16 @@ const TOKEN = 'github_pat_realCliTest0123456789abcdef'
 let backend: FakeChatgpt
 let github: FakeGitHub
 let runner: Runner
-
-beforeEach(async () => {
-  backend = await new FakeChatgpt().start()
-  github = await new FakeGitHub(TOKEN).start()
-  github.addSecret(SECRET)
-  runner = await Runner.create({ toolCache: sharedToolCache() })
+// Every token the fake OAuth endpoint issued is a canary too.
+const runners = useRunners({
+  canaries: () => backend.issued.flatMap((issued) => [issued.id_token, issued.access_token, issued.refresh_token])
 })
 
-afterEach(async () => {
-  for (const issued of backend.issued)
-    for (const token of [issued.id_token, issued.access_token, issued.refresh_token]) runner.canaries.add(token)
-  await runner.dispose()
-  await backend.stop()
-  await github.stop()
+beforeEach(async () => {
+  backend = await runners.serve(new FakeChatgpt())
+  github = await runners.serve(new FakeGitHub(TOKEN))
+  github.addSecret(SECRET)
+  runner = await runners.create({ toolCache: sharedToolCache() })
 })
 
 /** A seed whose access token expired ten minutes ago and whose last refresh was ten days ago. */

@@ -8,7 +8,7 @@
  * command, repeated "tokens" keys, redirects, a symlinked auth.json at post time, odd
  * values, a payload that does not say whether the repository is public.
  */
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as net from 'node:net'
@@ -17,31 +17,22 @@ import { fingerprint } from '../../src/secrets/mask.js'
 import { chatgptAuth, chatgptTokens, type ChatgptFile } from '../harness/chatgpt-auth.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { standInCodex } from '../harness/fake-package.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
 const SECRET = 'CODEX_AUTH_JSON'
 const PERSIST_TOKEN = `github_pat_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
 
+const runners = useRunners()
 let github: FakeGitHub
 let runner: Runner
 let codexEnv: Record<string, string>
-/** Loopback servers a test starts besides the fake GitHub API. */
-const servers: http.Server[] = []
 
 beforeEach(async () => {
-  github = await new FakeGitHub(PERSIST_TOKEN).start()
+  github = await runners.serve(new FakeGitHub(PERSIST_TOKEN))
   github.addSecret(SECRET)
-  runner = await Runner.create()
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  }
-  await runner.dispose()
-  await github.stop()
 })
 
 /** A sign-in whose tokens the audit searches for. */
@@ -137,7 +128,9 @@ describe('persistence on ephemeral runners: the post step writes a refreshed aut
     expect(post.exitCode).toBe(0)
     expect(github.puts()).toBe(1)
     expect(github.secret(SECRET)?.value).toBe(fresh.text)
-    expect(post.stdout).toContain(`Wrote the refreshed auth.json to the repository secret ${SECRET} of acme/app.`)
+    expect(post.stdout).toContain(
+      `Wrote the refreshed auth.json to the repository secret ${SECRET} of acme/app; GitHub reports it updated at 20`
+    )
     expect(post.summary).toMatch(/Refreshed during the job.*yes/s)
     expect(post.summary).toMatch(/Persisted.*yes, to the repository secret/s)
     expect(await runner.tempFiles()).toEqual([])
@@ -309,6 +302,21 @@ describe('a persistent runner: a named codex-home keeps the refreshed auth.json'
     const post = await runner.post()
     expect(post.summary).toMatch(/Refreshed during the job.*yes/s)
     expect(await snapshot(home)).toEqual({ ...before, 'auth.json': fresh.text })
+  })
+
+  test('a codex-home that does not exist yet (the first job): the refreshed auth.json stays after the post step', async () => {
+    const home = path.join(runner.root, 'persistent-home-new')
+    runner.keptCredentials.add(path.join(home, 'auth.json'))
+    const seed = signIn()
+    const result = await main({ 'auth-json': seed.text, 'codex-home': home })
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toContain(`auth.json in codex-home ${home} is the credential's home: it stays after the job`)
+    await refreshInPlace(home)
+    const post = await runner.post()
+    expect(post.summary).toMatch(/Persisted.*kept in codex-home/s)
+    expect(post.stdout).not.toMatch(/::warning::/)
+    // Promised: "That auth.json stays after the job".
+    expect(existsSync(path.join(home, 'auth.json'))).toBe(true)
   })
 
   test('an auth.json that is another kind of login is refused and left alone', async () => {
@@ -509,15 +517,20 @@ describe('malformed inputs: one error naming the input, never the value, nothing
 /** A loopback HTTP server for the test; records each request's method, URL and authorization header. */
 async function server(
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void
-): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[] }> {
+): Promise<{ origin: string; seen: { method?: string; url?: string; authorization?: string }[]; server: http.Server }> {
   const seen: { method?: string; url?: string; authorization?: string }[] = []
   const s = http.createServer((req, res) => {
     seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization })
     handler(req, res)
   })
-  servers.push(s)
+  runners.stopAfter({
+    stop: () => {
+      s.closeAllConnections()
+      return new Promise((resolve) => s.close(resolve))
+    }
+  })
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  return { origin: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen }
+  return { origin: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen, server: s }
 }
 
 test('GITHUB_API_URL on plain http to another host: persist-token must not travel in cleartext', async () => {
@@ -527,7 +540,7 @@ test('GITHUB_API_URL on plain http to another host: persist-token must not trave
   const proxy = await server((_req, res) => res.writeHead(405).end())
   const tunnels: string[] = []
   let wire = ''
-  servers[servers.length - 1].on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+  proxy.server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     tunnels.push(req.url ?? '')
     const target = net.connect(Number(upstream.port), upstream.hostname, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
@@ -576,6 +589,9 @@ test('a redirect from GITHUB_API_URL is not followed with persist-token', async 
   expect(result.exitCode).toBe(1)
   expect(result.errors).toHaveLength(1)
   expect(result.errors[0]).not.toMatch(/Unexpected failure/)
+  expect(result.errors[0]).toMatch(
+    /^::error::Could not read the repository secret CODEX_AUTH_JSON of acme\/app: HTTP 307 from http:\/\/127\.0\.0\.1:\d+\/repos\/acme\/app\/actions\/secrets\/public-key\./
+  )
   await runner.post()
 })
 
@@ -603,6 +619,10 @@ test('post does not upload through an auth.json replaced by a symlink to another
   const post = await runner.post()
   expect(github.puts()).toBe(0)
   expect(post.stdout).not.toMatch(/Unexpected failure/)
+  expect(post.exitCode).toBe(0)
+  // Nothing kept, and the log and summary say so.
+  expect(post.stdout).toMatch(/^::warning::auth\.json /m)
+  expect(post.summary).toMatch(/Refreshed during the job<\/th><td>no/)
   await fs.rm(elsewhere)
 })
 
@@ -619,15 +639,28 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
   }
   const base = () => JSON.parse(chatgptAuth({ email: 'victim@example.com' }).text)
   const withTokens = (tokens: object) => JSON.stringify({ ...base(), tokens: { ...base().tokens, ...tokens } })
+  /** What each is: a sign-in the action uses (`runs`), or the one error that says what is missing. */
+  const runs = undefined
+  const refused = (why: string) =>
+    `::error::auth-json${why}. Sign in with \`codex login\` on a trusted machine and store the auth.json it writes.`
   test.each([
-    ['tokens is an array', () => JSON.stringify({ ...base(), tokens: ['a', 'b'] })],
-    ['id_token is a number', () => withTokens({ id_token: 12345 })],
-    ['last_refresh is a number', () => JSON.stringify({ ...base(), last_refresh: 1700000000 })],
-    ['exp is a string', () => withTokens({ access_token: jwt({ exp: '1700000000' }) })],
-    ['account_id is an object', () => withTokens({ account_id: { x: 1 } })],
+    [
+      'tokens is an array',
+      () => JSON.stringify({ ...base(), tokens: ['a', 'b'] }),
+      refused(' has no "tokens" object, so it holds no ChatGPT sign-in')
+    ],
+    ['id_token is a number', () => withTokens({ id_token: 12345 }), refused(' has no tokens.id_token')],
+    [
+      'last_refresh is a number',
+      () => JSON.stringify({ ...base(), last_refresh: 1700000000 }),
+      refused(': last_refresh is not a timestamp')
+    ],
+    ['exp is a string', () => withTokens({ access_token: jwt({ exp: '1700000000' }) }), runs],
+    ['account_id is an object', () => withTokens({ account_id: { x: 1 } }), runs],
     [
       'auth claims are an array',
-      () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) })
+      () => withTokens({ account_id: undefined, id_token: jwt({ 'https://api.openai.com/auth': [1] }) }),
+      refused(' names no ChatGPT account (tokens.account_id, or chatgpt_account_id in the id_token)')
     ],
     [
       'hostile claims and an email',
@@ -636,17 +669,27 @@ describe('odd auth-json values never give "Unexpected failure", never print the 
           account_id: undefined,
           id_token: jwt(hostile),
           access_token: jwt({ exp: 4102444800, ...hostile })
-        })
+        }),
+      runs
     ],
-    ['CRLF and a BOM', () => '\uFEFF' + JSON.stringify(base(), null, 2).replace(/\n/g, '\r\n')],
-    ['base64 of garbage starting with {', () => Buffer.from('{\u0000\u00ff garbage').toString('base64')],
-    ['deeply nested', () => `${JSON.stringify(base()).slice(0, -1)},"extra":${'['.repeat(20000)}${']'.repeat(20000)}}`],
-    ['__proto__ tokens', () => `{"__proto__": {"x": 1}, "tokens": ${JSON.stringify(base().tokens)}}`],
-    ['a top-level email field', () => JSON.stringify({ ...base(), email: 'victim@example.com' })]
-  ])('%s', async (_what, value) => {
+    ['CRLF and a BOM', () => '\uFEFF' + JSON.stringify(base(), null, 2).replace(/\n/g, '\r\n'), runs],
+    [
+      'base64 of garbage starting with {',
+      () => Buffer.from('{\u0000\u00ff garbage').toString('base64'),
+      refused(' is not valid JSON')
+    ],
+    [
+      'deeply nested',
+      () => `${JSON.stringify(base()).slice(0, -1)},"extra":${'['.repeat(20000)}${']'.repeat(20000)}}`,
+      runs
+    ],
+    ['__proto__ tokens', () => `{"__proto__": {"x": 1}, "tokens": ${JSON.stringify(base().tokens)}}`, runs],
+    ['a top-level email field', () => JSON.stringify({ ...base(), email: 'victim@example.com' }), runs]
+  ])('%s', async (_what, value, error) => {
     const result = await main({ 'auth-json': value() })
-    expect([0, 1]).toContain(result.exitCode)
-    expect(result.errors.length).toBe(result.exitCode)
+    expect(result.errors).toEqual(error === runs ? [] : [error])
+    expect(result.exitCode).toBe(error === runs ? 0 : 1)
+    if (error === runs) expect(result.outputs['auth-mode']).toBe('chatgpt')
     const printed = result.stdout
       .split('\n')
       .filter((l) => !l.startsWith('::add-mask::'))

@@ -6,17 +6,15 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { fakeCodexScript, rejectingCodexScript, standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let runner: Runner
 
 beforeEach(async () => {
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 /** Every entry below `dir` with its type, mode and content: what "byte for byte" compares. */
@@ -94,24 +92,20 @@ describe('a codex-home the user names', () => {
   )
 
   test("is left as found by the real Codex CLI, whose lock files and login log go to the action's own home", async () => {
-    const real = await Runner.create({ toolCache: sharedToolCache() })
-    try {
-      const home = await userHome({}, real.root)
-      const before = await snapshot(home)
-      const result = await real.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'codex-home': home })
-      expect(result.errors).toEqual([])
-      const { 'auth.json': auth, shell_snapshots: snapshots, ...rest } = await snapshot(home)
-      expect([auth.slice(0, 8), snapshots, rest]).toEqual(['file 600', 'dir 700', before])
-      // The CLI made its login log in the action's own home (its writer may not have flushed a line yet).
-      expect(result.outputs['login-log'].startsWith(`${real.temp}${path.sep}`)).toBe(true)
-      await expect(fs.access(result.outputs['login-log'])).resolves.toBeUndefined()
-      const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
-      expect(status.exitCode).toBe(0)
-      await real.post()
-      expect(await snapshot(home)).toEqual(before)
-    } finally {
-      await real.dispose()
-    }
+    const real = await runners.create({ toolCache: sharedToolCache() })
+    const home = await userHome({}, real.root)
+    const before = await snapshot(home)
+    const result = await real.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'codex-home': home })
+    expect(result.errors).toEqual([])
+    const { 'auth.json': auth, shell_snapshots: snapshots, ...rest } = await snapshot(home)
+    expect([auth.slice(0, 8), snapshots, rest]).toEqual(['file 600', 'dir 700', before])
+    // The CLI made its login log in the action's own home (its writer may not have flushed a line yet).
+    expect(result.outputs['login-log'].startsWith(`${real.temp}${path.sep}`)).toBe(true)
+    await expect(fs.access(result.outputs['login-log'])).resolves.toBeUndefined()
+    const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
+    expect(status.exitCode).toBe(0)
+    await real.post()
+    expect(await snapshot(home)).toEqual(before)
   }, 60_000)
 
   test.each([
@@ -158,7 +152,8 @@ describe('a codex-home the user names', () => {
   ])('that did not exist is created, and removed whole with the parents it needed after %s', async (what, script) => {
     const top = path.join(runner.root, 'new')
     const home = path.join(top, 'codex', 'home')
-    const result = await main({ 'codex-home': home }, script)
+    // About the login's paths: key-isolation none, so that a login runs.
+    const result = await main({ 'codex-home': home, 'key-isolation': 'none' }, script)
     if (what === 'a login') {
       expect(result.errors).toEqual([])
       expect((await fs.stat(home)).mode & 0o777).toBe(0o700)
@@ -197,7 +192,10 @@ test('the CLI gets no input, no runner token and no competing credential in its 
     OPENAI_IDENTITY_TOKEN_FILE: '/competing/token'
   }
   const { env } = await standInCodex(runner.root, recording)
-  const result = await runner.main({ install: 'false', ...secrets }, { ...env, ...environment })
+  const result = await runner.main(
+    { install: 'false', 'key-isolation': 'none', ...secrets },
+    { ...env, ...environment }
+  )
   expect(result.errors).toEqual([])
   const calls = await fs.readFile(record, 'utf8')
   expect(calls.match(/^argv: .*$/gm)).toEqual(['argv: --version', 'argv: login --with-api-key', 'argv: login status'])

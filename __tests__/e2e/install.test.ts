@@ -8,24 +8,21 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { buildPackage, fakeCodexScript, HOST_SUFFIX, standInCodex } from '../harness/fake-package.js'
 import { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY, TEST_PAT } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let registry: FakeRegistry
 let runner: Runner
 
 beforeEach(async () => {
-  registry = await new FakeRegistry().start()
+  registry = await runners.serve(new FakeRegistry())
   for (const version of ['1.1.0', '1.2.0', '1.3.0', '2.0.0'])
     registry.publish(version, HOST_SUFFIX, await buildPackage({ version }))
   registry.distTags.latest = '1.3.0'
   registry.distTags.next = '2.0.0'
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await registry.stop()
-  await runner.dispose()
+  runner = await runners.create()
 })
 
 function install(inputs: Record<string, string> = {}) {
@@ -91,7 +88,6 @@ test('a range is answered from the tool cache without the network', async () => 
   const main = await install({ 'codex-version': '~1.2' })
   expect(main.errors).toEqual([])
   expect(main.outputs).toMatchObject({ 'codex-version': '1.2.0', 'cache-hit': 'true' })
-  registry = await new FakeRegistry().start()
 })
 
 test('an unknown version names the newest available ones', async () => {
@@ -177,22 +173,17 @@ test('an unreachable registry is a clear error', async () => {
     {},
     /Reading @openai\/codex metadata from http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED.*Check registry-url/
   )
-  registry = await new FakeRegistry().start()
 }, 60_000)
 
 test('two jobs installing into one tool cache at once both succeed, with one complete copy', async () => {
-  const other = await Runner.create({ toolCache: runner.toolCache })
-  try {
-    const [a, b] = await Promise.all([install(), other.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })])
-    expect([a.errors, b.errors]).toEqual([[], []])
-    expect(await fs.readdir(runner.toolCache)).toEqual(['codex'])
-    expect(await fs.readdir(path.join(runner.toolCache, 'codex', '1.3.0'))).toEqual([
-      process.arch,
-      `${process.arch}.complete`
-    ])
-  } finally {
-    await other.dispose()
-  }
+  const other = await runners.create({ toolCache: runner.toolCache })
+  const [a, b] = await Promise.all([install(), other.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })])
+  expect([a.errors, b.errors]).toEqual([[], []])
+  expect(await fs.readdir(runner.toolCache)).toEqual(['codex'])
+  expect(await fs.readdir(path.join(runner.toolCache, 'codex', '1.3.0'))).toEqual([
+    process.arch,
+    `${process.arch}.complete`
+  ])
 })
 
 describe('a tool-cache entry without .complete at the target', () => {
@@ -361,17 +352,13 @@ describe('registry-token', () => {
     expect(main.stdout.split('\n').filter((l) => l.includes(token))).toEqual([`::add-mask::${token}`])
     for (const request of registry.server.requests) expect(request.headers.authorization).toBe(`Bearer ${token}`)
 
-    const elsewhere = await new FakeRegistry().start()
-    try {
-      elsewhere.publish('1.2.0', HOST_SUFFIX, registry.published.get(`1.2.0-${HOST_SUFFIX}`)!.tarball)
-      registry.tarballBase = elsewhere.url
-      const other = await install({ 'registry-token': token, 'codex-version': '1.2.0' })
-      expect(other.errors).toEqual([])
-      expect(elsewhere.requestsTo('/tarballs/')).toBe(1)
-      expect(elsewhere.server.requests.map((r) => r.headers.authorization)).toEqual([undefined])
-    } finally {
-      await elsewhere.stop()
-    }
+    const elsewhere = await runners.serve(new FakeRegistry())
+    elsewhere.publish('1.2.0', HOST_SUFFIX, registry.published.get(`1.2.0-${HOST_SUFFIX}`)!.tarball)
+    registry.tarballBase = elsewhere.url
+    const other = await install({ 'registry-token': token, 'codex-version': '1.2.0' })
+    expect(other.errors).toEqual([])
+    expect(elsewhere.requestsTo('/tarballs/')).toBe(1)
+    expect(elsewhere.server.requests.map((r) => r.headers.authorization)).toEqual([undefined])
   })
 
   test('a 401 from a private registry says to check registry-token', async () => {

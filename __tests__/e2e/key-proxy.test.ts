@@ -1,8 +1,11 @@
 /**
- * key-isolation: proxy and api-base-url, against the real Codex CLI: a later step's
+ * key-isolation: proxy and api-base-url: against the real Codex CLI, a later step's
  * `codex exec` reaches a fake upstream through the detached key proxy (over HTTP, and over
  * HTTPS with a test CA), or an Azure-shaped endpoint directly; the key is in no file, no
- * environment and no command line; the post step stops the proxy.
+ * environment and no command line; the post step stops the proxy. Then, with the stand-in
+ * codex: verify against such endpoints (redirects included), the proxy variables the key
+ * proxy honours or refuses, a proxy that stops or whose directory vanishes mid-job, the
+ * headers it drops, and the inputs it refuses.
  */
 import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
@@ -10,36 +13,26 @@ import { parse } from 'smol-toml'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { alive, keyProxyProcesses } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles } from '../harness/runner.js'
+import { LoopbackServer, sendJson } from '../harness/servers.js'
 import { makeTestCa } from '../harness/test-ca.js'
+import { waitFor } from '../harness/wait.js'
 
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const OTHER_KEY = 'sk-proj-codexAuthActionRetiredKey0123456789'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const runners: Runner[] = []
-const servers: FakeOpenAI[] = []
+const runners = useRunners()
 
-async function newRunner(): Promise<Runner> {
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
-  return runner
-}
+/** A runner that shares the real CLI the global setup installed. */
+const newRunner = () => runners.create({ toolCache: sharedToolCache() })
 
-async function upstream(options: ConstructorParameters<typeof FakeOpenAI>[0] = {}): Promise<FakeOpenAI> {
-  const server = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200, [AZURE_KEY]: 200 }, ...options }).start()
-  servers.push(server)
-  return server
-}
-
-afterEach(async () => {
-  await Promise.all(runners.splice(0).map((r) => r.dispose()))
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-})
+const upstream = (options: ConstructorParameters<typeof FakeOpenAI>[0] = {}) =>
+  runners.serve(new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200, [AZURE_KEY]: 200 }, ...options }))
 
 /** The environments and command lines of `pids` that hold `secret`. */
 function processesHolding(pids: number[], secret: string): string[] {
@@ -51,7 +44,7 @@ function processesHolding(pids: number[], secret: string): string[] {
 async function statusOf(
   dir: string
 ): Promise<{ pid: number; requests: number; refused: number; upstreamErrors: number }> {
-  for (let i = 0; i < 20 && !existsSync(path.join(dir, 'status.json')); i++) await sleep(50)
+  await waitFor(() => existsSync(path.join(dir, 'status.json')), 1000)
   return JSON.parse(await fs.readFile(path.join(dir, 'status.json'), 'utf8'))
 }
 
@@ -136,16 +129,16 @@ test.each([
 
     // The proxy writes its status within 100 ms of a change.
     let status = await statusOf(dir)
-    for (let i = 0; i < 20 && status.refused < 5; i++) status = await sleep(50).then(() => statusOf(dir))
+    await waitFor(async () => (status = await statusOf(dir)).refused >= 5, 1000)
     expect(status.refused).toBe(5)
     const post = await runner.post()
     expect(post.exitCode).toBe(0)
     expect(post.stdout).toMatch(
       new RegExp(
-        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded, no upstream error, 5 refused; stopped\\.`
+        `Key proxy \\(pid ${status.pid}\\): ${api.server.requests.length} requests forwarded \\(${api.upgrades().length} of them websockets, which carried ${api.websocketMessages.length} messages upstream\\), no upstream error, 5 refused; stopped\\.`
       )
     )
-    for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
+    await waitFor(() => !processes.some((p) => alive(p.pid)), 1000)
     expect(processes.filter((p) => alive(p.pid))).toEqual([])
     const gone = await fetch(`${base}/models`).then(
       (r) => `HTTP ${r.status} ${r.headers.get('connection')}`,
@@ -160,32 +153,30 @@ test.each([
 test('through HTTPS_PROXY the proxy tunnels to the upstream, trusting the CA; NO_PROXY sends it direct', async () => {
   const ca = makeTestCa('Key Proxy Test Root CA')
   const api = await upstream({ tls: ca.server })
-  const forward = await new ForwardProxy().start()
-  try {
-    for (const [env, tunnels] of [
-      [{ HTTPS_PROXY: forward.url }, 1],
-      [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
-    ] as const) {
-      const runner = await newRunner()
-      const main = await runner.main(
-        {
-          'api-key': TEST_API_KEY,
-          'key-isolation': 'proxy',
-          'api-base-url': api.apiBaseUrl,
-          'codex-version': CODEX_VERSION,
-          'ca-certificate': ca.ca
-        },
-        env
-      )
-      expect(main.errors).toEqual([])
-      const before = forward.connects.length
-      const models = await fetch(`${await proxyBase(main.outputs['codex-home'])}/models`)
-      expect([env, models.status]).toEqual([env, 200])
-      expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
-      expect([env, forward.connects.length - before]).toEqual([env, tunnels])
-    }
-  } finally {
-    await forward.stop()
+  const forward = await runners.serve(new ForwardProxy())
+  for (const [env, tunnels] of [
+    [{ HTTPS_PROXY: forward.url }, 1],
+    [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
+  ] as const) {
+    const runner = await newRunner()
+    const main = await runner.main(
+      {
+        'api-key': TEST_API_KEY,
+        'key-isolation': 'proxy',
+        'api-base-url': api.apiBaseUrl,
+        'codex-version': CODEX_VERSION,
+        'ca-certificate': ca.ca
+      },
+      env
+    )
+    expect(main.errors).toEqual([])
+    const before = forward.connects.length
+    const models = await fetch(`${await proxyBase(main.outputs['codex-home'])}/models`)
+    expect([env, models.status]).toEqual([env, 200])
+    expect(api.server.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${TEST_API_KEY}` })
+    expect([env, forward.connects.length - before]).toEqual([env, tunnels])
+    // Without the post step the proxy would end with its directory and leave its guard for 6 hours.
+    expect((await runner.post(env)).exitCode).toBe(0)
   }
 }, 180_000)
 
@@ -204,7 +195,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   const processes = keyProxyProcesses(runner.root)
   expect(processes).toHaveLength(2)
   process.kill(pid, 'SIGKILL')
-  for (let i = 0; i < 20 && alive(pid); i++) await sleep(50)
+  await waitFor(() => !alive(pid), 1000)
   const started = Date.now()
   const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
   expect(exec.timedOut).toBe(false)
@@ -217,14 +208,14 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   expect(post.exitCode).toBe(0)
   expect(post.stdout).toMatch(/The key proxy \(pid \d+\) did not confirm that it stopped/)
   // The guard goes with the proxy's directory.
-  for (let i = 0; i < 20 && processes.some((p) => alive(p.pid)); i++) await sleep(50)
+  await waitFor(() => !processes.some((p) => alive(p.pid)), 1000)
   expect(processes.filter((p) => alive(p.pid))).toEqual([])
   expect(await runner.tempFiles()).toEqual([])
 }, 180_000)
 
 test.each([
-  ['through the key proxy', 'proxy'],
-  ['without the proxy', 'none']
+  ['key-isolation: proxy', 'proxy'],
+  ['the default, auto: an Azure key always goes through the proxy', '']
 ])(
   'Azure OpenAI v1 (%s): the key goes in the api-key header only',
   async (_kind, isolation) => {
@@ -261,6 +252,7 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
   const main = await runner.main({
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
+    'key-isolation': 'none',
     'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
@@ -359,7 +351,7 @@ test.each([
   ],
   [
     { 'api-key': TEST_API_KEY, 'key-isolation': 'memory' },
-    /^::error::key-isolation must be none or proxy, not "memory"\./
+    /^::error::key-isolation must be auto, proxy or none, not "memory"\./
   ],
   [
     { 'api-key': TEST_API_KEY, 'api-base-url': 'ftp://gateway.example.com/v1' },
@@ -382,3 +374,267 @@ test.each([
   expect(main.errors).toEqual([expect.stringMatching(pattern)])
   expect(await runner.tempFiles()).toEqual([])
 })
+
+/**
+ * SECURITY.md: "No secret over plain http beyond this machine … refuses before any request
+ * when … the verify key would be sent"; README: the key "leaves the proxy only towards
+ * api-base-url". verify follows redirects (http.ts open(): maxRedirections 5) and undici
+ * strips only authorization/cookie/proxy-authorization on a cross-origin redirect, so
+ * Azure's `api-key` header follows the redirect to any other origin, plain http included.
+ */
+// '': the default, auto (an Azure key never goes without the proxy: azure-redirect.test.ts).
+test.each([['proxy'], ['']])(
+  'verify (key-isolation "%s") does not send the Azure api-key to the origin an Azure endpoint redirects to',
+  async (isolation) => {
+    const elsewhere = await runners.serve(
+      new LoopbackServer((_req, res) => sendJson(res, 200, { object: 'list', data: [] }))
+    )
+    const azure = await runners.serve(
+      new LoopbackServer((_req, res) => {
+        res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/collect/models` })
+        res.end()
+      })
+    )
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      {
+        'api-key': AZURE_KEY,
+        'api-base-url': `${azure.origin}/openai/v1`,
+        'key-isolation': isolation,
+        verify: 'true',
+        install: 'false'
+      },
+      codex.env
+    )
+    await runner.post()
+    expect(azure.requests[0]?.headers['api-key']).toBe(AZURE_KEY)
+    // Before the fix the other origin got the key, and verify reported it "accepted".
+    expect({
+      leaked: elsewhere.requests.map((r) => r.headers['api-key']),
+      stdout: main.stdout.includes('accepted by')
+    }).toEqual({ leaked: [], stdout: false })
+  }
+)
+
+/**
+ * README: the proxy "uses the CA bundle and HTTPS_PROXY/NO_PROXY the way the action's own
+ * downloads do", and those "go through HTTPS_PROXY (https), HTTP_PROXY (http) or ALL_PROXY".
+ * detached.ts HELPER_ENV passes no ALL_PROXY/all_proxy to the proxy, so with ALL_PROXY alone
+ * verify goes through the proxy and the key proxy goes around it.
+ */
+test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
+  'with only %s set, the key proxy forwards through that proxy like verify does',
+  async (variable) => {
+    const api = await upstream()
+    const forward = await runners.serve(new ForwardProxy())
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const env = { ...codex.env, [variable]: forward.url }
+    const main = await runner.main(
+      {
+        'api-key': TEST_API_KEY,
+        'api-base-url': api.apiBaseUrl,
+        'key-isolation': 'proxy',
+        verify: 'true',
+        install: 'false'
+      },
+      env
+    )
+    expect(main.errors).toEqual([])
+    // undici's ProxyAgent tunnels plain http too: each process opens one CONNECT.
+    const through = () => forward.connects.length + forward.forwarded.length
+    expect(through()).toBe(1)
+    const base = await proxyBase(main.outputs['codex-home'])
+    expect((await fetch(`${base}/models`)).status).toBe(200)
+    expect(api.server.requests).toHaveLength(2)
+    // Before the fix, with ALL_PROXY the key proxy went direct.
+    expect(through()).toBe(2)
+    await runner.post(env)
+  }
+)
+
+/**
+ * README: "If something kills it during the job, the next codex call fails at once with
+ * 'The codex-auth-action key proxy (pid …) is no longer running…', instead of waiting for
+ * the network forever"; issue 13: "It must not hang." When the proxy stops because its
+ * directory went (a cleanup step that empties RUNNER_TEMP, common on self-hosted runners)
+ * or its deadline passed, the guard exits too (helpers/key-proxy/server.ts runGuard: stopRequested), the
+ * port refuses connections, and Codex retries.
+ */
+test('the proxy stopped by removal of its directory mid-job: codex exec fails at once naming the proxy', async () => {
+  const api = await upstream()
+  const runner = await newRunner()
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'key-isolation': 'proxy',
+    'api-base-url': api.apiBaseUrl,
+    'codex-version': CODEX_VERSION
+  })
+  expect(main.errors).toEqual([])
+  const dir = main.state['key-proxy-dir']
+  const { pid } = await statusOf(dir)
+  await fs.rm(dir, { recursive: true, force: true })
+  // The proxy looks for its directory every 100 ms.
+  await waitFor(() => !alive(pid), 2000)
+  expect(alive(pid)).toBe(false)
+  const started = Date.now()
+  const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
+    timeoutMs: 60_000
+  })
+  const took = Date.now() - started
+  await runner.post()
+  expect({
+    timedOut: exec.timedOut,
+    slow: took > 30_000,
+    named: `${exec.stdout}\n${exec.stderr}`.includes('key proxy')
+  }).toEqual({ timedOut: false, slow: false, named: true })
+}, 180_000)
+
+/** A named codex-home with Azure: the proxy holds the key, so the config.toml written there holds none; post removes it. */
+test('named codex-home, Azure: config.toml without the key, removed by post, home byte-identical', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const named = path.join(runner.root, 'named-home')
+  await fs.mkdir(named, { mode: 0o755 })
+  const main = await runner.main(
+    {
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'codex-home': named,
+      install: 'false'
+    },
+    codex.env
+  )
+  expect(main.errors).toEqual([])
+  const file = path.join(named, 'config.toml')
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+  expect(text).toContain('codex-auth-action key proxy')
+  expect(text).not.toContain(AZURE_KEY)
+  expect((await fs.stat(file)).mode & 0o777).toBe(0o600)
+  await runner.post()
+  expect(await fs.readdir(named)).toEqual([])
+})
+
+/** A main step that fails after the proxy started (a named codex-home that holds auth.json): one error, no process left. */
+test('main fails after the proxy started: one ::error::, and no key proxy or guard left running', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const named = path.join(runner.root, 'named-home')
+  await fs.mkdir(named)
+  await fs.writeFile(path.join(named, 'auth.json'), '{}')
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': named, install: 'false' },
+    codex.env
+  )
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toHaveLength(1)
+  await waitFor(() => keyProxyProcesses(runner.root).length === 0, 1500)
+  expect(keyProxyProcesses(runner.root)).toEqual([])
+})
+
+/**
+ * README: the proxy "drops any credential header on the way in". helpers/key-proxy/server.ts DROPPED is a
+ * short list: Azure API Management's `Ocp-Apim-Subscription-Key` (a gateway in front of
+ * Azure OpenAI, the documented use) and `X-Goog-Api-Key` pass through, and so does
+ * `X-HTTP-Method-Override`, which some gateways honour as the method.
+ */
+test('credential and method-override headers a local caller adds are not forwarded upstream', async () => {
+  const api = await upstream()
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, 'api-base-url': api.apiBaseUrl, 'key-isolation': 'proxy', install: 'false' },
+    codex.env
+  )
+  const base = await proxyBase(main.outputs['codex-home'])
+  const added = {
+    'ocp-apim-subscription-key': 'someone-elses',
+    'x-goog-api-key': 'someone-elses',
+    'x-http-method-override': 'DELETE'
+  }
+  expect((await fetch(`${base}/models`, { headers: added })).status).toBe(200)
+  const forwarded = api.server.requests.at(-1)?.headers ?? {}
+  await runner.post()
+  expect(Object.keys(added).filter((name) => name in forwarded)).toEqual([])
+})
+
+test('key proxy whose directory is removed during the job: the post step leaves no helper process running', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1' },
+    codex.env
+  )
+  expect(main.errors).toEqual([])
+  const dir = main.state['key-proxy-dir']
+  const processes = keyProxyProcesses(runner.root)
+  expect(processes.map((p) => p.guard).sort()).toEqual([false, true])
+  const ours = processes.map((p) => p.pid)
+  // README: "If something kills it during the job (or removes its directory) … the guard … until the post step (or the 6-hour limit) ends it."
+  await fs.rm(dir, { recursive: true, force: true })
+  const proxy = processes.find((p) => !p.guard)!.pid
+  await waitFor(() => !alive(proxy), 2000)
+  expect(ours.filter(alive)).toEqual(ours.filter((pid) => pid !== proxy))
+  const post = await runner.post()
+  expect(post.exitCode).toBe(0)
+  await waitFor(() => !ours.some(alive), 4000)
+  expect(ours.filter(alive)).toEqual([])
+}, 60_000)
+
+test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected failure … bug"', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    {
+      install: 'false',
+      'api-key': TEST_API_KEY,
+      'key-isolation': 'proxy',
+      'api-base-url': 'https://api.example.test/v1'
+    },
+    { ...codex.env, HTTPS_PROXY: 'http://[bad' }
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
+  expect(await runner.tempFiles()).toEqual([])
+}, 60_000)
+
+test('key proxy + a codex-home that is a regular file: the error says what is wrong (not "has its own config.toml")', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const file = path.join(runner.root, 'not-a-dir')
+  await fs.writeFile(file, 'x')
+  const main = await runner.main(
+    { install: 'false', 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'codex-home': file },
+    codex.env
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
+  expect(main.errors[0]).toMatch(
+    /^::error::codex-home \S+\/not-a-dir cannot be used \(ENOTDIR: a part of the path is not a directory\)\. Name a directory the runner's user can create and write, or leave codex-home empty\.$/
+  )
+  expect(main.state['key-proxy-dir']).toBeUndefined()
+})
+
+test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
+  const runner = await newRunner()
+  const codex = await standInCodex(runner.root)
+  const main = await runner.main(
+    {
+      install: 'false',
+      'api-key': TEST_API_KEY,
+      'key-isolation': 'proxy',
+      'api-base-url': 'https://api.example.test/v1'
+    },
+    { ...codex.env, ALL_PROXY: 'socks5://127.0.0.1:1080' }
+  )
+  expect(main.errors).toHaveLength(1)
+  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+  expect(main.errors[0]).toMatch(
+    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+  )
+  expect(await runner.tempFiles()).toEqual([])
+}, 60_000)

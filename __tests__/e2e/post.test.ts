@@ -3,24 +3,22 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { HOST_SUFFIX, registryWithRelease, rejectingCodexScript, standInCodex } from '../harness/fake-package.js'
 import type { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 
+const runners = useRunners()
 let registry: FakeRegistry
 let runner: Runner
 
 beforeEach(async () => {
-  registry = await registryWithRelease('1.0.0')
-  runner = await Runner.create()
-})
-
-afterEach(async () => {
-  await registry.stop()
-  await runner.dispose()
+  registry = runners.stopAfter(await registryWithRelease('1.0.0'))
+  runner = await runners.create()
 })
 
 test('an action-owned CODEX_HOME is removed whole; a second post step is harmless', async () => {
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url })
+  // What the post step removes after a login: key-isolation none, so that auth.json exists.
+  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'key-isolation': 'none' })
   expect(main.errors).toEqual([])
   const home = main.outputs['codex-home']
   expect(await fs.readdir(home)).toEqual(expect.arrayContaining(['auth.json', 'config.toml']))
@@ -40,7 +38,12 @@ test("a codex-home the user named is kept, with only the action's files removed"
   const home = path.join(runner.root, 'my-codex-home')
   await fs.mkdir(path.join(home, 'sessions'), { recursive: true })
   await fs.writeFile(path.join(home, 'sessions', 'keep.jsonl'), 'mine')
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'codex-home': home })
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'registry-url': registry.url,
+    'codex-home': home,
+    'key-isolation': 'none'
+  })
   expect(main.errors).toEqual([])
   expect(main.outputs['codex-home']).toBe(home)
   expect(main.exported.CODEX_HOME).toBe(home)
@@ -62,7 +65,7 @@ test("a user's own config.toml in codex-home is left as it was", async () => {
 
 test('a failed login leaves nothing behind, and the post step after it is harmless', async () => {
   const { env } = await standInCodex(runner.root, rejectingCodexScript())
-  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, env)
+  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false', 'key-isolation': 'none' }, env)
   expect(main.exitCode).toBe(1)
   expect(main.errors).toEqual([
     expect.stringMatching(/^::error::codex login rejected the api-key: \*\*\*\. Check that the api-key secret/)

@@ -8,31 +8,22 @@ import * as path from 'node:path'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { registryWithRelease } from '../harness/fake-package.js'
 import type { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
 const pki = makeTestCa()
 let registry: FakeRegistry
 let proxy: ForwardProxy
-const runners: Runner[] = []
-
-async function newRunner(toolCache?: string): Promise<Runner> {
-  const runner = await Runner.create({ toolCache })
-  runners.push(runner)
-  return runner
-}
+const runners = useRunners()
+const servers = useRunners({ scope: 'all' })
+const newRunner = (toolCache?: string) => runners.create({ toolCache })
 
 beforeAll(async () => {
-  registry = await registryWithRelease('1.0.0', pki.server)
-  proxy = await new ForwardProxy().start()
-})
-
-afterAll(async () => {
-  await registry.stop()
-  await proxy.stop()
-  await Promise.all(runners.map((r) => r.dispose()))
+  registry = servers.stopAfter(await registryWithRelease('1.0.0', pki.server))
+  proxy = await servers.serve(new ForwardProxy())
 })
 
 async function expectRejected(
@@ -199,19 +190,17 @@ describe('the real Codex CLI behind the proxy CA', () => {
   let openai: FakeOpenAI
 
   beforeAll(async () => {
-    openai = await new FakeOpenAI({ tls: pki.server }).start()
-  })
-
-  afterAll(async () => {
-    await openai.stop()
+    openai = await servers.serve(new FakeOpenAI({ tls: pki.server }))
   })
 
   test('codex exec reaches an HTTPS endpoint signed by the CA, with Bearer <key>', async () => {
     const runner = await newRunner(sharedToolCache())
+    // Codex itself holding the key and the CA (the proxy's HTTPS with a CA is key-proxy.test.ts's).
     const main = await runner.main({
       'api-key': TEST_API_KEY,
       'codex-version': CODEX_VERSION,
-      'ca-certificate': pki.ca
+      'ca-certificate': pki.ca,
+      'key-isolation': 'none'
     })
     expect(main.errors).toEqual([])
     const exec = await runner.run('codex', openai.execArgs(), { timeoutMs: 90_000 })

@@ -6,25 +6,17 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY, TEST_PAT } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles } from '../harness/runner.js'
 
 let openai: FakeOpenAI
-const runners: Runner[] = []
-
-async function newRunner(): Promise<Runner> {
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
-  return runner
-}
+const runners = useRunners()
+const servers = useRunners({ scope: 'all' })
+const newRunner = () => runners.create({ toolCache: sharedToolCache() })
 
 beforeAll(async () => {
-  openai = await new FakeOpenAI({ acceptedTokens: [TEST_PAT] }).start()
-})
-
-afterAll(async () => {
-  await openai.stop()
-  await Promise.all(runners.map((r) => r.dispose()))
+  openai = await servers.serve(new FakeOpenAI({ acceptedTokens: [TEST_PAT] }))
 })
 
 /** Every file below `dir` whose content holds `secret`. */
@@ -50,7 +42,8 @@ function expectMaskedOnly(stdout: string, stderr: string, secret: string): void 
 
 test('api-key: a later step runs codex exec, authenticated with the key; the post step logs out', async () => {
   const runner = await newRunner()
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION })
+  // The login path (auth.json, codex login status, logout): key-isolation none.
+  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' })
   expect(main.errors).toEqual([])
   expect(main.exitCode).toBe(0)
   expectMaskedOnly(main.stdout, main.stderr, TEST_API_KEY)

@@ -164,3 +164,111 @@ test.each([
   ])
   expect(await job.runner.tempFiles()).toEqual([])
 })
+
+describe('forks and public repositories', () => {
+  const fork = {
+    repository: { full_name: 'acme/app', private: true },
+    pull_request: { head: { repo: { full_name: 'mallory/app' } } }
+  }
+
+  test('pull_request_target from a fork is refused before anything happens', async () => {
+    const result = await main({}, await event('pull_request_target', fork))
+    expect(result.errors).toEqual([
+      expect.stringMatching(
+        /^::error::This run is untrusted: pull_request_target from the fork mallory\/app\. .*allow-untrusted: true only if/
+      )
+    ])
+    expect(await job.runner.tempFiles()).toEqual([])
+  })
+
+  test('allow-untrusted: true proceeds with a warning', async () => {
+    const result = await main({ 'allow-untrusted': 'true' }, await event('pull_request_target', fork))
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::warning::allow-untrusted: true — this run is untrusted/)
+  })
+
+  test('a public repository gets a notice that its logs are public', async () => {
+    const result = await main({}, await event('push', { repository: { full_name: 'acme/app', private: false } }))
+    expect(result.errors).toEqual([])
+    expect(result.stdout).toMatch(/::notice::This repository is public, and so are its Actions logs/)
+  })
+})
+
+/** An event payload as it is written, valid JSON or not. */
+async function eventFile(body: string): Promise<string> {
+  const file = path.join(job.runner.root, 'event.json')
+  await fs.writeFile(file, body)
+  return file
+}
+
+const bug = /Unexpected failure/
+
+/** Refused before anything happened: one error, no login, nothing exported or left in RUNNER_TEMP. */
+async function expectRefused(main: Awaited<ReturnType<typeof job.runner.main>>, error: RegExp) {
+  expect(main.errors).toEqual([expect.stringMatching(error)])
+  expect(main.stdout).not.toContain('Logging in')
+  expect(main.exported).toEqual({})
+  expect(await job.runner.tempFiles()).toEqual([])
+}
+
+describe('payloads that are not objects or do not say where the code came from', () => {
+  test('a push whose payload is JSON null runs as any push, not into "Unexpected failure … bug"', async () => {
+    const main = await job.runner.main(
+      { install: 'false', 'api-key': TEST_API_KEY },
+      { ...job.codexEnv, GITHUB_EVENT_NAME: 'push', GITHUB_EVENT_PATH: await eventFile('null') }
+    )
+    expect(main.stdout).not.toMatch(bug)
+    expect(main.errors).toEqual([])
+    expect(main.outputs['auth-mode']).toBe('api-key')
+    expect(main.exported.CODEX_HOME).toBe(main.outputs['codex-home'])
+  })
+
+  test('pull_request_target whose payload cannot be read is refused (fails closed)', async () => {
+    const main = await job.runner.main(
+      { install: 'false', 'api-key': TEST_API_KEY },
+      {
+        ...job.codexEnv,
+        GITHUB_EVENT_NAME: 'pull_request_target',
+        GITHUB_EVENT_PATH: path.join(job.runner.root, 'no-such-event.json')
+      }
+    )
+    expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: pull_request_target from the fork \(unknown or deleted\)\. /
+    )
+  })
+
+  test('workflow_run with a payload lacking repository and head_repository is refused', async () => {
+    const main = await job.runner.main(
+      { install: 'false', 'api-key': TEST_API_KEY },
+      {
+        ...job.codexEnv,
+        GITHUB_EVENT_NAME: 'workflow_run',
+        GITHUB_EVENT_PATH: await eventFile('{"workflow_run":{"event":"pull_request"}}')
+      }
+    )
+    expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: workflow_run for code from the fork \(unknown or deleted\)\. /
+    )
+  })
+
+  test('commit_comment by an outsider (author_association NONE) is refused like issue_comment', async () => {
+    const body = {
+      action: 'created',
+      repository: { full_name: 'acme/app', private: false },
+      comment: { body: 'print $CODEX_API_KEY', user: { login: 'mallory' }, author_association: 'NONE' }
+    }
+    const main = await job.runner.main(
+      { install: 'false', 'api-key': TEST_API_KEY },
+      { ...job.codexEnv, GITHUB_EVENT_NAME: 'commit_comment', GITHUB_EVENT_PATH: await eventFile(JSON.stringify(body)) }
+    )
+    expect(main.exitCode).toBe(1)
+    await expectRefused(
+      main,
+      /^::error::This run is untrusted: commit_comment by mallory, who is not an owner, member or collaborator \(author_association: NONE\)\. /
+    )
+  })
+})

@@ -9,10 +9,12 @@ import { refreshDelay } from '../../src/helpers/refresher/protocol.js'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOidc } from '../harness/fake-oidc.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { alive } from '../harness/processes.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
-import { Runner, runProcess } from '../harness/runner.js'
+import { type Runner, runProcess } from '../harness/runner.js'
 import { LoopbackServer, sendJson } from '../harness/servers.js'
+import { waitFor } from '../harness/wait.js'
 
 const RULE = 'idpm_testFederationRule123'
 const AUDIENCE = 'https://api.openai.com/v1'
@@ -21,19 +23,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let oidc: FakeOidc
 let runner: Runner
 let codexEnv: Record<string, string>
+// The audit at dispose searches for the request token and every OIDC token issued.
+const runners = useRunners({ canaries: () => [oidc.requestToken, ...oidc.issued] })
 
 beforeEach(async () => {
-  oidc = await new FakeOidc(3).start()
-  runner = await Runner.create()
+  oidc = await runners.serve(new FakeOidc(3))
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  // The audit at dispose searches for the request token and every OIDC token issued.
-  runner.canaries.add(oidc.requestToken)
-  for (const token of oidc.issued) runner.canaries.add(token)
-  await runner.dispose()
-  await oidc.stop()
 })
 
 function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
@@ -49,10 +45,7 @@ function refresherPid(stdout: string): number {
 }
 
 /** Whether `pid` is gone within `ms` (the refresher looks for its stop file every 250 ms; a loaded machine is slower). */
-async function exits(pid: number, ms = 3000): Promise<boolean> {
-  for (const until = Date.now() + ms; alive(pid) && Date.now() < until;) await sleep(50)
-  return !alive(pid)
-}
+const exits = (pid: number, ms = 3000) => waitFor(() => !alive(pid), ms)
 
 test('the token file is replaced before each expiry, never empty or half-written, and the post step stops the refresher', async () => {
   const result = await main({})
@@ -175,10 +168,12 @@ test('the post step never signals a process by its PID, even one that looks like
   await fs.writeFile(path.join(dir, 'index.js'), 'setTimeout(() => undefined, 30_000)\n')
   const decoy = spawn(process.execPath, [path.join(dir, 'index.js')], { stdio: 'ignore' })
   try {
-    await sleep(200)
+    // Running the decoy's script, not still node starting up.
+    await waitFor(() => readFileSync(`/proc/${decoy.pid}/cmdline`, 'latin1').includes(dir), 2000)
     const post = await runner.post({ 'STATE_refresher-pid': String(decoy.pid) })
     expect(post.exitCode).toBe(0)
-    await sleep(300)
+    // A signal, had the post step sent one, would end it at once.
+    await waitFor(() => decoy.exitCode !== null || decoy.signalCode !== null, 300)
     expect(decoy.exitCode).toBeNull()
     expect(decoy.signalCode).toBeNull()
   } finally {
@@ -187,50 +182,58 @@ test('the post step never signals a process by its PID, even one that looks like
 })
 
 test('an OIDC answer without a token is one clear error, not a bug report', async () => {
-  const empty = await new LoopbackServer((_req, res) => sendJson(res, 200, { count: 0 })).start()
-  try {
-    const result = await main(
-      {},
-      {
-        ACTIONS_ID_TOKEN_REQUEST_URL: `${empty.origin}/oidc/token?api-version=2.0`,
-        ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken
-      }
+  const empty = await runners.serve(new LoopbackServer((_req, res) => sendJson(res, 200, { count: 0 })))
+  const result = await main(
+    {},
+    {
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${empty.origin}/oidc/token?api-version=2.0`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken
+    }
+  )
+  expect(result.errors).toEqual([
+    expect.stringMatching(
+      /^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /
     )
-    expect(result.errors).toEqual([
-      expect.stringMatching(
-        /^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /
-      )
-    ])
-    expect(await runner.tempFiles()).toEqual([])
-  } finally {
-    await empty.stop()
-  }
+  ])
+  expect(await runner.tempFiles()).toEqual([])
+})
+
+test('an OIDC endpoint answering JSON null gives one clear line, not "Unexpected failure … bug"', async () => {
+  const server = await runners.serve(new LoopbackServer((_req, res) => sendJson(res, 200, null)))
+  const result = await main(
+    {},
+    {
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${server.origin}/oidc/token?api-version=2.0`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken
+    }
+  )
+  expect(result.exitCode).toBe(1)
+  expect(result.errors).toHaveLength(1)
+  expect(result.errors[0]).not.toMatch(/Unexpected failure/)
+  expect(result.errors[0]).toMatch(
+    /^::error::The runner's OIDC endpoint answered without a token for oidc-audience https:\/\/api\.openai\.com\/v1\. /
+  )
+  expect(await runner.tempFiles()).toEqual([])
 })
 
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
-  const real = await Runner.create({ toolCache: sharedToolCache() })
-  try {
-    const result = await real.main(
-      { 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION },
-      oidc.env()
-    )
-    expect(result.errors).toEqual([])
-    // Offline its token exchange fails; what matters is the mode it reports.
-    const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
-    expect(status.stdout + status.stderr).toMatch(/workload identity token exchange/i)
-    // The same CLI and CODEX_HOME without the two variables: an ordinary, logged-out CLI.
-    const env = real.stepEnv()
-    delete env.OPENAI_FEDERATION_RULE_ID
-    delete env.OPENAI_IDENTITY_TOKEN_FILE
-    const without = await runProcess(result.outputs['codex-path'], ['login', 'status'], { env, timeoutMs: 60_000 })
-    expect(without.exitCode).not.toBe(0)
-    expect(without.stdout + without.stderr).not.toMatch(/workload identity/i)
-    await real.post()
-  } finally {
-    real.canaries.add(oidc.requestToken)
-    for (const token of oidc.issued) real.canaries.add(token)
-    await real.dispose()
-  }
+  const real = await runners.create({ toolCache: sharedToolCache() })
+  const result = await real.main(
+    { 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION },
+    oidc.env()
+  )
+  expect(result.errors).toEqual([])
+  // Offline its token exchange fails; what matters is the mode it reports.
+  const status = await real.run('codex', ['login', 'status'], { timeoutMs: 60_000 })
+  expect(status.stdout + status.stderr).toMatch(/workload identity token exchange/i)
+  // The same CLI and CODEX_HOME without the two variables: an ordinary, logged-out CLI.
+  const env = real.stepEnv()
+  delete env.OPENAI_FEDERATION_RULE_ID
+  delete env.OPENAI_IDENTITY_TOKEN_FILE
+  const without = await runProcess(result.outputs['codex-path'], ['login', 'status'], { env, timeoutMs: 60_000 })
+  expect(without.exitCode).not.toBe(0)
+  expect(without.stdout + without.stderr).not.toMatch(/workload identity/i)
+  await real.post()
 }, 60_000)
 
 test("refreshDelay: half-way through the token's life, never less than a second, even for unreadable times", () => {

@@ -3,12 +3,15 @@
  * secrets it gave the action, and their derived forms, searched for everywhere the job
  * left text; the half states (files under RUNNER_TEMP after the post step, partial
  * tool-cache entries) that must never exist; the user's directories before and after the
- * job; the workflow commands in every step's output; and what the CLI was started with.
- * Figures go to a file that the jest global teardown sums up.
+ * job; the workflow commands in every step's output; what the CLI was started with; and
+ * the processes of dist/ still running when the scenario ends. Figures go to a file that
+ * the jest global teardown sums up.
  */
 import { createHash } from 'node:crypto'
 import { appendFileSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { alive, distProcesses } from './processes.js'
+import { waitFor } from './wait.js'
 
 /** Files larger than this are not read: the CLI's binaries in the tool cache, which the action never writes into. */
 const MAX_SCANNED_BYTES = 1 << 20
@@ -40,7 +43,7 @@ export function derivedForms(secret) {
 
 /**
  * @typedef {{ place: string, text: string }} Place
- * @typedef {{ leaks: string[], halfStates: string[], places: number, forms: number, userState: string[], userPaths: number, commands: string[], commandCount: number, cliEnv: string[], cliCalls: number }} AuditResult
+ * @typedef {{ leaks: string[], halfStates: string[], places: number, forms: number, userState: string[], userPaths: number, commands: string[], commandCount: number, cliEnv: string[], cliCalls: number, processes: string[], helpers: number }} AuditResult
  */
 
 /**
@@ -131,11 +134,56 @@ export async function toolCacheHalfStates(toolCache) {
 
 /**
  * Adds one scenario's figures to the run's tally (under the jest global setup's directory).
+ * Under jest without that directory the global setup did not run: the audit would go
+ * uncounted, so that fails instead. Scripts outside jest (the benchmark) audit uncounted.
  * @param {Record<string, number>} figures
  */
 export function recordFigures(figures) {
   const shared = process.env.CODEX_AUTH_TEST_SHARED
   if (shared) appendFileSync(path.join(shared, 'security-figures.jsonl'), `${JSON.stringify(figures)}\n`)
+  else if (process.env.JEST_WORKER_ID !== undefined)
+    throw new Error(
+      'test bug: the e2e global setup did not run (CODEX_AUTH_TEST_SHARED is unset), so this scenario cannot be audited and counted: run it in the e2e jest project (npx jest --selectProjects e2e <file>)'
+    )
+}
+
+// ---- Processes: a scenario ends with none of dist/ running.
+
+/** How long a helper may take to go after its scenario's post step: it looks for its stop file every 250 ms. */
+const HELPER_EXIT_MS = 3000
+
+/**
+ * Lines with which the main step reports each helper it started.
+ * @param {string} stdout
+ * @returns {number}
+ */
+export function helpersStarted(stdout) {
+  return (stdout.match(/^(Key proxy|OIDC token refresher) started \(pid \d+\)/gm) ?? []).length
+}
+
+/**
+ * The processes of dist/ started below `root` (a runner's directory) that are still
+ * running once they have had time to stop: each is reported, then killed, so that a
+ * failed scenario leaves nothing running either.
+ * @param {string} root
+ * @returns {Promise<string[]>}
+ */
+export async function auditProcesses(root) {
+  await waitFor(() => distProcesses(root).length === 0, HELPER_EXIT_MS)
+  const left = distProcesses(root)
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Went at the last moment.
+    }
+  }
+  // A signal is delivered, not obeyed on the spot.
+  await waitFor(() => !left.some(({ pid }) => alive(pid)), HELPER_EXIT_MS)
+  return left.map(
+    ({ pid, entry, guard }) =>
+      `dist/${entry}${guard ? ' --guard' : ''} (pid ${pid}) still running at the end of the scenario`
+  )
 }
 
 // ---- "Before = after": what the user had before the job is there, byte for byte, after it.

@@ -5,7 +5,7 @@
  * for byte. Faults are queued per method and path.
  */
 import sodium from 'libsodium-wrappers'
-import { LoopbackServer, sendJson } from './servers.js'
+import { LoopbackServer, sendJson, type TlsIdentity } from './servers.js'
 
 export const OWNER = 'acme'
 export const REPO = 'app'
@@ -30,7 +30,11 @@ export class FakeGitHub {
   readonly faults = new Map<string, number[]>()
   private readonly keys = new Map<string, Keys>()
 
-  constructor(readonly token: string) {
+  /** `tls` serves it over HTTPS with that certificate. */
+  constructor(
+    readonly token: string,
+    tls?: TlsIdentity
+  ) {
     this.server = new LoopbackServer((req, res, body) => {
       const url = decodeURIComponent(req.url ?? '')
       const match = new RegExp(`^/repos/${OWNER}/${REPO}/(?:actions|environments/([^/]+))/secrets/([^/]+)$`).exec(url)
@@ -71,7 +75,7 @@ export class FakeGitHub {
       scope.set(name, { value: sodium.to_string(opened), updatedAt: new Date().toISOString() })
       res.writeHead(secret ? 204 : 201)
       res.end()
-    })
+    }, tls)
   }
 
   private keysFor(scope: string): Keys {

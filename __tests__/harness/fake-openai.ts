@@ -1,14 +1,20 @@
 /**
  * The OpenAI endpoints the real Codex CLI talks to, on loopback: the Responses API (an
- * SSE stream that makes `codex exec` print a reply), the personal-access-token check and
+ * SSE stream that makes `codex exec` print a reply, or the same events over its WebSocket
+ * mode), the personal-access-token check and
  * the agent-identity JWKS and task registration.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { signRs256 } from './jwt.js'
 import type { TlsIdentity } from './servers.js'
 import { LoopbackServer, sendJson } from './servers.js'
 
 export const REPLY = 'hello from the fake Responses API'
+
+const websockets = new WebSocketServer({ noServer: true })
 
 function sse(events: object[]): string {
   return events
@@ -16,7 +22,7 @@ function sse(events: object[]): string {
     .join('')
 }
 
-const RESPONSE_EVENTS = sse([
+const EVENTS = [
   { type: 'response.created', response: { id: 'resp_1' } },
   {
     type: 'response.output_item.done',
@@ -35,7 +41,8 @@ const RESPONSE_EVENTS = sse([
       }
     }
   }
-])
+]
+const RESPONSE_EVENTS = sse(EVENTS)
 
 /** An RS256 key that signs agent identity JWTs, and the JWKS that publishes it. */
 export class AgentIdentityIssuer {
@@ -90,11 +97,19 @@ export interface FakeOpenAIOptions {
   tls?: TlsIdentity
   /** Azure OpenAI's v1 API: routes under /openai/v1, the key only in the `api-key` header (a bearer token gets 401). */
   azure?: boolean
+  /**
+   * The Responses API's WebSocket mode on `GET …/responses` (the default, as OpenAI's), or
+   * `refuse`: 426 Upgrade Required, as an upstream without it answers.
+   */
+  websocket?: 'accept' | 'refuse'
 }
 
 export class FakeOpenAI {
   readonly server: LoopbackServer
   readonly issuer = new AgentIdentityIssuer()
+  /** Every message that came in over a websocket, parsed (one `response.create` a turn). */
+  readonly websocketMessages: { type?: string; generate?: boolean }[] = []
+  private readonly sockets = new Set<WebSocket>()
 
   constructor(private readonly options: FakeOpenAIOptions = {}) {
     this.server = new LoopbackServer((req, res) => {
@@ -147,6 +162,35 @@ export class FakeOpenAI {
         sendJson(res, 404, { error: `no route for ${req.method} ${url}` })
       }
     }, options.tls)
+    this.server.onUpgrade = (req, socket, head) => this.upgrade(req, socket, head)
+  }
+
+  /** The WebSocket mode: each `response.create` answered with the SSE stream's events, one text message each. */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = this.options.azure ? (req.url ?? '').replace(/^\/openai\/v1\//, '/v1/') : (req.url ?? '')
+    const key = this.options.azure
+      ? String(req.headers['api-key'] ?? '')
+      : (req.headers.authorization ?? '').replace(/^Bearer /, '')
+    const refusal =
+      url.split('?')[0] !== '/v1/responses'
+        ? '404 Not Found'
+        : this.options.websocket === 'refuse'
+          ? '426 Upgrade Required'
+          : !(key in (this.options.apiKeys ?? {}))
+            ? '401 Unauthorized'
+            : undefined
+    if (refusal) return void socket.end(`HTTP/1.1 ${refusal}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
+    websockets.handleUpgrade(req, socket, head, (ws) => {
+      this.sockets.add(ws)
+      ws.on('close', () => this.sockets.delete(ws))
+      ws.on('message', (data) => {
+        const message = JSON.parse(data.toString()) as { type?: string; generate?: boolean }
+        this.websocketMessages.push(message)
+        // A prewarm (`generate: false`) is answered with an empty response.
+        const events = message.generate === false ? [EVENTS[0], EVENTS[2]] : EVENTS
+        for (const event of events) ws.send(JSON.stringify(event))
+      })
+    })
   }
 
   async start(): Promise<this> {
@@ -155,7 +199,13 @@ export class FakeOpenAI {
   }
 
   stop(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate()
     return this.server.stop()
+  }
+
+  /** The websocket upgrades this server was asked for. */
+  upgrades() {
+    return this.server.requests.filter((r) => r.method === 'GET' && r.headers.upgrade === 'websocket')
   }
 
   /** Variables that send the CLI's auth checks here instead of OpenAI. */

@@ -9,7 +9,8 @@ import * as path from 'node:path'
 import { create } from 'tar'
 import { CLI_RECORDS, SPOOF_LINES } from './audit.js'
 import { FakeRegistry } from './fake-registry.js'
-import { Runner } from './runner.js'
+import { useRunners } from './lifecycle.js'
+import type { Runner } from './runner.js'
 import type { TlsIdentity } from './servers.js'
 
 export const HOST_TRIPLE: string =
@@ -161,16 +162,15 @@ export interface StandInJob {
 
 /**
  * For a test file whose tests run the action against the stand-in codex: each test gets a
- * fresh Runner, disposed (and so audited) after it. Read `job.runner` inside the tests.
+ * fresh Runner, disposed (and so audited) after it (see lifecycle.ts). Read `job.runner`
+ * inside the tests.
  */
 export function standInJobs(): StandInJob {
+  const runners = useRunners()
   const job = {} as StandInJob
   beforeEach(async () => {
-    job.runner = await Runner.create()
+    job.runner = await runners.create()
     job.codexEnv = (await standInCodex(job.runner.root)).env
-  })
-  afterEach(async () => {
-    await job.runner.dispose()
   })
   return job
 }

@@ -1,10 +1,24 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { distProcesses } from './processes.js'
 
-/** Prints the security figures the runners recorded (see harness/audit.js), then removes the run's directory. */
+/**
+ * Prints the security figures the runners recorded (see harness/audit.js), then removes
+ * the run's directory. Fails the run when a process of this checkout's dist/ is still
+ * running, wherever it was started (each is ended first).
+ */
 export default function globalTeardown() {
   const shared = process.env.CODEX_AUTH_TEST_SHARED
   if (!shared) return
+  const left = distProcesses()
+  // Ended here so that a failed run leaves nothing either.
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Went at the last moment.
+    }
+  }
   const file = join(shared, 'security-figures.jsonl')
   if (existsSync(file)) {
     /** @type {Record<string, number>} */
@@ -25,9 +39,16 @@ export default function globalTeardown() {
         `  user paths compared before/after:  ${total.userPaths ?? 0} (workspace, HOME, named codex-home); changed, removed or left behind: ${total.userState ?? 0}`,
         `  workflow commands parsed:          ${total.commands ?? 0}; not issued by the action: ${total.commandFindings ?? 0}`,
         `  CLI invocations recorded:          ${total.cliCalls ?? 0}; secrets in their environment or argv: ${total.cliEnv ?? 0}`,
+        `  helper processes started:          ${total.helpers ?? 0} (key proxies, refreshers); of dist/ running at a scenario's end: ${total.processesLeft ?? 0}, after the suite: ${left.length}`,
         ''
       ].join('\n')
     )
   }
   rmSync(shared, { recursive: true, force: true })
+  if (left.length)
+    throw new Error(
+      `processes of this checkout's dist/ were still running after the suite (now ended):\n${left
+        .map(({ pid, entry, guard, cwd }) => `  dist/${entry}${guard ? ' --guard' : ''} (pid ${pid}) in ${cwd}`)
+        .join('\n')}`
+    )
 }

@@ -13,10 +13,12 @@ import { parse } from 'yaml'
 import {
   auditCliRecords,
   auditCommands,
+  auditProcesses,
   CLI_RECORDS,
   compareTrees,
   filePlaces,
   findLeaks,
+  helpersStarted,
   recordFigures,
   snapshotTree,
   toolCacheHalfStates,
@@ -123,12 +125,13 @@ export function parseCommandFile(text) {
  *   state: Record<string, string>, summary: string, errors: string[], cliRecords: string[]
  * }} StepResult  `errors` holds the `::error::` lines the step printed; `cliRecords` the
  *   invocations of a stand-in codex during the step (see fake-package.ts standInCodex).
- * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string }} RunnerOptions
+ * @typedef {{ toolCache?: string, withCa?: boolean, launcher?: string[], node?: string, parent?: string }} RunnerOptions
  *   `toolCache`: one to share between runners (a self-hosted machine), default a fresh one;
  *   `withCa`: pass this machine's CA variables to the action (default true); `launcher`: a
  *   command that runs node for the steps (the benchmark's /usr/bin/time), default none;
  *   `node`: the Node.js binary that runs the steps, default CODEX_AUTH_TEST_NODE or the one
- *   running the tests.
+ *   running the tests; `parent`: the directory the runner's own is made in, default the OS's
+ *   temporary directory.
  */
 
 export class Runner {
@@ -175,7 +178,7 @@ export class Runner {
    * @returns {Promise<Runner>}
    */
   static async create(options = {}) {
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'codex-auth-runner-'))
+    const root = await fs.mkdtemp(path.join(options.parent ?? os.tmpdir(), 'codex-auth-runner-'))
     const temp = path.join(root, 'temp')
     const workspace = path.join(root, 'workspace')
     const toolCache = options.toolCache ?? path.join(root, 'tool-cache')
@@ -362,10 +365,12 @@ export class Runner {
    * step with export-env, and CODEX_HOME while no post step has run after the login.
    * Then compares the user's directories with what they held before (after a post step,
    * nothing of the action's may remain in them either), parses every step's output for
-   * commands the action did not issue, and searches what the CLI was started with.
+   * commands the action did not issue, and searches what the CLI was started with. First
+   * of all, it looks for processes of dist/ the job left running (and ends them).
    * @returns {Promise<import('./audit.js').AuditResult>}
    */
   async audit() {
+    const processes = await auditProcesses(this.root)
     /** @type {import('./audit.js').Place[]} */
     const places = []
     const halfStates = []
@@ -440,37 +445,47 @@ export class Runner {
       commands,
       commandCount,
       cliEnv,
-      cliCalls: cliRecords.length
+      cliCalls: cliRecords.length,
+      processes,
+      helpers: this.#steps.reduce((n, s) => n + (s.kind === 'main' ? helpersStarted(s.result.stdout) : 0), 0)
     }
   }
 
-  /** Audits the job (when the jest global setup runs the suite), then deletes the runner's directories. */
+  /**
+   * Audits the job, adds its figures to the run's, then deletes the runner's directories.
+   * Fails when the audit finds anything, and when it cannot run or be counted. A runner
+   * that ran no step only has its processes looked for.
+   */
   async dispose() {
     try {
-      if (process.env.CODEX_AUTH_TEST_SHARED && this.#steps.length) {
-        const { leaks, halfStates, places, forms, userState, userPaths, commands, commandCount, cliEnv, cliCalls } =
-          await this.audit()
-        const failed = this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length
-        recordFigures({
-          scenarios: 1,
-          steps: this.#steps.length,
-          failedMainSteps: failed,
-          canaries: this.canaries.size,
-          forms,
-          places,
-          searches: forms * places,
-          leaks: leaks.length,
-          halfStates: halfStates.length,
-          userPaths,
-          userState: userState.length,
-          commands: commandCount,
-          commandFindings: commands.length,
-          cliCalls,
-          cliEnv: cliEnv.length
-        })
-        const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv]
-        if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
+      if (!this.#steps.length) {
+        const processes = await auditProcesses(this.root)
+        if (processes.length) throw new Error(`security audit failed:\n${processes.join('\n')}`)
+        return
       }
+      const audit = await this.audit()
+      const { leaks, halfStates, userState, commands, cliEnv, processes } = audit
+      recordFigures({
+        scenarios: 1,
+        steps: this.#steps.length,
+        failedMainSteps: this.#steps.filter((s) => s.kind === 'main' && s.result.exitCode !== 0).length,
+        canaries: this.canaries.size,
+        forms: audit.forms,
+        places: audit.places,
+        searches: audit.forms * audit.places,
+        leaks: leaks.length,
+        halfStates: halfStates.length,
+        userPaths: audit.userPaths,
+        userState: userState.length,
+        commands: audit.commandCount,
+        commandFindings: commands.length,
+        cliCalls: audit.cliCalls,
+        cliEnv: cliEnv.length,
+        helpers: audit.helpers,
+        processesLeft: processes.length
+      })
+      const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv, ...processes]
+      if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
     } finally {
       await fs.rm(this.root, { recursive: true, force: true })
     }

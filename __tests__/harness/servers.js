@@ -19,6 +19,14 @@ export class LoopbackServer {
   #sockets = new Set()
   #handler
   #tls
+  /**
+   * What answers an upgrade request (a websocket); without it the socket is closed, as a
+   * server that speaks no websocket would. The request is logged in `requests` all the same.
+   * @type {((req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined}
+   */
+  onUpgrade
+  /** @type {((socket: import('node:net').Socket) => void) | undefined} sees every connection (the benchmark counts bytes) */
+  onConnection
 
   /**
    * @param {Handler} handler
@@ -50,7 +58,13 @@ export class LoopbackServer {
       })
     }
     const server = this.#tls ? https.createServer(this.#tls, listener) : http.createServer(listener)
+    server.on('upgrade', (req, socket, head) => {
+      this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' })
+      if (this.onUpgrade) this.onUpgrade(req, socket, head)
+      else socket.destroy()
+    })
     server.on('connection', (socket) => {
+      this.onConnection?.(socket)
       this.#sockets.add(socket)
       socket.on('close', () => this.#sockets.delete(socket))
     })

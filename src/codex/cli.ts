@@ -67,13 +67,25 @@ export function cliEnv(home: string, caPath?: string): Record<string, string> {
 }
 
 /**
+ * The binary as @actions/exec's command line, which it splits at spaces outside double
+ * quotes (a tool cache or a codex on PATH under a directory with a space in its name).
+ */
+function commandLine(binary: string): string {
+  return `"${binary.replace(/"/g, '\\"')}"`
+}
+
+/**
  * `codex --version`, which also proves the binary runs on this machine. Even this writes
  * helper binaries under CODEX_HOME (the user's ~/.codex when unset), so it runs in ours.
  */
 export async function cliVersion(binary: string, cliDir: string): Promise<string> {
   let result
   try {
-    result = await getExecOutput(binary, ['--version'], { env: cliEnv(cliDir), silent: true, ignoreReturnCode: true })
+    result = await getExecOutput(commandLine(binary), ['--version'], {
+      env: cliEnv(cliDir),
+      silent: true,
+      ignoreReturnCode: true
+    })
   } catch (error) {
     throw new UserError(
       `The Codex CLI at ${binary} could not be started: ${(error as Error).message}. Check that it is built for this runner's platform.`
@@ -97,7 +109,7 @@ export async function runCli(
   input?: Buffer
 ): Promise<LoginFailure | undefined> {
   const command = `codex ${args.join(' ')}`
-  const result = await getExecOutput(binary, args, { input, env, silent: true, ignoreReturnCode: true })
+  const result = await getExecOutput(commandLine(binary), args, { input, env, silent: true, ignoreReturnCode: true })
   const output = redact(`${result.stdout}\n${result.stderr}`, secrets).trim()
   if (core.isDebug()) core.debug(`${command} (exit ${result.exitCode}): ${output}`)
   if (result.exitCode === 0) return undefined

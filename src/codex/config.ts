@@ -2,6 +2,8 @@ import * as core from '@actions/core'
 import { parse, stringify, TomlError } from 'smol-toml'
 import type { AuthMode } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
+import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
+import { checkPlainHttp } from '../net/http.js'
 
 type Table = Record<string, unknown>
 
@@ -52,6 +54,59 @@ const CREDENTIAL_VARIABLES = [
 ]
 /** Codex's default excludes, applied only with ignore_default_excludes = false. */
 const DEFAULT_EXCLUDES = ['*KEY*', '*SECRET*', '*TOKEN*']
+
+/** The input that holds the credential Codex sends, by mode, for the messages. */
+const CREDENTIAL_INPUT: Record<AuthMode, string> = {
+  'api-key': 'api-key',
+  'access-token': 'access-token',
+  chatgpt: 'auth-json',
+  'workload-identity': 'the workload identity token'
+}
+
+/**
+ * Every endpoint a config names, wherever in it (openai_base_url, chatgpt_base_url, each
+ * model provider's base_url, a profile's): any key that ends in base_url, with its dotted path.
+ */
+export function configEndpoints(config: Table, prefix = ''): { key: string; url: unknown }[] {
+  return Object.entries(config).flatMap(([key, value]) => {
+    const dotted = `${prefix}${key}`
+    if (isTable(value)) return configEndpoints(value, `${dotted}.`)
+    return /base_url$/.test(key) ? [{ key: dotted, url: value }] : []
+  })
+}
+
+/**
+ * The one rule for endpoints, applied to those of a config too: Codex may send the run's
+ * credential to any of them (a profile or a later `-c model_provider=` picks one), so each
+ * must be a URL, and plain http only on this machine (see checkPlainHttp).
+ */
+export function checkEndpoints(config: Table, mode: AuthMode, source: string): void {
+  for (const { key, url } of configEndpoints(config)) {
+    if (typeof url !== 'string' || !URL.canParse(url))
+      throw new UserError(`${source} sets ${key}, which is not a URL. Give an address such as ${OPENAI_API_BASE_URL}.`)
+    checkPlainHttp(`${source}'s ${key}`, url, {
+      secret: CREDENTIAL_INPUT[mode],
+      sent: true,
+      answers: 'its answers can be forged on the way'
+    })
+  }
+}
+
+/**
+ * The Responses API Codex sends an api-key login to with this config: the built-in
+ * provider's openai_base_url (else `fallback`), or the base_url of the model provider the
+ * config selects. Undefined when that provider does not use the login (no
+ * requires_openai_auth): Codex then never sends the key anywhere.
+ */
+export function loginEndpoint(config: Table, fallback: string): string | undefined {
+  const selected = typeof config.model_provider === 'string' ? config.model_provider : 'openai'
+  const providers = isTable(config.model_providers) ? config.model_providers : {}
+  const provider = isTable(providers[selected]) ? providers[selected] : undefined
+  if (selected === 'openai' && !provider)
+    return typeof config.openai_base_url === 'string' ? config.openai_base_url.replace(/\/+$/, '') : fallback
+  if (provider?.requires_openai_auth !== true || typeof provider.base_url !== 'string') return undefined
+  return provider.base_url.replace(/\/+$/, '')
+}
 
 /** The `config` input as a table; a TOML error names the line, never echoes the text. */
 export function parseUserConfig(text: string): Table {
@@ -123,6 +178,7 @@ export function inheritsVariable(config: Table, name: string): boolean {
  * when export-env puts the credential among them, unless allow-secret-in-shell says so.
  */
 export function checkConfig(config: Table, rules: ConfigRules, source: string): void {
+  checkEndpoints(config, rules.mode, source)
   const store = config.cli_auth_credentials_store
   // Absent, Codex uses file.
   if (store !== undefined && store !== 'file') {

@@ -12,7 +12,8 @@ import {
   unusableHome,
   writePrivateFile
 } from '../job/files.js'
-import { checkConfig, configToml, parseExistingConfig, type ConfigRules } from './config.js'
+import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
+import { checkConfig, configToml, loginEndpoint, parseExistingConfig, type ConfigRules } from './config.js'
 
 /**
  * A CODEX_HOME ready for login. The CLI itself runs only in a home the action owns, so a
@@ -24,6 +25,8 @@ export interface CodexHome {
   dir: string
   /** Where the action runs the CLI: a private directory under RUNNER_TEMP (`dir` itself when no home is named). */
   cliDir: string
+  /** Where Codex sends an api-key login with this home's config (verify checks it there); undefined: nowhere. */
+  loginEndpoint?: string
 }
 
 /**
@@ -48,11 +51,12 @@ export async function prepareCodexHome(
   rules: ConfigRules
 ): Promise<CodexHome> {
   const config = configToml(userConfig, rules)
-  const ownConfig = named ? await checkNamedHome(named, userConfig, rules) : false
+  const ownConfig = named ? await checkNamedHome(named, userConfig, rules) : undefined
+  const endpoint = loginEndpoint(ownConfig ?? userConfig, OPENAI_API_BASE_URL)
   const cliDir = await makePrivateDir(runnerTemp(), 'codex-home-')
   created.add(cliDir)
   await writePrivateFile(path.join(cliDir, 'config.toml'), config)
-  if (!named) return { dir: cliDir, cliDir }
+  if (!named) return { dir: cliDir, cliDir, loginEndpoint: endpoint }
   const record = (dir: string | undefined) => {
     if (dir) created.add(dir)
   }
@@ -60,18 +64,18 @@ export async function prepareCodexHome(
   record(await makeDirs(named).catch(fail()))
   if (!ownConfig) await writePrivateFile(path.join(named, 'config.toml'), config, record).catch(fail('config.toml'))
   record(await makeDirs(path.join(named, 'shell_snapshots')).catch(fail('shell_snapshots')))
-  return { dir: named, cliDir }
+  return { dir: named, cliDir, loginEndpoint: endpoint }
 }
 
 /**
  * Checks a codex-home the user named without changing it. Only ENOENT means absent; any
- * other error is the user's to fix. Returns whether it holds its own config.toml.
+ * other error is the user's to fix. Returns its own config.toml, when it holds one.
  */
 async function checkNamedHome(
   named: string,
   userConfig: Record<string, unknown>,
   rules: ConfigRules
-): Promise<boolean> {
+): Promise<Record<string, unknown> | undefined> {
   const workspace = process.env.GITHUB_WORKSPACE
   const real = await realPathOf(named).catch((error: unknown) => Promise.reject(unusableHome(named, error)))
   if (workspace && (isInside(named, workspace) || isInside(real, await realPathOf(workspace).catch(() => workspace)))) {
@@ -90,7 +94,7 @@ async function checkNamedHome(
       `codex-home ${named} exists and is not a directory. Name a directory, or leave codex-home empty.`
     )
   }
-  if (!stat) return false
+  if (!stat) return undefined
   await fs.access(named, fs.constants.W_OK).catch(() => {
     throw new UserError(
       `codex-home ${named} is not writable by the runner's user. Fix its permissions, or leave codex-home empty.`
@@ -116,7 +120,7 @@ async function checkNamedHome(
     }
   }
   const configStat = entries.get('config.toml')
-  if (!configStat) return false
+  if (!configStat) return undefined
   if (!configStat.isFile()) {
     throw new UserError(
       `codex-home ${named}: its config.toml is not a file. Make it the CLI's config file, or name another directory, or leave codex-home empty.`
@@ -126,13 +130,14 @@ async function checkNamedHome(
     .readFile(path.join(named, 'config.toml'), 'utf8')
     .catch((error: unknown) => Promise.reject(unusableHome(named, error, 'config.toml')))
   // The user's own config.toml is kept as it is; it must not undo the login.
-  checkConfig(parseExistingConfig(existing, "codex-home's config.toml"), rules, "codex-home's config.toml")
+  const own = parseExistingConfig(existing, "codex-home's config.toml")
+  checkConfig(own, rules, "codex-home's config.toml")
   if (Object.keys(userConfig).length > 0) {
     throw new UserError(
       "config cannot be merged into codex-home's own config.toml, which the action does not change. Put the settings in that file, or leave codex-home empty."
     )
   }
-  return true
+  return own
 }
 
 /** lstat of the named home or an entry of it, with any error but ENOENT made the user's. */
@@ -152,7 +157,8 @@ export async function requireActionConfig(codexHome: string | undefined, why: st
   const exists = await fs.lstat(file).then(
     () => true,
     (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false
+      // ENOTDIR: codex-home is no directory, which prepareCodexHome reports in its own words.
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false
       throw unusableHome(codexHome, error)
     }
   )

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import type { AuthMode, Credential } from '../inputs/inputs.js'
 import { type CreatedPaths } from '../job/created-paths.js'
-import { makePrivateDir, runnerTemp, writePrivateFile } from '../job/files.js'
+import { makePrivateDir, runnerTemp, unusableHome, writePrivateFile } from '../job/files.js'
 import { inline, printUntrusted } from '../secrets/inert-output.js'
 import { fingerprint, redact } from '../secrets/mask.js'
 import { cliEnv, PROXY_VARIABLES, runCli, type LoginFailure } from './cli.js'
@@ -43,7 +43,7 @@ export async function tryLogin(ctx: LoginContext, credential: Credential): Promi
     const login = path.join(ctx.home.cliDir, 'auth.json')
     await writePrivateFile(path.join(ctx.home.dir, 'auth.json'), await fs.readFile(login), (file) =>
       ctx.created.add(file)
-    )
+    ).catch((error: unknown) => Promise.reject(unusableHome(ctx.home.dir, error, 'auth.json')))
     await fs.rm(login)
   }
   return failure
@@ -67,7 +67,7 @@ export async function reportLoginFailure(ctx: LoginContext, mode: AuthMode, fail
   printUntrusted(logText.trimEnd().split(/\r?\n/).slice(-20).join('\n') || '(empty)')
   core.info(`Codex CLI: ${ctx.version} (${inline(ctx.binary)})`)
   core.info(`Auth mode: ${mode}`)
-  core.info(`CA bundle: ${ctx.caPath ?? 'none (system roots)'}`)
+  core.info(`CA bundle: ${ctx.caPath ? inline(ctx.caPath) : 'none (system roots)'}`)
   const proxies = PROXY_VARIABLES.filter((name) => process.env[name])
   core.info(`Proxy variables set: ${proxies.length ? proxies.join(', ') : 'none'}`)
   core.endGroup()

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { timingSafeEqual } from 'node:crypto'
 import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writePrivateFile } from '../job/files.js'
+import { replaceFile, writePrivateFile } from '../job/files.js'
 import { HELPER_NODE_FLAGS } from './node-flags.js'
 
 /** A hosted job lasts at most 6 hours; no helper process outlives that. */
@@ -65,14 +66,25 @@ export const STOP_POLL_MS = 250
 /** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
 const STOP_WAIT_MS = 2000
 
-/** For the helper: its owner asked it to stop. */
-export function stopAsked(dir: string): boolean {
-  return existsSync(path.join(dir, STOP_FILE))
+/**
+ * For the helper: its owner asked it to stop. A helper given a `token` (which only the main
+ * and post steps know) counts only a stop file that holds exactly it: any process of the
+ * job can write in the helper's directory.
+ */
+export function stopAsked(dir: string, token?: string): boolean {
+  const file = path.join(dir, STOP_FILE)
+  if (token === undefined) return existsSync(file)
+  try {
+    const found = readFileSync(file)
+    return found.length === Buffer.byteLength(token) && timingSafeEqual(found, Buffer.from(token))
+  } catch {
+    return false
+  }
 }
 
 /** For the helper: asked to stop, its directory is gone (the job's files were removed), or its time is up. */
-export function stopRequested(dir: string, deadline: number): boolean {
-  return stopAsked(dir) || !existsSync(dir) || Date.now() > deadline
+export function stopRequested(dir: string, deadline: number, token?: string): boolean {
+  return stopAsked(dir, token) || !existsSync(dir) || Date.now() > deadline
 }
 
 /** What every helper reports in its status file. */
@@ -86,13 +98,17 @@ export interface HelperStatus {
  * file to say so. Returns the last status it wrote, or undefined when its directory was
  * already gone (it stopped by itself) or it never wrote one.
  */
-export async function stopHelper<S extends HelperStatus>(dir: string, statusFile: string): Promise<S | undefined> {
+export async function stopHelper<S extends HelperStatus>(
+  dir: string,
+  statusFile: string,
+  token?: string
+): Promise<S | undefined> {
   try {
-    await writePrivateFile(path.join(dir, STOP_FILE), '')
+    await ask(dir, token)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') {
-      await askAgain(dir)
+      await askAgain(dir, token)
       return undefined
     }
     // Asked before (EEXIST): wait and report all the same.
@@ -116,14 +132,20 @@ export async function stopHelper<S extends HelperStatus>(dir: string, statusFile
  * again, new and private, for as long as the guard takes to look; the caller removes it with
  * the job's other paths.
  */
-async function askAgain(dir: string): Promise<void> {
+async function askAgain(dir: string, token?: string): Promise<void> {
   const made = await fs.mkdir(dir, { mode: 0o700 }).then(
     () => true,
     () => false
   )
   if (!made) return
-  await writePrivateFile(path.join(dir, STOP_FILE), '').catch(() => undefined)
+  await ask(dir, token).catch(() => undefined)
   await new Promise((resolve) => setTimeout(resolve, 3 * STOP_POLL_MS))
+}
+
+/** Writes the stop file: empty, or the token, over whatever another process may have put there. */
+function ask(dir: string, token: string | undefined): Promise<void> {
+  const file = path.join(dir, STOP_FILE)
+  return token === undefined ? writePrivateFile(file, '') : replaceFile(file, token)
 }
 
 function readStatus<S>(file: string): S | undefined {

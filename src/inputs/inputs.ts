@@ -1,9 +1,11 @@
 import * as core from '@actions/core'
+import { existsSync } from 'node:fs'
 import * as path from 'node:path'
 import semver from 'semver'
 import { UserError } from '../job/errors.js'
 import { isAzureEndpoint, OPENAI_API_BASE_URL } from '../net/endpoint.js'
 import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
+import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
 import { parsePersistInputs, type PersistInputs } from './persist.js'
@@ -31,7 +33,10 @@ export interface WorkloadIdentity {
   audience: string
 }
 
-/** Where the API key lives while the job runs: auth.json (none), or only a loopback proxy's memory. */
+/**
+ * Where the API key lives while the job runs: auth.json (none), or only a loopback proxy's
+ * memory. The input's default, auto, is resolved by getInputs into one of the two.
+ */
 export type KeyIsolation = 'none' | 'proxy'
 
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
@@ -130,12 +135,18 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     authJson
   )
   const exportEnv = parseBoolean('export-env', read('export-env'), false)
+  const codexHome = parseCodexHome(read('codex-home'))
   if (apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
     core.warning(
       `api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`
     )
   }
-  const keyIsolation = parseKeyIsolation(read('key-isolation'), auth, exportEnv)
+  const keyIsolation = resolveKeyIsolation(
+    parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
+    auth,
+    exportEnv,
+    codexHome
+  )
   return {
     ...auth,
     persist: parsePersistInputs(read('persist-secret'), persistToken, read('persist-environment'), Boolean(authJson)),
@@ -150,7 +161,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
       sent: registryToken !== '',
       answers: REGISTRY_ANSWERS
     }),
-    codexHome: parseCodexHome(read('codex-home')),
+    codexHome,
     install: parseBoolean('install', read('install'), true),
     exportEnv,
     ...parseCaInputs(read('ca-certificate'), read('ca-certificate-file')),
@@ -202,16 +213,30 @@ export function parseCaInputs(text: string, file: string): Pick<Inputs, 'caCerti
 /**
  * `proxy` keeps the API key in a loopback proxy's memory only. It needs an API key (an
  * access token or an OIDC identity is used by the CLI itself), and refuses export-env,
- * which would hand the key to every later step again.
+ * which would hand the key to every later step again. An Azure key always goes through
+ * the proxy: without it Codex would send Azure's `api-key` header itself, and its client
+ * carries that header across a redirect to another origin (it drops only Authorization).
  */
 export function parseKeyIsolation(
   raw: string,
   auth: Pick<Inputs, 'credentials' | 'workloadIdentity' | 'chatgpt'>,
-  exportEnv: boolean
-): KeyIsolation {
-  const value = raw || 'none'
-  if (value !== 'none' && value !== 'proxy') throw new UserError(`key-isolation must be none or proxy, not "${raw}".`)
-  if (value === 'none') return value
+  exportEnv: boolean,
+  azure = false
+): KeyIsolation | 'auto' {
+  const value = raw || 'auto'
+  if (value !== 'auto' && value !== 'none' && value !== 'proxy')
+    throw new UserError(`key-isolation must be auto, proxy or none, not "${raw}".`)
+  if (azure && auth.credentials?.mode === 'api-key') {
+    if (value === 'none')
+      throw new UserError(
+        'key-isolation: none cannot be used with an Azure OpenAI api-base-url: Codex would send the key in its api-key header itself, and carries that header to wherever a redirect points. Remove key-isolation: the key proxy then holds the key and follows no redirect.'
+      )
+    if (exportEnv)
+      throw new UserError(
+        'export-env: true cannot be used with an Azure OpenAI api-base-url: an Azure key is kept in the key proxy only (Codex would carry its api-key header across a redirect), and export-env would hand it to every later step. Remove export-env; a later step that needs the key can take it from the secret itself.'
+      )
+  }
+  if (value !== 'proxy') return value
   if (auth.workloadIdentity) {
     throw new UserError(
       'key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.'
@@ -233,6 +258,35 @@ export function parseKeyIsolation(
     )
   }
   return value
+}
+
+/**
+ * auto: the key proxy for an api-key wherever nothing rules it out, else `none` with one
+ * notice that says why the key is in auth.json and how to change that. Access tokens, OIDC
+ * and ChatGPT sign-ins stay with the CLI, which refreshes them itself: `none`, silently.
+ */
+export function resolveKeyIsolation(
+  value: KeyIsolation | 'auto',
+  auth: Pick<Inputs, 'credentials'>,
+  exportEnv: boolean,
+  codexHome: string | undefined
+): KeyIsolation {
+  if (value !== 'auto') return value
+  if (auth.credentials?.mode !== 'api-key') return 'none'
+  const silence = 'set key-isolation: none to keep it there without this notice.'
+  if (exportEnv) {
+    core.notice(
+      `The api-key is stored in CODEX_HOME/auth.json, where every command the model runs can read it, and not only in the key proxy (key-isolation: auto), because export-env: true hands it to every later step anyway. To keep it out of every file and step, remove export-env; or ${silence}`
+    )
+    return 'none'
+  }
+  if (codexHome && existsSync(path.join(codexHome, 'config.toml'))) {
+    core.notice(
+      `The api-key is stored in auth.json in codex-home ${inline(codexHome)}, where every command the model runs can read it, and not only in the key proxy (key-isolation: auto), because that codex-home has its own config.toml, which the action does not change, so Codex cannot be pointed at the proxy. To keep the key out of every file, leave codex-home empty or name a directory without a config.toml; or ${silence}`
+    )
+    return 'none'
+  }
+  return 'proxy'
 }
 
 /** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */

@@ -41,7 +41,7 @@ export async function installCodex(
   const wanted = spec.kind === 'exact' ? spec.version : spec.kind === 'range' ? spec.range : release!.version
   const cached = findCached(wanted, platform.arch)
   if (cached) {
-    core.info(`Codex CLI found in the tool cache: ${cached}`)
+    core.info(`Codex CLI found in the tool cache: ${inline(cached)}`)
     return { root: cached, binary: binaryIn(cached, platform), cacheHit: true }
   }
   release ??= await resolve(http, registry, spec, platform)

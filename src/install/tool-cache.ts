@@ -15,6 +15,11 @@ export function cacheRoot(): string {
     throw new UserError(
       'RUNNER_TOOL_CACHE is not set, so there is nowhere to install the Codex CLI. Run the action on a GitHub Actions runner, or set install: false.'
     )
+  // GITHUB_PATH takes one directory a line: a line break would add one of its text's choosing.
+  if (/[\r\n]/.test(root))
+    throw new UserError(
+      'RUNNER_TOOL_CACHE holds a line break, so the directory of the installed CLI cannot be added to PATH. Set a tool cache path without one, or set install: false.'
+    )
   return root
 }
 

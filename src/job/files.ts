@@ -113,6 +113,12 @@ const ERRNO_MEANING: Record<string, string> = {
 export function unusableHome(home: string, error: unknown, entry?: string): unknown {
   const code = (error as NodeJS.ErrnoException).code
   if (!code) return error
+  // The home was checked first and every write is exclusive: an EEXIST is another job's file.
+  if (code === 'EEXIST')
+    return new UserError(
+      `codex-home ${home}: another job created ${entry ?? 'a file'} there while this one was writing it, so two jobs are using this codex-home at the same time. ` +
+        "Give each runner its own codex-home, or run the jobs that share one one at a time (concurrency:); the other job's file was not touched."
+    )
   return new UserError(
     `codex-home ${home}${entry ? `: its ${entry}` : ''} cannot be used (${code}: ${ERRNO_MEANING[code] ?? 'the file system refused it'}). Name a directory the runner's user can create and write, or leave codex-home empty.`
   )

@@ -10,6 +10,8 @@ export enum StateKey {
   RefresherDir = 'refresher-dir',
   /** The key proxy's private directory: the post step stops it through a file there and reads its report. */
   KeyProxyDir = 'key-proxy-dir',
+  /** What the key proxy's stop file must hold, so that no other process of the job can stop it. */
+  KeyProxyStopToken = 'key-proxy-stop-token',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source',
   /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */
@@ -25,6 +27,15 @@ const savedHere = new Map<StateKey, string>()
 export function saveValue(key: StateKey, value: string): void {
   savedHere.set(key, value)
   core.saveState(key, value)
+}
+
+/**
+ * Saves every key, empty, before anything else. The runner sets STATE_* for the post step
+ * only from keys the main step saved, over the job's environment: a key left unsaved
+ * could come from a later step's GITHUB_ENV instead.
+ */
+export function claimState(): void {
+  for (const key of Object.values(StateKey)) saveValue(key, '')
 }
 
 export function saveList(key: StateKey, values: readonly string[]): void {

@@ -201,15 +201,24 @@ async function readExistingNodeCa(): Promise<string | undefined> {
  * Giving `ca` replaces Node's defaults, so they are listed explicitly.
  */
 export async function trustAnchors(bundle: CaBundle): Promise<string[]> {
+  return [...(await defaultAnchors(true)), ...bundle.certificates.map((c) => c.pem)]
+}
+
+/**
+ * What this process trusts without a `ca` of the action's: Node's roots and
+ * NODE_EXTRA_CA_CERTS as it read them at start-up, and with `system` the OS store.
+ */
+export async function defaultAnchors(system: boolean): Promise<string[]> {
   const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates
   const defaults = new Set<string>()
   if (getCACertificates) {
-    for (const type of ['default', 'system']) for (const pem of getCACertificates(type)) defaults.add(pem)
+    for (const type of system ? ['default', 'system'] : ['default'])
+      for (const pem of getCACertificates(type)) defaults.add(pem)
   } else {
     for (const pem of tls.rootCertificates) defaults.add(pem)
     const extra = await readExistingNodeCa()
     for (const match of (extra ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g))
       defaults.add(match[0])
   }
-  return [...defaults, ...bundle.certificates.map((c) => c.pem)]
+  return [...defaults]
 }

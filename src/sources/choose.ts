@@ -3,7 +3,7 @@ import type { AuthMode, Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { chatgpt } from './chatgpt/source.js'
-import { azureKey, keyProxy } from './key-proxy.js'
+import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
 import { storedSecret } from './stored-secret.js'
 import { reportNoUsage } from './usage-report.js'
@@ -11,9 +11,9 @@ import { workloadIdentity } from './workload-identity.js'
 
 /**
  * Every credential source, in the order they are asked: the first whose inputs are set is
- * chosen (an api-key with key-isolation: proxy, or for Azure, before the plain login).
+ * chosen (an api-key with key-isolation: proxy, before the plain login).
  */
-const SOURCES: readonly SourceKind[] = [keyProxy, azureKey, storedSecret, workloadIdentity, chatgpt]
+const SOURCES: readonly SourceKind[] = [keyProxy, storedSecret, workloadIdentity, chatgpt]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {

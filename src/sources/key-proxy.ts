@@ -17,12 +17,20 @@ import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import type { Authenticated, ConfigContext, SourceKind } from './source.js'
 import { describeCaps, reportUsage } from './usage-report.js'
 
-/** The provider in config.toml. Azure needs nothing else of Codex 0.171.0 than its key header. */
+/** The provider in config.toml: the key proxy, for OpenAI, Azure OpenAI and gateways alike. */
 const PROVIDER = 'codex-auth-action'
 
-/** A custom provider in config.toml: Codex then needs no login and no auth.json. */
-function provider(name: string, baseUrl: string, headers?: Record<string, string>): Record<string, unknown> {
-  const table = { name, base_url: baseUrl, wire_api: 'responses', ...(headers && { http_headers: headers }) }
+/**
+ * The proxy as a custom provider in config.toml: Codex then needs no login and no auth.json.
+ * The proxy relays Codex's WebSocket transport too, so Codex keeps its faster one.
+ */
+function provider(baseUrl: string): Record<string, unknown> {
+  const table = {
+    name: 'codex-auth-action key proxy',
+    base_url: baseUrl,
+    wire_api: 'responses',
+    supports_websockets: true
+  }
   return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
 }
 
@@ -43,12 +51,24 @@ async function startKeyProxy(
   // Anyone on this machine who learns it could use the proxy while the job runs: never in a log.
   const capability = randomBytes(32).toString('base64url')
   maskSecret(capability)
-  const config: KeyProxyConfig = { key, upstream, capability, dir, deadline: Date.now() + MAX_LIFETIME_MS, ca, caps }
+  const stopToken = randomBytes(32).toString('base64url')
+  maskSecret(stopToken)
+  saveValue(StateKey.KeyProxyStopToken, stopToken)
+  const config: KeyProxyConfig = {
+    key,
+    upstream,
+    capability,
+    dir,
+    stopToken,
+    deadline: Date.now() + MAX_LIFETIME_MS,
+    ca,
+    caps
+  }
   const started = Date.now()
   const child = startDetached('key-proxy', config, 'pipe')
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
-    const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or remove key-isolation.`
+    const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
     const failed = () => reject(new UserError(`The key proxy exited before it was ready. ${hint}`))
     child.once('exit', failed)
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -73,7 +93,7 @@ async function startKeyProxy(
 async function stopKeyProxy(dir: string): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
-  const status = await stopHelper<KeyProxyStatus>(dir, 'status.json')
+  const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return
   // Written before the status: the figures as they stood when the proxy stopped (or was ended).
@@ -91,27 +111,34 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'
+  const websockets = status.websockets
+    ? ` (${status.websockets} of them websockets, which carried ${status.websocketMessages} messages upstream)`
+    : ''
+  // The status file is writable by any process of the job: what it says is printed inert.
   core.info(
-    `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${errors}, ${status.refused} refused; stopped.`
+    inline(
+      `Key proxy (pid ${status.pid}): ${status.requests} requests forwarded${websockets}${errors}, ${status.refused} refused; stopped.`
+    )
   )
 }
 
 /** What later steps need from the key chooseCredential chose: config.toml alone (no login ran). */
-function configured(chosen: LoggedIn | undefined, exported?: string, extra?: Partial<Authenticated>): Authenticated {
+function configured(chosen: LoggedIn | undefined, extra?: Partial<Authenticated>): Authenticated {
   if (!chosen) throw new Error('authenticate ran before configFor')
-  const key = chosen.credential.secret
   return {
     mode: 'api-key',
     fingerprint: chosen.fingerprint,
     verified: chosen.verified,
     env: {},
-    secretEnv: exported ? [exported, key] : undefined,
     loggedIn: false,
     ...extra
   }
 }
 
-/** An api-key, kept only in the memory of a loopback proxy that Codex talks to (key-isolation: proxy). */
+/**
+ * An api-key, kept only in the memory of a loopback proxy that Codex talks to
+ * (key-isolation: proxy, or auto where nothing rules it out; always for Azure OpenAI).
+ */
 export const keyProxy: SourceKind = {
   name: 'key-proxy',
   select(inputs) {
@@ -122,15 +149,20 @@ export const keyProxy: SourceKind = {
     return {
       mode: 'api-key',
       async configFor({ anchors, http, created }) {
-        await requireActionConfig(inputs.codexHome, 'key-isolation: proxy')
+        await requireActionConfig(
+          inputs.codexHome,
+          isAzureEndpoint(inputs.apiBaseUrl)
+            ? `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`
+            : 'key-isolation: proxy'
+        )
         chosen = await chooseCredential(credentials, inputs, http)
         const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, inputs.spend, created)
         usageFile = proxy.usageFile
-        return provider('codex-auth-action key proxy', proxy.baseUrl)
+        return provider(proxy.baseUrl)
       },
       authenticate: async () => {
         const caps = describeCaps(inputs.spend)
-        return configured(chosen, undefined, {
+        return configured(chosen, {
           outputs: { 'usage-file': usageFile },
           summary: [['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']]
         })
@@ -140,34 +172,5 @@ export const keyProxy: SourceKind = {
   async stop() {
     const dir = readValue(StateKey.KeyProxyDir)
     if (dir) await stopKeyProxy(dir)
-  }
-}
-
-/** Where export-env puts an Azure key (the name Azure's own tools read). */
-const AZURE_KEY_VARIABLE = 'AZURE_OPENAI_API_KEY'
-
-/**
- * An api-key for Azure OpenAI without the proxy: Codex sends Azure's `api-key` header
- * itself, from config.toml (0600, in the private CODEX_HOME), as no login could make it do.
- */
-export const azureKey: SourceKind = {
-  name: 'azure-key',
-  select(inputs) {
-    const credentials =
-      inputs.keyIsolation === 'none' && inputs.credentials?.mode === 'api-key' && isAzureEndpoint(inputs.apiBaseUrl)
-        ? inputs.credentials
-        : undefined
-    if (!credentials) return undefined
-    let chosen: LoggedIn | undefined
-    return {
-      mode: 'api-key',
-      secretVariable: AZURE_KEY_VARIABLE,
-      async configFor({ http }) {
-        await requireActionConfig(inputs.codexHome, `api-base-url ${inputs.apiBaseUrl} (Azure OpenAI)`)
-        chosen = await chooseCredential(credentials, inputs, http)
-        return provider('Azure OpenAI', inputs.apiBaseUrl, { 'api-key': chosen.credential.secret })
-      },
-      authenticate: async () => configured(chosen, AZURE_KEY_VARIABLE)
-    }
   }
 }

@@ -1,3 +1,4 @@
+import * as core from '@actions/core'
 import { requireActionConfig } from '../codex/home.js'
 import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
 import { logIn } from './key-rotation.js'
@@ -23,10 +24,17 @@ export const storedSecret: SourceKind = {
         return { openai_base_url: inputs.apiBaseUrl }
       },
       async authenticate({ binary, version, home, ca, created, http }) {
+        // verify checks the key where Codex will send it: config (or a named home's) may say where.
+        const endpoint = home.loginEndpoint
+        const nowhere = inputs.verify && credentials.mode === 'api-key' && endpoint === undefined
+        if (nowhere)
+          core.info(
+            'verify: the model provider the config selects does not use the api-key login, so there is nowhere to check it.'
+          )
         const loggedIn = await logIn(
           { binary, version, home, caPath: ca?.bundlePath, created, secrets: credentials.candidates },
           credentials,
-          inputs,
+          { ...inputs, verify: inputs.verify && !nowhere, apiBaseUrl: endpoint ?? inputs.apiBaseUrl },
           http
         )
         const { mode, secret } = loggedIn.credential

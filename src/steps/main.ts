@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
 import { cliVersion } from '../codex/cli.js'
-import { mergeConfig, parseUserConfig } from '../codex/config.js'
+import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
@@ -10,6 +10,7 @@ import { installCodex, type InstalledCli } from '../install/install.js'
 import { CreatedPaths } from '../job/created-paths.js'
 import { errorLine, UserError } from '../job/errors.js'
 import { runnerTemp } from '../job/files.js'
+import { claimState } from '../job/state.js'
 import { loadCaBundle, reportCaBundle, trustAnchors, writeCaBundle, type WrittenCa } from '../net/ca-bundle.js'
 import { HttpClient } from '../net/http.js'
 import { inline } from '../secrets/inert-output.js'
@@ -25,12 +26,15 @@ export async function run(): Promise<void> {
   let http: HttpClient | undefined
   let source: ChosenSource | undefined
   try {
+    claimState()
     const inputs = getInputs()
     source = chooseSource(inputs)
     report.mode = source.mode
     checkTrigger(inputs)
     // Everything that can be checked is checked before anything is written or downloaded.
     const userConfig = parseUserConfig(inputs.config)
+    // Before any request: a source may send the credential (verify) before config.toml is written.
+    checkEndpoints(userConfig, source.mode, 'config')
     const ca = await loadCaBundle(inputs.caCertificate, inputs.caCertificateFile)
     if (ca) {
       await phase('CA bundle', async () => reportCaBundle(ca))

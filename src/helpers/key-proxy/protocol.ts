@@ -13,6 +13,8 @@ export interface KeyProxyConfig {
   capability: string
   /** Its private directory: status.json, and the `stop` file the post step creates. */
   dir: string
+  /** What that `stop` file must hold: only main and post know it (any process of the job can write a file there). */
+  stopToken: string
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   ca?: string[]
@@ -22,8 +24,12 @@ export interface KeyProxyConfig {
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
 export interface KeyProxyStatus extends HelperStatus {
-  /** Requests forwarded upstream. */
+  /** Requests forwarded upstream, websocket upgrades included. */
   requests: number
+  /** Of those, websocket upgrades (Codex's WebSocket transport). */
+  websockets: number
+  /** Messages Codex sent upstream over those websockets (one `response.create` a turn). */
+  websocketMessages: number
   /** Requests refused: no capability, or not one of the three Codex needs. */
   refused: number
   /** Upstream failures: no connection, or a 5xx answer. */

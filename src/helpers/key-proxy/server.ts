@@ -17,18 +17,21 @@ import { existsSync } from 'node:fs'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import type { Readable } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
-import { STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
+import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
+import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
-import { admitRequest, Meter, meterAnswer, refuse } from './usage.js'
+import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
+/** Codex's WebSocket transport: the upgrade of a `GET /responses`, and nothing else. */
+const WEBSOCKET_ROUTES = new Set(['GET /responses'])
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
   'host',
@@ -51,12 +54,15 @@ const DROPPED = new Set([
  */
 const DROPPED_NAMES = /auth|key|token|secret|cookie|password|override|^x-forwarded-|^proxy-/i
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
+/** How long the guard outlives the proxy's deadline at most: 5 days, the longest a self-hosted runner's job runs. */
+const GUARD_EXTRA_MS = 5 * 24 * 3600_000
 /** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
 const STREAM_IDLE_MS = 300_000
 
 /** What the guard gets on stdin; it never sees the key. */
 interface GuardConfig {
   dir: string
+  stopToken: string
   deadline: number
   pid: number
   upstream: string
@@ -128,28 +134,38 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
     })
 }
 
-function sendError(res: http.ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ error: { message, type: 'codex_auth_action_key_proxy' } }))
-}
-
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
   const auth = keyHeaders(config.upstream, config.key)
   const prefix = Buffer.from(`/${config.capability}/v1/`)
-  const status: KeyProxyStatus = { pid: process.pid, state: 'running', requests: 0, refused: 0, upstreamErrors: 0 }
+  const status: KeyProxyStatus = {
+    pid: process.pid,
+    state: 'running',
+    requests: 0,
+    websockets: 0,
+    websocketMessages: 0,
+    refused: 0,
+    upstreamErrors: 0
+  }
   const meter = new Meter(config.caps)
   let dirty = false
 
-  /** The upstream URL for a request that holds the capability and asks for one of ROUTES. */
-  const target = (method: string, url: string): string | undefined => {
+  /** The upstream URL for a request that holds the capability and asks for one of `routes`. */
+  const target = (method: string, url: string, routes = ROUTES): string | undefined => {
     const head = Buffer.from(url.slice(0, prefix.length))
     if (head.length !== prefix.length || !timingSafeEqual(head, prefix)) return undefined
     const rest = url.slice(prefix.length - 1)
     const query = rest.indexOf('?')
     const route = query < 0 ? rest : rest.slice(0, query)
-    return ROUTES.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
+    return routes.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
+  }
+  /** Codex's headers minus anything that could carry a caller's credential, plus the key's. */
+  const forwardedHeaders = (req: http.IncomingMessage): Record<string, string | string[]> => {
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
+    return { ...headers, ...auth }
   }
 
   const server = http.createServer(async (req, res) => {
@@ -159,9 +175,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       status.refused++
       return sendError(res, 404, 'Not found.')
     }
-    const headers: Record<string, string | string[]> = {}
-    for (const [name, value] of Object.entries(req.headers))
-      if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
+    const headers = forwardedHeaders(req)
     // Model requests (the POSTs) go through the meter: counted, or refused by a cap before anything is sent.
     const admitted = req.method === 'POST' ? await admitRequest(meter, req, headers).catch(() => null) : undefined
     // null: Codex went away before its request was whole.
@@ -176,7 +190,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // Whatever happens, the meter learns that the request is over.
     let finish = admitted?.ticket.end
     try {
-      const answer = await forward(url, req.method ?? '', { ...headers, ...auth }, admitted?.body, controller.signal)
+      const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
@@ -206,12 +220,42 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     }
   })
   server.keepAliveTimeout = 60_000
+  let websocket: Promise<typeof import('./websocket.js')> | undefined
+  const wsUpstream = config.upstream.replace(/^http/, 'ws')
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined)
+    dirty = true
+    const url = target(req.method ?? '', req.url ?? '', WEBSOCKET_ROUTES)
+    if (!url) {
+      status.refused++
+      return refuseUpgrade(socket, 404, 'Not found.')
+    }
+    status.requests++
+    status.websockets++
+    websocket ??= import('./websocket.js')
+    void websocket.then((ws) =>
+      ws.relay(req, socket, head, {
+        url: `${wsUpstream}${url.slice(config.upstream.length)}`,
+        headers: forwardedHeaders(req),
+        ca: config.ca,
+        proxy: proxyFor(upstream),
+        status,
+        changed: () => (dirty = true),
+        origin: upstream.origin,
+        meter: new SocketMeter(
+          meter,
+          typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
+        )
+      })
+    )
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
   })
   const guard = startGuard(server, {
     dir: config.dir,
+    stopToken: config.stopToken,
     deadline: config.deadline,
     pid: process.pid,
     upstream: upstream.origin
@@ -233,9 +277,10 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
 
   const timer = setInterval(() => {
-    if (stopRequested(config.dir, config.deadline)) {
-      // An orderly end: the guard goes too. Any other (its directory removed mid-job) leaves the guard to explain it.
-      if (stopAsked(config.dir) || Date.now() > config.deadline) guard?.stdin?.write('stop\n')
+    if (stopRequested(config.dir, config.deadline, config.stopToken)) {
+      // Only the post step's stop (it alone has the token) is orderly: the guard goes too. Any
+      // other end (its directory removed, the deadline) leaves the guard to explain it to Codex.
+      if (stopAsked(config.dir, config.stopToken)) guard?.stdin?.write('stop\n')
       clearInterval(timer)
       server.close()
       server.closeAllConnections()
@@ -271,15 +316,27 @@ async function runGuard(config: GuardConfig): Promise<void> {
   // Until the proxy is gone, the guard only holds the socket: it does not accept on it.
   await stdinEnded
   const orderly = received.slice(received.indexOf('\n') + 1).includes('stop')
-  if (orderly || Date.now() > config.deadline) process.exit(0)
-  const message =
-    `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: ` +
-    'the API key lived only in that process. Something on the runner ended it; run the job again.'
+  if (orderly) process.exit(0)
+  const why =
+    Date.now() > config.deadline
+      ? `It ended at its time limit, ${MAX_LIFETIME_MS / 3600_000} hours after the action started it; run codex within that time of the action's step.`
+      : 'Something on the runner ended it; run the job again.'
+  const message = `The codex-auth-action key proxy (pid ${config.pid}) is no longer running, so Codex cannot reach ${config.upstream}: the API key lived only in that process. ${why}`
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
-  http.createServer((_req, res) => sendError(res, 410, message)).listen({ fd: 3 })
-  // Its directory may be gone (that may be why the proxy ended): only a stop request or the deadline ends the guard.
+  http
+    .createServer((_req, res) => sendError(res, 410, message))
+    .on('upgrade', (_req: http.IncomingMessage, socket: Duplex) =>
+      refuseUpgrade(
+        socket.on('error', () => undefined),
+        410,
+        message
+      )
+    )
+    .listen({ fd: 3 })
+  // Its directory may be gone (that may be why the proxy ended): only the post step's stop ends
+  // the guard, so Codex never meets silence; a guard whose post step never came goes after GUARD_EXTRA_MS.
   setInterval(() => {
-    if (stopAsked(config.dir) || Date.now() > config.deadline) process.exit(0)
+    if (stopAsked(config.dir, config.stopToken) || Date.now() > config.deadline + GUARD_EXTRA_MS) process.exit(0)
   }, STOP_POLL_MS)
 }
 

@@ -70,8 +70,11 @@ export async function stopRefresher(dir: string): Promise<void> {
   saveValue(StateKey.RefresherDir, '')
   const status = await stopHelper<RefresherStatus>(dir, REFRESHER_STATUS)
   if (status) {
+    // The status file is writable by any process of the job: what it says is printed inert.
     core.info(
-      `OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${inline(status.lastError)}` : ''}; ${status.state === 'stopped' ? 'stopped' : 'asked to stop'}.`
+      inline(
+        `OIDC token refresher (pid ${status.pid}): ${status.refreshes} refreshes${status.lastRefresh ? `, the last at ${status.lastRefresh}` : ''}${status.lastError ? `; last error: ${status.lastError}` : ''}; ${status.state === 'stopped' ? 'stopped' : 'asked to stop'}.`
+      )
     )
   }
 }

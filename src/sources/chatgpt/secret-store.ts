@@ -1,4 +1,3 @@
-import sodium from 'libsodium-wrappers'
 import { type PersistInputs } from '../../inputs/persist.js'
 import { UserError } from '../../job/errors.js'
 import { describeFailure, HttpStatusError } from '../../net/failures.js'
@@ -17,7 +16,8 @@ export interface SecretLocation {
 /** The repository secret or environment secret named by the inputs, in the repository the job runs for. */
 export function secretLocation(persist: PersistInputs, env: NodeJS.ProcessEnv = process.env): SecretLocation {
   const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? '').split('/')
-  if (!owner || !repo || rest.length)
+  // Owner and repository names are printed in log lines: GitHub's own characters only.
+  if (!owner || !repo || rest.length || !/^[A-Za-z0-9_.-]+$/.test(owner + repo))
     throw new UserError(
       'persist-secret needs GITHUB_REPOSITORY (owner/name), which the runner sets. Run the action in a GitHub Actions job.'
     )
@@ -52,6 +52,8 @@ export function reseedCommand(where: SecretLocation): string {
  * (or environment's) public key, base64-encoded, as GitHub's own documentation does it.
  */
 export async function sealForGitHub(value: string, base64Key: string): Promise<string> {
+  // Loaded here, when a secret is written back: no other run pays for the sealed-box library.
+  const { default: sodium } = await import('libsodium-wrappers')
   await sodium.ready
   const key = sodium.from_base64(base64Key, sodium.base64_variants.ORIGINAL)
   return sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(value), key), sodium.base64_variants.ORIGINAL)
@@ -110,8 +112,12 @@ export class SecretStore {
     }
   }
 
-  /** Encrypts `value` with the current public key and writes it to the secret. */
-  async write(value: string): Promise<void> {
+  /**
+   * Encrypts `value` with the current public key and writes it to the secret, then reads
+   * back that GitHub recorded the write (its updated_at moved on from `before`); returns
+   * the new updated_at. A 2xx alone is not taken as the proof.
+   */
+  async write(value: string, before: string): Promise<string> {
     const key = await this.publicKey('write')
     const encrypted = await sealForGitHub(value, key.key)
     try {
@@ -119,6 +125,12 @@ export class SecretStore {
     } catch (error) {
       throw this.explain(error, 'write', 'secret')
     }
+    const after = await this.updatedAt()
+    if (!after || after === before)
+      throw new UserError(
+        `GitHub answered the write to the ${describeLocation(this.where)}, but the secret's updated_at did not change (${after || 'none'}), so the write is not confirmed.`
+      )
+    return after
   }
 
   /** One message a status deserves: what is wrong with persist-token or the names, and what to do. */

@@ -18,8 +18,8 @@ import { readEvent } from '../../job/event.js'
 import { lstatOrUndefined, replaceFile, unusableHome, writePrivateFile } from '../../job/files.js'
 import { readValue, saveValue, StateKey } from '../../job/state.js'
 import { writeSummaryTable } from '../../job/summary.js'
-import { loadCaBundle, trustAnchors } from '../../net/ca-bundle.js'
 import { HttpClient } from '../../net/http.js'
+import { restoreNetwork, saveNetwork, type SavedNetwork } from '../../net/saved-network.js'
 import { inline } from '../../secrets/inert-output.js'
 import { fingerprint, maskSecret } from '../../secrets/mask.js'
 import type { Authenticated, SourceContext, SourceKind } from '../source.js'
@@ -41,8 +41,8 @@ interface SavedChatgpt {
   seedHash: string
   startedAt: number
   persist?: SecretLocation & { updatedAt: string }
-  caFile?: string
-  idleTimeoutMs: number
+  /** With persist: the proxy and certificates the main step's requests used, the only ones persist-token may travel by. */
+  network?: SavedNetwork
 }
 
 /** How the file Codex will use got there. */
@@ -113,7 +113,10 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
   const { inputs, binary, home, ca, http, created } = ctx
   const now = new Date()
   let persist: SavedChatgpt['persist']
+  let network: SavedNetwork | undefined
   if (selected.persist) {
+    const exported: Record<string, string> = ca?.nodeCaPath ? { NODE_EXTRA_CA_CERTS: ca.nodeCaPath } : {}
+    network = await saveNetwork(ctx.anchors, exported, inputs.networkIdleTimeoutMs, (dir) => created.add(dir))
     const where = secretLocation(selected.persist)
     const updatedAt = await new SecretStore(http, selected.persist.token, where).updatedAt()
     persist = { ...where, updatedAt }
@@ -147,7 +150,7 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
     // The sign-in stays, and so does a home the action had to create for it.
     created.keep(path.join(home.dir, 'auth.json'))
     core.info(
-      `auth.json in codex-home ${home.dir} is the credential's home: it stays after the job, and Codex keeps it current. Everything else in codex-home is left as it was.`
+      `auth.json in codex-home ${inline(home.dir)} is the credential's home: it stays after the job, and Codex keeps it current. Everything else in codex-home is left as it was.`
     )
   }
   const saved: SavedChatgpt = {
@@ -156,8 +159,7 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
     seedHash: contentHash(auth.text),
     startedAt: now.getTime(),
     persist,
-    caFile: ca?.bundlePath,
-    idleTimeoutMs: inputs.networkIdleTimeoutMs
+    network
   }
   saveValue(StateKey.Chatgpt, JSON.stringify(saved))
   return {
@@ -241,14 +243,9 @@ async function placeAuthJson(
   const stat = await lstatOrUndefined(file)
   if (!stat) {
     // Removed if the main step fails before the CLI accepts it; kept after that.
-    await writePrivateFile(file, seed.text, (made) => created.add(made)).catch((error: NodeJS.ErrnoException) => {
-      // Another job seeded it in the meantime: its file is not ours to touch.
-      throw error.code === 'EEXIST'
-        ? new UserError(
-            `codex-home ${home.dir} got an auth.json from another job while this one seeded it. Run jobs that share a codex-home one at a time (concurrency:).`
-          )
-        : error
-    })
+    await writePrivateFile(file, seed.text, (made) => created.add(made)).catch((error: unknown) =>
+      Promise.reject(unusableHome(home.dir, error, 'auth.json'))
+    )
     return { auth: seed, placement: 'seeded' }
   }
   const notUsable = `codex-home ${home.dir} already holds an auth.json that is not a ChatGPT sign-in the action can use, and the action does not replace another login. Remove that file, or name another codex-home.`
@@ -343,8 +340,9 @@ async function writeBack(
 ): Promise<void> {
   const token = core.getInput('persist-token')
   if (!token) throw new UserError('persist-token is empty in the post step.')
-  const ca = saved.caFile ? await loadCaBundle(undefined, saved.caFile) : undefined
-  const http = new HttpClient({ ca: ca ? await trustAnchors(ca) : undefined, idleTimeoutMs: saved.idleTimeoutMs })
+  if (!saved.network) throw new UserError('the main step saved no network settings for persist-token.')
+  // Never the environment as later steps left it: they can add a proxy and a CA of their own.
+  const http = new HttpClient(await restoreNetwork(saved.network))
   try {
     const store = new SecretStore(http, token, where)
     const updatedAt = await store.updatedAt()
@@ -354,8 +352,10 @@ async function writeBack(
           "Jobs that share one auth.json break each other (refresh_token_reused): serialize them with `concurrency:` (one group per secret). This job's refreshed file is written now."
       )
     }
-    await store.write(text)
-    core.info(`Wrote the refreshed auth.json to the ${describeLocation(where)}.`)
+    const written = await store.write(text, updatedAt)
+    core.info(
+      `Wrote the refreshed auth.json to the ${describeLocation(where)}; GitHub reports it updated at ${inline(written)}.`
+    )
   } finally {
     await http.close()
   }

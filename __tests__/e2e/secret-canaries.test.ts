@@ -6,31 +6,26 @@
  */
 import { FakeOpenAI } from '../harness/fake-openai.js'
 import { rejectingCodexScript, standInCodex } from '../harness/fake-package.js'
-import { Runner } from '../harness/runner.js'
+import { useRunners } from '../harness/lifecycle.js'
+import type { Runner } from '../harness/runner.js'
 
 const unique = () => Math.random().toString(36).slice(2, 12)
 const canaryKey = () => `sk-canary-${unique()}${unique()}`
 const canaryToken = () => `at-canary${unique()}${unique()}`
 
+const runners = useRunners()
+const servers = useRunners({ scope: 'all' })
 let runner: Runner
 let codexEnv: Record<string, string>
 let openai: FakeOpenAI
 
 beforeAll(async () => {
-  openai = await new FakeOpenAI().start()
-})
-
-afterAll(async () => {
-  await openai.stop()
+  openai = await servers.serve(new FakeOpenAI())
 })
 
 beforeEach(async () => {
-  runner = await Runner.create()
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
-})
-
-afterEach(async () => {
-  await runner.dispose()
 })
 
 const debug = { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' }
@@ -61,13 +56,12 @@ describe('success paths', () => {
 
   test('a rotation list verified against the API, with a registry token and debug on', async () => {
     const [fresh, old] = [canaryKey(), canaryKey()]
-    await openai.stop()
-    openai = await new FakeOpenAI({ apiKeys: { [fresh]: 401, [old]: 200 } }).start()
+    const api = await runners.serve(new FakeOpenAI({ apiKeys: { [fresh]: 401, [old]: 200 } }))
     const main = await job(
       {
         'api-key': `${fresh}\n${old}`,
         verify: 'true',
-        'api-base-url': `${openai.server.origin}/v1`,
+        'api-base-url': `${api.server.origin}/v1`,
         'registry-token': `npm_${unique()}${unique()}`
       },
       debug
@@ -88,16 +82,22 @@ describe('failure paths with canaries that break naive handling', () => {
     ['a multi-line value', `sk-canary-${unique()}${unique()}\n\nsk-canary-${unique()}${unique()}`]
   ]
 
+  /** Why each is refused: an empty line in a list, or not the shape of the credential. */
+  const refusal = (input: string, secret: string) =>
+    `::error::${input} ${secret.includes('\n\n') ? 'line 2 is empty' : 'does not look like'}`
+
   test.each(odd)('api-key with %s', async (_name, secret) => {
     const main = await job({ 'api-key': secret }, debug)
     expect(main.exitCode).toBe(1)
     expect(main.errors).toHaveLength(1)
+    expect(main.errors).toEqual([expect.stringContaining(refusal('api-key', secret))])
   })
 
   test.each(odd)('access-token with %s', async (_name, secret) => {
     const main = await job({ 'access-token': secret.replace(/^sk-/, 'at-') })
     expect(main.exitCode).toBe(1)
     expect(main.errors).toHaveLength(1)
+    expect(main.errors).toEqual([expect.stringContaining(refusal('access-token', secret))])
   })
 
   test('registry-token with white space, next to a valid key', async () => {
@@ -107,7 +107,7 @@ describe('failure paths with canaries that break naive handling', () => {
 
   test('a login the CLI rejects, which prints the key back', async () => {
     codexEnv = (await standInCodex(runner.root, rejectingCodexScript())).env
-    const main = await job({ 'api-key': canaryKey() }, debug)
+    const main = await job({ 'api-key': canaryKey(), 'key-isolation': 'none' }, debug)
     expect(main.errors).toEqual([expect.stringMatching(/codex login rejected the api-key/)])
   })
 

@@ -14,12 +14,17 @@ import { listFiles } from '../harness/runner.js'
 const job = standInJobs()
 
 const TOKEN = 'at-personalAccessTokenForTheHardeningTests'
+const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
-function main(inputs: Record<string, string>) {
-  return job.runner.main(
+/** The main step and, as in a job, after a success its post step (which stops the key proxy the default starts). */
+async function main(inputs: Record<string, string>) {
+  const result = await job.runner.main(
     { install: 'false', ...('access-token' in inputs ? {} : { 'api-key': TEST_API_KEY }), ...inputs },
     job.codexEnv
   )
+  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
+  if (result.exitCode === 0) await job.runner.post()
+  return result
 }
 
 /** A named codex-home holding the user's own config.toml. */
@@ -183,5 +188,29 @@ describe('shell_environment_policy: credential variables for commands the model 
     expect(result.errors).toEqual([])
     expect(warnings(result)).toEqual([])
     await job.runner.post()
+  })
+  /**
+   * SECURITY.md: "With export-env: true it is refused when the exported variable is among
+   * [the variables the model's commands would see]". An Azure key was once exported as
+   * AZURE_OPENAI_API_KEY, which a policy that excludes only CODEX_* let into every command
+   * the model runs; now an Azure key is never exported (issue 20.1), whatever the policy.
+   */
+  test.each([
+    ['an exclude of CODEX_* only', 'ignore_default_excludes = true\nexclude = ["CODEX_*"]'],
+    ['the default excludes off', 'ignore_default_excludes = true']
+  ])('Azure with export-env and %s: refused, nothing exported', async (_case, policy) => {
+    const result = await main({
+      'api-key': AZURE_KEY,
+      'api-base-url': 'https://acme.openai.azure.com/openai/v1',
+      'export-env': 'true',
+      config: `[shell_environment_policy]\n${policy}\n`
+    })
+    await job.runner.post()
+    expect(result.exitCode).toBe(1)
+    // An Azure key is never exported: Codex never holds it, whatever the shell policy.
+    expect(result.errors).toEqual([
+      expect.stringContaining('::error::export-env: true cannot be used with an Azure OpenAI api-base-url')
+    ])
+    expect(Object.keys(result.exported)).not.toContain('AZURE_OPENAI_API_KEY')
   })
 })

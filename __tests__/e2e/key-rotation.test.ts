@@ -1,48 +1,48 @@
 /**
- * What a maintainer rotating secrets sees: live verification of rotation lists, expiry
- * warnings, untrusted triggers refused, and a job summary that names the credential by
- * fingerprint only. A stand-in codex on PATH keeps these fast; the real CLI is used where
- * its own online check is the point.
+ * What a maintainer rotating secrets sees: live verification of rotation lists (which key
+ * is used, which are named for removal) and expiry warnings for access tokens. A stand-in
+ * codex on PATH keeps these fast; the real CLI is used where its own online check is the
+ * point.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, type KeyAnswer } from '../harness/fake-openai.js'
 import { standInCodex } from '../harness/fake-package.js'
+import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_PAT } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
+import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
+const runners = useRunners()
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
 let runner: Runner
 let codexEnv: Record<string, string>
 
 beforeEach(async () => {
-  runner = await Runner.create()
+  openai = undefined
+  runner = await runners.create()
   codexEnv = (await standInCodex(runner.root)).env
 })
 
-afterEach(async () => {
-  await openai?.stop()
-  openai = undefined
-  await runner.dispose()
-})
-
 async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
-  openai = await new FakeOpenAI({ apiKeys: keys }).start()
+  openai = await runners.serve(new FakeOpenAI({ apiKeys: keys }))
   return openai
 }
 
-/** The main step with the stand-in codex; `verify` against the fake API. */
-function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  return runner.main(
+/** The main step with the stand-in codex (`verify` against the fake API), then after a success its post step. */
+async function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
+  const result = await runner.main(
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
     { ...codexEnv, ...env }
   )
+  // A failed main step leaves nothing (asserted before any post step); a successful one leaves the proxy to post.
+  if (result.exitCode === 0) await runner.post()
+  return result
 }
 
 function printed(result: { stdout: string; stderr: string }): string {
@@ -60,7 +60,8 @@ const modelChecks = () =>
 describe('verify: true with a rotation list', () => {
   test('the first key is revoked: the second is used, and the warning says to finish the rotation', async () => {
     await api({ [NEW]: 401, [OLD]: 200 })
-    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true' })
+    // The key that lands in auth.json: key-isolation none (the proxy's choice is key-proxy.test.ts's).
+    const result = await main({ 'api-key': `${NEW}\n${OLD}`, verify: 'true', 'key-isolation': 'none' })
     expect(result.errors).toEqual([])
     expect(result.outputs['credential-fingerprint']).toBe(fingerprint(OLD))
     expect(modelChecks()).toEqual([`Bearer ${NEW}`, `Bearer ${OLD}`])
@@ -89,7 +90,7 @@ describe('verify: true with a rotation list', () => {
 
   test('every key refused: one error naming each by fingerprint, and nothing left', async () => {
     await api({ [NEW]: 401, [OLD]: 403, [OTHER]: 'quota' })
-    const result = await main({ 'api-key': `${NEW}\n${OLD}\n${OTHER}`, verify: 'true' })
+    const result = await main({ 'api-key': `${NEW}\n${OLD}\n${OTHER}`, verify: 'true', 'key-isolation': 'none' })
     expect(result.exitCode).toBe(1)
     expect(result.errors).toEqual([
       `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`
@@ -166,91 +167,25 @@ describe('access token expiry (JWTs made by the test)', () => {
   })
 })
 
-describe('untrusted triggers', () => {
-  async function event(name: string, payload: object): Promise<Record<string, string>> {
-    const file = path.join(runner.root, 'event.json')
-    await fs.writeFile(file, JSON.stringify(payload))
-    return { GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file }
-  }
-  const fork = {
-    repository: { full_name: 'acme/app', private: true },
-    pull_request: { head: { repo: { full_name: 'mallory/app' } } }
-  }
-
-  test('pull_request_target from a fork is refused before anything happens', async () => {
-    const result = await main({ 'api-key': NEW }, await event('pull_request_target', fork))
-    expect(result.errors).toEqual([
-      expect.stringMatching(
-        /^::error::This run is untrusted: pull_request_target from the fork mallory\/app\. .*allow-untrusted: true only if/
-      )
-    ])
-    expect(await runner.tempFiles()).toEqual([])
-  })
-
-  test('allow-untrusted: true proceeds with a warning', async () => {
-    const result = await main({ 'api-key': NEW, 'allow-untrusted': 'true' }, await event('pull_request_target', fork))
-    expect(result.errors).toEqual([])
-    expect(result.stdout).toMatch(/::warning::allow-untrusted: true — this run is untrusted/)
-  })
-
-  test('a public repository gets a notice that its logs are public', async () => {
-    const result = await main(
-      { 'api-key': NEW },
-      await event('push', { repository: { full_name: 'acme/app', private: false } })
-    )
-    expect(result.errors).toEqual([])
-    expect(result.stdout).toMatch(/::notice::This repository is public, and so are its Actions logs/)
-  })
-})
-
-describe('the job summary', () => {
-  test('api-key: version, source, mode, fingerprint, exports; never the key', async () => {
-    await api({})
-    const result = await main({ 'api-key': NEW, 'export-env': 'true' })
-    expect(result.summary).toContain('Codex CLI auth')
-    expect(result.summary).toContain('1.0.0 (from PATH)')
-    expect(result.summary).toContain(fingerprint(NEW))
-    expect(result.summary).toMatch(/CODEX_HOME, CODEX_API_KEY/)
-    expect(result.summary).not.toContain(NEW)
-  })
-
-  test('a failure is summarised too, without the secret', async () => {
-    const result = await main({ 'api-key': `${NEW}\n\n${OLD}` })
-    expect(result.summary).toContain('❌ api-key line 2 is empty')
-    for (const key of [NEW, OLD]) expect(result.summary).not.toContain(key)
-  })
-
-  test("ACTIONS_STEP_DEBUG shows the CLI's output, still redacted", async () => {
-    const result = await main({ 'api-key': NEW }, { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
-    expect(result.errors).toEqual([])
-    expect(result.stdout).toMatch(/::debug::codex login --with-api-key \(exit 0\)/)
-    expect(printed(result)).not.toContain(NEW)
-  })
-})
-
 describe('access tokens through the real CLI', () => {
   test('verify with a rotation list: the rejected token is named, the accepted one used', async () => {
-    openai = await new FakeOpenAI({ acceptedTokens: [TEST_PAT] }).start()
-    const real = await Runner.create({ toolCache: sharedToolCache() })
-    try {
-      const revoked = 'at-revokedTokenOfTheRotation0123456789'
-      const result = await real.main(
-        { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
-        openai.authEnv()
+    openai = await runners.serve(new FakeOpenAI({ acceptedTokens: [TEST_PAT] }))
+    const real = await runners.create({ toolCache: sharedToolCache() })
+    const revoked = 'at-revokedTokenOfTheRotation0123456789'
+    const result = await real.main(
+      { 'access-token': `${revoked}\n${TEST_PAT}`, verify: 'true', 'codex-version': CODEX_VERSION },
+      openai.authEnv()
+    )
+    expect(result.errors).toEqual([])
+    expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
       )
-      expect(result.errors).toEqual([])
-      expect(result.outputs['credential-fingerprint']).toBe(fingerprint(TEST_PAT))
-      expect(result.stdout).toMatch(
-        new RegExp(
-          `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
-        )
-      )
-      const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
-      expect(status.exitCode).toBe(0)
-      for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
-      await real.post()
-    } finally {
-      await real.dispose()
-    }
+    )
+    const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
+    expect(status.exitCode).toBe(0)
+    for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
+    await real.post()
   })
 })
