@@ -248,7 +248,7 @@ test('a new codex-home whose entries would exceed PATH_MAX gives a clear error n
   expect(main.errors[0]).not.toMatch(/Unexpected failure/)
   expect(main.errors[0]).toMatch(/codex-home/)
   expect(main.errors[0]).toMatch(
-    /^::error::codex-home \S+: its config\.toml cannot be used \(ENAMETOOLONG: the name is longer than this OS allows\)\. Name a directory/
+    /^::error::codex-home \S+ cannot be used \(ENAMETOOLONG: the name is longer than this OS allows\)\. Name a directory the runner's user can create and write, or leave codex-home empty\.$/
   )
 })
 

@@ -25,7 +25,14 @@ afterEach(async () => {
   await runner.dispose()
 })
 
-const install = () => runner.main({ 'api-key': TEST_API_KEY, 'registry-url': registry.url, 'codex-version': '1.3.0' })
+// The install alone is the point: no key proxy to stop (key-isolation none).
+const install = () =>
+  runner.main({
+    'api-key': TEST_API_KEY,
+    'key-isolation': 'none',
+    'registry-url': registry.url,
+    'codex-version': '1.3.0'
+  })
 
 test('a header with a file name and a comment, as gzip(1) writes them: installed', async () => {
   const gz = await buildPackage({ version: '1.3.0' })

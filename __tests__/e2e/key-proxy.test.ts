@@ -313,7 +313,7 @@ test('verify refuses every key: one error naming each by fingerprint, and no pro
   expect(main.errors).toEqual([
     `::error::No api-key was accepted by ${api.apiBaseUrl}: ${fingerprint(TEST_API_KEY)} (HTTP 401: the key is revoked, mistyped or was never valid). Put a current key first in the api-key secret.`
   ])
-  expect(main.state['key-proxy-dir']).toBeUndefined()
+  expect(main.state['key-proxy-dir']).toBe('')
   expect(await runner.tempFiles()).toEqual([])
 })
 
@@ -333,7 +333,7 @@ test('a named codex-home with its own config.toml cannot be pointed at the proxy
     )
   ])
   expect(await fs.readFile(path.join(named, 'config.toml'), 'utf8')).toBe('model = "mine"\n')
-  expect(main.state['key-proxy-dir']).toBeUndefined()
+  expect(main.state['key-proxy-dir']).toBe('')
 })
 
 test.each([
@@ -597,7 +597,7 @@ test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected 
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
   expect(main.errors[0]).toMatch(
-    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or set key-isolation: none\.$/
   )
   expect(await runner.tempFiles()).toEqual([])
 }, 60_000)
@@ -614,9 +614,9 @@ test('key proxy + a codex-home that is a regular file: the error says what is wr
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/has its own config\.toml/)
   expect(main.errors[0]).toMatch(
-    /^::error::codex-home \S+\/not-a-dir cannot be used \(ENOTDIR: a part of the path is not a directory\)\. Name a directory the runner's user can create and write, or leave codex-home empty\.$/
+    /^::error::codex-home \S+\/not-a-dir exists and is not a directory\. Name a directory, or leave codex-home empty\.$/
   )
-  expect(main.state['key-proxy-dir']).toBeUndefined()
+  expect(main.state['key-proxy-dir']).toBe('')
 })
 
 test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
@@ -634,7 +634,7 @@ test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
   expect(main.errors[0]).toMatch(
-    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or remove key-isolation\.$/
+    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or set key-isolation: none\.$/
   )
   expect(await runner.tempFiles()).toEqual([])
 }, 60_000)

@@ -134,7 +134,11 @@ describe('a line break in every directory of the runner (RUNNER_TEMP, RUNNER_TOO
 
   test('a failed login prints its diagnostics (CLI path, CA bundle path) inert', async () => {
     codexEnv = (await standInCodex(runner.root, rejectingCodexScript())).env
-    const main = await runner.main({ install: 'false', 'api-key': KEY, 'ca-certificate': makeTestCa().ca }, codexEnv)
+    // A login, so that its diagnostics print: key-isolation none.
+    const main = await runner.main(
+      { install: 'false', 'api-key': KEY, 'ca-certificate': makeTestCa().ca, 'key-isolation': 'none' },
+      codexEnv
+    )
     expect(main.exitCode).toBe(1)
     expect(main.stdout).toMatch(/CA bundle: .*%0A##%5Berror\]spoofed legacy error%0A/)
     expectInert(main.stdout, main.stderr)

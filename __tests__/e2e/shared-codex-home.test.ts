@@ -38,7 +38,11 @@ test.each([
     const home = path.join(runner.root, 'shared-home')
     await fs.mkdir(home)
     if (config) await fs.writeFile(path.join(home, 'config.toml'), config)
-    const main = await runner.main({ install: 'false', 'api-key': KEY, 'codex-home': home }, await racingCodex(home))
+    // The login writes auth.json: key-isolation none (the proxy writes none).
+    const main = await runner.main(
+      { install: 'false', 'api-key': KEY, 'codex-home': home, 'key-isolation': 'none' },
+      await racingCodex(home)
+    )
     expect(main.exitCode).toBe(1)
     expect(main.errors).toEqual([
       `::error::codex-home ${home}: another job created auth.json there while this one was writing it, so two jobs are using this codex-home at the same time. Give each runner its own codex-home, or run the jobs that share one one at a time (concurrency:); the other job's file was not touched.`

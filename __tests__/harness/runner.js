@@ -233,6 +233,8 @@ export class Runner {
     for (const name of Object.keys(inputs)) {
       if (!(name in actionYml.inputs)) throw new Error(`test bug: action.yml has no input ${name}`)
     }
+    // A new main step is a new job: the runner ran the last one's post step (post-if: always()).
+    if (this.#steps.at(-1)?.kind === 'main') await this.post()
     const env = this.stepEnv(extraEnv)
     this.#inputEnv = {}
     for (const [name, spec] of Object.entries(actionYml.inputs)) {
@@ -471,6 +473,9 @@ export class Runner {
         if (processes.length) throw new Error(`security audit failed:\n${processes.join('\n')}`)
         return
       }
+      // The runner always runs the post step (post-if: always()): a test that stopped after
+      // a main step gets it here, so the audit sees the job as it ends.
+      if (this.#steps.at(-1)?.kind === 'main') await this.post()
       const audit = await this.audit()
       const { leaks, halfStates, userState, commands, cliEnv, processes } = audit
       recordFigures({

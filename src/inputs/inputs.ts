@@ -10,6 +10,7 @@ import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
 import { parseChatgptRoles, parsePersistInputs, type PersistInputs } from './persist.js'
+import { parseSpendCaps, type SpendCaps } from './spend.js'
 
 /** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
 export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
@@ -78,6 +79,8 @@ export interface Inputs {
   apiBaseUrl: string
   keyIsolation: KeyIsolation
   codexUser: CodexUserChoice
+  /** max-tokens, max-requests, allowed-models: enforced by the key proxy. */
+  spend: SpendCaps
   expiryWarningDays: number
   /** TOML text merged over the action's config.toml. */
   config: string
@@ -185,6 +188,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     apiBaseUrl,
     keyIsolation,
     codexUser: parseCodexUser(read('codex-user'), keyIsolation),
+    spend: parseSpendCaps(read, keyIsolation === 'proxy'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
     allowUntrusted: parseBoolean('allow-untrusted', read('allow-untrusted'), false),

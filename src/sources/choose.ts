@@ -6,6 +6,7 @@ import { chatgpt } from './chatgpt/source.js'
 import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
 import { storedSecret } from './stored-secret.js'
+import { reportNoUsage } from './usage-report.js'
 import { workloadIdentity } from './workload-identity.js'
 
 /**
@@ -55,6 +56,8 @@ export async function postForSavedSource(): Promise<void> {
   const source = SOURCES.find((s) => s.name === name)
   try {
     await source?.stop?.()
+    // The key proxy reports the job's usage as it stops; no other source sees the requests.
+    if (source && source !== keyProxy) await reportNoUsage()
     await source?.post?.()
   } catch (error) {
     if (error instanceof UserError) core.setFailed(error.message)

@@ -1,9 +1,13 @@
 import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
-import { type KeyProxyConfig, type KeyProxyStatus } from '../helpers/key-proxy/protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
+import type { UsageReport } from '../helpers/key-proxy/usage.js'
+import type { SpendCaps } from '../inputs/spend.js'
 import { UserError } from '../job/errors.js'
 import { makePrivateDir, runnerTemp } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
@@ -13,6 +17,7 @@ import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import type { Authenticated, ConfigContext, SourceKind } from './source.js'
+import { describeCaps, reportUsage } from './usage-report.js'
 
 /** The provider in config.toml: the key proxy, for OpenAI, Azure OpenAI and gateways alike. */
 const PROVIDER = 'codex-auth-action'
@@ -53,8 +58,9 @@ async function startKeyProxy(
   key: string,
   upstream: string,
   ca: string[] | undefined,
+  caps: SpendCaps,
   created: ConfigContext['created']
-): Promise<string> {
+): Promise<{ baseUrl: string; usageFile: string }> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
@@ -64,6 +70,10 @@ async function startKeyProxy(
   const stopToken = randomBytes(32).toString('base64url')
   maskSecret(stopToken)
   saveValue(StateKey.KeyProxyStopToken, stopToken)
+  const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
+  // What the proxy could not start with, refused here (before the port is bound): main does not wait to hear it from the proxy.
+  const unusable = unusableProxy(upstream)
+  if (unusable) throw new UserError(`The key proxy could not start: ${unusable}. ${hint}`)
   const started = Date.now()
   const listener = await loopbackListener()
   const config: KeyProxyConfig = {
@@ -74,14 +84,9 @@ async function startKeyProxy(
     stopToken,
     inherited: listener !== undefined,
     deadline: Date.now() + MAX_LIFETIME_MS,
-    ca
+    ca,
+    caps
   }
-  const proxyUrl = proxyFor(new URL(upstream))
-  // What the proxy could not start with, refused here: main does not wait to hear it from the proxy.
-  if (proxyUrl && !(URL.canParse(proxyUrl) && /^https?:$/.test(new URL(proxyUrl).protocol)))
-    throw new UserError(
-      `The key proxy cannot reach ${upstream} through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names: it takes an http: or https: proxy URL. Fix the variable or NO_PROXY, or set key-isolation: none.`
-    )
   const child = await startDetached('key-proxy', config, dir, listener ? 'ignore' : 'pipe', listener?.fd)
   if (listener) {
     // The proxy holds its own copy of the socket now.
@@ -90,11 +95,10 @@ async function startKeyProxy(
     core.info(
       `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
     )
-    return `http://127.0.0.1:${listener.port}/${capability}/v1`
+    return { baseUrl: `http://127.0.0.1:${listener.port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
   }
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
-    const hint = `Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches ${upstream}, or set key-isolation: none.`
     const failed = () => reject(new UserError(`The key proxy exited before it was ready. ${hint}`))
     child.once('exit', failed)
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -112,7 +116,18 @@ async function startKeyProxy(
   core.info(
     `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
   )
-  return `http://127.0.0.1:${port}/${capability}/v1`
+  return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
+}
+
+/** Why the proxy variables name no proxy the key proxy can use for `upstream` (it takes http: and https:), if so. Never the URL: it may hold a password. */
+function unusableProxy(upstream: string): string | undefined {
+  const proxyUrl = proxyFor(new URL(upstream))
+  if (!proxyUrl) return undefined
+  if (!URL.canParse(proxyUrl)) return 'Invalid URL (ERR_INVALID_URL)'
+  const { protocol } = new URL(proxyUrl)
+  return /^https?:$/.test(protocol)
+    ? undefined
+    : `a ${inline(protocol.replace(/:$/, ''))} proxy, where it takes http: or https:`
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
@@ -122,6 +137,12 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return
+  // Written before the status: the figures as they stood when the proxy stopped (or was ended).
+  const usage = await fs
+    .readFile(path.join(dir, USAGE_FILE), 'utf8')
+    .then((text) => JSON.parse(text) as UsageReport)
+    .catch(() => undefined)
+  if (usage) await reportUsage(usage)
   if (status.state !== 'stopped') {
     core.warning(
       `The key proxy (pid ${status.pid}) did not confirm that it stopped (it may have been killed during the job); its directory is removed now, which ends it and its guard.`
@@ -131,9 +152,7 @@ async function stopKeyProxy(dir: string): Promise<void> {
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'
-  const websockets = status.websockets
-    ? ` (${status.websockets} of them websockets, which carried ${status.websocketMessages} messages upstream)`
-    : ''
+  const websockets = ` (${status.websockets ?? 0} of them websockets, which carried ${status.websocketMessages ?? 0} messages upstream)`
   // The status file is writable by any process of the job: what it says is printed inert.
   core.info(
     inline(
@@ -143,9 +162,16 @@ async function stopKeyProxy(dir: string): Promise<void> {
 }
 
 /** What later steps need from the key chooseCredential chose: config.toml alone (no login ran). */
-function configured(chosen: LoggedIn | undefined): Authenticated {
+function configured(chosen: LoggedIn | undefined, extra?: Partial<Authenticated>): Authenticated {
   if (!chosen) throw new Error('authenticate ran before configFor')
-  return { mode: 'api-key', fingerprint: chosen.fingerprint, verified: chosen.verified, env: {}, loggedIn: false }
+  return {
+    mode: 'api-key',
+    fingerprint: chosen.fingerprint,
+    verified: chosen.verified,
+    env: {},
+    loggedIn: false,
+    ...extra
+  }
 }
 
 /**
@@ -158,6 +184,7 @@ export const keyProxy: SourceKind = {
     const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
     if (!credentials) return undefined
     let chosen: LoggedIn | undefined
+    let usageFile = ''
     return {
       mode: 'api-key',
       async configFor({ anchors, http, created }) {
@@ -168,9 +195,17 @@ export const keyProxy: SourceKind = {
             : 'key-isolation: proxy'
         )
         chosen = await chooseCredential(credentials, inputs, http)
-        return provider(await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, created))
+        const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, inputs.spend, created)
+        usageFile = proxy.usageFile
+        return provider(proxy.baseUrl)
       },
-      authenticate: async () => configured(chosen)
+      authenticate: async () => {
+        const caps = describeCaps(inputs.spend)
+        return configured(chosen, {
+          outputs: { 'usage-file': usageFile },
+          summary: [['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']]
+        })
+      }
     }
   },
   async stop() {

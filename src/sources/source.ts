@@ -34,6 +34,8 @@ export interface Authenticated {
   loggedIn: boolean
   /** Rows the source adds to the job summary (name, value); never a secret. */
   summary?: [string, string][]
+  /** Step outputs of the source's own (name, value); never a secret. */
+  outputs?: Record<string, string>
 }
 
 /**

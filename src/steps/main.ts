@@ -180,5 +180,6 @@ function exportForLaterSteps(
   core.setOutput('cache-hit', String(cli.cacheHit))
   // Without a login of its own (workload identity) there is no login log.
   if (auth.loggedIn) core.setOutput('login-log', loginLogPath(home))
+  for (const [name, value] of Object.entries(auth.outputs ?? {})) core.setOutput(name, value)
   core.info(`Credential fingerprint: ${auth.fingerprint}`)
 }

@@ -150,7 +150,9 @@ export async function isolateCodex(
     throw new UserError(
       `Codex does not run as its own user ${name} (codex --version exited ${check.status}: ${inline(lastLine(check.stderr))}). Check that ${name} can read the CLI at ${cli.binary} and run sudo -n -E, or set codex-user: none.`
     )
-  core.info(`Codex runs as ${name} (uid ${uid}), without sudo and groups; it may write ${config.shares.join(', ')}.`)
+  core.info(
+    `Codex runs as ${name} (uid ${uid}), without sudo and groups; it may write ${config.shares.map((share) => inline(share)).join(', ')}.`
+  )
   return { wrapper, user: name }
 }
 

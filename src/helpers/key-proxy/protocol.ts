@@ -1,4 +1,8 @@
+import type { SpendCaps } from '../../inputs/spend.js'
 import type { HelperStatus } from '../detach.js'
+
+/** The usage file in the proxy's directory (the usage-file output), kept current by the proxy. */
+export const USAGE_FILE = 'usage.json'
 
 /** What the key proxy process gets on stdin: never in argv, the environment or a file. */
 export interface KeyProxyConfig {
@@ -16,6 +20,8 @@ export interface KeyProxyConfig {
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   ca?: string[]
+  /** max-tokens, max-requests, allowed-models. */
+  caps: SpendCaps
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */

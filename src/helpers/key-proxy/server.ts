@@ -25,7 +25,8 @@ import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
-import { type KeyProxyConfig, type KeyProxyStatus } from './protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
+import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
@@ -95,7 +96,7 @@ type Forward = (
   url: string,
   method: string,
   headers: Record<string, string | string[]>,
-  body: Readable | undefined,
+  body: Readable | Buffer | undefined,
   signal: AbortSignal
 ) => Promise<Answer>
 
@@ -127,7 +128,8 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
         req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' }))
       )
       req.on('error', reject)
-      if (body) body.pipe(req)
+      if (Buffer.isBuffer(body)) req.end(body)
+      else if (body) body.pipe(req)
       else req.end()
     })
 }
@@ -146,6 +148,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     refused: 0,
     upstreamErrors: 0
   }
+  const meter = new Meter(config.caps)
   let dirty = false
 
   /** The upstream URL for a request that holds the capability and asks for one of `routes`. */
@@ -172,20 +175,22 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       status.refused++
       return sendError(res, 404, 'Not found.')
     }
+    const headers = forwardedHeaders(req)
+    // Model requests (the POSTs) go through the meter: counted, or refused by a cap before anything is sent.
+    const admitted = req.method === 'POST' ? await admitRequest(meter, req, headers).catch(() => null) : undefined
+    // null: Codex went away before its request was whole.
+    if (admitted === null) return void res.destroy()
+    if (typeof admitted === 'string') return refuse(res, admitted)
     status.requests++
     const controller = new AbortController()
     // Codex went away before the answer was whole: the upstream request goes too.
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
     })
+    // Whatever happens, the meter learns that the request is over.
+    let finish = admitted?.ticket.end
     try {
-      const answer = await forward(
-        url,
-        req.method ?? '',
-        forwardedHeaders(req),
-        req.method === 'POST' ? req : undefined,
-        controller.signal
-      )
+      const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
@@ -196,7 +201,9 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       res.writeHead(answer.status, out)
       // Server-sent events go on as they arrive: no buffering between upstream and Codex.
       res.flushHeaders()
-      await pipeline(answer.body, res)
+      const piped = pipeline(answer.body, res)
+      if (admitted) finish = meterAnswer(admitted.ticket, answer.status, answer.headers, answer.body)
+      await piped
     } catch (error) {
       if (controller.signal.aborted) return
       status.upstreamErrors++
@@ -208,6 +215,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           502,
           `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`
         )
+    } finally {
+      finish?.()
     }
   })
   server.keepAliveTimeout = 60_000
@@ -232,7 +241,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
         proxy: proxyFor(upstream),
         status,
         changed: () => (dirty = true),
-        origin: upstream.origin
+        origin: upstream.origin,
+        meter: new SocketMeter(
+          meter,
+          typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
+        )
       })
     )
   })
@@ -250,9 +263,17 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   })
   const writeStatus = () =>
     replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
-  // The status (with the pid) exists before main learns the port.
+  // One write at a time, each of the figures as they are when it starts: the file never goes back in time.
+  let usageWritten = Promise.resolve()
+  const writeUsage = () => {
+    meter.dirty = false
+    return (usageWritten = usageWritten.then(() =>
+      replaceFile(path.join(config.dir, USAGE_FILE), JSON.stringify(meter.report(), null, 2)).catch(() => undefined)
+    ))
+  }
+  // The status (with the pid) and the usage file exist before main learns the port.
   dirty = false
-  await writeStatus()
+  await Promise.all([writeStatus(), writeUsage()])
   process.stdout.on('error', () => undefined)
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
 
@@ -265,10 +286,14 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       server.close()
       server.closeAllConnections()
       status.state = 'stopped'
-      void (existsSync(config.dir) ? writeStatus() : Promise.resolve()).then(() => process.exit(0))
-    } else if (dirty) {
-      dirty = false
-      void writeStatus()
+      // The usage first: once the status says stopped, the post step reads both.
+      void (existsSync(config.dir) ? writeUsage().then(writeStatus) : Promise.resolve()).then(() => process.exit(0))
+    } else {
+      if (dirty) {
+        dirty = false
+        void writeStatus()
+      }
+      if (meter.dirty) void writeUsage()
     }
   }, 100)
 }

@@ -17,6 +17,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { describeFailure } from '../../net/failures.js'
 import { answerUpgrade, refuseUpgrade } from './answers.js'
 import type { KeyProxyStatus } from './protocol.js'
+import type { SocketMeter } from './usage.js'
 
 /** Headers of the handshake itself: each leg negotiates its own. */
 const HANDSHAKE = /^sec-websocket-(key|version|extensions|protocol|accept)$/
@@ -39,6 +40,8 @@ export interface Upgrade {
   changed(): void
   /** The origin named in errors. */
   origin: string
+  /** The usage meter's view of this connection (usage.ts). */
+  meter: SocketMeter
 }
 
 /** Codex's side: no server of its own, only handshakes handed over by server.ts. */
@@ -58,8 +61,14 @@ class Relay {
   ) {
     upstream.on('message', (data, isBinary) => this.toCodex(data, isBinary))
     codex.on('message', (data, isBinary) => this.toUpstream(data, isBinary))
-    upstream.on('close', (code, reason) => closeLike(codex, code, reason))
-    codex.on('close', (code, reason) => closeLike(upstream, code, reason))
+    upstream.on('close', (code, reason) => {
+      upgrade.meter.close()
+      closeLike(codex, code, reason)
+    })
+    codex.on('close', (code, reason) => {
+      upgrade.meter.close()
+      closeLike(upstream, code, reason)
+    })
     upstream.on('error', () => {
       upgrade.status.upstreamErrors++
       upgrade.status.lastUpstreamStatus = undefined
@@ -71,13 +80,23 @@ class Relay {
 
   toCodex(data: RawData, isBinary: boolean): void {
     this.codex.send(data, { binary: isBinary })
+    // Counted after it is on its way: a terminal event's usage.
+    this.upgrade.meter.fromUpstream(bytes(data), isBinary)
   }
 
   toUpstream(data: RawData, isBinary: boolean): void {
     this.upgrade.status.websocketMessages++
     this.upgrade.changed()
-    this.upstream.send(data, { binary: isBinary })
+    // A response.create over a cap is answered here, and never sent.
+    const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary)
+    if ('refuse' in verdict) this.codex.send(verdict.refuse)
+    else this.upstream.send(verdict.forward, { binary: isBinary })
   }
+}
+
+/** A message's bytes, whichever form the ws library gave them in. */
+function bytes(data: RawData): Buffer {
+  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
 }
 
 /** Ends `socket` the way its peer ended: the same code, or none where the peer sent none. */
