@@ -61,8 +61,14 @@ class Relay {
         this.upgrade = upgrade;
         upstream.on('message', (data, isBinary) => this.toCodex(data, isBinary));
         codex.on('message', (data, isBinary) => this.toUpstream(data, isBinary));
-        upstream.on('close', (code, reason) => closeLike(codex, code, reason));
-        codex.on('close', (code, reason) => closeLike(upstream, code, reason));
+        upstream.on('close', (code, reason) => {
+            upgrade.meter.close();
+            closeLike(codex, code, reason);
+        });
+        codex.on('close', (code, reason) => {
+            upgrade.meter.close();
+            closeLike(upstream, code, reason);
+        });
         upstream.on('error', () => {
             upgrade.status.upstreamErrors++;
             upgrade.status.lastUpstreamStatus = undefined;
@@ -73,12 +79,23 @@ class Relay {
     }
     toCodex(data, isBinary) {
         this.codex.send(data, { binary: isBinary });
+        // Counted after it is on its way: a terminal event's usage.
+        this.upgrade.meter.fromUpstream(bytes(data), isBinary);
     }
     toUpstream(data, isBinary) {
         this.upgrade.status.websocketMessages++;
         this.upgrade.changed();
-        this.upstream.send(data, { binary: isBinary });
+        // A response.create over a cap is answered here, and never sent.
+        const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary);
+        if ('refuse' in verdict)
+            this.codex.send(verdict.refuse);
+        else
+            this.upstream.send(verdict.forward, { binary: isBinary });
     }
+}
+/** A message's bytes, whichever form the ws library gave them in. */
+function bytes(data) {
+    return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 /** Ends `socket` the way its peer ended: the same code, or none where the peer sent none. */
 function closeLike(socket, code, reason) {
