@@ -31,17 +31,6 @@ const COMPETING_CREDENTIALS = [
   'OPENAI_IDENTITY_TOKEN_FILE'
 ]
 
-export const PROXY_VARIABLES = [
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'ALL_PROXY',
-  'all_proxy'
-]
-
 /**
  * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
  * nothing hidden above, and no credential variable that would override the login. The

@@ -6,7 +6,8 @@ import { type CreatedPaths } from '../job/created-paths.js'
 import { makePrivateDir, runnerTemp, unusableHome, writePrivateFile } from '../job/files.js'
 import { inline, printUntrusted } from '../secrets/inert-output.js'
 import { fingerprint, redact } from '../secrets/mask.js'
-import { cliEnv, PROXY_VARIABLES, runCli, type LoginFailure } from './cli.js'
+import { PROXY_VARIABLES } from '../net/proxy-rules.js'
+import { cliEnv, runCli, type LoginFailure } from './cli.js'
 import type { CodexHome } from './home.js'
 
 /** What a login needs besides the credential. */

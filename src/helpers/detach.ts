@@ -5,27 +5,14 @@ import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { replaceFile, writePrivateFile } from '../job/files.js'
+import { PROXY_VARIABLES } from '../net/proxy-rules.js'
 import { HELPER_NODE_FLAGS } from './node-flags.js'
 
 /** A hosted job lasts at most 6 hours; no helper process outlives that. */
 export const MAX_LIFETIME_MS = 6 * 3600_000
 
 /** What a helper process needs from the environment to reach the network: nothing secret. */
-const HELPER_ENV = [
-  'PATH',
-  'SystemRoot',
-  'TEMP',
-  'TMP',
-  'NODE_EXTRA_CA_CERTS',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'NO_PROXY',
-  'no_proxy'
-]
+const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', ...PROXY_VARIABLES]
 
 /**
  * Starts the bundled helper `dist/<entry>/index.js` as a detached process that outlives

@@ -6,6 +6,18 @@
 import { BlockList, isIP } from 'node:net'
 import { getProxyForUrl } from 'proxy-from-env'
 
+/** The variables that choose a proxy for the action's requests, Codex's and the helpers'. */
+export const PROXY_VARIABLES = [
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'NO_PROXY',
+  'no_proxy'
+]
+
 /**
  * Proxy URL for `target`, as curl picks it. proxy-from-env reads the variables
  * (`https_proxy`/`HTTPS_PROXY` for https, `http_proxy`/`HTTP_PROXY` for http, `ALL_PROXY`

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { createHash } from 'node:crypto'
+import { PROXY_VARIABLES } from './proxy-rules.js'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { UserError } from '../job/errors.js'
@@ -13,14 +14,7 @@ import type { HttpClientOptions } from './http.js'
  * them for the post step through GITHUB_ENV.
  */
 export const NETWORK_VARIABLES = [
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-  'NO_PROXY',
-  'no_proxy',
+  ...PROXY_VARIABLES,
   'NODE_EXTRA_CA_CERTS',
   'NODE_USE_SYSTEM_CA',
   'NODE_TLS_REJECT_UNAUTHORIZED',
