@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { grouped, type Tally, type UsageReport } from '../helpers/key-proxy/usage.js'
 import type { SpendCaps } from '../inputs/spend.js'
 import { writeSummaryGrid } from '../job/summary.js'
+import { inline } from '../secrets/inert-output.js'
 
 const HEADING = 'Codex token usage'
 const COLUMNS = ['Model', 'Requests', 'Input tokens', 'Cached input', 'Output tokens', 'Reasoning', 'Total tokens']
@@ -45,10 +46,15 @@ function capsNote({ limits, refused_requests: refused }: UsageReport): string | 
 export async function reportUsage(report: UsageReport): Promise<void> {
   const models = Object.entries(report.by_model).sort(([a], [b]) => a.localeCompare(b))
   core.info(`Token usage in this job, as the upstream reported it: ${line(report)}.`)
-  for (const [model, tally] of models) core.info(`  ${model}: ${line(tally)}`)
+  // A model name is whatever a request said (any process of the job can send one): quoted and escaped, so no line of it is a command.
+  for (const [model, tally] of models) core.info(`  ${inline(JSON.stringify(model))}: ${line(tally)}`)
   const caps = capsNote(report)
   // A cap that stopped Codex is worth an annotation: the job's own steps may not show why they failed.
-  if (caps) (report.refused_requests ? core.warning : core.info)(caps)
+  // core.warning escapes its own message; a plain line needs inline.
+  if (caps) {
+    if (report.refused_requests) core.warning(caps)
+    else core.info(inline(caps))
+  }
   const unreported = report.unreported_requests
     ? `${grouped(report.unreported_requests)} requests ended without a usage report (failed or cut off): their tokens are not in these figures.`
     : undefined
