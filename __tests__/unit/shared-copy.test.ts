@@ -80,3 +80,22 @@ test('the refresher: shared-secret needs persist-secret and another name; refres
     /refresh and shared-secret are set but auth-json is empty/
   )
 })
+
+test('the copy holds only what a sign-in needs: a key or a token a later step wrote into the file stays out', () => {
+  const full = JSON.parse(chatgptAuth().text) as Record<string, unknown> & { tokens: Record<string, string> }
+  const planted = {
+    ...full,
+    OPENAI_API_KEY: 'sk-planted-into-auth-json',
+    extra: { refresh_token: 'rt-planted-elsewhere' },
+    tokens: { ...full.tokens, spare_refresh_token: 'rt-planted-in-tokens' }
+  }
+  const copy = accessOnlyCopy(JSON.stringify(planted), { workflow: 'Refresh', fullSecret: 'CODEX_AUTH_JSON' })
+  for (const secret of [
+    'sk-planted-into-auth-json',
+    'rt-planted-elsewhere',
+    'rt-planted-in-tokens',
+    full.tokens.refresh_token
+  ])
+    expect(copy).not.toContain(secret)
+  expect(parseChatgptAuth(copy, 'auth-json').tokens.access_token).toBe(full.tokens.access_token)
+})

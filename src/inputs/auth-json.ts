@@ -216,9 +216,16 @@ function readMark(mark: unknown, where: string): AccessOnlyMark | undefined {
  */
 export function accessOnlyCopy(fullText: string, mark: AccessOnlyMark): string {
   const file = JSON.parse(fullText) as Record<string, unknown> & { tokens: Record<string, unknown> }
-  file.tokens = { ...file.tokens, refresh_token: '' }
-  file[ACCESS_ONLY_KEY] = { access_only: true, workflow: mark.workflow, full_secret: mark.fullSecret }
-  return JSON.stringify(file, null, 2)
+  // Only the fields a sign-in needs: whatever else a later step wrote into the file stays out of the shared secret.
+  const { id_token, access_token, account_id } = file.tokens
+  const copy = {
+    auth_mode: file.auth_mode,
+    OPENAI_API_KEY: null,
+    tokens: { id_token, access_token, refresh_token: '', account_id },
+    last_refresh: file.last_refresh,
+    [ACCESS_ONLY_KEY]: { access_only: true, workflow: mark.workflow, full_secret: mark.fullSecret }
+  }
+  return JSON.stringify(copy, null, 2)
 }
 
 /** Every secret of the file, for redacting what the CLI prints. */
