@@ -218,7 +218,7 @@ describe.each(['http', 'websocket'] as const)('over %s', (kind) => {
       `Token usage in this job, as the upstream reported it: ${total.requests} requests, ${n(total.input_tokens)} input tokens (${n(total.cached_input_tokens)} cached), ${n(total.output_tokens)} output (${n(total.reasoning_tokens)} reasoning), ${n(total.total_tokens)} total.`
     )
     const a = api.sums(api.reported.filter((r) => r.model === 'gpt-spend-a'))
-    expect(post.stdout).toContain(`  gpt-spend-a: ${a.requests} requests, ${n(a.input_tokens)} input tokens`)
+    expect(post.stdout).toContain(`  "gpt-spend-a": ${a.requests} requests, ${n(a.input_tokens)} input tokens`)
     const row = (name: string, t: typeof total) =>
       `<tr><td>${name}</td><td>${[t.requests, t.input_tokens, t.cached_input_tokens, t.output_tokens, t.reasoning_tokens, t.total_tokens].map(n).join('</td><td>')}</td></tr>`
     expect(post.summary).toContain('<h3>Codex token usage</h3>')

@@ -231,7 +231,14 @@ test('over the websocket: each response.create is admitted or refused, each term
   expect(socket.fromCodex(message({ type: 'response.processed', response_id: 'r' }), false)).toEqual({
     forward: '{"type":"response.processed","response_id":"r"}'
   })
-  expect(socket.fromCodex(Buffer.from('{not json'), false)).toEqual({ forward: Buffer.from('{not json') })
+  // Not a JSON text message (Codex sends none): refused, so no request the meter cannot read goes upstream.
+  const notJson = {
+    refuse: refusalEvent(
+      "codex-auth-action's key proxy relays only JSON text messages over the websocket, as Codex sends them; this one was not sent."
+    )
+  }
+  expect(socket.fromCodex(Buffer.from('{not json'), false)).toEqual(notJson)
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-b' }), true)).toEqual(notJson)
   // A type given twice: the one JSON.parse keeps is the one checked, and the only one sent.
   expect(socket.fromCodex(Buffer.from('{"type":"x","type":"response.create","model":"gpt-a"}'), false)).toEqual({
     forward: '{"type":"response.create","model":"gpt-a"}'

@@ -498,6 +498,10 @@ async function wholeBody(req: IncomingMessage): Promise<Buffer> {
  * event stops it too, but prints the whole JSON; refusing the upgrade itself makes Codex wait
  * for the network for ever.)
  */
+/** Why a websocket message that is not a JSON text message was not sent upstream. */
+const NOT_JSON =
+  "codex-auth-action's key proxy relays only JSON text messages over the websocket, as Codex sends them; this one was not sent."
+
 export function refusalEvent(reason: string): string {
   return JSON.stringify({
     type: 'response.failed',
@@ -531,12 +535,13 @@ export class SocketMeter {
    * type and model that were checked; anything else goes as it came.
    */
   fromCodex(data: Buffer, isBinary: boolean): SocketVerdict {
-    if (isBinary) return { forward: data }
+    // Codex sends JSON text only: anything else could carry a request the meter cannot read, so it never goes on.
+    if (isBinary) return { refuse: refusalEvent(NOT_JSON) }
     let message: { type?: unknown; model?: unknown } | undefined
     try {
       message = JSON.parse(data.toString('utf8')) as typeof message
     } catch {
-      return { forward: data }
+      return { refuse: refusalEvent(NOT_JSON) }
     }
     if (message?.type !== 'response.create') return { forward: JSON.stringify(message) }
     const model = typeof message.model === 'string' ? message.model : undefined
