@@ -25,7 +25,7 @@ import {
   standInCodex
 } from '../harness/fake-package.js'
 import { useRunners } from '../harness/lifecycle.js'
-import { alive, keyProxyProcesses } from '../harness/processes.js'
+import { alive, startedKeyProxy } from '../harness/processes.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { Runner, runProcess } from '../harness/runner.js'
 
@@ -221,7 +221,8 @@ describe('processes and the audit itself', () => {
       codex.env
     )
     expect(main.errors).toEqual([])
-    const started = keyProxyProcesses(runner.root)
+    // Main does not wait for the proxy's node: wait for the proxy and its guard.
+    const started = await startedKeyProxy(runner.root)
     expect(started.map((p) => p.guard).sort()).toEqual([false, true])
     // No post step: what a test that forgets it leaves. Disposing runs this first, and fails on any finding.
     const findings = await auditProcesses(runner.root)

@@ -192,7 +192,7 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
   const { pid } = await statusOf(dir)
-  const processes = keyProxyProcesses(runner.root)
+  const processes = await startedKeyProxy(runner.root)
   expect(processes).toHaveLength(2)
   process.kill(pid, 'SIGKILL')
   await waitFor(() => !alive(pid), 1000)
@@ -568,7 +568,7 @@ test('key proxy whose directory is removed during the job: the post step leaves 
   )
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
-  const processes = keyProxyProcesses(runner.root)
+  const processes = await startedKeyProxy(runner.root)
   expect(processes.map((p) => p.guard).sort()).toEqual([false, true])
   const ours = processes.map((p) => p.pid)
   // README: "If something kills it during the job (or removes its directory) … the guard … until the post step (or the 6-hour limit) ends it."
