@@ -1,5 +1,5 @@
 /** codex-user: its input, and the environment Codex's own user gets. */
-import { codexEnv } from '../../src/helpers/codex-user/wrapper.js'
+import { codexEnv } from '../../src/helpers/codex-user/protocol.js'
 import { parseCodexUser } from '../../src/inputs/inputs.js'
 
 test.each([

@@ -57,3 +57,42 @@ export function giveBack(config: CodexUserConfig): void {
   ])
   asRoot(config.sudo, ['chown', '-R', `--from=${config.uid}`, String(config.jobUid), ...config.shares])
 }
+
+/** Never passed to Codex's user: the step's inputs and state, the runner's tokens and services, the step's command files. */
+const HIDDEN = /^(INPUT_|STATE_|ACTIONS_)|^(GITHUB_ENV|GITHUB_PATH|GITHUB_OUTPUT|GITHUB_STATE|GITHUB_STEP_SUMMARY)$/i
+
+/** The environment Codex's user gets: the step's, less HIDDEN, in its own HOME. */
+export function codexEnv(env: NodeJS.ProcessEnv, config: CodexUserConfig): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && !HIDDEN.test(name)) out[name] = value
+  return { ...out, HOME: config.home, USER: config.user, LOGNAME: config.user }
+}
+
+/**
+ * How to start the real CLI as Codex's user: the command, its arguments and environment.
+ * setpriv drops to the user with no_new_privs and no supplementary groups; sudo (unless the
+ * job is root) gets it there.
+ */
+export function launchCodex(
+  config: CodexUserConfig,
+  jobEnv: NodeJS.ProcessEnv,
+  args: string[]
+): [string, string[], Record<string, string>] {
+  const env = codexEnv(jobEnv, config)
+  const launch = [
+    config.setpriv,
+    `--reuid=${config.uid}`,
+    `--regid=${config.gid}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--',
+    // sudo puts its own PATH and HOME in place: these are no secrets, so argv may carry them.
+    '/usr/bin/env',
+    `PATH=${env.PATH ?? ''}`,
+    `HOME=${config.home}`,
+    config.binary,
+    ...args
+  ]
+  const [file, ...rest] = config.sudo ? ['sudo', '-n', '-E', '--', ...launch] : launch
+  return [file, rest, env]
+}

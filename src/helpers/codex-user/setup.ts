@@ -22,7 +22,7 @@ import { UserError } from '../../job/errors.js'
 import { makePrivateDir, runnerTemp, writePrivateFile } from '../../job/files.js'
 import { readValue, saveValue, StateKey } from '../../job/state.js'
 import { inline } from '../../secrets/inert-output.js'
-import { asRoot, giveBack, type CodexUserConfig } from './protocol.js'
+import { asRoot, giveBack, launchCodex, type CodexUserConfig } from './protocol.js'
 
 /** What the post step undoes. */
 interface Saved {
@@ -141,11 +141,11 @@ export async function isolateCodex(
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'codex-user', 'index.js')
   await writePrivateFile(wrapper, `#!/bin/sh\nexec ${[process.execPath, script, dir].map(quote).join(' ')} "$@"\n`)
   await fs.chmod(wrapper, 0o700)
-  // Proof that the whole way works (sudo, setpriv, the CLI readable by Codex's user) before any step relies on it.
-  const check = spawnSync(wrapper, ['--version'], {
-    env: { ...process.env, CODEX_HOME: cli.codexHome },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  // Proof that the way works (sudo, setpriv, the CLI readable by Codex's user) before any step
+  // relies on it: the wrapper's own launch, without the hand-over and a node start that
+  // `--version` does not need (it writes nothing where it may not).
+  const [file, args, env] = launchCodex(config, { ...process.env, CODEX_HOME: cli.codexHome }, ['--version'])
+  const check = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   if (check.status !== 0)
     throw new UserError(
       `Codex does not run as its own user ${name} (codex --version exited ${check.status}: ${inline(lastLine(check.stderr))}). Check that ${name} can read the CLI at ${cli.binary} and run sudo -n -E, or set codex-user: none.`

@@ -9,17 +9,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import * as path from 'node:path'
-import { giveBack, handOver, type CodexUserConfig } from './protocol.js'
-
-/** Never passed to Codex's user: the step's inputs and state, the runner's tokens and services, the step's command files. */
-const HIDDEN = /^(INPUT_|STATE_|ACTIONS_)|^(GITHUB_ENV|GITHUB_PATH|GITHUB_OUTPUT|GITHUB_STATE|GITHUB_STEP_SUMMARY)$/i
-
-/** The environment Codex's user gets: the step's, less HIDDEN, in its own HOME. */
-export function codexEnv(env: NodeJS.ProcessEnv, config: CodexUserConfig): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !HIDDEN.test(name)) out[name] = value
-  return { ...out, HOME: config.home, USER: config.user, LOGNAME: config.user }
-}
+import { giveBack, handOver, launchCodex, type CodexUserConfig } from './protocol.js'
 
 function alive(pid: number): boolean {
   try {
@@ -38,22 +28,7 @@ export function run(): void {
   const mine = path.join(running, String(process.pid))
   writeFileSync(mine, '')
   handOver(config)
-  const env = codexEnv(process.env, config)
-  const launch = [
-    config.setpriv,
-    `--reuid=${config.uid}`,
-    `--regid=${config.gid}`,
-    '--clear-groups',
-    '--no-new-privs',
-    '--',
-    // sudo puts its own PATH and HOME in place: these are no secrets, so argv may carry them.
-    '/usr/bin/env',
-    `PATH=${env.PATH ?? ''}`,
-    `HOME=${config.home}`,
-    config.binary,
-    ...args
-  ]
-  const [file, ...rest] = config.sudo ? ['sudo', '-n', '-E', '--', ...launch] : launch
+  const [file, rest, env] = launchCodex(config, process.env, args)
   const child = spawn(file, rest, { stdio: 'inherit', env })
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal))
   child.on('error', (error) => {
