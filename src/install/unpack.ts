@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createInflateRaw } from 'node:zlib'
 import { Unpack } from 'tar'
+import { youngCollector } from './young-gc.js'
 
 /**
  * Sizes that keep inflate, on the thread pool and the one stage that cannot go faster, busy
@@ -16,6 +17,8 @@ import { Unpack } from 'tar'
 const GUNZIP_INPUT = 1 << 18
 const GUNZIP_CHUNK = 1 << 20
 const WRITE_BUFFER = 1 << 20
+/** How much inflated data may turn to garbage before a scavenge frees it (young-gc.ts). */
+const COLLECT_EVERY = 8 << 20
 
 /** The most any build may unpack to: the limit when the registry declares no size, or more. */
 export const MAX_UNPACKED = 2 * 1024 ** 3
@@ -122,11 +125,13 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
   })
   const inflate = createInflateRaw({ chunkSize: GUNZIP_CHUNK })
   let unpacked = 0
+  const collect = youngCollector(COLLECT_EVERY)
   // Counts what reaches the extraction, and holds up to WRITE_BUFFER of it for a file write under way.
   const counter = new Transform({
     highWaterMark: WRITE_BUFFER,
     transform(chunk: Buffer, _encoding, done) {
       unpacked += chunk.length
+      collect(chunk.length)
       done(unpacked > limit ? new UnpackLimitError(limit) : null, chunk)
     }
   })
