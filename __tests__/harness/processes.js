@@ -81,7 +81,8 @@ export function keyProxyProcesses(runnerRoot) {
 export async function startedKeyProxy(runnerRoot, timeoutMs = 5_000) {
   const found = await waitFor(() => {
     const running = keyProxyProcesses(runnerRoot)
-    return running.length >= 2 ? running : undefined
+    // Between fork and exec the guard still shows the proxy's command line: wait for its own.
+    return running.some((p) => p.guard) && running.some((p) => !p.guard) ? running : undefined
   }, timeoutMs)
   return found ?? keyProxyProcesses(runnerRoot)
 }

@@ -6,10 +6,10 @@ import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
-import type { UsageReport } from '../helpers/key-proxy/usage.js'
+import { Meter, type UsageReport } from '../helpers/key-proxy/usage.js'
 import type { SpendCaps } from '../inputs/spend.js'
 import { UserError } from '../job/errors.js'
-import { makePrivateDir, runnerTemp } from '../job/files.js'
+import { makePrivateDir, runnerTemp, writePrivateFile } from '../job/files.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { isAzureEndpoint } from '../net/endpoint.js'
 import { proxyFor } from '../net/proxy-rules.js'
@@ -74,6 +74,8 @@ async function startKeyProxy(
   // What the proxy could not start with, refused here (before the port is bound): main does not wait to hear it from the proxy.
   const unusable = unusableProxy(upstream)
   if (unusable) throw new UserError(`The key proxy could not start: ${unusable}. ${hint}`)
+  // The usage-file output names it at once, and main does not wait for the proxy to write it.
+  await writePrivateFile(path.join(dir, USAGE_FILE), JSON.stringify(new Meter(caps).report(), null, 2))
   const started = Date.now()
   const listener = await loopbackListener()
   const config: KeyProxyConfig = {
