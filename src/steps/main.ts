@@ -60,24 +60,27 @@ export async function run(): Promise<void> {
       allowSecretInShell: inputs.allowSecretInShell
     })
     const started = Date.now()
-    const { cli, version } = await phase('Codex CLI', async () => {
-      const found = inputs.install
-        ? await installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir)
-        : await codexOnPath()
-      // A fresh download has just been run, in staging and (on a lost race) in the cache.
-      const foundVersion = found.version ?? (await cliVersion(found.binary, home.cliDir))
-      core.info(`Codex CLI ${foundVersion}: ${inline(found.binary)}`)
-      return { cli: found, version: foundVersion }
-    })
-    report.version = version
+    const cli = await phase('Codex CLI', async () =>
+      inputs.install ? installCodex(client, inputs.registryUrl, inputs.version, created, home.cliDir) : codexOnPath()
+    )
     report.source = !inputs.install
       ? 'from PATH'
       : cli.cacheHit
         ? 'tool cache'
         : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
+    // A fresh download has just been run (in staging, and in the cache on a lost race). A CLI
+    // found in place proves that it runs while Codex's user is made; its failure comes first.
+    const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
+    versionCheck.catch(() => undefined)
     const isolated = await phase('Codex user', async () =>
       isolateCodex(inputs.codexUser, { binary: cli.binary, codexHome: home.dir }, created)
-    )
+    ).catch(async (error: unknown) => {
+      await versionCheck
+      throw error
+    })
+    const version = await versionCheck
+    core.info(`Codex CLI ${version}: ${inline(cli.binary)}`)
+    report.version = version
     await warnCheckoutToken()
     const auth = await source.authenticate({
       inputs,

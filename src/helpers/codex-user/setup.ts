@@ -94,8 +94,7 @@ export async function isolateCodex(
     ])
     if (made !== 0) return unavailable(`useradd ${name} failed (exit ${made})`)
   }
-  const uid = idOf(name, '-u')
-  const gid = idOf(name, '-g')
+  const { uid, gid } = idsOf(name)
   if (uid === undefined || gid === undefined) return unavailable(`there is no user ${name}`)
   if (uid === 0 || uid === jobUid)
     throw new UserError(
@@ -186,9 +185,12 @@ function findTool(name: string): string | undefined {
   return undefined
 }
 
-function idOf(name: string, flag: '-u' | '-g'): number | undefined {
-  const result = spawnSync('id', [flag, name], { encoding: 'utf8' })
-  return result.status === 0 ? Number(result.stdout.trim()) : undefined
+/** The user's uid and primary gid, from one `id` (`uid=994(name) gid=993(name) groups=…`). */
+function idsOf(name: string): { uid?: number; gid?: number } {
+  // Labels of `id` are translated in some locales.
+  const result = spawnSync('id', [name], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })
+  const ids = result.status === 0 ? /^uid=(\d+)\S* gid=(\d+)/.exec(result.stdout) : null
+  return ids ? { uid: Number(ids[1]), gid: Number(ids[2]) } : {}
 }
 
 /** Any user may pass through `dir` (others have x); an ACL may say otherwise, but never against it. */
