@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createInflateRaw } from 'node:zlib'
-import { Unpack } from 'tar'
 import { youngCollector } from './young-gc.js'
 
 /**
@@ -136,6 +135,8 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
     }
   })
   const prefix = `package/vendor/${triple}/`
+  // Loaded here, not with the step: a job that finds the CLI in the tool cache never extracts.
+  const { Unpack } = await import('tar')
   const unpack = new Unpack({
     cwd: dir,
     strict: true,
