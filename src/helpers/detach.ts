@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
-import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
+import { constants, existsSync, promises as fs, readFileSync, watch } from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { replaceFile, writePrivateFile } from '../job/files.js'
@@ -112,6 +112,21 @@ export function stopAsked(dir: string, token?: string): boolean {
   }
 }
 
+/**
+ * For the helper: calls `check` whenever the stop file is written, so that the owner, which
+ * waits for the helper to say it stopped, need not wait for the next poll. Where the
+ * directory cannot be watched, the poll alone remains.
+ */
+export function watchStopFile(dir: string, check: () => void): void {
+  try {
+    watch(dir, { persistent: false }, (_event, name) => {
+      if (name === STOP_FILE) check()
+    }).on('error', () => undefined)
+  } catch {
+    // Not watchable here: polled only.
+  }
+}
+
 /** For the helper: asked to stop, its directory is gone (the job's files were removed), or its time is up. */
 export function stopRequested(dir: string, deadline: number, token?: string): boolean {
   return stopAsked(dir, token) || !existsSync(dir) || Date.now() > deadline
@@ -148,7 +163,7 @@ export async function stopHelper<S extends HelperStatus>(
   for (
     const until = Date.now() + STOP_WAIT_MS;
     Date.now() < until;
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 10))
   ) {
     status = readStatus<S>(path.join(dir, statusFile)) ?? status
     if (status?.state === 'stopped') break

@@ -23,7 +23,7 @@ import { replaceFile } from '../../job/files.js'
 import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
-import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested } from '../detach.js'
+import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
 import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
@@ -277,24 +277,30 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   process.stdout.on('error', () => undefined)
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
 
+  let stopping = false
+  const stopIfAsked = () => {
+    if (stopping || !stopRequested(config.dir, config.deadline, config.stopToken)) return false
+    stopping = true
+    // Only the post step's stop (it alone has the token) is orderly: the guard goes too. Any
+    // other end (its directory removed, the deadline) leaves the guard to explain it to Codex.
+    if (stopAsked(config.dir, config.stopToken)) guard?.stdin?.write('stop\n')
+    clearInterval(timer)
+    server.close()
+    server.closeAllConnections()
+    status.state = 'stopped'
+    // The usage first: once the status says stopped, the post step reads both.
+    void (existsSync(config.dir) ? writeUsage().then(writeStatus) : Promise.resolve()).then(() => process.exit(0))
+    return true
+  }
+  // The post step waits for this: the stop file is seen when it is written, the poll is the fallback.
+  watchStopFile(config.dir, stopIfAsked)
   const timer = setInterval(() => {
-    if (stopRequested(config.dir, config.deadline, config.stopToken)) {
-      // Only the post step's stop (it alone has the token) is orderly: the guard goes too. Any
-      // other end (its directory removed, the deadline) leaves the guard to explain it to Codex.
-      if (stopAsked(config.dir, config.stopToken)) guard?.stdin?.write('stop\n')
-      clearInterval(timer)
-      server.close()
-      server.closeAllConnections()
-      status.state = 'stopped'
-      // The usage first: once the status says stopped, the post step reads both.
-      void (existsSync(config.dir) ? writeUsage().then(writeStatus) : Promise.resolve()).then(() => process.exit(0))
-    } else {
-      if (dirty) {
-        dirty = false
-        void writeStatus()
-      }
-      if (meter.dirty) void writeUsage()
+    if (stopIfAsked()) return
+    if (dirty) {
+      dirty = false
+      void writeStatus()
     }
+    if (meter.dirty) void writeUsage()
   }, 100)
 }
 
