@@ -582,25 +582,35 @@ test('key proxy whose directory is removed during the job: the post step leaves 
   expect(ours.filter(alive)).toEqual([])
 }, 60_000)
 
-test('key proxy + a malformed HTTPS_PROXY: one clear ::error::, not "Unexpected failure … bug"', async () => {
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const main = await runner.main(
-    {
-      install: 'false',
-      'api-key': TEST_API_KEY,
-      'key-isolation': 'proxy',
-      'api-base-url': 'https://api.example.test/v1'
-    },
-    { ...codex.env, HTTPS_PROXY: 'http://[bad' }
-  )
-  expect(main.errors).toHaveLength(1)
-  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
-  expect(main.errors[0]).toMatch(
-    /^::error::The key proxy could not start: Invalid URL \(ERR_INVALID_URL\)\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or set key-isolation: none\.$/
-  )
-  expect(await runner.tempFiles()).toEqual([])
-}, 60_000)
+/** A proxy variable the key proxy cannot use: one error naming the variables, nothing left in RUNNER_TEMP. */
+test.each([
+  ['a malformed HTTPS_PROXY', 'HTTPS_PROXY', 'http://[bad', String.raw`Invalid URL \(ERR_INVALID_URL\)`],
+  ['ALL_PROXY=socks5://… (a common runner setting)', 'ALL_PROXY', 'socks5://127.0.0.1:1080', '.+']
+])(
+  'key proxy + %s: one clear ::error::, not "Unexpected failure … bug"',
+  async (_case, variable, value, cause) => {
+    const runner = await newRunner()
+    const codex = await standInCodex(runner.root)
+    const main = await runner.main(
+      {
+        install: 'false',
+        'api-key': TEST_API_KEY,
+        'key-isolation': 'proxy',
+        'api-base-url': 'https://api.example.test/v1'
+      },
+      { ...codex.env, [variable]: value }
+    )
+    expect(main.errors).toHaveLength(1)
+    expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
+    expect(main.errors[0]).toMatch(
+      new RegExp(
+        String.raw`^::error::The key proxy could not start: ${cause}\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https://api\.example\.test/v1, or set key-isolation: none\.$`
+      )
+    )
+    expect(await runner.tempFiles()).toEqual([])
+  },
+  60_000
+)
 
 test('key proxy + a codex-home that is a regular file: the error says what is wrong (not "has its own config.toml")', async () => {
   const runner = await newRunner()
@@ -618,23 +628,3 @@ test('key proxy + a codex-home that is a regular file: the error says what is wr
   )
   expect(main.state['key-proxy-dir']).toBe('')
 })
-
-test('key proxy + ALL_PROXY=socks5://… (a common runner setting): one clear ::error::, not "Unexpected failure … bug"', async () => {
-  const runner = await newRunner()
-  const codex = await standInCodex(runner.root)
-  const main = await runner.main(
-    {
-      install: 'false',
-      'api-key': TEST_API_KEY,
-      'key-isolation': 'proxy',
-      'api-base-url': 'https://api.example.test/v1'
-    },
-    { ...codex.env, ALL_PROXY: 'socks5://127.0.0.1:1080' }
-  )
-  expect(main.errors).toHaveLength(1)
-  expect(main.errors[0]).not.toMatch(/Unexpected failure|bug in codex-auth-action/)
-  expect(main.errors[0]).toMatch(
-    /^::error::The key proxy could not start: .+\. Check HTTPS_PROXY, ALL_PROXY and NO_PROXY, through which it reaches https:\/\/api\.example\.test\/v1, or set key-isolation: none\.$/
-  )
-  expect(await runner.tempFiles()).toEqual([])
-}, 60_000)
