@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { auditCliRecords } from '../harness/audit.js'
+import { standInCodex } from '../harness/fake-package.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 
@@ -16,10 +18,11 @@ const able =
   process.getuid?.() === 0 &&
   tools.every((tool) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((dir) => existsSync(path.join(dir, tool))))
 
-const usersNamedCodex = () =>
+/** Whether the system knows `name` (other tests make and remove codex-* users meanwhile). */
+const userExists = (name: string) =>
   execFileSync('getent', ['passwd'], { encoding: 'utf8' })
     .split('\n')
-    .filter((line) => /^codex-[0-9a-f]{8}:/.test(line))
+    .some((line) => line.startsWith(`${name}:`))
 
 /** A runner whose tool cache holds a copy of the real CLI. */
 async function runnerWithCli() {
@@ -36,7 +39,6 @@ async function runnerWithCli() {
   const { runner, binary } = await runnerWithCli()
   // The job (root) runs it; a user of its own cannot read it.
   await fs.chmod(binary, 0o700)
-  const before = usersNamedCodex()
   const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION })
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
@@ -45,7 +47,8 @@ async function runnerWithCli() {
   )
   expect(main.errors[0]).toContain('set codex-user: none')
   expect(main.exported).toEqual({})
-  expect(usersNamedCodex()).toEqual(before)
+  const user = /own user (codex-[0-9a-f]{8})/.exec(main.errors[0])![1]
+  expect(userExists(user)).toBe(false)
 })
 
 ;(able ? test : test.skip)('the same CLI, readable: Codex runs as its own user, proven by its --version', async () => {
@@ -54,3 +57,22 @@ async function runnerWithCli() {
   expect(main.errors).toEqual([])
   expect(main.stdout).toMatch(/Codex runs as codex-[0-9a-f]{8} \(uid \d+\), without sudo and groups/)
 })
+
+;(able ? test : test.skip)(
+  'the proof runs in the environment of every CLI run of the action: no input, runner token or competing credential',
+  async () => {
+    const runner = await runners.create()
+    const codex = await standInCodex(runner.root)
+    const planted = {
+      OPENAI_API_KEY: 'sk-planted-in-the-job-env-0123456789',
+      CODEX_API_KEY: 'sk-planted-codex-key-0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'planted-oidc-request-token-0123456789'
+    }
+    const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false' }, { ...codex.env, ...planted })
+    expect(main.errors).toEqual([])
+    expect(main.stdout).toMatch(/Codex runs as codex-[0-9a-f]{8}/)
+    // The plain --version and the one as Codex's user.
+    expect(main.cliRecords).toHaveLength(2)
+    expect(await auditCliRecords(main.cliRecords, [TEST_API_KEY, ...Object.values(planted)])).toEqual([])
+  }
+)

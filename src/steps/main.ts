@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
-import { cliVersion } from '../codex/cli.js'
+import { cliEnv, cliVersion } from '../codex/cli.js'
 import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
@@ -73,7 +73,7 @@ export async function run(): Promise<void> {
     const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     versionCheck.catch(() => undefined)
     const isolated = await phase('Codex user', async () =>
-      isolateCodex(inputs.codexUser, { binary: cli.binary, codexHome: home.dir }, created)
+      isolateCodex(inputs.codexUser, { binary: cli.binary, codexHome: home.dir, env: cliEnv(home.dir) }, created)
     ).catch(async (error: unknown) => {
       await versionCheck
       throw error

@@ -50,7 +50,7 @@ export interface Isolated {
  */
 export async function isolateCodex(
   choice: CodexUserChoice,
-  cli: { binary: string; codexHome: string },
+  cli: { binary: string; codexHome: string; env: Record<string, string> },
   created: CreatedPaths
 ): Promise<Isolated | undefined> {
   if (choice.kind === 'none') return undefined
@@ -142,8 +142,9 @@ export async function isolateCodex(
   await fs.chmod(wrapper, 0o700)
   // Proof that the way works (sudo, setpriv, the CLI readable by Codex's user) before any step
   // relies on it: the wrapper's own launch, without the hand-over and a node start that
-  // `--version` does not need (it writes nothing where it may not).
-  const [file, args, env] = launchCodex(config, { ...process.env, CODEX_HOME: cli.codexHome }, ['--version'])
+  // `--version` does not need (it writes nothing where it may not), in the environment of
+  // the action's every CLI run (`cli.env`: no input, runner token or competing credential).
+  const [file, args, env] = launchCodex(config, cli.env, ['--version'])
   const check = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   if (check.status !== 0)
     throw new UserError(
