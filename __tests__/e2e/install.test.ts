@@ -338,6 +338,17 @@ describe('network faults', () => {
     expect(registry.requestsTo('/tarballs/')).toBe(4)
   }, 60_000)
 
+  test('a connection closed right after the headers, every time: four attempts, then one error and nothing cached', async () => {
+    registry.faults.set('/tarballs/', (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000000' })
+      res.flushHeaders()
+      res.socket?.destroy()
+      return true
+    })
+    await expectFailure({}, /Downloading the Codex CLI from .+ failed: .+; nothing was installed/)
+    expect(registry.requestsTo('/tarballs/')).toBe(4)
+  }, 60_000)
+
   test('network-idle-timeout must be a number of seconds', async () => {
     await expectFailure(
       { 'network-idle-timeout': 'soon' },

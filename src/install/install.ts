@@ -84,8 +84,8 @@ async function downloadToCache(
     const actual = await http.withRetries(`Download of ${release.tarball}`, async () => {
       await removePath(staging)
       await fs.mkdir(staging, { recursive: true })
-      const response = await http.open(release.tarball)
-      return hashAndExtract(response.body, platform.triple, staging, unpackLimit(release.unpackedSize))
+      const body = async () => (await http.open(release.tarball)).body
+      return hashAndExtract(body, platform.triple, staging, unpackLimit(release.unpackedSize))
     })
     if (actual !== expected) {
       throw new UserError(

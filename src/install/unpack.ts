@@ -74,7 +74,7 @@ export function gzipHeaderLength(data: Buffer): number {
 }
 
 /**
- * One pass over the tarball as it arrives: every byte goes through sha512 and, inflated
+ * One pass over the tarball as it arrives (from `open`): every byte goes through sha512 and, inflated
  * on the thread pool, into the extraction of `package/vendor/<triple>/` into `dir`. Nothing
  * is held in memory beyond stream buffers, and no more than `limit` bytes of tar stream
  * reach the disk (UnpackLimitError past it). Returns the base64 sha512 of what was read;
@@ -84,7 +84,17 @@ export function gzipHeaderLength(data: Buffer): number {
  * compute the CRC-32 of the whole tree, a tenth of the time of inflate, the stage that sets
  * the pace, where the sha512 of every byte read already proves more than a CRC can.
  */
-export async function hashAndExtract(body: Readable, triple: string, dir: string, limit: number): Promise<string> {
+export async function hashAndExtract(
+  open: () => Promise<Readable>,
+  triple: string,
+  dir: string,
+  limit: number
+): Promise<string> {
+  // Loaded here, not with the step: a job that finds the CLI in the tool cache never extracts.
+  // Before the body is opened: an error it emitted while nothing listened would be thrown.
+  const { Unpack } = await import('tar')
+  // From here to the pipeline nothing waits, so no event of the body's can come first.
+  const body = await open()
   const hash = createHash('sha512')
   let pending: Buffer[] = []
   let pendingBytes = 0
@@ -135,8 +145,6 @@ export async function hashAndExtract(body: Readable, triple: string, dir: string
     }
   })
   const prefix = `package/vendor/${triple}/`
-  // Loaded here, not with the step: a job that finds the CLI in the tool cache never extracts.
-  const { Unpack } = await import('tar')
   const unpack = new Unpack({
     cwd: dir,
     strict: true,
