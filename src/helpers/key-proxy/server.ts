@@ -261,9 +261,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     pid: process.pid,
     upstream: upstream.origin
   })
+  // One write at a time, each of the figures as they are when it starts: neither file goes
+  // back in time (a stop the watch sees just after a tick writes "stopped" last).
+  let statusWritten = Promise.resolve()
   const writeStatus = () =>
-    replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
-  // One write at a time, each of the figures as they are when it starts: the file never goes back in time.
+    (statusWritten = statusWritten.then(() =>
+      replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+    ))
   let usageWritten = Promise.resolve()
   const writeUsage = () => {
     meter.dirty = false
