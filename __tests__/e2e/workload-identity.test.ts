@@ -94,11 +94,14 @@ test('the token file is replaced before each expiry, never empty or half-written
 }, 30_000)
 
 test('a failed refresh is retried before the token expires', async () => {
+  // Long enough that the half-life left after a refresh (iat and exp are whole seconds)
+  // outlasts the HTTP client's first retry delay (up to 1 s) on a loaded machine.
+  oidc.lifetimeSeconds = 6
   const result = await main({})
   expect(result.errors).toEqual([])
   const file = result.exported.OPENAI_IDENTITY_TOKEN_FILE
   oidc.failNext = 1
-  const until = Date.now() + 5000
+  const until = Date.now() + 6000
   while (Date.now() < until) {
     const claims = JSON.parse(Buffer.from(readFileSync(file, 'utf8').split('.')[1], 'base64url').toString('utf8'))
     expect(claims.exp * 1000).toBeGreaterThan(Date.now())
@@ -106,7 +109,7 @@ test('a failed refresh is retried before the token expires', async () => {
   }
   // The HTTP client retried the 503 inside one refresh: the token never lapsed.
   expect(oidc.failNext).toBe(0)
-  expect(oidc.issued.length).toBeGreaterThanOrEqual(3)
+  expect(oidc.issued.length).toBeGreaterThanOrEqual(2)
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
 }, 30_000)

@@ -11,7 +11,8 @@ export class FakeOidc {
   failNext = 0
   private readonly key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
 
-  constructor(private readonly lifetimeSeconds: number) {
+  /** @param lifetimeSeconds of each token issued from now on (a test may change it). */
+  constructor(public lifetimeSeconds: number) {
     this.server = new LoopbackServer((req, res) => {
       const url = new URL(req.url ?? '', 'http://localhost')
       if (url.pathname !== '/oidc/token' || req.headers.authorization !== `Bearer ${this.requestToken}`)
