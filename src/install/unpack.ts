@@ -74,8 +74,8 @@ export function gzipHeaderLength(data: Buffer): number {
 }
 
 /**
- * One pass over the tarball as it arrives (from `open`): every byte goes through sha512 and, inflated
- * on the thread pool, into the extraction of `package/vendor/<triple>/` into `dir`. Nothing
+ * One pass over the tarball as it arrives from `open`: every byte goes through sha512 and,
+ * inflated on the thread pool, into the extraction of `package/vendor/<triple>/` into `dir`. Nothing
  * is held in memory beyond stream buffers, and no more than `limit` bytes of tar stream
  * reach the disk (UnpackLimitError past it). Returns the base64 sha512 of what was read;
  * the caller decides, before anything leaves `dir`, whether it matches.
