@@ -5,26 +5,16 @@
  * and `key-isolation: none` with Azure is refused. The real CLI against an Azure endpoint that
  * redirects every request, upgrade included, to another origin.
  */
+import { useRunners } from '../harness/lifecycle.js'
 import { FakeOpenAI } from '../harness/fake-openai.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
-import { Runner } from '../harness/runner.js'
 import { LoopbackServer, sendJson } from '../harness/servers.js'
 
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
-const runners: Runner[] = []
-const closers: (() => Promise<void>)[] = []
+const runners = useRunners()
 
-afterEach(async () => {
-  await Promise.all(runners.splice(0).map((r) => r.dispose()))
-  await Promise.all(closers.splice(0).map((c) => c()))
-})
-
-async function newRunner(): Promise<Runner> {
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
-  return runner
-}
+const newRunner = () => runners.create({ toolCache: sharedToolCache() })
 
 test('an Azure endpoint that redirects to another origin: codex exec never sends the key there', async () => {
   // The other origin would serve a turn, so that a client that follows the redirect gets somewhere.
@@ -37,10 +27,8 @@ test('an Azure endpoint that redirects to another origin: codex exec never sends
     socket.end(
       `HTTP/1.1 307 Temporary Redirect\r\nlocation: ${elsewhere.server.origin}${req.url}\r\ncontent-length: 0\r\n\r\n`
     )
-  closers.push(
-    () => elsewhere.stop(),
-    () => azure.stop()
-  )
+  runners.stopAfter(elsewhere)
+  runners.stopAfter(azure)
   const runner = await newRunner()
   const main = await runner.main({
     'api-key': AZURE_KEY,
@@ -59,7 +47,7 @@ test('an Azure endpoint that redirects to another origin: codex exec never sends
 
 test('Azure with key-isolation: none is refused: one clear error, nothing written', async () => {
   const azure = await new LoopbackServer((_req, res) => sendJson(res, 200, {})).start()
-  closers.push(() => azure.stop())
+  runners.stopAfter(azure)
   const runner = await newRunner()
   const main = await runner.main({
     'api-key': AZURE_KEY,

@@ -4,6 +4,7 @@
  * the proxy that is not the post step's (its deadline included) the guard keeps answering
  * with its clear error: a later `codex` call never meets silence and "Reconnecting…".
  */
+import { useRunners } from '../harness/lifecycle.js'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
@@ -13,24 +14,17 @@ import { parse } from 'smol-toml'
 import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { alive, keyProxyProcesses, startedKeyProxy } from '../harness/processes.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { ROOT, Runner } from '../harness/runner.js'
+import { ROOT } from '../harness/runner.js'
 import { HELPER_NODE_FLAGS } from '../../src/helpers/node-flags.js'
 
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const runners: Runner[] = []
-const closers: (() => Promise<void>)[] = []
-
-afterEach(async () => {
-  await Promise.all(runners.splice(0).map((r) => r.dispose()))
-  await Promise.all(closers.splice(0).map((c) => c()))
-})
+const runners = useRunners()
 
 test('a stop file another process of the job writes does not stop the proxy; the post step still does', async () => {
   const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 } }).start()
-  closers.push(() => api.stop())
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
+  runners.stopAfter(api)
+  const runner = await runners.create({ toolCache: sharedToolCache() })
   const main = await runner.main({
     'api-key': TEST_API_KEY,
     'api-base-url': api.apiBaseUrl,
@@ -64,9 +58,9 @@ test('a stop file another process of the job writes does not stop the proxy; the
 
 test("at its deadline the proxy ends, and its guard answers with the reason until the post step's stop", async () => {
   const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 } }).start()
-  closers.push(() => api.stop())
+  runners.stopAfter(api)
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'key-proxy-deadline-'))
-  closers.push(() => fs.rm(root, { recursive: true, force: true }))
+  runners.stopAfter({ stop: () => fs.rm(root, { recursive: true, force: true }) })
   const dir = path.join(root, 'proxy')
   await fs.mkdir(dir, { mode: 0o700 })
   const capability = randomBytes(32).toString('base64url')

@@ -5,6 +5,7 @@
  * (capability, routes, no caller credential, no redirect followed, HTTPS_PROXY with the CA,
  * a dead proxy failing fast, the post step's counts).
  */
+import { useRunners } from '../harness/lifecycle.js'
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { parse } from 'smol-toml'
@@ -13,29 +14,19 @@ import { FakeOpenAI, REPLY } from '../harness/fake-openai.js'
 import { alive, startedKeyProxy } from '../harness/processes.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
-import { listFiles, Runner } from '../harness/runner.js'
+import { listFiles, type Runner } from '../harness/runner.js'
 import { LoopbackServer } from '../harness/servers.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const runners: Runner[] = []
-const closers: (() => Promise<void>)[] = []
+const runners = useRunners()
 
-afterEach(async () => {
-  await Promise.all(runners.splice(0).map((r) => r.dispose()))
-  await Promise.all(closers.splice(0).map((c) => c()))
-})
-
-async function newRunner(): Promise<Runner> {
-  const runner = await Runner.create({ toolCache: sharedToolCache() })
-  runners.push(runner)
-  return runner
-}
+const newRunner = () => runners.create({ toolCache: sharedToolCache() })
 
 async function upstream(options: ConstructorParameters<typeof FakeOpenAI>[0] = {}): Promise<FakeOpenAI> {
   const api = await new FakeOpenAI({ apiKeys: { [TEST_API_KEY]: 200 }, ...options }).start()
-  closers.push(() => api.stop())
+  runners.stopAfter(api)
   return api
 }
 
@@ -188,7 +179,7 @@ test('an upstream that redirects the upgrade: the redirect goes back unfollowed,
     socket.end(
       `HTTP/1.1 307 Temporary Redirect\r\nlocation: ${elsewhere.origin}/v1/responses\r\ncontent-length: 0\r\n\r\n`
     )
-  closers.push(() => elsewhere.stop())
+  runners.stopAfter(elsewhere)
   const runner = await newRunner()
   const { base } = await mainWithProxy(runner, api)
   const answer = await upgrade(`${base}/responses`)
@@ -206,7 +197,7 @@ test('a websocket through HTTPS_PROXY tunnels with CONNECT, trusting the CA; NO_
   const ca = makeTestCa('Key Proxy WebSocket Test Root CA')
   const api = await upstream({ tls: ca.server })
   const forward = await new ForwardProxy().start()
-  closers.push(() => forward.stop())
+  runners.stopAfter(forward)
   for (const [env, tunnels] of [
     [{ HTTPS_PROXY: forward.url }, 1],
     [{ HTTPS_PROXY: forward.url, NO_PROXY: '127.0.0.1' }, 0]
