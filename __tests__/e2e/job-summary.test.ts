@@ -5,40 +5,26 @@
  */
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI } from '../harness/fake-openai.js'
-import { registryWithRelease, standInCodex } from '../harness/fake-package.js'
-import { useRunners } from '../harness/lifecycle.js'
+import { registryWithRelease, standInJobs } from '../harness/fake-package.js'
+import { printed } from '../harness/audit.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
-import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 
-const runners = useRunners()
+const job = standInJobs()
+const { runners } = job
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
-let runner: Runner
-let codexEnv: Record<string, string>
-
-beforeEach(async () => {
+beforeEach(() => {
   openai = undefined
-  runner = await runners.create()
-  codexEnv = (await standInCodex(runner.root)).env
 })
 
 /** The main step with the stand-in codex, against the fake API when the test started one. */
 function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  return runner.main(
+  return job.runner.main(
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
-    { ...codexEnv, ...env }
-  )
-}
-
-function printed(result: { stdout: string; stderr: string }): string {
-  return (
-    result.stdout
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n') + result.stderr
+    { ...job.codexEnv, ...env }
   )
 }
 
@@ -72,7 +58,7 @@ describe('the job summary', () => {
   test('registry text in an error cannot break out of the summary table into markdown', async () => {
     const registry = runners.stopAfter(await registryWithRelease('9.8.7'))
     registry.tarballBase = `${registry.url}/x\n\n## Your key was revoked\n[Sign in again](https://evil.example/login)\n\n`
-    const main = await runner.main({
+    const main = await job.runner.main({
       'api-key': TEST_API_KEY,
       'registry-url': registry.url,
       'codex-version': '9.8.7'

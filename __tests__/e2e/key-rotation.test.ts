@@ -8,25 +8,20 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { fingerprint } from '../../src/secrets/mask.js'
 import { FakeOpenAI, type KeyAnswer } from '../harness/fake-openai.js'
-import { standInCodex } from '../harness/fake-package.js'
-import { useRunners } from '../harness/lifecycle.js'
+import { standInJobs } from '../harness/fake-package.js'
+import { printed } from '../harness/audit.js'
 import { CODEX_VERSION, sharedToolCache, TEST_PAT } from '../harness/real-cli.js'
-import type { Runner } from '../harness/runner.js'
 
 const NEW = 'sk-proj-newKeyForTheRotation0123456789abc'
 const OLD = 'sk-proj-oldKeyForTheRotation0123456789abc'
 const OTHER = 'sk-proj-otherKeyForTheRotation012345678'
 
-const runners = useRunners()
+const job = standInJobs()
+const { runners } = job
 /** The fake API of the test that started one; none for the others. */
 let openai: FakeOpenAI | undefined
-let runner: Runner
-let codexEnv: Record<string, string>
-
-beforeEach(async () => {
+beforeEach(() => {
   openai = undefined
-  runner = await runners.create()
-  codexEnv = (await standInCodex(runner.root)).env
 })
 
 async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
@@ -36,22 +31,13 @@ async function api(keys: Record<string, KeyAnswer>): Promise<FakeOpenAI> {
 
 /** The main step with the stand-in codex (`verify` against the fake API), then after a success its post step. */
 async function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  const result = await runner.main(
+  const result = await job.runner.main(
     { install: 'false', ...(openai ? { 'api-base-url': `${openai.server.origin}/v1` } : {}), ...inputs },
-    { ...codexEnv, ...env }
+    { ...job.codexEnv, ...env }
   )
   // A failed main step leaves nothing (asserted before any post step); a key proxy it started is the post step's to stop.
-  if (result.state['key-proxy-dir']) await runner.post()
+  if (result.state['key-proxy-dir']) await job.runner.post()
   return result
-}
-
-function printed(result: { stdout: string; stderr: string }): string {
-  return (
-    result.stdout
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n') + result.stderr
-  )
 }
 
 const modelChecks = () =>
@@ -95,7 +81,7 @@ describe('verify: true with a rotation list', () => {
     expect(result.errors).toEqual([
       `::error::No api-key was accepted: ${fingerprint(NEW)} (HTTP 401: the key is revoked, mistyped or was never valid); ${fingerprint(OLD)} (HTTP 403: the key may not be used here (wrong organisation or project, or a restricted key)); ${fingerprint(OTHER)} (HTTP 429 insufficient_quota: the account or project is out of quota; add credit or raise its limit). Put a current credential first in the api-key secret.`
     ])
-    expect(await runner.tempFiles()).toEqual([])
+    expect(await job.runner.tempFiles()).toEqual([])
     expect(result.stdout).toMatch(
       /::group::Codex login diagnostics\n(.*\n)*verify: GET http:\/\/127\.0\.0\.1:\d+\/v1\/models with api-key sha256:[0-9a-f]{16}:\n(.*\n)*Proxy variables set: /
     )
@@ -110,7 +96,7 @@ describe('verify: true with a rotation list', () => {
         /^::error::Could not reach http:\/\/127\.0\.0\.1:9\/v1 to verify api-key: .*ECONNREFUSED.*HTTPS_PROXY/
       )
     ])
-    expect(await runner.tempFiles()).toEqual([])
+    expect(await job.runner.tempFiles()).toEqual([])
   }, 60_000)
 
   test('without verify the first key is used and nothing is checked online', async () => {
@@ -138,7 +124,7 @@ describe('access token expiry (JWTs made by the test)', () => {
       )
     ])
     expect(result.stdout).not.toContain('Logging in')
-    expect(await runner.tempFiles()).toEqual([])
+    expect(await job.runner.tempFiles()).toEqual([])
   })
 
   test('expiring in two days: a warning, and credential-expires-at', async () => {

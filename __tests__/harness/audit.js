@@ -87,6 +87,14 @@ export function withoutMaskLines(stdout, given = []) {
 }
 
 /**
+ * What a step printed for its reader: stdout without the ::add-mask:: lines, then stderr.
+ * @param {{ stdout: string, stderr: string }} result
+ */
+export function printed(result) {
+  return withoutMaskLines(result.stdout).text + result.stderr
+}
+
+/**
  * Every regular file below `dir` as a place, except under `skip` and files too large to read.
  * @param {string} dir
  * @param {string} label

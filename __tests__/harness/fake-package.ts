@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import { create } from 'tar'
 import { CLI_RECORDS, SPOOF_LINES } from './audit.js'
 import { FakeRegistry } from './fake-registry.js'
-import { useRunners } from './lifecycle.js'
+import { type TestRunners, useRunners } from './lifecycle.js'
 import type { Runner } from './runner.js'
 import type { TlsIdentity } from './servers.js'
 
@@ -160,6 +160,8 @@ export async function registryWithRelease(version: string, tls?: TlsIdentity): P
 export interface StandInJob {
   runner: Runner
   codexEnv: Record<string, string>
+  /** The file's lifecycle: more runners, and servers stopped after the test. */
+  runners: TestRunners
 }
 
 /**
@@ -169,7 +171,7 @@ export interface StandInJob {
  */
 export function standInJobs(): StandInJob {
   const runners = useRunners()
-  const job = {} as StandInJob
+  const job = { runners } as StandInJob
   beforeEach(async () => {
     job.runner = await runners.create()
     job.codexEnv = (await standInCodex(job.runner.root)).env
