@@ -75,11 +75,14 @@ function accessOnly(file: ChatgptFile): string {
 const exec = (runner: Runner) =>
   runner.run('codex', ['exec', '--skip-git-repo-check', 'say hi'], { env: backend.env(), timeoutMs: 90_000 })
 
-/** The refresher job: refresh: true in main, a turn on the full file, both secrets written in post. */
-async function refresher() {
+/**
+ * The refresher job's main step: refresh: true on a seeded full file, writing both secrets in
+ * post. Its refresh token is one the backend accepts, unless `spent` (another job used it first).
+ */
+async function refresher({ spent = false } = {}) {
   const runner = await newRunner()
   const full = seed(runner)
-  backend.valid.add(full.tokens.refresh_token)
+  if (!spent) backend.valid.add(full.tokens.refresh_token)
   const main = await runner.main(
     {
       'auth-json': full.text,
@@ -135,20 +138,7 @@ test('the refresher refreshes once in main (through the CLI, its override reachi
 }, 180_000)
 
 test('a refresher whose refresh token was already used fails in main, says what to do, and writes nothing', async () => {
-  const runner = await newRunner()
-  const full = seed(runner)
-  const main = await runner.main(
-    {
-      'auth-json': full.text,
-      'codex-version': CODEX_VERSION,
-      refresh: 'true',
-      'persist-secret': FULL,
-      'persist-token': TOKEN,
-      'shared-secret': SHARED,
-      ...backend.inputs()
-    },
-    jobEnv
-  )
+  const { runner, full, main } = await refresher({ spent: true })
   expect(main.exitCode).toBe(1)
   expect(main.errors).toEqual([
     expect.stringMatching(

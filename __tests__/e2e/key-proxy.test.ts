@@ -180,7 +180,8 @@ test('through HTTPS_PROXY the proxy tunnels to the upstream, trusting the CA; NO
   }
 }, 180_000)
 
-test('a proxy killed during the job: codex exec fails at once with a message that names it', async () => {
+/** A main step with the real CLI that started the key proxy in front of a fresh upstream; the proxy's directory and pid. */
+async function proxiedJob() {
   const api = await upstream()
   const runner = await newRunner()
   const main = await runner.main({
@@ -191,7 +192,11 @@ test('a proxy killed during the job: codex exec fails at once with a message tha
   })
   expect(main.errors).toEqual([])
   const dir = main.state['key-proxy-dir']
-  const { pid } = await statusOf(dir)
+  return { runner, dir, pid: (await statusOf(dir)).pid }
+}
+
+test('a proxy killed during the job: codex exec fails at once with a message that names it', async () => {
+  const { runner, pid } = await proxiedJob()
   const processes = await startedKeyProxy(runner.root)
   expect(processes).toHaveLength(2)
   process.kill(pid, 'SIGKILL')
@@ -463,17 +468,7 @@ test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
  * port refuses connections, and Codex retries.
  */
 test('the proxy stopped by removal of its directory mid-job: codex exec fails at once naming the proxy', async () => {
-  const api = await upstream()
-  const runner = await newRunner()
-  const main = await runner.main({
-    'api-key': TEST_API_KEY,
-    'key-isolation': 'proxy',
-    'api-base-url': api.apiBaseUrl,
-    'codex-version': CODEX_VERSION
-  })
-  expect(main.errors).toEqual([])
-  const dir = main.state['key-proxy-dir']
-  const { pid } = await statusOf(dir)
+  const { runner, dir, pid } = await proxiedJob()
   await fs.rm(dir, { recursive: true, force: true })
   // The proxy looks for its directory every 100 ms.
   await waitFor(() => !alive(pid), 2000)

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals'
 import { X509Certificate } from 'node:crypto'
-import { UserError } from '../../src/job/errors.js'
+import { userErrorMessage } from '../harness/user-error.js'
 import { bundlePem, parseCaBundle } from '../../src/net/ca-bundle.js'
 import { makeTestCa } from '../harness/test-ca.js'
 
@@ -8,15 +8,7 @@ const test1 = makeTestCa('Corp Root CA 1')
 const test2 = makeTestCa('Corp Root CA 2')
 const KEY_BLOCK = test1.caKey
 
-function failure(text: string): string {
-  try {
-    parseCaBundle(text, 'ca-certificate')
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return (error as Error).message
-  }
-  throw new Error('expected a UserError')
-}
+const failure = (text: string): string => userErrorMessage(() => parseCaBundle(text, 'ca-certificate'))
 
 /** An OpenSSL TRUSTED CERTIFICATE: the certificate's DER followed by trust settings. */
 function trusted(pem: string): string {

@@ -9,21 +9,11 @@ import {
   parseVersionSpec,
   resolveKeyIsolation
 } from '../../src/inputs/inputs.js'
-import { UserError } from '../../src/job/errors.js'
+import { userErrorMessage as message } from '../harness/user-error.js'
 
 const KEY = 'sk-proj-abcdefghijklmnopqrstuvwxyz012345'
 const PAT = 'at-abcdefghijklmnopqrstuvwxyz012345'
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjQwMDAwMDAwMDB9.c2lnbmF0dXJlc2lnbmF0dXJl'
-
-function message(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return (error as Error).message
-  }
-  throw new Error('expected a UserError')
-}
 
 describe('credentials', () => {
   test('exactly one of api-key and access-token', () => {

@@ -1,20 +1,10 @@
 /** The access-only copy of a ChatGPT sign-in: its form, how it is recognised, and the roles around it. */
 import { accessOnlyCopy, ACCESS_ONLY_KEY, parseChatgptAuth } from '../../src/inputs/auth-json.js'
 import { parseChatgptRoles, type PersistInputs } from '../../src/inputs/persist.js'
-import { UserError } from '../../src/job/errors.js'
+import { userErrorMessage as message } from '../harness/user-error.js'
 import { chatgptAuth } from '../harness/chatgpt-auth.js'
 
 const persist: PersistInputs = { secret: 'CODEX_AUTH_JSON', token: 'github_pat_x' }
-
-function message(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError)
-    return (error as Error).message
-  }
-  throw new Error('expected a UserError')
-}
 
 test('the copy is the full file without its refresh token, marked, and parses as access-only', () => {
   const full = chatgptAuth({ pretty: true })
