@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { completedEvent, sse } from './fake-openai.js'
 import { LoopbackServer, sendJson } from './servers.js'
 
 /** What every tool shares: the action's helper processes, and anything shaped like an API key. */
@@ -202,23 +203,6 @@ export async function attackKit(dir, where) {
   ]
 }
 
-const SSE = (/** @type {object[]} */ events) =>
-  events.map((e) => `event: ${/** @type {{ type: string }} */ (e).type}\ndata: ${JSON.stringify(e)}\n\n`).join('')
-
-const completed = (/** @type {string} */ id) => ({
-  type: 'response.completed',
-  response: {
-    id,
-    usage: {
-      input_tokens: 1,
-      input_tokens_details: null,
-      output_tokens: 1,
-      output_tokens_details: null,
-      total_tokens: 2
-    }
-  }
-})
-
 /** The fake Responses API of a model that runs `commands` one by one, then says it is done. */
 export class AttackerModel {
   /** @type {{ door: string, output: string }[]} what each command printed, as Codex sent it back */
@@ -269,7 +253,11 @@ export class AttackerModel {
       : { type: 'message', role: 'assistant', id: 'msg_done', content: [{ type: 'output_text', text: 'all done' }] }
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.end(
-      SSE([{ type: 'response.created', response: { id } }, { type: 'response.output_item.done', item }, completed(id)])
+      sse([
+        { type: 'response.created', response: { id } },
+        { type: 'response.output_item.done', item },
+        completedEvent(id)
+      ])
     )
   }
 }

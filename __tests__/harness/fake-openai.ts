@@ -16,22 +16,19 @@ export const REPLY = 'hello from the fake Responses API'
 
 const websockets = new WebSocketServer({ noServer: true })
 
-function sse(events: object[]): string {
+/** Responses API events as a server-sent-event stream. */
+export function sse(events: object[]): string {
   return events
     .map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`)
     .join('')
 }
 
-const EVENTS = [
-  { type: 'response.created', response: { id: 'resp_1' } },
-  {
-    type: 'response.output_item.done',
-    item: { type: 'message', role: 'assistant', id: 'msg_1', content: [{ type: 'output_text', text: REPLY }] }
-  },
-  {
+/** The event that ends response `id`, with a usage of one token in and one out. */
+export function completedEvent(id: string): object {
+  return {
     type: 'response.completed',
     response: {
-      id: 'resp_1',
+      id,
       usage: {
         input_tokens: 1,
         input_tokens_details: null,
@@ -41,6 +38,15 @@ const EVENTS = [
       }
     }
   }
+}
+
+const EVENTS = [
+  { type: 'response.created', response: { id: 'resp_1' } },
+  {
+    type: 'response.output_item.done',
+    item: { type: 'message', role: 'assistant', id: 'msg_1', content: [{ type: 'output_text', text: REPLY }] }
+  },
+  completedEvent('resp_1')
 ]
 const RESPONSE_EVENTS = sse(EVENTS)
 
