@@ -5,13 +5,14 @@
  * transports through the proxy against a direct connection to the same loopback upstream:
  * time to first event, a 20-turn tool-call conversation, bytes sent upstream per turn.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { WebSocket } from 'ws'
 import { ROOT, Runner, runProcess } from '../__tests__/harness/runner.js'
+import { HELPER_NODE_FLAGS } from '../src/helpers/node-flags.js'
 import { startProxy } from './bench-proxy.mjs'
 import { ResponsesUpstream } from './loopback-responses.mjs'
 
@@ -27,6 +28,8 @@ const THINK_MS = 10
 const p50 = (values) => [...values].sort((a, b) => a - b)[values.length >> 1]
 /** @param {number} ms */
 const ms = (ms) => `${ms.toFixed(1)} ms`
+/** A ratio as the percentage it is over 1. @param {number} ratio */
+const pct = (ratio) => `${((ratio - 1) * 100).toFixed(1)} %`
 
 /**
  * Warm main steps, alternating the default (the key proxy) and key-isolation: none (the
@@ -197,17 +200,34 @@ async function httpConversation(url, upstream) {
 export async function benchTransport(options = {}) {
   const upstream = await new ResponsesUpstream({ thinkMs: THINK_MS, tool: true }).start()
   const proxy = await startProxy(`${upstream.origin}/v1`)
+  const direct = `${upstream.origin.replace(/^http/, 'ws')}/v1/responses`
+  // The floor: a bare relay, with the flags the key proxy runs with.
+  const bare = spawn(
+    process.execPath,
+    [...HELPER_NODE_FLAGS, path.join(ROOT, 'scripts', 'bare-ws-relay.mjs'), direct],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '' }
+    }
+  )
   try {
-    const direct = `${upstream.origin.replace(/^http/, 'ws')}/v1/responses`
+    /** @type {number} */
+    const barePort = await new Promise((resolve, reject) => {
+      bare.once('exit', () => reject(new Error('scripts/bare-ws-relay.mjs exited before it was ready')))
+      bare.stdout.once('data', (/** @type {Buffer} */ chunk) => resolve(JSON.parse(chunk.toString()).port))
+    })
+    const relayed = `ws://127.0.0.1:${barePort}/v1/responses`
     const proxied = `${proxy.base.replace(/^http/, 'ws')}/responses`
     // The first upgrade loads the ws library in the proxy: not part of a conversation's time.
     await websocketConversation(proxied, {}, upstream)
+    await websocketConversation(relayed, {}, upstream)
     const rounds = options.rounds ?? 15
-    /** @type {Record<'direct' | 'proxy' | 'http', Awaited<ReturnType<typeof websocketConversation>>[]>} */
-    const runs = { direct: [], proxy: [], http: [] }
+    /** @type {Record<'direct' | 'proxy' | 'bare' | 'http', Awaited<ReturnType<typeof websocketConversation>>[]>} */
+    const runs = { direct: [], proxy: [], bare: [], http: [] }
     for (let i = 0; i < rounds; i++) {
       runs.direct.push(await websocketConversation(direct, { authorization: `Bearer ${KEY}` }, upstream))
       runs.proxy.push(await websocketConversation(proxied, {}, upstream))
+      runs.bare.push(await websocketConversation(relayed, {}, upstream))
       runs.http.push(await httpConversation(`${proxy.base}/responses`, upstream))
     }
     /** @param {typeof runs.direct} list */
@@ -217,10 +237,17 @@ export async function benchTransport(options = {}) {
       bytesPerTurn: list.flatMap((r) => r.bytes).reduce((a, b) => a + b, 0) / (list.length * TURNS),
       lastTurnBytes: p50(list.map((r) => r.bytes.at(-1) ?? 0))
     })
-    const result = { direct: summary(runs.direct), proxy: summary(runs.proxy), http: summary(runs.http), rounds }
+    const result = {
+      direct: summary(runs.direct),
+      proxy: summary(runs.proxy),
+      bare: summary(runs.bare),
+      http: summary(runs.http),
+      rounds
+    }
     console.log(`transport: ${JSON.stringify(result)}`)
     return result
   } finally {
+    bare.kill()
     await proxy.stop()
     await upstream.stop()
   }
@@ -257,9 +284,11 @@ export function isolationSection(warm, bundle, t) {
     '| --- | --- | --- | --- | --- |',
     `| WebSocket direct | ${ms(t.direct.firstEvent)} | ${ms(t.direct.total)} | ${kb(t.direct.bytesPerTurn)} | ${kb(t.direct.lastTurnBytes)} |`,
     `| WebSocket through the proxy | ${ms(t.proxy.firstEvent)} | ${ms(t.proxy.total)} | ${kb(t.proxy.bytesPerTurn)} | ${kb(t.proxy.lastTurnBytes)} |`,
+    `| for scale: WebSocket through a bare relay (scripts/bare-ws-relay.mjs) | ${ms(t.bare.firstEvent)} | ${ms(t.bare.total)} | ${kb(t.bare.bytesPerTurn)} | ${kb(t.bare.lastTurnBytes)} |`,
     `| HTTP (SSE) through the proxy, for scale | ${ms(t.http.firstEvent)} | ${ms(t.http.total)} | ${kb(t.http.bytesPerTurn)} | ${kb(t.http.lastTurnBytes)} |`,
     '',
-    `Targets: the conversation through the proxy within 3 % of direct: ${((t.proxy.total / t.direct.total - 1) * 100).toFixed(1)} %, ${pass(totalOk)}; first event within +5 ms p50: ${(t.proxy.firstEvent - t.direct.firstEvent).toFixed(2)} ms, ${pass(firstOk)}.`,
+    `Targets: the conversation through the proxy within 3 % of direct: ${pct(t.proxy.total / t.direct.total)}, ${pass(totalOk)}; first event within +5 ms p50: ${(t.proxy.firstEvent - t.direct.firstEvent).toFixed(2)} ms, ${pass(firstOk)}.`,
+    `The bare relay passes messages on with the ws library and the proxy's Node flags, and does nothing else (no key, capability, routes, meter or status): it is ${pct(t.bare.total / t.direct.total)} over direct, so that much of the gap is the second hop itself, on this machine; the proxy's own work is the rest, ${pct(t.proxy.total / t.bare.total)} over the bare relay.`,
     'Bytes are what reached the upstream (frames, headers, bodies): over the websocket each turn carries only its new input; over HTTP each turn carries the whole conversation again.',
     ''
   ]
