@@ -1,7 +1,8 @@
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
-type Collect = (options: { type: 'minor'; execution: 'sync' }) => void
+/** V8's own `gc`, as --expose-gc lends it. */
+type Collect = (options: { type: 'minor' | 'major'; execution: 'sync' }) => void
 
 /**
  * A young-generation collection on demand. Inflate hands out a fresh 1 MiB buffer for every
@@ -15,7 +16,7 @@ type Collect = (options: { type: 'minor'; execution: 'sync' }) => void
  * the one context that fetches it and cleared again. Undefined if this V8 does not oblige;
  * then nothing changes but the memory.
  */
-function fetchCollector(): Collect | undefined {
+export function fetchCollector(): Collect | undefined {
   try {
     v8.setFlagsFromString('--expose-gc')
     const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined')
