@@ -8,12 +8,16 @@ import * as http from 'node:http'
 import { WebSocket, WebSocketServer } from 'ws'
 
 const upstreamUrl = process.argv[2]
+// The bench holds the other end of stdin: when it goes, so does the relay.
+process.stdin.on('close', () => process.exit(0)).resume()
 const codexSide = new WebSocketServer({ noServer: true })
 const server = http.createServer()
 server.on('upgrade', (req, socket, head) => {
   const upstream = new WebSocket(upstreamUrl, { perMessageDeflate: false })
+  upstream.on('error', () => socket.destroy())
   upstream.once('open', () =>
     codexSide.handleUpgrade(req, socket, head, (codex) => {
+      codex.on('error', () => upstream.terminate())
       upstream.on('message', (data, isBinary) => codex.send(data, { binary: isBinary }))
       codex.on('message', (data, isBinary) => upstream.send(data, { binary: isBinary }))
       codex.on('close', () => upstream.close())

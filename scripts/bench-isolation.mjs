@@ -1,9 +1,10 @@
 /**
  * Part of `npm run bench`: what key isolation (the default, key-isolation: auto) costs.
- * Side by side in one run: the warm main step with the key proxy and without it (the
- * login), the main bundle's load time against main's committed one, and Codex's
- * transports through the proxy against a direct connection to the same loopback upstream:
- * time to first event, a 20-turn tool-call conversation, bytes sent upstream per turn.
+ * Side by side in one run: the warm main step by default, with the key proxy alone
+ * (codex-user: none) and without it (the login); the main bundle's load time against
+ * main's committed one; and Codex's transports through the proxy against a direct
+ * connection to the same loopback upstream, with a bare relay for scale: time to first
+ * event, a 20-turn tool-call conversation, bytes sent upstream per turn.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { promises as fs } from 'node:fs'
@@ -60,7 +61,8 @@ export async function benchWarmIsolation({ rounds, version, toolCache }) {
         if (main.outputs['cache-hit'] !== 'true' || main.exitCode !== 0)
           throw new Error(`warm run (${kind}) failed or missed the tool cache:\n${main.stdout}${main.stderr}`)
         if (kind !== 'none' && !main.stdout.includes('Key proxy started')) throw new Error('the proxy did not start')
-        codexUser ||= kind === 'proxy' && main.state['codex-user'] !== undefined
+        // main claims every state key up front ('' until set): a user made leaves its JSON here.
+        codexUser ||= kind === 'proxy' && Boolean(main.state['codex-user'])
         await runner.post()
       }
     }
@@ -214,15 +216,23 @@ export async function benchTransport(options = {}) {
     process.execPath,
     [...HELPER_NODE_FLAGS, path.join(ROOT, 'scripts', 'bare-ws-relay.mjs'), direct],
     {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      // Its stdin is a pipe from here: should this bench die, the relay exits with it.
+      stdio: ['pipe', 'pipe', 'inherit'],
       env: { PATH: process.env.PATH ?? '' }
     }
   )
   try {
     /** @type {number} */
     const barePort = await new Promise((resolve, reject) => {
+      bare.once('error', reject)
       bare.once('exit', () => reject(new Error('scripts/bare-ws-relay.mjs exited before it was ready')))
-      bare.stdout.once('data', (/** @type {Buffer} */ chunk) => resolve(JSON.parse(chunk.toString()).port))
+      bare.stdout.once('data', (/** @type {Buffer} */ chunk) => {
+        try {
+          resolve(JSON.parse(chunk.toString()).port)
+        } catch (error) {
+          reject(error)
+        }
+      })
     })
     const relayed = `ws://127.0.0.1:${barePort}/v1/responses`
     const proxied = `${proxy.base.replace(/^http/, 'ws')}/responses`
@@ -279,7 +289,7 @@ export function isolationSection(warm, bundle, t) {
     '',
     '| main step | median | target | |',
     '| --- | --- | --- | --- |',
-    `| default: the key proxy started, no login${warm.codexUser ? ", and Codex's own user made (codex-user: auto)" : ''} | ${(warm.proxy / 1000).toFixed(3)} s | | |`,
+    `| default: the key proxy started, no login${warm.codexUser ? ", and Codex's own user made (codex-user: auto)" : ''} | ${(warm.proxy / 1000).toFixed(3)} s | ≤ without it | ${pass(warm.proxy <= warm.none)} |`,
     `| the key proxy alone (codex-user: none) | ${(warm.proxyOnly / 1000).toFixed(3)} s | ≤ without it | ${pass(warm.proxyOnly <= warm.none)} |`,
     `| key-isolation: none (codex login, login status) | ${(warm.none / 1000).toFixed(3)} s | | |`,
     '',
