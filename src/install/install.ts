@@ -60,7 +60,8 @@ async function resolve(http: HttpClient, registry: string, spec: VersionSpec, pl
   return release
 }
 
-const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(2)} s`
+/** The time from `from` to `to` (now), as the install log gives each stage. */
+const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFixed(2)} s`
 
 const size = (bytes: number) => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(0)} MiB`)
 
@@ -115,7 +116,7 @@ async function downloadToCache(
     created.forget(staging)
     // Stage by stage, as BENCHMARK.md compares them with the floor.
     core.info(
-      `Codex CLI ${inline(release.version)} installed in ${seconds(started)} (download, sha512 and extraction ${((extracted - started) / 1000).toFixed(2)} s, --version ${((ran - extracted) / 1000).toFixed(2)} s, into the tool cache ${seconds(ran)}): ${inline(root)}`
+      `Codex CLI ${inline(release.version)} installed in ${seconds(started)} (download, sha512 and extraction ${seconds(started, extracted)}, --version ${seconds(extracted, ran)}, into the tool cache ${seconds(ran)}): ${inline(root)}`
     )
     return root
   } catch (error) {
