@@ -37,12 +37,13 @@ export function useRunners(hooks: Hooks = {}): TestRunners {
   const servers: Stoppable[] = []
   ;(hooks.scope === 'all' ? afterAll : afterEach)(async () => {
     const extra = [...(hooks.canaries?.() ?? [])]
-    const disposed = await Promise.allSettled(
-      runners.splice(0).map((runner) => {
-        for (const secret of extra) runner.canaries.add(secret)
-        return runner.dispose()
-      })
-    )
+    // One at a time, newest first: a later runner may use an earlier one's directories (its
+    // tool cache), which that one's disposal deletes, so it must be audited before.
+    const disposed: PromiseSettledResult<void>[] = []
+    for (const runner of runners.splice(0).reverse()) {
+      for (const secret of extra) runner.canaries.add(secret)
+      disposed.push(...(await Promise.allSettled([runner.dispose()])))
+    }
     const stopped = await Promise.allSettled(servers.splice(0).map((server) => server.stop()))
     const failed = [...disposed, ...stopped].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []))
     if (failed.length === 1) throw failed[0]
