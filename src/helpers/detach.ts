@@ -21,7 +21,7 @@ const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 
  * `dir` is the helper's private directory.
  */
 export async function startDetached(
-  entry: 'refresher' | 'key-proxy',
+  entry: 'refresher' | 'key-proxy' | 'egress-proxy',
   config: unknown,
   dir: string,
   stdout: 'ignore' | 'pipe' = 'ignore',

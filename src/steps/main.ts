@@ -6,7 +6,9 @@ import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
 import { isolateCodex, releaseCodexUser, warnCheckoutToken, type Isolated } from '../helpers/codex-user/setup.js'
+import { startEgressProxy } from '../helpers/egress/control.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
+import { describeNetwork } from '../inputs/network.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
 import { CreatedPaths } from '../job/created-paths.js'
 import { errorLine, UserError } from '../job/errors.js'
@@ -98,6 +100,14 @@ export async function run(): Promise<void> {
       verified: auth.verified,
       details: auth.summary
     })
+    core.info(describeNetwork(inputs.network))
+    if (inputs.network.mode === 'filtered') {
+      const egress = await startEgressProxy(inputs.network, created, anchors)
+      core.setOutput('network-report', egress.reportFile)
+      core.warning(
+        'codex-network is not enforced on this runner: Codex runs without a jail of its own here, so the commands the model runs reach whatever the runner reaches. Set codex-network: open to say so without this warning.'
+      )
+    }
     await phase('Exports for later steps', async () =>
       exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report, isolated)
     )
