@@ -58,7 +58,7 @@ export async function isolateCodex(
     if (choice.kind === 'named')
       throw new UserError(`codex-user ${choice.name} cannot be used: ${why}. Fix that, or set codex-user: none.`)
     core.warning(
-      `Codex runs as the job's own user (codex-user: auto): ${why}. The commands the model runs can therefore reach ${OPEN_DOORS}. The key proxy holds out against its debugger and, on Linux, against reading its memory. Run the job on Linux with passwordless sudo (as GitHub-hosted runners have) to close the rest; README's "What the model's commands can reach" has the details.`
+      `Codex runs as the job's own user (codex-user: auto): ${why}. The commands the model runs can therefore reach ${OPEN_DOORS}. The key proxy holds out against its debugger and, on Linux, against reading its memory. Run the job on Linux with passwordless sudo (as GitHub-hosted runners have) to close the rest; docs/what-codex-can-reach.md in the action's repository has the details.`
     )
     return undefined
   }
