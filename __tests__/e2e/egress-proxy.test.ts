@@ -21,6 +21,7 @@ import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { machineEnv, ROOT, runProcess } from '../harness/runner.js'
 import { LoopbackServer } from '../harness/servers.js'
+import { makeTestCa } from '../harness/test-ca.js'
 import { waitFor } from '../harness/wait.js'
 
 const runners = useRunners()
@@ -152,7 +153,8 @@ class EgressUnderTest {
   constructor(
     private readonly network: string,
     private readonly hosts: string,
-    private readonly env: Record<string, string> = {}
+    private readonly env: Record<string, string> = {},
+    private readonly ca?: string[]
   ) {}
 
   async start(): Promise<this> {
@@ -167,7 +169,8 @@ class EgressUnderTest {
       dir: this.dir,
       stopToken: this.stopToken,
       tcp: true,
-      deadline: Date.now() + 120_000
+      deadline: Date.now() + 120_000,
+      ca: this.ca
     }
     const script = path.join(ROOT, 'dist', 'egress-proxy', 'index.js')
     this.child = spawn(
@@ -301,6 +304,28 @@ test("through the runner's own proxy: CONNECT and plain HTTP are chained, NO_PRO
   )
   expect((await connectThrough(bypass.port, `127.0.0.1:${allowed.port}`, '/direct')).text).toBe('allowed /direct')
   expect(corporate.connects).toHaveLength(1)
+}, 60_000)
+
+test("an https: proxy of the runner's: reached with the CA bundle trusted, refused without it", async () => {
+  const allowed = await runners.serve(web('allowed'))
+  const testCa = makeTestCa()
+  const corporate = await runners.serve(new ForwardProxy(testCa.server))
+  const env = { HTTPS_PROXY: corporate.url, HTTP_PROXY: corporate.url }
+  const trusting = await runners.serve(new EgressUnderTest(`127.0.0.1:${allowed.port}`, '', env, [testCa.ca]))
+  expect(await connectThrough(trusting.port, `127.0.0.1:${allowed.port}`, '/c')).toEqual({
+    status: 200,
+    text: 'allowed /c'
+  })
+  expect(await getThrough(trusting.port, `http://127.0.0.1:${allowed.port}/g`)).toEqual({
+    status: 200,
+    text: 'allowed /g'
+  })
+  expect(corporate.connects).toEqual([`127.0.0.1:${allowed.port}`])
+  const untrusting = await runners.serve(new EgressUnderTest(`127.0.0.1:${allowed.port}`, '', env))
+  const refused = await connectThrough(untrusting.port, `127.0.0.1:${allowed.port}`)
+  expect(refused.status).toBe(502)
+  expect(refused.text).toMatch(/could not be reached: TLS verification failed/)
+  expect(allowed.requests.map((r) => r.url)).toEqual(['/c', '/g'])
 }, 60_000)
 
 test('the relay: many connections at once, large bodies both ways, and it ends with its command', async () => {
