@@ -67,7 +67,7 @@ export async function prepareJail(
   }
   const unavailable = (why: string): undefined => {
     core.warning(
-      `Codex runs without a jail (codex-isolation: auto): ${why}. The commands the model runs can therefore reach ${OPEN_DOORS}. The key proxy holds out against its debugger and, on Linux, against reading its memory. Run the job on Linux with passwordless sudo (as GitHub-hosted runners have) or where unprivileged user namespaces are allowed; README's "What the model's commands can reach" has the details.`
+      `Codex runs without a jail (codex-isolation: auto): ${why}. The commands the model runs can therefore reach ${OPEN_DOORS}. The key proxy holds out against its debugger and, on Linux, against reading its memory. Run the job on Linux with passwordless sudo (as GitHub-hosted runners have) or where unprivileged user namespaces are allowed; docs/what-codex-can-reach.md in the action's repository has the details.`
     )
     return undefined
   }
