@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import { releaseCodexUser } from '../helpers/codex-user/setup.js'
 import { stopEgressProxy } from '../helpers/egress/control.js'
 import { CreatedPaths } from '../job/created-paths.js'
 import { readList, StateKey } from '../job/state.js'
@@ -9,9 +8,7 @@ import { postForSavedSource } from '../sources/choose.js'
 export async function run(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
-    // Codex's user first: none of its processes may outlive the job, and its files become the job user's to remove.
-    releaseCodexUser()
-    // The credential source next: what it started must stop before its files go.
+    // The credential source first: what it started must stop before its files go.
     await postForSavedSource()
     // The egress proxy's report goes into the job summary before its directory goes.
     await stopEgressProxy()
