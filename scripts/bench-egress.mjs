@@ -166,11 +166,11 @@ function startCost(argv, rounds) {
   return quantile(times, 0.5)
 }
 
-/** The relay script as the action ships it (src/helpers/egress/relay.ts), taken from the bundle's source. */
+/** The relay script as the action ships it (src/jail/relay.ts), taken from the bundle's source. */
 function relayScript() {
-  const source = readFileSync(path.join(ROOT, 'src', 'helpers', 'egress', 'relay.ts'), 'utf8')
+  const source = readFileSync(path.join(ROOT, 'src', 'jail', 'relay.ts'), 'utf8')
   const match = /RELAY_SCRIPT = String\.raw`([\s\S]*?)`\n/.exec(source)
-  if (!match) throw new Error('RELAY_SCRIPT not found in src/helpers/egress/relay.ts')
+  if (!match) throw new Error('RELAY_SCRIPT not found in src/jail/relay.ts')
   return match[1]
 }
 

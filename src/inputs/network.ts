@@ -109,6 +109,19 @@ function address(text: string, port: number | undefined, bad: (why: string) => E
   return { kind: 'address', address: addr.toLowerCase(), prefix, family, ...(port !== undefined && { port }) }
 }
 
+/** Where Codex itself goes for the model when no key proxy stands in between: OpenAI's API, ChatGPT's backend and sign-in. */
+const MODEL_API_HOSTS = ['api.openai.com', 'chatgpt.com', 'auth.openai.com']
+
+/** The model API as egress rules, for a source that talks to it from inside the jail: its endpoints on 443, and api-base-url's host. */
+export function modelApiRules(apiBaseUrl: string): HostRule[] {
+  const url = new URL(apiBaseUrl)
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+  return [
+    ...MODEL_API_HOSTS.map((name): HostRule => ({ kind: 'name', name, subdomains: false, port: 443 })),
+    { ...parseHostEntry(url.hostname.replace(/^\[|\]$/g, '')), port }
+  ]
+}
+
 /** The rule in one line, for the main step's log. */
 export function describeNetwork(policy: NetworkPolicy): string {
   if (policy.mode === 'open') return 'codex-network: open (the model reaches whatever the runner reaches)'

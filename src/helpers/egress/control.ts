@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
-import { describeNetwork, type NetworkPolicy } from '../../inputs/network.js'
+import { describeNetwork, type HostRule, type NetworkPolicy } from '../../inputs/network.js'
 import type { CreatedPaths } from '../../job/created-paths.js'
 import { makePrivateDir, runnerTemp, writePrivateFile } from '../../job/files.js'
 import { readValue, saveValue, StateKey } from '../../job/state.js'
@@ -17,6 +17,7 @@ import {
   type EgressConfig,
   type EgressReport,
   type EgressStatus,
+  API_SOCKET_FILE,
   REPORT_FILE,
   SOCKET_FILE,
   STATUS_FILE
@@ -28,18 +29,30 @@ export interface StartedEgress {
   socket: string
   /** network.json: the network-report output. */
   reportFile: string
+  /** The model API's socket, with a key proxy. */
+  apiSocket?: string
+}
+
+/** A Unix socket bound here, for a helper to inherit: bound under another name and renamed, since closing main's copy unlinks the name it was bound to. */
+async function boundSocket(file: string): Promise<{ server: net.Server; fd: number }> {
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(`${file}.main`, resolve))
+  await fs.rename(`${file}.main`, file)
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd !== 'number' || fd < 0) throw new Error(`no descriptor for ${file}`)
+  return { server, fd }
 }
 
 /**
- * Binds the proxy's Unix socket here and hands it over (fd 3), so that it accepts
- * connections from the moment main goes on, and starts the proxy without waiting for it.
- * Bound under another name and renamed: closing main's copy unlinks the name it was bound to.
+ * Binds the proxy's Unix sockets here and hands them over (fd 3, and 4 for the model API
+ * with `apiPort`), so that it accepts connections from the moment main goes on, and starts
+ * the proxy without waiting for it.
  */
 export async function startEgressProxy(
   policy: Extract<NetworkPolicy, { mode: 'filtered' }>,
   created: CreatedPaths,
   ca: string[] | undefined,
-  options: { tcp?: boolean } = {}
+  options: { apiPort?: number; apiHosts?: HostRule[] } = {}
 ): Promise<StartedEgress> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-egress-')
   created.add(dir)
@@ -52,26 +65,31 @@ export async function startEgressProxy(
   const empty: EgressReport = { rule, allowed: [], refused: [] }
   await writePrivateFile(reportFile, JSON.stringify(empty, null, 2))
   const socket = path.join(dir, SOCKET_FILE)
-  const bound = `${socket}.main`
-  const server = net.createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve))
-  await fs.rename(bound, socket)
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  const bound = [await boundSocket(socket)]
+  const apiSocket = options.apiPort ? path.join(dir, API_SOCKET_FILE) : undefined
+  if (apiSocket) bound.push(await boundSocket(apiSocket))
   const config: EgressConfig = {
-    hosts: policy.hosts,
+    // Codex's own endpoints where it reaches them itself (no key proxy): through this proxy too.
+    hosts: [...policy.hosts, ...(options.apiHosts ?? [])],
     rule,
     dir,
     stopToken,
     inherited: true,
-    tcp: options.tcp,
+    apiPort: options.apiPort,
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca
   }
-  const child = await startDetached('egress-proxy', config, dir, 'ignore', fd)
-  server.close()
+  const child = await startDetached(
+    'egress-proxy',
+    config,
+    dir,
+    'ignore',
+    bound.map((b) => b.fd)
+  )
+  for (const b of bound) b.server.close()
   child.unref()
   core.info(`Egress proxy started (pid ${child.pid}); the post step stops it and reports what it saw.`)
-  return { dir, socket, reportFile }
+  return { dir, socket, reportFile, apiSocket }
 }
 
 /** The post step's part: stop the proxy, then the job summary and one line for each refused destination. */

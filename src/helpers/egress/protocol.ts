@@ -5,6 +5,8 @@ import type { HelperStatus } from '../detach.js'
 export const REPORT_FILE = 'network.json'
 /** The proxy's Unix socket in its directory: the jail shows it to the relay inside. */
 export const SOCKET_FILE = 'egress.sock'
+/** The model API's socket beside it: its connections go on to the key proxy's loopback port, as they are. */
+export const API_SOCKET_FILE = 'api.sock'
 export const STATUS_FILE = 'status.json'
 
 /** What the egress proxy process gets on stdin. */
@@ -19,6 +21,8 @@ export interface EgressConfig {
   stopToken: string
   /** Listen on fd 3, the Unix socket main bound and handed over. */
   inherited?: boolean
+  /** The key proxy's loopback port: connections to the API socket (fd 4) go on to it. */
+  apiPort?: number
   /** Also listen on an ephemeral 127.0.0.1 port (tests, bench), named in the status. */
   tcp?: boolean
   /** Epoch milliseconds after which it stops whatever happens. */

@@ -8,7 +8,7 @@
  * directory is removed, or at its deadline.
  */
 import * as http from 'node:http'
-import type * as net from 'node:net'
+import * as net from 'node:net'
 import * as path from 'node:path'
 import type { Duplex } from 'node:stream'
 import { replaceFile } from '../../job/files.js'
@@ -190,6 +190,22 @@ async function runProxy(config: EgressConfig): Promise<void> {
   const listening = (options: net.ListenOptions | { fd: number }, target = server) =>
     new Promise<void>((resolve, reject) => target.once('error', reject).listen(options, () => resolve()))
   await listening(config.inherited ? { fd: 3 } : { path: path.join(config.dir, SOCKET_FILE) })
+  if (config.inherited && config.apiPort) {
+    // The model API, from inside the jail: each connection to the key proxy as it is (the key proxy checks it).
+    const port = config.apiPort
+    const api = net.createServer((client) => {
+      const upstream = net.connect(port, '127.0.0.1')
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client]
+      ]) {
+        sockets.add(from)
+        from.on('error', () => to.destroy()).on('close', () => sockets.delete(from))
+        from.pipe(to)
+      }
+    })
+    await new Promise<void>((resolve, reject) => api.once('error', reject).listen({ fd: 4 }, resolve))
+  }
   let tcp: http.Server | undefined
   if (config.tcp) {
     // The same handlers on a loopback port: tests and the bench talk to it without a relay.

@@ -9,15 +9,17 @@
  */
 
 /**
- * argv: -- PORT SOCKET [PORT SOCKET …] -- COMMAND [ARG …]. Two processes a connection,
- * one a direction, each a blocking copy: no buffering and no deadlock between directions.
+ * argv: -- [as=UID:GID] PORT SOCKET [PORT SOCKET …] -- [COMMAND [ARG …]]. A SOCKET may be
+ * relative: to the directory the relay starts in, which it keeps when the jail's root
+ * changes (the jail shows no socket). Two processes a connection, one a direction, each a
+ * blocking copy: no buffering and no deadlock between directions.
  */
 export const RELAY_SCRIPT = String.raw`
 use strict;
 # Linux's constants, without the Socket module (it alone would double the start-up time).
 my ($INET, $UNIX, $STREAM, $DGRAM) = (2, 1, 1, 2);
+my $as = @ARGV && $ARGV[0] =~ /^as=(\d+):(\d+)$/ ? [$1, $2, shift @ARGV] : undef;
 my @routes; while (@ARGV && $ARGV[0] ne '--') { push @routes, [splice(@ARGV, 0, 2)] } shift @ARGV;
-@ARGV or die "codex-auth-action relay: no command\n";
 # Loopback up (SIOCSIFFLAGS: UP, LOOPBACK, RUNNING); where it is already, or cannot be, bind says so.
 if (socket(my $ctl, $INET, $DGRAM, 0)) { my $ifr = pack('a16 s', 'lo', 0x49); ioctl($ctl, 0x8914, $ifr) }
 for my $r (@routes) {
@@ -27,13 +29,18 @@ for my $r (@routes) {
   listen($s, 128) or die "codex-auth-action relay: listen: $!\n";
   push @$r, $s;
 }
+# Bound: the rest needs no privilege (as=UID:GID, from the jail's init).
+if ($as) { $( = $as->[1]; $) = "$as->[1] $as->[1]"; $< = $> = $as->[0]; $> == $as->[0] && $) =~ /^$as->[1]\b/ or die "codex-auth-action relay: cannot drop to $as->[0]\n" }
 my $owner = $$;
 my $pid = fork() // die "codex-auth-action relay: fork: $!\n";
-if ($pid) { close($_->[2]) for @routes; exec { $ARGV[0] } @ARGV or die "codex-auth-action relay: cannot run $ARGV[0]: $!\n" }
+# With a command, it runs in this process and the relay lasts as long; without one, this
+# process says the ports are bound by exiting, and the relay lasts as long as its PID namespace.
+if ($pid) { exit 0 unless @ARGV; close($_->[2]) for @routes; exec { $ARGV[0] } @ARGV or die "codex-auth-action relay: cannot run $ARGV[0]: $!\n" }
+my $tied = @ARGV;
 $SIG{CHLD} = 'IGNORE'; $0 = 'codex-auth-action relay';
 sub pump { my ($from, $to) = @_; my $buf; while (1) { my $n = sysread($from, $buf, 65536); last unless $n; my $o = 0; while ($o < $n) { my $w = syswrite($to, $buf, $n - $o, $o); exit 0 unless $w; $o += $w } } shutdown($to, 1); exit 0 }
 while (1) {
-  exit 0 if getppid() != $owner;
+  exit 0 if $tied && getppid() != $owner;
   my $rin = ''; vec($rin, fileno($_->[2]), 1) = 1 for @routes;
   next unless select(my $rout = $rin, undef, undef, 1) > 0;
   for my $r (@routes) {
@@ -57,6 +64,15 @@ export interface RelayRoute {
 }
 
 /** The argv that runs `command` behind the relay's `routes`, with `perl` (an absolute path). */
-export function relayCommand(perl: string, routes: RelayRoute[], command: string[]): string[] {
-  return [perl, '-e', RELAY_SCRIPT, '--', ...routes.flatMap((r) => [String(r.port), r.socket]), '--', ...command]
+export function relayCommand(perl: string, routes: RelayRoute[], command: string[], as?: string): string[] {
+  return [
+    perl,
+    '-e',
+    RELAY_SCRIPT,
+    '--',
+    ...(as ? [`as=${as}`] : []),
+    ...routes.flatMap((r) => [String(r.port), r.socket]),
+    '--',
+    ...command
+  ]
 }
