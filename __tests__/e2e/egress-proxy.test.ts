@@ -116,7 +116,7 @@ test('main starts the proxy; in the namespace a listed host answers, an unlisted
   const post = await runner.post()
   expect(post.stdout).toMatch(
     new RegExp(
-      `::warning::codex-network refused 3 connections from the model's commands, to 2 destinations: 127\\.0\\.0\\.1:${unlisted.port} \\(2, first at 20[^)]+\\), 169\\.254\\.169\\.254:80 \\(1, `
+      `::warning::codex-network refused 3 connections from Codex's jail \\(Codex's own or the model's commands'\\), to 2 destinations: 127\\.0\\.0\\.1:${unlisted.port} \\(2, first at 20[^)]+\\), 169\\.254\\.169\\.254:80 \\(1, `
     )
   )
   expect(post.summary).toContain('<h3>Codex network</h3>')

@@ -129,7 +129,7 @@ export async function reportNetwork(report: EgressReport): Promise<void> {
   if (refused.length)
     core.warning(
       inline(
-        `codex-network refused ${total(refused)} connections from the model's commands, to ${refused.length} destinations: ${refused
+        `codex-network refused ${total(refused)} connections from Codex's jail (Codex's own or the model's commands'), to ${refused.length} destinations: ${refused
           .map((row) => `${row.destination} (${row.count}, first at ${row.first})`)
           .join(', ')}. If the job needs one, add it to codex-network.`
       )
