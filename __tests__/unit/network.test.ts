@@ -1,15 +1,20 @@
 /** codex-network: the input's parsing, the egress proxy's rules, and docs/network.md's list of registries. */
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { isMetadataAddress, normalHost, Rules } from '../../src/helpers/egress/rules.js'
 import {
   describeNetwork,
   type HostRule,
+  modelApiRules,
   parseCodexNetwork,
   parseHostEntry,
   REGISTRY_HOSTS,
   showRule
 } from '../../src/inputs/network.js'
+import { RELAY_SCRIPT, relayCommand } from '../../src/jail/relay.js'
+import { initScript, proxyVariables, wrapperScript, type ScriptConfig } from '../../src/jail/scripts.js'
+import type { Tools } from '../../src/jail/tools.js'
 import { ROOT } from '../harness/runner.js'
 import { userErrorMessage as message } from '../harness/user-error.js'
 
@@ -155,5 +160,74 @@ describe("the egress proxy's rules", () => {
     expect(admits('::/0', '[fe80::1]', 80)).toBe(false)
     expect(admits('169.254.169.254', '169.254.169.254', 80)).toBe(true)
     expect(admits('169.254.0.0/16', '169.254.169.254', 80)).toBe(true)
+  })
+})
+
+describe("the jail's network (codex-network)", () => {
+  const tools = Object.fromEntries(
+    ['sh', 'unshare', 'setpriv', 'mount', 'umount', 'pivot_root', 'awk', 'sudo'].map((t) => [t, `/usr/bin/${t}`])
+  ) as Tools
+  const config = (mode: ScriptConfig['mode'], network = true): ScriptConfig => ({
+    mode,
+    tools,
+    dir: '/rt/jail',
+    root: '/rt/jail/root',
+    workspace: '/w',
+    home: '/home/runner',
+    user: 'runner',
+    binary: '/tc/codex',
+    uid: 1001,
+    gid: 118,
+    ...(network && { network: { dir: "/rt/it's egress", egressPort: 3128, apiPort: 40000, perl: '/usr/bin/perl' } })
+  })
+
+  test('a network namespace of its own only with codex-network', () => {
+    expect(wrapperScript(config('sudo'))).toContain('/usr/bin/unshare --mount --pid --ipc --uts --net -- ')
+    expect(wrapperScript(config('userns'))).toContain('--keep-caps --mount --pid --ipc --uts --net -- ')
+    expect(wrapperScript(config('sudo', false))).not.toContain('--net')
+    expect(initScript(config('sudo', false))).not.toContain('relay')
+  })
+
+  test("the init starts the relay in the proxies' directory before pivot_root, and names it in the proxy variables", () => {
+    const init = initScript(config('sudo'))
+    const relay = init.indexOf(`(cd '/rt/it'\\''s egress' && exec /usr/bin/perl -e '`)
+    expect(relay).toBeGreaterThan(0)
+    expect(relay).toBeLessThan(init.indexOf('pivot_root'))
+    expect(init).toContain("-- as=1001:118 40000 api.sock 3128 egress.sock --) || fail 'the network relay'")
+    // In a user namespace the job's user is already itself.
+    expect(initScript(config('userns'))).toContain('-- 40000 api.sock 3128 egress.sock --) || fail')
+    expect(proxyVariables(3128)).toEqual({
+      HTTPS_PROXY: 'http://127.0.0.1:3128',
+      https_proxy: 'http://127.0.0.1:3128',
+      HTTP_PROXY: 'http://127.0.0.1:3128',
+      http_proxy: 'http://127.0.0.1:3128',
+      ALL_PROXY: 'http://127.0.0.1:3128',
+      all_proxy: 'http://127.0.0.1:3128',
+      NO_PROXY: '127.0.0.1,localhost,::1',
+      no_proxy: '127.0.0.1,localhost,::1'
+    })
+    expect(init).toContain("export HTTPS_PROXY='http://127.0.0.1:3128' https_proxy=")
+    expect(init.indexOf('export HTTPS_PROXY')).toBeGreaterThan(init.indexOf('pivot_root'))
+  })
+
+  test('the relay script compiles, and its argv puts the drop before the routes', () => {
+    expect(execFileSync('/usr/bin/perl', ['-c', '-e', RELAY_SCRIPT], { stdio: 'pipe' }).toString()).toBe('')
+    expect(relayCommand('/usr/bin/perl', [{ port: 1, socket: 'a.sock' }], ['true'], '5:6').slice(3)).toEqual([
+      '--',
+      'as=5:6',
+      '1',
+      'a.sock',
+      '--',
+      'true'
+    ])
+  })
+
+  test('sources that reach the model API themselves: its endpoints and api-base-url on their ports', () => {
+    expect(modelApiRules('https://gateway.example.com:8443/v1').map(showRule)).toEqual([
+      'api.openai.com:443',
+      'chatgpt.com:443',
+      'auth.openai.com:443',
+      'gateway.example.com:8443'
+    ])
   })
 })

@@ -56,8 +56,10 @@ export interface JailNetwork {
 export function proxyVariables(egressPort: number): Record<string, string> {
   const proxy = `http://127.0.0.1:${egressPort}`
   const vars: Record<string, string> = {}
-  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY']) vars[name] = vars[name.toLowerCase()] = proxy
-  vars.NO_PROXY = vars.no_proxy = '127.0.0.1,localhost,::1'
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY']) {
+    vars[name] = name === 'NO_PROXY' ? '127.0.0.1,localhost,::1' : proxy
+    vars[name.toLowerCase()] = vars[name]
+  }
   return vars
 }
 
