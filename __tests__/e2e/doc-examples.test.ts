@@ -1,0 +1,92 @@
+/**
+ * Every workflow the documentation shows runs: each file in examples/ and each ```yaml block
+ * of README.md and docs/ (new ones are picked up by themselves) goes through the stand-in
+ * runner: the action with fake secrets against loopback servers, its `run:` steps as bash
+ * with the pinned real Codex CLI against the loopback model, other actions' steps played by
+ * stand-ins (workflow-job.ts). A flag the CLI refuses, a missing checkout or history, a wrong
+ * input name, an unknown secret or placeholder fails here. Blocks marked as fragments are
+ * checked for their inputs only, and counted; the last test says how many of each ran.
+ */
+import { ChatgptBackend } from '../harness/chatgpt-backend.js'
+import { docWorkflows, workflowOf, type DocWorkflow } from '../harness/doc-workflows.js'
+import { FakeGitHub } from '../harness/fake-github.js'
+import { FakeOidc } from '../harness/fake-oidc.js'
+import { FakeOpenAI } from '../harness/fake-openai.js'
+import { FakeRegistry } from '../harness/fake-registry.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { ForwardProxy } from '../harness/proxy.js'
+import { CODEX_VERSION, sharedToolCache, TEST_API_KEY, TEST_PAT } from '../harness/real-cli.js'
+import { actionYml } from '../harness/runner.js'
+import { makeTestCa } from '../harness/test-ca.js'
+import { AZURE_KEY, GITHUB_WRITE_TOKEN, type JobServers, OLD_KEY, runJob } from '../harness/workflow-job.js'
+
+const all = docWorkflows()
+const runnable = all.filter((doc) => doc.kind !== 'fragment')
+const fragments = all.filter((doc) => doc.kind === 'fragment')
+const ran: string[] = []
+
+const runners = useRunners()
+const servers = useRunners({ scope: 'all' })
+let jobServers: JobServers
+
+beforeAll(async () => {
+  const registry = new FakeRegistry()
+  // Never downloaded: the pinned CLI is in the shared tool cache; this only names `latest`.
+  registry.publish(CODEX_VERSION, `${process.platform}-${process.arch}`, Buffer.from('not a tarball'))
+  registry.distTags = { latest: CODEX_VERSION }
+  const keys = { [TEST_API_KEY]: 200, [OLD_KEY]: 401, [AZURE_KEY]: 200 } as const
+  jobServers = {
+    openai: await servers.serve(new FakeOpenAI({ apiKeys: { ...keys }, acceptedTokens: [TEST_PAT] })),
+    azure: await servers.serve(new FakeOpenAI({ apiKeys: { ...keys }, azure: true })),
+    oidc: await servers.serve(new FakeOidc(600)),
+    chatgpt: await servers.serve(new ChatgptBackend()),
+    github: await servers.serve(new FakeGitHub(GITHUB_WRITE_TOKEN)),
+    proxy: await servers.serve(new ForwardProxy()),
+    registry: await servers.serve(registry),
+    ca: makeTestCa('Example Organisation Root CA').ca
+  }
+})
+
+test('the documentation has workflows, and each block is a workflow, a marked example or a marked fragment', () => {
+  expect(all.filter((doc) => doc.source.startsWith('examples/')).length).toBeGreaterThanOrEqual(4)
+  expect(all.filter((doc) => doc.source.startsWith('README.md')).length).toBeGreaterThanOrEqual(1)
+  expect(all.flatMap((doc) => doc.problems)).toEqual([])
+})
+
+test.each(runnable.map((doc): [string, DocWorkflow] => [doc.source, doc]))(
+  '%s runs as written',
+  async (_source, doc) => {
+    const workflow = workflowOf(doc)
+    const report: string[] = []
+    for (const name of Object.keys(workflow.jobs)) {
+      const runner = await runners.create({ toolCache: sharedToolCache() })
+      try {
+        report.push(`job ${name}:`, ...(await runJob(workflow, name, runner, jobServers)).map((line) => `  ${line}`))
+      } catch (error) {
+        throw new Error(`${doc.source}, job ${name}:\n${report.join('\n')}\n${(error as Error).message}`)
+      }
+    }
+    ran.push(
+      `${doc.source} (${doc.kind === 'steps' ? 'steps in a job the test makes' : 'a whole workflow'})\n  ${report.join('\n  ')}`
+    )
+  },
+  240_000
+)
+
+test.each(fragments.map((doc): [string, DocWorkflow] => [doc.source, doc]))(
+  '%s, a marked fragment, uses only inputs the action has',
+  (_source, doc) => {
+    const steps = workflowOf({ ...doc, kind: 'steps', withAction: false }).jobs.example.steps
+    for (const step of steps.filter((s) => /codex-auth-action@/.test(s.uses ?? '')))
+      for (const name of Object.keys(step.with ?? {})) expect([name, name in actionYml.inputs]).toEqual([name, true])
+  }
+)
+
+afterAll(() => {
+  console.log(
+    [
+      `Documented workflows: ${ran.length} of ${runnable.length} ran on the stand-in runner; ${fragments.length} marked fragment(s) checked, not run (${fragments.map((f) => `${f.source}: ${f.why}`).join('; ')}).`,
+      ...ran
+    ].join('\n')
+  )
+})
