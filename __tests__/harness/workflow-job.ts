@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { AttackerModel } from './attacker.js'
 import { chatgptAuth } from './chatgpt-auth.js'
 import { type ChatgptBackend } from './chatgpt-backend.js'
 import { readPlaceholder, type Job, type Step, type Workflow } from './doc-workflows.js'
@@ -246,9 +247,18 @@ esac
 case " $GH_STAND_IN_PERMISSIONS " in *" $need=write "*) ;; *) echo "gh (stand-in): the job's token lacks $need: write" >&2; exit 1 ;; esac
 `
 
+/**
+ * A `codex exec --sandbox workspace-write` is a command meant to change the checkout: its
+ * model edits a file (through Codex's own tool, in its sandbox), so that the steps after it
+ * have a change to commit and push.
+ */
+const EDITS = /\bcodex\s+exec\b[^\n]*--sandbox[ =]workspace-write/
+const EDIT: [string, string] = ['edit', 'echo "fixed by codex" > FIXED.md']
+
 /** How many model requests the loopback servers have answered. */
-function modelRequests(s: JobServers): number {
+function modelRequests(s: JobServers, editor?: AttackerModel): number {
   return (
+    (editor?.server.requests.filter((r) => r.method === 'POST').length ?? 0) +
     s.openai.responsesRequests().length +
     s.openai.websocketMessages.length +
     s.azure.responsesRequests().length +
@@ -323,8 +333,24 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
   await fs.writeFile(path.join(bin, 'gh'), GH, { mode: 0o755 })
   const ghLog = path.join(runner.root, 'gh-calls.log')
   const status = { failed: false }
+  const editor = job.steps.some((s) => EDITS.test(s.run ?? '')) ? new AttackerModel([EDIT]) : undefined
+  if (editor) {
+    // No WebSocket mode: refused at once, so Codex goes to HTTP without retrying.
+    editor.server.onUpgrade = (_req, socket) =>
+      void socket.end('HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
+    await editor.server.start()
+  }
 
-  for (const [index, step] of job.steps.entries()) {
+  try {
+    for (const [index, step] of job.steps.entries()) await runStep(index, step)
+  } finally {
+    await editor?.server.stop()
+  }
+  if (substituted.size) log.push(`placeholders stood in for: ${[...substituted].join(', ')}`)
+  substituted.clear()
+  return log
+
+  async function runStep(index: number, step: Step): Promise<void> {
     const label = `step ${index + 1} (${step.name ?? step.uses ?? step.run?.split('\n')[0]})`
     const known = ['name', 'id', 'if', 'uses', 'with', 'run', 'env', 'shell', 'working-directory', 'timeout-minutes']
     const unknown = Object.keys(step).filter((k) => !known.includes(k))
@@ -333,7 +359,7 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
     ctx.env = stepEnv
     if (!condition(step.if, ctx, status)) {
       log.push(`${label}: not run, its if: is false (${step.if ?? 'an earlier step failed'})`)
-      continue
+      return
     }
     try {
       if (step.uses) await uses(step, label)
@@ -344,9 +370,6 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
       throw error
     }
   }
-  if (substituted.size) log.push(`placeholders stood in for: ${[...substituted].join(', ')}`)
-  substituted.clear()
-  return log
 
   async function uses(step: Step, label: string): Promise<void> {
     const action = String(step.uses)
@@ -375,7 +398,13 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
       add('registry-url', servers.registry.url, `a loopback registry whose latest is ${CODEX_VERSION}`)
     const kind = CREDENTIALS.find((c) => inputs[c])
     if (kind === 'api-key' && !inputs['api-base-url'])
-      add('api-base-url', servers.openai.apiBaseUrl, 'the loopback model')
+      add(
+        'api-base-url',
+        (editor ?? servers.openai).apiBaseUrl,
+        editor
+          ? 'a loopback model that writes FIXED.md through Codex, for --sandbox workspace-write'
+          : 'the loopback model'
+      )
     if (kind === 'access-token') Object.assign(env, servers.openai.authEnv())
     if (kind === 'federation-rule-id' && permissions['id-token'] === 'write') Object.assign(env, servers.oidc.env())
     if (kind === 'auth-json') {
@@ -420,7 +449,7 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
     const shell = step.shell ?? 'bash -e'
     if (shell !== 'bash' && shell !== 'bash -e') throw new Error(`${label}: shell ${shell} is not stood in for`)
     const args = shell === 'bash' ? ['--noprofile', '--norc', '-eo', 'pipefail', file] : ['-e', file]
-    const before = modelRequests(servers)
+    const before = modelRequests(servers, editor)
     const calls = await fs.readFile(ghLog, 'utf8').catch(() => '')
     const env = runner.stepEnv({
       ...github,
@@ -443,12 +472,23 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
       throw new Error(
         `${label}: exit ${result.exitCode}${result.timedOut ? ' (timed out)' : ''}:\n${script}\n--- output:\n${output}`
       )
-    const answered = modelRequests(servers) - before
+    const answered = modelRequests(servers, editor) - before
     if (/\bcodex\s+exec\b/.test(script) && answered === 0)
       throw new Error(`${label}: runs codex exec, but no model request reached the loopback model:\n${output}`)
+    let edit = ''
+    if (editor && EDITS.test(script)) {
+      const landed = await fs.access(path.join(runner.workspace, 'FIXED.md')).then(
+        () => true,
+        () => false
+      )
+      // Said either way: where Codex's own sandbox cannot start (a root job's jail), the edit fails.
+      edit = landed
+        ? "; the model's edit landed (FIXED.md)"
+        : `; the model's edit did NOT land: ${JSON.stringify(editor.outputs.at(-1)?.output ?? 'no command ran')}`
+    }
     const gh = (await fs.readFile(ghLog, 'utf8').catch(() => '')).slice(calls.length).trim()
     log.push(
-      `${label}: bash, exit 0${answered ? `, ${answered} model request(s)` : ''}${gh ? `; ${gh.split('\n').join('; ')} (stand-in)` : ''}`
+      `${label}: bash, exit 0${answered ? `, ${answered} model request(s)` : ''}${edit}${gh ? `; ${gh.split('\n').join('; ')} (stand-in)` : ''}`
     )
   }
 }
