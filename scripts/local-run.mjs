@@ -83,6 +83,9 @@ function readable(text) {
   return lines
 }
 
+/** Codex's warning about a CODEX_HOME under the OS temporary directory: explained once, at the start. */
+const TEMP_WARNING = /Refusing to create helper binaries under temporary dir/
+
 /**
  * @param {string} title
  * @param {import('../__tests__/harness/runner.js').ProcessResult} result
@@ -92,7 +95,7 @@ function show(title, result, secrets) {
   console.log(`\n=== ${title} (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}) ===`)
   // stderr first: a CLI's progress, then what it printed as its answer.
   const text = masked(`${result.stderr}${result.stdout}`, secrets)
-  for (const line of readable(text)) console.log(`  ${line}`)
+  for (const line of readable(text)) if (debug || !TEMP_WARNING.test(line)) console.log(`  ${line}`)
 }
 
 /** @param {Record<string, string>} values */
@@ -121,7 +124,7 @@ try {
   )
   if (runner.root.startsWith(os.tmpdir() + path.sep))
     console.log(
-      'Note: this checkout is under the OS temporary directory, so Codex warns once per command that it will not create helper binaries there. It is harmless.'
+      'Note: this checkout is under the OS temporary directory, so Codex warns on every command that it will not create helper binaries there ("Refusing to create helper binaries under temporary dir"). It is harmless, and left out below.'
     )
 
   console.log(`\nStep 1: uses: codex-auth-action, with: ${Object.keys(inputs).join(', ')}`)
