@@ -7,6 +7,10 @@
  * input name, an unknown secret or placeholder fails here. Blocks marked as fragments are
  * checked for their inputs only, and counted; the last test says how many of each ran.
  */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
 import { ChatgptBackend } from '../harness/chatgpt-backend.js'
 import { docWorkflows, workflowOf, type DocWorkflow } from '../harness/doc-workflows.js'
 import { FakeGitHub } from '../harness/fake-github.js'
@@ -18,7 +22,14 @@ import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY, TEST_PAT } from '../harness/real-cli.js'
 import { actionYml } from '../harness/runner.js'
 import { makeTestCa } from '../harness/test-ca.js'
-import { AZURE_KEY, GITHUB_WRITE_TOKEN, type JobServers, OLD_KEY, runJob } from '../harness/workflow-job.js'
+import {
+  AZURE_KEY,
+  GITHUB_WRITE_TOKEN,
+  type JobServers,
+  OLD_KEY,
+  runJob,
+  wantsJobUser
+} from '../harness/workflow-job.js'
 
 const all = docWorkflows()
 const runnable = all.filter((doc) => doc.kind !== 'fragment')
@@ -47,6 +58,37 @@ beforeAll(async () => {
   }
 })
 
+const users: string[] = []
+afterAll(async () => {
+  for (const user of users) {
+    execFileSync('userdel', ['-f', '-r', user], { stdio: 'ignore' })
+    await fs.rm(`/etc/sudoers.d/${user}`, { force: true })
+  }
+})
+
+/**
+ * A runner whose steps run as a job user with passwordless sudo, as a GitHub-hosted runner's
+ * do (`runner`), for the jobs that need Codex's own sandbox: it cannot start in a root job's jail.
+ */
+async function hostedRunner(): Promise<{ runner: Awaited<ReturnType<typeof runners.create>>; asUser: string[] }> {
+  const user = `cadoc${randomBytes(3).toString('hex')}`
+  users.push(user)
+  execFileSync('useradd', ['-m', '-s', '/bin/bash', user])
+  await fs.writeFile(`/etc/sudoers.d/${user}`, `${user} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 })
+  const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }))
+  const asUser = ['setpriv', `--reuid=${id('-u')}`, `--regid=${id('-g')}`, '--init-groups', '--']
+  // The shared tool cache holds the real CLI; the job's user reads it, as a hosted runner's.
+  await fs.chmod(path.dirname(sharedToolCache()), 0o755)
+  const runner = await runners.create({
+    toolCache: sharedToolCache(),
+    launcher: asUser,
+    owner: { uid: id('-u'), gid: id('-g') }
+  })
+  await fs.chmod(runner.root, 0o755)
+  execFileSync('chown', ['-R', `${user}:${user}`, runner.root])
+  return { runner, asUser }
+}
+
 test('the documentation has workflows, and each block is a workflow, a marked example or a marked fragment', () => {
   expect(all.filter((doc) => doc.source.startsWith('examples/')).length).toBeGreaterThanOrEqual(4)
   expect(all.filter((doc) => doc.source.startsWith('README.md')).length).toBeGreaterThanOrEqual(1)
@@ -59,9 +101,16 @@ test.each(runnable.map((doc): [string, DocWorkflow] => [doc.source, doc]))(
     const workflow = workflowOf(doc)
     const report: string[] = []
     for (const name of Object.keys(workflow.jobs)) {
-      const runner = await runners.create({ toolCache: sharedToolCache() })
+      const hosted = wantsJobUser(workflow.jobs[name])
+      const { runner, asUser } = hosted
+        ? await hostedRunner()
+        : { runner: await runners.create({ toolCache: sharedToolCache() }), asUser: [] }
       try {
-        report.push(`job ${name}:`, ...(await runJob(workflow, name, runner, jobServers)).map((line) => `  ${line}`))
+        const lines = await runJob(workflow, name, runner, jobServers, asUser)
+        report.push(
+          `job ${name}${hosted ? ' (as a job user with passwordless sudo, as on a hosted runner)' : ''}:`,
+          ...lines.map((line) => `  ${line}`)
+        )
       } catch (error) {
         throw new Error(`${doc.source}, job ${name}:\n${report.join('\n')}\n${(error as Error).message}`)
       }

@@ -4,7 +4,9 @@
  * fake secrets against loopback servers, `run:` steps executed by bash with the pinned real
  * CLI on PATH, and the steps of other actions played by the stand-ins in STAND_INS. What
  * cannot run here is never skipped: it throws, naming the step and what to add. Each job
- * returns the lines of what ran, for the test's report.
+ * returns the lines of what ran, for the test's report. A job with a `codex exec --sandbox
+ * workspace-write` gets a model that edits the checkout through Codex (and should run as a
+ * job user with sudo, wantsJobUser), so that the steps after it commit and push a change.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
@@ -181,7 +183,8 @@ async function checkout(
   withs: Record<string, string>,
   event: string,
   label: string,
-  log: string[]
+  log: string[],
+  asUser: string[]
 ): Promise<void> {
   if (withs['persist-credentials'] !== 'false')
     throw new Error(
@@ -189,7 +192,8 @@ async function checkout(
     )
   const depth = Number(withs['fetch-depth'] ?? '1')
   const git = async (...args: string[]) => {
-    const result = await runProcess('git', args, {
+    const [command, ...rest] = [...asUser, 'git', ...args]
+    const result = await runProcess(command, rest, {
       cwd: runner.workspace,
       env: {
         PATH: process.env.PATH ?? '',
@@ -255,6 +259,11 @@ case " $GH_STAND_IN_PERMISSIONS " in *" $need=write "*) ;; *) echo "gh (stand-in
 const EDITS = /\bcodex\s+exec\b[^\n]*--sandbox[ =]workspace-write/
 const EDIT: [string, string] = ['edit', 'echo "fixed by codex" > FIXED.md']
 
+/** A job that edits the checkout runs as a job user with passwordless sudo, as on a hosted runner: in a root job's jail Codex's own sandbox cannot start. */
+export function wantsJobUser(job: Job): boolean {
+  return job.steps.some((step) => EDITS.test(step.run ?? ''))
+}
+
 /** How many model requests the loopback servers have answered. */
 function modelRequests(s: JobServers, editor?: AttackerModel): number {
   return (
@@ -273,7 +282,13 @@ const CREDENTIALS = ['api-key', 'access-token', 'federation-rule-id', 'auth-json
  * Runs job `name` of `workflow` on `runner`. Returns what ran, one line a step; throws at
  * the first step that fails, with what it printed.
  */
-export async function runJob(workflow: Workflow, name: string, runner: Runner, servers: JobServers): Promise<string[]> {
+export async function runJob(
+  workflow: Workflow,
+  name: string,
+  runner: Runner,
+  servers: JobServers,
+  asUser: string[] = []
+): Promise<string[]> {
   const job = workflow.jobs[name]
   const log: string[] = []
   const event = eventOf(workflow)
@@ -375,7 +390,7 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
     const action = String(step.uses)
     const withs = values(step.with, ctx, servers, runner)
     if (/codex-auth-action@/.test(action)) return theAction(step, withs, label)
-    if (/^actions\/checkout@/.test(action)) return checkout(runner, withs, event.name, label, log)
+    if (/^actions\/checkout@/.test(action)) return checkout(runner, withs, event.name, label, log, asUser)
     if (/^actions\/upload-artifact@/.test(action)) {
       await fs.access(withs.path ?? '')
       log.push(`${label}: upload-artifact (stand-in): ${withs.name} from a path that exists`)
@@ -460,8 +475,9 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')
     })
+    const [command, ...rest] = [...asUser, 'bash', ...args]
     const result = await runner.userStep(() =>
-      runProcess('bash', args, {
+      runProcess(command, rest, {
         env,
         cwd: path.resolve(runner.workspace, step['working-directory'] ?? '.'),
         timeoutMs: 150_000
@@ -481,10 +497,12 @@ export async function runJob(workflow: Workflow, name: string, runner: Runner, s
         () => true,
         () => false
       )
-      // Said either way: where Codex's own sandbox cannot start (a root job's jail), the edit fails.
-      edit = landed
-        ? "; the model's edit landed (FIXED.md)"
-        : `; the model's edit did NOT land: ${JSON.stringify(editor.outputs.at(-1)?.output ?? 'no command ran')}`
+      const why = editor.outputs.at(-1)?.output ?? 'no command ran'
+      // A model whose tools lack code mode's exec (one the workflow names in config) cannot be
+      // played this way, and the report says so; any other failed edit fails the test.
+      if (!landed && !why.includes('unsupported custom tool call'))
+        throw new Error(`${label}: the model's edit through Codex failed: ${why}\n${output}`)
+      edit = landed ? "; the model's edit landed (FIXED.md)" : `; no edit: the model cannot be played (${why})`
     }
     const gh = (await fs.readFile(ghLog, 'utf8').catch(() => '')).slice(calls.length).trim()
     log.push(
