@@ -208,8 +208,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       setImmediate(() => body?.resume())
     })
     // Whatever happens, the meter learns that the request is over: with no answer, an upstream
-    // that could not be reached billed nothing; one given up on (aborted) may have.
-    let finish = () => admitted?.ticket.end(controller.signal.aborted ? 'served' : 'unserved')
+    // that could not be reached, or never had the whole request, billed nothing; one given up on (aborted) may have.
+    let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
       const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
       body = answer.body
