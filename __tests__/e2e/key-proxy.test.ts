@@ -463,8 +463,8 @@ test.each([['HTTP_PROXY'], ['ALL_PROXY']])(
  * Issue 13: "It must not hang", after a cleanup step that empties RUNNER_TEMP (common on
  * self-hosted runners). Issue 30.6: the guard ends when the proxy's directory goes, as the
  * proxy does (before, it lived on until the 6-hour limit: a process per lost job on a
- * persistent runner). Both hold: the job's CODEX_HOME goes with RUNNER_TEMP, so Codex stops
- * at once without asking the port.
+ * persistent runner). Both hold: the job's CODEX_HOME (and the jail's codex wrapper) go with
+ * RUNNER_TEMP, so Codex stops at once without asking the port.
  */
 test('a cleanup step that empties RUNNER_TEMP mid-job: the proxy and its guard end, and codex exec fails at once', async () => {
   const { runner } = await proxiedJob()
@@ -475,7 +475,8 @@ test('a cleanup step that empties RUNNER_TEMP mid-job: the proxy and its guard e
   await waitFor(() => !processes.some((p) => alive(p.pid)), 4000)
   expect(processes.filter((p) => alive(p.pid))).toEqual([])
   const started = Date.now()
-  const exec = await runner.run('codex', ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi'], {
+  // As a workflow's run step calls it: the codex on PATH may have gone with RUNNER_TEMP too.
+  const exec = await runner.run('bash', ['-c', 'codex exec --skip-git-repo-check --ephemeral "say hi"'], {
     timeoutMs: 60_000
   })
   const took = Date.now() - started
