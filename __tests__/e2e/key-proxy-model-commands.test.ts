@@ -295,6 +295,27 @@ test('over the websocket, a message after each response.create neither reaches t
   })
 }, 60_000)
 
+test('over the websocket too: a command that closes the socket after the last output item still pays', async () => {
+  const upstream = await runners.serve(new Upstream())
+  const proxy = await started(upstream, { maxTokens: 1000 })
+  let refused = 0
+  for (let turn = 0; turn < 6; turn++) {
+    const { ws, events } = await socket(proxy)
+    ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5-pro', input: [] }))
+    await waitFor(() => events.some((e) => e.type === 'response.output_item.done' || e.type === 'response.failed'))
+    if (events.some((e) => e.type === 'response.failed')) refused++
+    ws.terminate()
+    await sleep(upstream.finalMs + 300)
+  }
+  // Before the fix: 6 of 6 served, each closed as unreported with 0 tokens.
+  expect([upstream.served.length, refused]).toEqual([2, 4])
+  expect(await settledUsage(proxy, (u) => u.total_tokens === 2 * TOKENS)).toMatchObject({
+    requests: 2,
+    total_tokens: 2 * TOKENS,
+    unmetered_requests: 0
+  })
+}, 60_000)
+
 test('a body that names the model twice is booked as unknown; allowed-models refuses it and sends the bytes it checked', async () => {
   const upstream = await runners.serve(new Upstream())
   upstream.finalMs = 0
