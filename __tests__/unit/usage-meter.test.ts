@@ -276,6 +276,8 @@ describe('the top-level keys of a JSON text, as the upstream reads them', () => 
     const text = JSON.stringify({
       type: 'response.create',
       input: [{ model: 'nested', text: '"model":"in a string" \\ \u00e9\u4e2d' }],
+      // Runs of backslashes before quotes, which any cut may split.
+      tail: ['\\', '\\"', '\\\\"model"', 'x\\\\\\'],
       tools: { model: { model: 'x' } },
       model: 'gpt-\u00e9"q'
     })
@@ -289,6 +291,20 @@ describe('the top-level keys of a JSON text, as the upstream reads them', () => 
     expect(keys('{"model":5,"type":null}')).toMatchObject({ models: 1, model: undefined, type: undefined })
     expect(keys('{"model":{"model":"x"},"type":["response.create"]}')).toMatchObject({ models: 1, model: undefined })
     expect(keys('{"input":"model","x":"\\\\"}')).toMatchObject({ models: 0 })
+  })
+
+  test('on any JSON object, cut anywhere, the top-level keys found are those JSON.parse sees', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 })),
+        fc.string({ unit: 'grapheme' }),
+        fc.array(fc.nat({ max: 400 }), { maxLength: 10 }),
+        (rest, model, cuts) => {
+          const text = JSON.stringify({ ...rest, model, type: 'response.create' })
+          expect(keys(text, cuts)).toEqual({ models: 1, model, type: 'response.create', deep: false })
+        }
+      )
+    )
   })
 
   test('a text deeper than MAX_DEPTH is found before anything parses it', () => {

@@ -12,9 +12,9 @@
 export const MAX_DEPTH = 64
 /** A key or value longer than this is not one the meter reads (model names are short). */
 const MAX_CAPTURE = 512
-/** Outside a string: what changes the structure. Inside one: its end, or an escape. */
+/** Outside a string: what changes the structure. (Inside one only its closing quote matters: found by indexOf.) */
 const STRUCTURE = /["{}[\],:]/g
-const IN_STRING = /["\\]/g
+const BACKSLASH = 0x5c
 
 /** A top-level value that is not a string (a number, an object, …): never a model name. */
 const NOT_A_STRING = Symbol('not a string')
@@ -26,8 +26,8 @@ export class TopLevelKeys {
   tooDeep = false
   private depth = 0
   private inString = false
-  /** The byte after a backslash in a string is skipped, even in the next chunk. */
-  private escaped = false
+  /** In a string: whether the chunk so far ended in an odd run of backslashes (its next byte is escaped). */
+  private escapeCarried = false
   /** At the top level: what comes next. */
   private expect: 'key' | 'colon' | 'value' | 'comma' = 'key'
   /** The bytes of the key, or of a watched key's string value, being read; undefined when none is. */
@@ -46,25 +46,19 @@ export class TopLevelKeys {
     // latin1: a character a byte, so offsets are byte offsets; captured bytes are decoded at their end.
     const text = chunk.toString('latin1')
     let at = 0
-    if (this.escaped && text.length) {
-      this.escaped = false
-      this.keep(text, 0, 1)
-      at = 1
-    }
     while (at < text.length) {
       if (this.inString) {
-        IN_STRING.lastIndex = at
-        const found = IN_STRING.exec(text)
-        const end = found ? found.index : text.length
+        // The next quote not escaped: one after an even run of backslashes (native search, no loop over the text).
+        let quote = text.indexOf('"', at)
+        while (quote >= 0 && this.escapedAt(chunk, at, quote)) quote = text.indexOf('"', quote + 1)
+        const end = quote < 0 ? text.length : quote
         this.keep(text, at, end)
-        if (!found) return
-        if (found[0] === '\\') {
-          this.keep(text, end, end + 2)
-          if (end + 1 >= text.length) this.escaped = true
-          at = end + 2
-          continue
+        if (quote < 0) {
+          this.escapeCarried = this.escapedAt(chunk, at, text.length)
+          return
         }
         this.inString = false
+        this.escapeCarried = false
         at = end + 1
         this.stringEnded()
         continue
@@ -76,6 +70,14 @@ export class TopLevelKeys {
       this.structure(found[0])
       if (this.tooDeep) return
     }
+  }
+
+  /** Whether the byte at `index` follows an odd run of backslashes (counting one carried from the chunk before, when the run starts at `from`). */
+  private escapedAt(chunk: Buffer, from: number, index: number): boolean {
+    let run = 0
+    while (index - run - 1 >= from && chunk[index - run - 1] === BACKSLASH) run++
+    const carried = index - run === from && from === 0 && this.escapeCarried
+    return (run % 2 === 1) !== carried
   }
 
   /** How many times `key` was given at the top level. */
