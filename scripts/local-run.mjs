@@ -6,6 +6,9 @@
  *
  * With the default key-isolation (auto) the key goes to the key proxy, and the later step's
  * `codex exec` reaches a loopback Responses API this script starts through that proxy.
+ * With the default codex-isolation (auto) each later `codex` runs in a jail of its own
+ * (namespaces that end with the call): nothing is made on this machine outside the
+ * runner's throw-away directories, no user, no ACL, no mount; the report says so.
  *
  *   OPENAI_API_KEY     the key (default: a clearly fake placeholder, which the loopback
  *                      upstream accepts)
@@ -14,6 +17,7 @@
  *   REGISTRY_URL       registry-url input (default action.yml's)
  *   LOCAL_TOOL_CACHE   tool cache kept between runs (default: one under the OS temp dir)
  */
+import { existsSync, readFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { listFiles, Runner } from '../__tests__/harness/runner.js'
@@ -100,6 +104,18 @@ try {
   const left = await runner.tempFiles()
   console.log(`\nLeft under RUNNER_TEMP after the post step: ${left.length ? left.join(', ') : 'nothing'}`)
   failed ||= post.exitCode !== 0 || left.length > 0
+  if (existsSync('/proc/self/mountinfo')) {
+    const jailed = /Codex runs in a jail of its own \(made ([^)]*)\)/.exec(main.stdout)?.[1]
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(runner.root))
+    console.log(
+      jailed
+        ? `Codex ran in a jail of its own (made ${jailed}); mounts of it left on this machine: ${mounts.length ? mounts.join('; ') : 'none'}.`
+        : 'Codex ran without a jail (see the main step above).'
+    )
+    failed ||= mounts.length > 0
+  }
   console.log(failed ? '\nSomething failed: see above.' : '\nAll steps succeeded.')
 } finally {
   await runner.dispose()
