@@ -180,6 +180,8 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
         'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: $(wc -c < /etc/shadow)"',
         'cat /proc/1/environ 2>/dev/null | tr "\\0" "\\n" | grep -c INPUT_ | sed "s/^/inputs: /"',
         'grep -rl -e ghs_ -e ghp_ / --exclude-dir=proc --exclude-dir=usr --exclude-dir=etc --exclude-dir=opt 2>/dev/null | head -3',
+        // What Codex's own sandbox (bubblewrap) needs first: a user namespace mapping its own uid.
+        'unshare --user --map-current-user true 2>/dev/null && echo "nested: yes" || echo "nested: no"',
         'echo written > by-codex.txt && ls -n by-codex.txt'
       ].join('; ')
     )
@@ -200,6 +202,9 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
     expect(out).not.toContain(CHECKOUT_TOKEN)
     expect(out).not.toContain(OTHER_TOKEN)
     expect(out).not.toMatch(/^\//m)
+    // Codex's sandbox nests for a job user; a root job's uid 0 without capabilities may not map
+    // uid 0 (Linux 5.12 and later want CAP_SETFCAP for it): there the jail is the only sandbox.
+    expect(out).toContain(kind === 'root' ? 'nested: no' : 'nested: yes')
     // Written as the job's user, in place: the next step commits it at once.
     expect(out).toMatch(new RegExp(`^-rw-r--r-- 1 ${job.uid} `, 'm'))
     expect((await fs.stat(path.join(runner.workspace, 'by-codex.txt'))).uid).toBe(job.uid)
