@@ -23,7 +23,7 @@
  * a call starts no node. The network is the job's (issue 29 adds a namespace of its own).
  */
 import * as core from '@actions/core'
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import {
   existsSync,
   promises as fs,
@@ -84,12 +84,14 @@ export async function prepareJail(
   const uid = process.getuid?.() ?? -1
   const gid = process.getgid?.() ?? -1
   const sudo = uid === 0 ? undefined : systemTool('sudo')
-  const mode: JailMode =
-    uid === 0 ? 'root' : sudo && spawnSync(sudo, ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? 'sudo' : 'userns'
-  const { tools, missing } = findTools(mode === 'sudo')
+  // Whether the job has passwordless sudo: asked while the skeleton is written.
+  const sudoWorks = new Promise<boolean>((resolve) =>
+    sudo ? execFile(sudo, ['-n', 'true'], { timeout: 10_000 }, (error) => resolve(!error)) : resolve(false)
+  )
+  const { tools, missing } = findTools()
   if (!tools) {
     const why = `${missing.join(', ')} not found as a root-owned program in /usr/sbin, /usr/bin, /sbin or /bin (util-linux, mawk or gawk)`
-    if (mode === 'sudo')
+    if (await sudoWorks)
       throw new UserError(`Codex's jail cannot be made: ${why}. Install them, or set codex-isolation: none.`)
     return unavailable(why)
   }
@@ -103,13 +105,13 @@ export async function prepareJail(
     root,
     uid,
     gid,
-    rootJob: mode === 'root',
+    rootJob: uid === 0,
     workspace,
     codexHome: cli.codexHome,
     home,
     readOnlyDirs: [],
     readOnlyFiles: [],
-    hidden: mode === 'root' ? rootOnly('/etc') : [],
+    hidden: uid === 0 ? rootOnly('/etc') : [],
     osDirs: OS_DIRS.flatMap((d) => {
       try {
         return lstatSync(d).isSymbolicLink() ? [{ dir: d, link: readlinkSync(d) }] : [{ dir: d }]
@@ -142,9 +144,13 @@ export async function prepareJail(
     )
       view.readOnlyFiles.push(file)
 
+  await writeSkeleton(view)
+  await writePrivateFile(path.join(dir, 'fstab'), fstab(view))
+  await writePrivateFile(path.join(dir, 'git-config.awk'), GIT_CONFIG_AWK)
+  const mode: JailMode = uid === 0 ? 'root' : sudo && (await sudoWorks) ? 'sudo' : 'userns'
   const config: ScriptConfig = {
     mode,
-    tools,
+    tools: { ...tools, sudo: sudo ?? '' },
     dir,
     root,
     workspace,
@@ -154,9 +160,6 @@ export async function prepareJail(
     uid,
     gid
   }
-  await writeSkeleton(view)
-  await writePrivateFile(path.join(dir, 'fstab'), fstab(view))
-  await writePrivateFile(path.join(dir, 'git-config.awk'), GIT_CONFIG_AWK)
   await writePrivateFile(path.join(dir, 'init.sh'), initScript(config))
   const wrapper = path.join(dir, 'bin', 'codex')
   await fs.mkdir(path.dirname(wrapper), { mode: 0o700 })
