@@ -65,7 +65,7 @@ const OPEN_DOORS =
  */
 export async function prepareJail(
   isolation: CodexIsolation,
-  cli: { binary: string; root: string; codexHome: string; env: Record<string, string>; readOnly: string[] },
+  cli: { binary: string; codexHome: string; env: Record<string, string>; readOnly: string[] },
   created: CreatedPaths
 ): Promise<Jail | undefined> {
   if (isolation === 'none') {
@@ -129,7 +129,7 @@ export async function prepareJail(
   const addReadOnly = (dirs: (string | undefined)[]) => {
     for (const d of dirs) if (d && existsSync(d) && !shownDirs().some((s) => isInside(d, s))) view.readOnlyDirs.push(d)
   }
-  addReadOnly([process.env.RUNNER_TOOL_CACHE, cli.root, ...cli.readOnly])
+  addReadOnly([process.env.RUNNER_TOOL_CACHE, cliDir(cli.binary), ...cli.readOnly])
   // DNS: /etc/resolv.conf often points into /run (systemd-resolved), which the jail does not show.
   const fresh = [home, '/tmp', '/var/tmp', '/dev/shm']
   for (const file of [
@@ -254,6 +254,18 @@ function rootOnly(top: string): { path: string; dir: boolean }[] {
   }
   walk(top)
   return found
+}
+
+/**
+ * What of the CLI the jail must show: a codex found on PATH (install: false) may live in a
+ * directory of the job's (~/bin): only its own directory, or its npm package
+ * (<package>/bin/codex.js, with the platform's binary inside the package).
+ */
+function cliDir(binary: string): string | undefined {
+  const real = realOrUndefined(binary)
+  if (!real) return undefined
+  const dir = path.dirname(real)
+  return existsSync(path.join(path.dirname(dir), 'package.json')) ? path.dirname(dir) : dir
 }
 
 function existingDir(dir: string | undefined): string | undefined {
