@@ -91,7 +91,6 @@ export async function run(): Promise<void> {
         inputs.codexIsolation,
         {
           binary: cli.binary,
-          root: cli.root,
           codexHome: home.dir,
           env: cliEnv(home.dir),
           readOnly: writtenCa ? [path.dirname(writtenCa.bundlePath)] : []
