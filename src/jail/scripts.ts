@@ -20,7 +20,6 @@
  * status comes back up.
  */
 import { RELAY_SCRIPT } from './relay.js'
-import { fstabEscape } from './view.js'
 import type { Tools } from './tools.js'
 
 export type JailMode = 'sudo' | 'root' | 'userns'
@@ -102,10 +101,11 @@ export function initScript(config: ScriptConfig): string {
   const t = config.tools
   const dir = shQuote(config.dir)
   const root = shQuote(config.root)
-  const rootEsc = shQuote(fstabEscape(config.root))
   const workspace = shQuote(config.workspace ?? '')
   // In a user namespace of its own the job's user is already itself; sudo and root jobs drop to it.
   const drop = config.mode === 'userns' ? '' : `--reuid=${config.uid} --regid=${config.gid} --clear-groups `
+  // What reads or makes the workspace's files in init: the job's user without capabilities (root would follow a symlink anywhere).
+  const asJob = config.mode === 'userns' ? '' : `${t.setpriv} ${drop}--inh-caps=-all --bounding-set=-all -- `
   const net = config.network
   const relay = net
     ? [
@@ -130,40 +130,46 @@ export function initScript(config: ScriptConfig): string {
 # becomes it), so this part uses builtins only; kill and wait are builtins too.
 J=${dir}
 R=${root}
-RE=${rootEsc}
 W=${workspace}
 fail() { echo "codex-auth-action: Codex's jail could not be made: $1" >&2; exit 125; }
-# fstab's escapes for a path of this call (a file name found in the workspace).
-esc() {
-  e= s=$1
-  while [ -n "$s" ]; do
-    c=\${s%"\${s#?}"} s=\${s#?}
-    case $c in ' ') e="$e\\\\040" ;; '	') e="$e\\\\011" ;; '\\') e="$e\\\\134" ;; '
-') e="$e\\\\012" ;; *) e="$e$c" ;; esac
-  done
+note() { echo "codex-auth-action: Codex's jail: $1" >&2; }
+# A directory of the workspace's .git ($1, absolute, under the physical workspace): used
+# only if it is that very directory (no symlink on the way). Returns 2 where it is skipped.
+# Nothing here builds mount-table text from a workspace name.
+pin() {
+  [ ! -L "$1" ] && cd -P -- "$1" 2>/dev/null && [ "$PWD" = "$1" ] || return 2
 }
 # What each call hides in the workspace: .git/config's credentials (a filtered copy over
-# each config), and credential files other actions leave there (an empty file over them).
+# each config, read by the job's user, never through a symlink), and credential files
+# other actions leave there (an empty file over them). Then the scratch leaves the view.
 hide() {
+  cd -P -- "$R$W" || return 1
+  B=$PWD
   set --
-  for f in "$W/.git/config" "$W"/.git/modules/*/config "$W"/.git/modules/*/modules/*/config; do
-    [ -f "$f" ] && set -- "$@" "$f"
-  done
-  : > "$R/.jail/fstab"
-  if [ $# -gt 0 ]; then
-    ${t.awk} -v dir="$R/.jail" -v workspace="$W" -f "$J/git-config.awk" "$@" || return 1
-    n=0
-    for f in "$@"; do
-      n=$((n + 1)); esc "$f"
-      echo "$RE/.jail/git-$n $RE$e none bind,ro 0 0" >> "$R/.jail/fstab"
+  if [ -d .git ] && [ ! -L .git ]; then
+    for d in "$B/.git" "$B"/.git/modules/* "$B"/.git/modules/*/modules/*; do
+      [ -d "$d" ] || [ -L "$d" ] || continue
+      pin "$d"; s=$?
+      if [ $s = 2 ]; then note 'a .git/modules entry that is a symlink or leads elsewhere is not read'; continue; fi
+      [ $s = 0 ] || return 1
+      if [ -L "$d/config" ]; then note 'a .git config that is a symlink is not read'; continue; fi
+      [ -f "$d/config" ] && [ -s "$d/config" ] && set -- "$@" "$d/config"
     done
   fi
-  for f in "$W"/gha-creds-*.json; do
+  if [ $# -gt 0 ]; then
+    LC_ALL=C ${asJob}${t.awk} -v dir="$R/.jail" -v workspace="$W" -f "$J/git-config.awk" "$@" || return 1
+    n=0
+    for f in "$@"; do
+      n=$((n + 1))
+      ${t.mount} -c --bind -o ro -- "$R/.jail/git-$n" "$f" || return 1
+    done
+  fi
+  for f in "$B"/gha-creds-*.json; do
+    if [ -L "$f" ]; then note 'a gha-creds-*.json that is a symlink is left as it is'; continue; fi
     [ -f "$f" ] || continue
-    esc "$f"
-    echo "$RE/.empty $RE$e none bind,ro 0 0" >> "$R/.jail/fstab"
+    ${t.mount} -c --bind -o ro -- "$R/.empty" "$f" || return 1
   done
-  [ ! -s "$R/.jail/fstab" ] || ${t.mount} -a -T "$R/.jail/fstab"
+  cd / && ${t.umount} -l "$R/.jail"
 }
 if [ "$1" = --jail-init ]; then
   shift
@@ -180,7 +186,7 @@ ${
 }  cd "$R" && ${t.pivot_root} . .old && cd / && ${t.umount} -l /.old || fail 'pivot_root'
   PATH=$1 HOME=${shQuote(config.home ?? '/')} USER=${shQuote(config.user)} LOGNAME=${shQuote(config.user)}
   export PATH HOME USER LOGNAME${net ? `\n  export ${proxyExports}` : ''}
-  unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL e s c n f
+  unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL B d s n f
   cd "$2" 2>/dev/null || cd "$W" 2>/dev/null || cd /
   shift 2
   exec 3<&0

@@ -41,7 +41,7 @@ export interface Skeleton {
 /** Inside the skeleton: an empty file and an empty directory that hide what must not be seen. */
 export const EMPTY_FILE = '.empty'
 export const EMPTY_DIR = '.empty-dir'
-/** A tmpfs of the jail's own, where each call's filtered .git/config copies and second fstab go. */
+/** A tmpfs of the jail's own, where each call's filtered .git/config copies go (unmounted before Codex starts). */
 export const SCRATCH = '.jail'
 /** Where pivot_root puts the host's root, detached at once. */
 export const OLD_ROOT = '.old'
@@ -102,7 +102,13 @@ export function mounts(paths: ViewPaths): Mount[] {
   return [
     // The skeleton itself, read-only, is the jail's /.
     { source: paths.root, target: paths.root, type: 'none', options: 'bind,ro' },
-    { source: 'tmpfs', target: r(SCRATCH), type: 'tmpfs', options: 'nosuid,nodev,mode=0755,size=4m' },
+    // The job's user writes it (the filter runs as that user); init unmounts it once its copies are bound.
+    {
+      source: 'tmpfs',
+      target: r(SCRATCH),
+      type: 'tmpfs',
+      options: `nosuid,nodev,noexec,mode=0700,uid=${paths.uid},gid=${paths.gid},size=4m`
+    },
     ...sorted.map(({ m }) => m),
     ...DEVICES.map((device) => ({
       source: `/dev/${device}`,
