@@ -161,6 +161,96 @@ async function sudoJob(before?: (workspace: string) => Promise<void>): Promise<J
     expect({ read: read.stdout.includes('another-step-file'), wrote }).toEqual({ read: false, wrote: false })
   })
 
+  test(".git cannot be renamed from under its filtered config: checkout's token stays out of reach", async () => {
+    // Promise (issue 26, jail.ts): ".git/config is seen without credentials"; the main step
+    // says "Codex's jail shows .git/config without it, so the commands the model runs cannot read or use it".
+    const token = 'ghs_trickCheckoutToken0123456789'
+    const job = await sudoJob(async (workspace) => {
+      execFileSync('git', [
+        'config',
+        '--file',
+        path.join(workspace, '.git', 'config'),
+        'http.https://github.com/.extraheader',
+        `AUTHORIZATION: basic ${btoa(`x-access-token:${token}`)}`
+      ])
+    })
+    const restore = job.save()
+    const first = await job.codex('git config --get-regexp extraheader; mv .git .git-moved && cp -R .git-moved .git')
+    const second = await job.codex('cat .git-moved/config')
+    restore()
+    expect(first.stdout).toBe('')
+    expect(second.stdout).not.toContain(btoa(`x-access-token:${token}`))
+  })
+
+  test('Codex cannot write .git/hooks: no hook of its runs in the next step (the README recipe) with sudo and the push token', async () => {
+    // Promise (README, "Fix, then push from a later step"): "the job's own user commits and
+    // pushes it in the next step, with a token Codex never sees (Codex itself cannot push)".
+    const job = await sudoJob()
+    const restore = job.save()
+    const marker = path.join(job.runner.temp, 'hook-ran')
+    const edit = await job.codex(
+      [
+        `printf '#!/bin/sh\\n{ id -u; sudo -n id -u; echo "token=$GH_TOKEN"; } > ${marker} 2>&1\\n' > .git/hooks/pre-commit`,
+        'chmod +x .git/hooks/pre-commit',
+        'echo fixed >> README'
+      ].join('; ')
+    )
+    expect(edit.exitCode).toBe(0)
+    // The recipe's push step, as the job's user outside the jail.
+    const push = await job.step('git add -A && git commit -qm "Codex: fix" && echo committed', {
+      GH_TOKEN: 'ghs_trickPushToken0123'
+    })
+    expect(push.stdout).toContain('committed')
+    const ran = existsSync(marker) ? await fs.readFile(marker, 'utf8') : ''
+    await fs.rm(marker, { force: true })
+    restore()
+    // .git/hooks is read-only in the jail: no hook of Codex's ran.
+    expect(ran).toBe('')
+  })
+
+  test('Codex can neither replace .git nor set core.fsmonitor for later git', async () => {
+    // Promise (issue 26 / jail.ts): .git/config is shown as a read-only, filtered copy.
+    const job = await sudoJob()
+    const restore = job.save()
+    const marker = path.join(job.runner.temp, 'fsmonitor-ran')
+    const swap = await job.codex(
+      [
+        'mv .git .git-jailed && mkdir .git && cp -R .git-jailed/. .git/ && rm -f .git/config',
+        'cp .git-jailed/config .git/config',
+        `git config core.fsmonitor 'id -u > ${marker}; sudo -n id -u >> ${marker}; false'`,
+        'echo swapped'
+      ].join(' && ')
+    )
+    const status = await job.step('git status --porcelain >/dev/null 2>&1; echo done')
+    const ran = existsSync(marker) ? await fs.readFile(marker, 'utf8') : ''
+    await fs.rm(marker, { force: true })
+    restore()
+    expect(status.stdout).toContain('done')
+    expect({ swap: swap.stdout.trim(), ran }).toEqual({ swap: expect.anything(), ran: '' })
+  })
+
+  test("the model's git works in the jail with .git and its hooks pinned: status, diff, add, commit, log", async () => {
+    const job = await sudoJob()
+    const restore = job.save()
+    const result = await job.codex(
+      [
+        'echo more >> README',
+        'git status --porcelain',
+        'git diff --stat | tail -1',
+        'git add -A',
+        'git commit -qm "in the jail"',
+        'git log --format=%s',
+        'ls /.jail | wc -l',
+        'touch .git/hooks/x 2>/dev/null || echo hooks-read-only',
+        'mv .git .git-x 2>/dev/null || echo git-pinned'
+      ].join(' && ')
+    )
+    restore()
+    expect(result.stdout).toBe(
+      ' M README\n 1 file changed, 1 insertion(+)\nin the jail\nchecked out\n0\nhooks-read-only\ngit-pinned\n'
+    )
+  })
+
   test('nothing of the jail outlives its codex (setsid, double fork)', async () => {
     const job = await sudoJob()
     await job.codex(

@@ -9,7 +9,7 @@
  * | `/` | a read-only skeleton the main step made: mount points and the OS symlinks only |
  * | /usr, /etc, /opt, /bin, /sbin, /lib* | the host's, read-only (a root job's root-only files under /etc are shown empty) |
  * | RUNNER_TOOL_CACHE, the CLI | read-only |
- * | the workspace | read-write; `.git/config` a copy without credentials, `gha-creds-*.json` empty |
+ * | the workspace | read-write; `.git/config` a read-only copy without credentials, `.git` and `.git/modules/*` pinned (bound onto themselves) with read-only hooks, `gha-creds-*.json` empty |
  * | CODEX_HOME | read-write |
  * | the action's CA bundle, the OIDC token's directory | read-only |
  * | /etc/resolv.conf's target when it lies elsewhere (/run/systemd/resolve) | read-only, that file alone |

@@ -133,11 +133,24 @@ R=${root}
 W=${workspace}
 fail() { echo "codex-auth-action: Codex's jail could not be made: $1" >&2; exit 125; }
 note() { echo "codex-auth-action: Codex's jail: $1" >&2; }
-# A directory of the workspace's .git ($1, absolute, under the physical workspace): used
-# only if it is that very directory (no symlink on the way). Returns 2 where it is skipped.
-# Nothing here builds mount-table text from a workspace name.
+# A directory of the workspace's .git ($1, absolute, under the physical workspace): entered
+# only if it is that very directory (no symlink on the way), then bound onto itself through
+# the process's cwd (neither renamed nor removed while the jail lives), its hooks read-only.
+# Returns 2 where it is skipped. Nothing here builds mount-table text from a workspace name.
 pin() {
   [ ! -L "$1" ] && cd -P -- "$1" 2>/dev/null && [ "$PWD" = "$1" ] || return 2
+  ${t.mount} -c --bind /proc/self/cwd /proc/self/cwd || return 1
+  cd -P -- "$1" && [ "$PWD" = "$1" ] || return 1
+  if [ -L hooks ] || { [ -e hooks ] && [ ! -d hooks ]; }; then
+    note 'a .git hooks entry that is not a directory is left as it is (git outside the jail may run what it leads to)'
+    return 0
+  fi
+  # Where there is none (git init makes one), none is made: the workspace stays as it was.
+  [ -d hooks ] || return 0
+  cd -P -- "$1/hooks" && [ "$PWD" = "$1/hooks" ] || return 1
+  ${t.mount} -c --bind /proc/self/cwd /proc/self/cwd || return 1
+  cd -P -- "$1/hooks" && [ "$PWD" = "$1/hooks" ] || return 1
+  ${t.mount} -c -o remount,bind,ro /proc/self/cwd
 }
 # What each call hides in the workspace: .git/config's credentials (a filtered copy over
 # each config, read by the job's user, never through a symlink), and credential files
