@@ -229,6 +229,17 @@ async function sudoJob(before?: (workspace: string) => Promise<void>): Promise<J
     expect({ swap: swap.stdout.trim(), ran }).toEqual({ swap: expect.anything(), ran: '' })
   })
 
+  test('a 5 MB .git/modules/x/config is shown empty, with a line on stderr: later codex calls still run', async () => {
+    const job = await sudoJob()
+    await job.codex('mkdir -p .git/modules/x && head -c 5000000 /dev/zero | tr "\\0" "a" > .git/modules/x/config')
+    const next = await job.codex('echo still-works; wc -c < .git/modules/x/config')
+    await job.step('rm -rf .git/modules')
+    expect(next.stdout).toBe('still-works\n0\n')
+    expect(next.stderr).toMatch(
+      /^codex-auth-action: Codex's jail shows \S*\/\.git\/modules\/x\/config empty: it is too large to filter\n$/
+    )
+  })
+
   test("the model's git works in the jail with .git and its hooks pinned: status, diff, add, commit, log", async () => {
     const job = await sudoJob()
     const restore = job.save()

@@ -12,8 +12,10 @@
  * out of `remote.*.url` and `pushurl`. A dropped value's continuation
  * lines go with it.
  *
- * Run as `awk -v dir=<out> -v workspace=<path> -f git-config.awk FILE…`: the n-th FILE's
- * copy is `<dir>/git-<n>`. Plain POSIX awk (mawk, gawk and busybox run it).
+ * Run as `awk -v dir=<out> -v workspace=<path> -f git-config.awk FILE…` (LC_ALL=C, as the
+ * job's user): the n-th FILE's copy is `<dir>/git-<n>`. A copy that would pass 1 MB, or the
+ * copies together 3 MB (the scratch is 4 MB), is left empty, with one line on stderr: the
+ * call goes on. Plain POSIX awk (mawk, gawk and busybox run it).
  */
 export const GIT_CONFIG_AWK = String.raw`
 function unquote(v) {
@@ -26,11 +28,22 @@ function shown(v) {
   if (v != "" && substr(v, 1, 1) != "/" && substr(v, 1, 1) != "~") return 1
   return workspace != "" && index(v, workspace "/") == 1
 }
+# Every line of a copy goes through here: an oversize copy is emptied once and stays empty.
+function emit(l,    name) {
+  if (big) return
+  size += length(l) + 1
+  total += length(l) + 1
+  if (size <= 1048576 && total <= 3145728) { print l > out; return }
+  big = 1; total -= size
+  close(out); printf "" > out; close(out)
+  name = FILENAME; gsub(/[^A-Za-z0-9._\/+-]/, "?", name)
+  print "codex-auth-action: Codex's jail shows " name " empty: it is too large to filter" > "/dev/stderr"
+}
 function continued(l) { return l ~ /\\[ \t\r]*$/ }
 # One "key = value" line of the current section: printed, cut or dropped.
 function entry(l,    k, v) {
   k = l; sub(/^[ \t]+/, "", k)
-  if (!match(k, /^[A-Za-z][A-Za-z0-9-]*/)) { print l > out; return }
+  if (!match(k, /^[A-Za-z][A-Za-z0-9-]*/)) { emit(l); return }
   k = tolower(substr(k, 1, RLENGTH))
   v = ""
   if (index(l, "=")) { v = l; sub(/^[^=]*=/, "", v) }
@@ -40,10 +53,10 @@ function entry(l,    k, v) {
     return
   }
   if (section == "remote" && (k == "url" || k == "pushurl")) sub(/:\/\/[^\/@ \t"]*@/, "://", l)
-  print l > out
+  emit(l)
 }
 BEGIN { userinfo = "^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*@" }
-FNR == 1 { n++; out = dir "/git-" n; printf "" > out; skipping = 0; dropped = 0; section = ""; subsection = "" }
+FNR == 1 { n++; if (out != "") close(out); out = dir "/git-" n; printf "" > out; big = 0; size = 0; skipping = 0; dropped = 0; section = ""; subsection = "" }
 skipping { skipping = continued($0); next }
 /^[ \t]*\[/ {
   dropped = 0
@@ -55,9 +68,9 @@ skipping { skipping = continued($0); next }
   if (subsection ~ userinfo) { dropped = 1; next }
   # A key may follow the header on its line.
   rest = $0; sub(/^[^\]]*\]/, "", rest)
-  if (rest ~ /^[ \t]*([#;].*)?$/) { print > out; next }
+  if (rest ~ /^[ \t]*([#;].*)?$/) { emit($0); next }
   header = substr($0, 1, length($0) - length(rest))
-  print header > out
+  emit(header)
   entry(rest)
   next
 }
