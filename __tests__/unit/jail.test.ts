@@ -1,5 +1,5 @@
 /** The jail's parts that need no namespace: its input, its view, its scripts, its .git/config filter. */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -191,6 +191,57 @@ describe('the scripts', () => {
       rmSync(dir, { recursive: true })
     }
   }
+
+  test('a copy that would pass 1 MB is left empty, with one line on stderr; the others are still written', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jail-git-'))
+    try {
+      writeFileSync(path.join(dir, 'program.awk'), GIT_CONFIG_AWK)
+      writeFileSync(path.join(dir, 'big'), `[core]\n${'a'.repeat(1_100_000)}\n`)
+      writeFileSync(path.join(dir, 'small'), '[core]\n\tbare = false\n')
+      const files = ['small', 'big', 'small'].map((f) => path.join(dir, f))
+      const run = spawnSync(
+        '/usr/bin/awk',
+        ['-v', `dir=${dir}`, '-v', 'workspace=/w', '-f', `${dir}/program.awk`, ...files],
+        {
+          encoding: 'utf8',
+          env: { LC_ALL: 'C' }
+        }
+      )
+      expect(run.status).toBe(0)
+      expect(run.stderr).toBe(`codex-auth-action: Codex's jail shows ${dir}/big empty: it is too large to filter\n`)
+      expect([1, 2, 3].map((n) => readFileSync(path.join(dir, `git-${n}`), 'utf8'))).toEqual([
+        '[core]\n\tbare = false\n',
+        '',
+        '[core]\n\tbare = false\n'
+      ])
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  })
+
+  test('init builds no mount-table text from workspace names: each file is bound by its own mount', () => {
+    const init = initScript({
+      mode: 'sudo',
+      tools: Object.fromEntries(
+        ['sh', 'unshare', 'setpriv', 'mount', 'umount', 'pivot_root', 'awk', 'sudo'].map((t) => [t, `/usr/bin/${t}`])
+      ) as Tools,
+      dir: '/rt/j',
+      root: '/rt/j/root',
+      workspace: '/w',
+      home: '/home/runner',
+      user: 'runner',
+      binary: '/tc/codex',
+      uid: 1001,
+      gid: 118
+    })
+    expect(init).not.toMatch(/echo[^\n]*fstab|>> *"?\$R\/\.jail/)
+    expect(init).toContain('/usr/bin/mount -c --bind -o ro -- "$R/.jail/git-$n" "$f"')
+    // The filter runs as the job's user without capabilities, never as root.
+    expect(init).toContain(
+      'LC_ALL=C /usr/bin/setpriv --reuid=1001 --regid=118 --clear-groups --inh-caps=-all --bounding-set=-all -- /usr/bin/awk'
+    )
+    expect(init).toContain('/usr/bin/umount -l "$R/.jail"')
+  })
 
   test('checkout v4 and v6, insteadOf with a token and a token in a remote URL are gone; the rest stays', () => {
     const out = filter(
