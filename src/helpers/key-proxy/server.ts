@@ -12,7 +12,6 @@
  * socket too and, once the proxy is gone, answers every request with a 410 that names it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import * as http from 'node:http'
 import * as https from 'node:https'
@@ -20,18 +19,15 @@ import * as path from 'node:path'
 import type { Duplex, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
-import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
+import { upstreamFor } from './upstreams/index.js'
+import type { Route } from './upstreams/upstream.js'
 import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
-/** What Codex asks of a Responses API provider; anything else is refused. */
-const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
-/** Codex's WebSocket transport: the upgrade of a `GET /responses`, and nothing else. */
-const WEBSOCKET_ROUTES = new Set(['GET /responses'])
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
   'host',
@@ -66,6 +62,8 @@ interface GuardConfig {
   deadline: number
   pid: number
   upstream: string
+  /** The proxy's certificate, so that the guard's explanations reach a Codex that speaks HTTPS to it. */
+  tls?: { cert: string; key: string }
 }
 
 /** The end of stdin: for the guard, the proxy's end. */
@@ -137,8 +135,7 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const auth = keyHeaders(config.upstream, config.key)
-  const prefix = Buffer.from(`/${config.capability}/v1/`)
+  const credential = upstreamFor(config)
   const status: KeyProxyStatus = {
     pid: process.pid,
     state: 'running',
@@ -151,33 +148,34 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   const meter = new Meter(config.caps)
   let dirty = false
 
-  /** The upstream URL for a request that holds the capability and asks for one of `routes`. */
-  const target = (method: string, url: string, routes = ROUTES): string | undefined => {
-    const head = Buffer.from(url.slice(0, prefix.length))
-    if (head.length !== prefix.length || !timingSafeEqual(head, prefix)) return undefined
-    const rest = url.slice(prefix.length - 1)
-    const query = rest.indexOf('?')
-    const route = query < 0 ? rest : rest.slice(0, query)
-    return routes.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
-  }
-  /** Codex's headers minus anything that could carry a caller's credential, plus the key's. */
-  const forwardedHeaders = (req: http.IncomingMessage): Record<string, string | string[]> => {
+  /** Where a request that holds the capability goes, if it asks for something Codex asks of this upstream. */
+  const target = (req: http.IncomingMessage, websocket = false): Route | undefined =>
+    credential.route(req.method ?? '', req.url ?? '', websocket, req.headers)
+  /** Codex's headers minus anything that could carry a caller's credential, plus the upstream's. */
+  const forwardedHeaders = (
+    req: http.IncomingMessage,
+    url: string,
+    body?: Buffer
+  ): Promise<Record<string, string | string[]>> => {
     const headers: Record<string, string | string[]> = {}
     for (const [name, value] of Object.entries(req.headers))
       if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
-    return { ...headers, ...auth }
+    return credential.authorize({ method: req.method ?? '', url, headers, body }, req.headers)
   }
 
-  const server = http.createServer(async (req, res) => {
-    const url = target(req.method ?? '', req.url ?? '')
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const route = target(req)
     dirty = true
-    if (!url) {
+    if (!route) {
       status.refused++
       return sendError(res, 404, 'Not found.')
     }
-    const headers = forwardedHeaders(req)
-    // Model requests (the POSTs) go through the meter: counted, or refused by a cap before anything is sent.
-    const admitted = req.method === 'POST' ? await admitRequest(meter, req, headers).catch(() => null) : undefined
+    const { url } = route
+    const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
+    if (signedBody === null) return void res.destroy()
+    const headers = await forwardedHeaders(req, url, signedBody)
+    // Model requests go through the meter: counted, or refused by a cap before anything is sent.
+    const admitted = route.metered ? await admitRequest(meter, req, headers).catch(() => null) : undefined
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
@@ -190,7 +188,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // Whatever happens, the meter learns that the request is over.
     let finish = admitted?.ticket.end
     try {
-      const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
+      const body = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
+      const answer = await forward(url, req.method ?? '', headers, body, controller.signal)
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
@@ -218,25 +217,25 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     } finally {
       finish?.()
     }
-  })
+  }
+  const server = config.tls ? https.createServer(config.tls, handler) : http.createServer(handler)
   server.keepAliveTimeout = 60_000
   let websocket: Promise<typeof import('./websocket.js')> | undefined
-  const wsUpstream = config.upstream.replace(/^http/, 'ws')
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined)
     dirty = true
-    const url = target(req.method ?? '', req.url ?? '', WEBSOCKET_ROUTES)
-    if (!url) {
+    const route = target(req, true)
+    if (!route) {
       status.refused++
       return refuseUpgrade(socket, 404, 'Not found.')
     }
     status.requests++
     status.websockets++
     websocket ??= import('./websocket.js')
-    void websocket.then((ws) =>
+    void Promise.all([websocket, forwardedHeaders(req, route.url)]).then(([ws, headers]) =>
       ws.relay(req, socket, head, {
-        url: `${wsUpstream}${url.slice(config.upstream.length)}`,
-        headers: forwardedHeaders(req),
+        url: route.url.replace(/^http/, 'ws'),
+        headers,
         ca: config.ca,
         proxy: proxyFor(upstream),
         status,
@@ -259,7 +258,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     stopToken: config.stopToken,
     deadline: config.deadline,
     pid: process.pid,
-    upstream: upstream.origin
+    upstream: upstream.origin,
+    tls: config.tls
   })
   // One write at a time, each of the figures as they are when it starts: neither file goes
   // back in time (a stop the watch sees just after a tick writes "stopped" last).
@@ -308,6 +308,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }, 100)
 }
 
+/** A request's whole body, for an upstream that signs it. */
+async function wholeRequest(req: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
 /** Hands the listening socket to the guard (see the top of this file). */
 function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
@@ -342,10 +349,10 @@ async function runGuard(config: GuardConfig): Promise<void> {
  * Answers every request and upgrade on the inherited socket (fd 3) with `message`, until the
  * post step's stop: the guard after the proxy's end, or a proxy that could not start.
  */
-function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' | 'deadline'>): void {
+function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' | 'deadline' | 'tls'>): void {
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
-  http
-    .createServer((_req, res) => sendError(res, 410, message))
+  const answer = (_req: http.IncomingMessage, res: http.ServerResponse) => sendError(res, 410, message)
+  ;(config.tls ? https.createServer(config.tls, answer) : http.createServer(answer))
     .on('upgrade', (_req: http.IncomingMessage, socket: Duplex) =>
       refuseUpgrade(
         socket.on('error', () => undefined),
