@@ -135,3 +135,23 @@ test.each([
   },
   240_000
 )
+
+test('a revoked access token: one error from the AuthAPI check that says what to do, before anything is installed or started', async () => {
+  const backend = await runners.serve(new ChatgptTokenBackend([TOKEN]))
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const revoked = 'at-revokedBrokerToken0123456789abcdef'
+  const main = await runner.main(
+    { 'access-token': revoked, 'codex-version': CODEX_VERSION, ...backend.inputs() },
+    backend.env()
+  )
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /^::error::The access-token was refused by AuthAPI \(HTTP 401 from https:\/\/127\.0\.0\.1:\d+\/authapi\/v1\/user-auth-credential\/whoami: Invalid personal access token\): it is revoked, expired or mistyped\. Create a new personal access token and update the secret\.$/
+    )
+  ])
+  expect(main.state['key-proxy-dir'] ?? '').toBe('')
+  expect(await runner.tempFiles()).toEqual([])
+  expect(backend.requests.map((r) => r.url)).toEqual(['/authapi/v1/user-auth-credential/whoami'])
+  await runner.post()
+})

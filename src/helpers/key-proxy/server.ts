@@ -107,17 +107,24 @@ type Forward = (
 async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forward> {
   if (proxyFor(upstream)) {
     const [{ HttpClient }, { request }] = await Promise.all([import('../../net/http.js'), import('undici')])
-    const dispatcher = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+    const client = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS })
     return async (url, method, headers, body, signal) => {
+      const dispatcher = client.dispatcherFor(new URL(url))
       const answer = await request(url, { method: method as 'GET' | 'POST', headers, body, dispatcher, signal })
       return { status: answer.statusCode, headers: answer.headers, body: answer.body }
     }
   }
-  const client = upstream.protocol === 'https:' ? https : http
-  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s.
-  const agent = new client.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s. One per
+  // scheme: an upstream kind may reach more than one endpoint (the ChatGPT backend and AuthAPI).
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, timeout: 5_000 }),
+    'https:': new https.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  }
   return (url, method, headers, body, signal) =>
     new Promise((resolve, reject) => {
+      const secure = url.startsWith('https:')
+      const client = secure ? https : http
+      const agent = agents[secure ? 'https:' : 'http:']
       const req = client.request(url, { method, headers, agent, signal, timeout: STREAM_IDLE_MS }, (res) =>
         resolve({ status: res.statusCode ?? 502, headers: res.headersDistinct, body: res })
       )
