@@ -107,12 +107,6 @@ test.each([
         env: isolation === 'none' ? backend.env() : {},
         timeoutMs: 90_000
       })
-      if (!exec.stdout.includes(TOKEN_TURN_TEXT))
-        console.log(
-          isolation,
-          exec.stderr.slice(-3000),
-          JSON.stringify(backend.since(from).map((r) => [r.method, r.url, r.headers.authorization]))
-        )
       expect(exec.stdout).toContain(TOKEN_TURN_TEXT)
       const requests = backend.since(from)
       const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
@@ -155,3 +149,55 @@ test('a revoked access token: one error from the AuthAPI check that says what to
   expect(backend.requests.map((r) => r.url)).toEqual(['/authapi/v1/user-auth-credential/whoami'])
   await runner.post()
 })
+
+test.each([
+  ['HTTP (zstd-compressed bodies)', false],
+  ['the WebSocket transport', true]
+])(
+  'spend control with an access token over %s: allowed-models refuses before anything is sent, and the usage file counts what the backend reported',
+  async (_transport, websocket) => {
+    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
+    const runner = await runners.create({ toolCache: sharedToolCache() })
+    const main = await runner.main(
+      {
+        'access-token': TOKEN,
+        'codex-version': CODEX_VERSION,
+        'allowed-models': 'gpt-token-allowed',
+        ...backend.inputs()
+      },
+      backend.env()
+    )
+    expect(main.errors).toEqual([])
+    const usageFile = main.outputs['usage-file']
+    const refused = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-other"', 'say hi'], {
+      timeoutMs: 90_000
+    })
+    expect(refused.exitCode).not.toBe(0)
+    expect(refused.stderr).toContain('Model "gpt-token-other", and allowed-models is gpt-token-allowed')
+    expect(modelRequests(backend.requests)).toEqual([])
+
+    const allowed = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-allowed"', 'say hi'], {
+      timeoutMs: 90_000
+    })
+    expect(allowed.stdout).toContain(TOKEN_TURN_TEXT)
+    const sent = modelRequests(backend.requests)
+    expect(sent.length).toBeGreaterThan(0)
+    for (const request of sent) expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-token-allowed' })
+    if (!websocket) expect(sent.every((r) => r.headers['content-encoding'] === 'zstd')).toBe(true)
+    let report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as { requests: number; input_tokens: number }
+    for (let i = 0; i < 40 && report.requests < sent.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as typeof report
+    }
+    expect(report).toMatchObject({
+      requests: sent.length,
+      input_tokens: 7 * sent.length,
+      output_tokens: 3 * sent.length,
+      by_model: { 'gpt-token-allowed': expect.objectContaining({ requests: sent.length }) },
+      limits: { allowed_models: ['gpt-token-allowed'] }
+    })
+    const post = await runner.post()
+    expect(post.errors).toEqual([])
+  },
+  180_000
+)

@@ -24,6 +24,7 @@ import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
+import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
 import type { Route } from './upstreams/upstream.js'
 import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
@@ -182,7 +183,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     if (signedBody === null) return void res.destroy()
     const headers = await forwardedHeaders(req, url, signedBody)
     // Model requests go through the meter: counted, or refused by a cap before anything is sent.
-    const admitted = route.metered ? await admitRequest(meter, req, headers).catch(() => null) : undefined
+    const admit = isZstd(req) ? admitCompressed : admitRequest
+    const admitted = route.metered ? await admit(meter, req, headers).catch(() => null) : undefined
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
