@@ -9,11 +9,11 @@
 import type { IncomingMessage } from 'node:http'
 import * as zlib from 'node:zlib'
 import { Decompress } from 'fzstd'
-import type { Admitted, Meter } from './usage.js'
+import { type Admitted, MAX_MESSAGE, type Meter, readRequest } from './usage.js'
 
 /** The most of a compressed body the proxy reads, and the most it decompresses it to. */
 export const MAX_COMPRESSED = 16 * 1024 * 1024
-export const MAX_DECOMPRESSED = 64 * 1024 * 1024
+export const MAX_DECOMPRESSED = MAX_MESSAGE
 
 type NativeZstd = (buffer: Buffer, options: { maxOutputLength: number }) => Buffer
 const nativeZstd = (zlib as unknown as { zstdDecompressSync?: NativeZstd }).zstdDecompressSync
@@ -124,17 +124,13 @@ export async function admitCompressed(
   if (!raw)
     return `The request body is larger than the key proxy reads (${MAX_COMPRESSED / 1024 / 1024} MiB compressed).`
   const text = decompressZstd(raw)
-  let model: string | undefined
-  let unreadable: string | undefined
-  if (typeof text === 'string')
-    unreadable = `The request body is zstd-compressed and ${text}, so its model cannot be read`
-  else
-    try {
-      const parsed = JSON.parse(text.toString('utf8')) as { model?: unknown }
-      model = typeof parsed.model === 'string' ? parsed.model : undefined
-    } catch {
-      unreadable = 'The request body is not JSON'
-    }
-  const admitted = meter.admit({ model, session, unreadable })
+  // Read as any other request (a model named twice is not trusted), once decompressed.
+  const read =
+    typeof text === 'string'
+      ? `The request body is zstd-compressed and ${text}, so its model cannot be read`
+      : readRequest(text, ['model'])
+  const admitted = meter.admit(
+    typeof read === 'string' ? { session, unreadable: read } : { model: read.single('model'), session }
+  )
   return typeof admitted === 'string' ? admitted : { ticket: admitted, body: raw }
 }

@@ -52,4 +52,7 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Upstream failures: no connection, or a 5xx answer. */
   upstreamErrors: number
   lastUpstreamStatus?: number
+  /** Faults in the proxy's own handling of a request, caught by its last resort; the kind of the last one. */
+  faults?: number
+  lastFault?: string
 }

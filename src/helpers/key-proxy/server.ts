@@ -4,7 +4,8 @@
  * ephemeral port and forwards the three requests Codex makes, under a random path prefix
  * (the capability), to the upstream API with the key added. It prints its port once and
  * nothing else. It stops when the post step creates `stop` in its directory, when the
- * directory is removed, or at its deadline.
+ * directory is removed, or at its deadline. A fault in the handling of one request is
+ * recorded in its status file, never the end of the process.
  *
  * Codex waits for the network forever when a connection is refused, so a dead proxy would
  * hang every later `codex` call. Where the OS can share a socket (not Windows), a second
@@ -17,17 +18,18 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
 import type { Duplex, Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { finished } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
+import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
 import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
 import type { Route } from './upstreams/upstream.js'
-import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
+import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
@@ -155,6 +157,14 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }
   const meter = new Meter(config.caps)
   let dirty = false
+  // The last resort: a fault nothing else caught is recorded (its kind only: no text from
+  // elsewhere), and the proxy goes on serving every other request of the job.
+  const fault = (error: unknown) => {
+    status.faults = (status.faults ?? 0) + 1
+    status.lastFault = error instanceof Error ? error.name : typeof error
+    dirty = true
+  }
+  process.on('uncaughtException', fault).on('unhandledRejection', fault)
 
   /** Where a request that holds the capability goes, if it asks for something Codex asks of this upstream. */
   const target = (req: http.IncomingMessage, websocket = false): Route | undefined =>
@@ -190,30 +200,49 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     if (typeof admitted === 'string') return refuse(res, admitted)
     status.requests++
     const controller = new AbortController()
-    // Codex went away before the answer was whole: the upstream request goes too.
+    let body: Readable | undefined
+    let left = false
+    let drained = 0
+    let drainTimer: NodeJS.Timeout | undefined
+    res.on('error', () => undefined)
+    // Codex went away before the answer was whole: the upstream request goes too, unless
+    // max-tokens needs its usage; then it is read on (once the pipe to Codex let go of it), within DRAIN_*.
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort()
+      if (res.writableFinished || controller.signal.aborted) return
+      left = true
+      if (!admitted || !meter.drains) return controller.abort()
+      drainTimer = setTimeout(() => controller.abort(), DRAIN_MS)
+      setImmediate(() => body?.resume())
     })
-    // Whatever happens, the meter learns that the request is over.
-    let finish = admitted?.ticket.end
+    // Whatever happens, the meter learns that the request is over: with no answer, an upstream
+    // that could not be reached, or never had the whole request, billed nothing; one given up on (aborted) may have.
+    let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
-      const body = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
-      const answer = await forward(url, req.method ?? '', headers, body, controller.signal)
+      const sent = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
+      const answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
       }
-      const out: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(answer.headers))
-        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
-      res.writeHead(answer.status, out)
-      // Server-sent events go on as they arrive: no buffering between upstream and Codex.
-      res.flushHeaders()
-      const piped = pipeline(answer.body, res)
-      if (admitted) finish = meterAnswer(admitted.ticket, answer.status, answer.headers, answer.body)
-      await piped
+      if (left) body.resume()
+      else {
+        const out: Record<string, string | string[]> = {}
+        for (const [name, value] of Object.entries(answer.headers))
+          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
+        res.writeHead(answer.status, out)
+        // Server-sent events go on as they arrive: no buffering between upstream and Codex.
+        res.flushHeaders()
+        // pipe, not pipeline: Codex's end must not end the upstream's answer (see the close handler).
+        body.pipe(res)
+      }
+      if (admitted) finish = meterAnswer(admitted.ticket, answer.status, answer.headers, body)
+      body.on('data', (chunk: Buffer) => {
+        if (left && (drained += chunk.length) > DRAIN_BYTES) controller.abort()
+      })
+      await finished(body)
     } catch (error) {
-      if (controller.signal.aborted) return
+      if (controller.signal.aborted || left) return
       status.upstreamErrors++
       status.lastUpstreamStatus = undefined
       if (res.headersSent) res.destroy()
@@ -224,7 +253,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`
         )
     } finally {
-      finish?.()
+      clearTimeout(drainTimer)
+      finish()
     }
   }
   const server = config.tls ? https.createServer(config.tls, handler) : http.createServer(handler)
@@ -241,21 +271,27 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     status.requests++
     status.websockets++
     websocket ??= import('./websocket.js')
-    void Promise.all([websocket, forwardedHeaders(req, route.url)]).then(([ws, headers]) =>
-      ws.relay(req, socket, head, {
-        url: route.url.replace(/^http/, 'ws'),
-        headers,
-        ca: config.ca,
-        proxy: proxyFor(upstream),
-        status,
-        changed: () => (dirty = true),
-        origin: upstream.origin,
-        meter: new SocketMeter(
-          meter,
-          typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
-        )
+    void Promise.all([websocket, forwardedHeaders(req, route.url)])
+      .then(([ws, headers]) =>
+        ws.relay(req, socket, head, {
+          url: route.url.replace(/^http/, 'ws'),
+          headers,
+          ca: config.ca,
+          proxy: proxyFor(upstream),
+          status,
+          changed: () => (dirty = true),
+          origin: upstream.origin,
+          meter: new SocketMeter(
+            meter,
+            typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
+          ),
+          fault
+        })
+      )
+      .catch((error: unknown) => {
+        fault(error)
+        socket.destroy()
       })
-    )
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -370,17 +406,30 @@ function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' 
       )
     )
     .listen({ fd: 3 })
-  // Its directory may be gone (that may be why the proxy ended): only the post step's stop ends
-  // the guard, so Codex never meets silence; a guard whose post step never came goes after GUARD_EXTRA_MS.
+  // The post step's stop ends the guard, and so does the end of its directory, as it ends the
+  // proxy: the job's files are gone, and with them the job (a runner restarted, a job killed);
+  // a guard left otherwise goes after GUARD_EXTRA_MS.
   setInterval(() => {
-    if (stopAsked(config.dir, config.stopToken) || Date.now() > config.deadline + GUARD_EXTRA_MS) process.exit(0)
+    if (
+      stopAsked(config.dir, config.stopToken) ||
+      !existsSync(config.dir) ||
+      Date.now() > config.deadline + GUARD_EXTRA_MS
+    )
+      process.exit(0)
   }, STOP_POLL_MS)
 }
 
 /** The proxy, or with `--guard` its guard, configured from stdin. */
 export async function run(): Promise<void> {
+  const guard = process.argv[2] === '--guard'
+  // Before a byte of stdin (the key) is read: a debugger someone opened would see it.
+  if (!guard && (await debuggerOpened()))
+    return void process.stdout.write(
+      `${JSON.stringify({ error: 'a debugger was opened in it (a SIGUSR1 sent to it as it started), so it did not read the key' })}\n`,
+      () => process.exit(1)
+    )
   const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
-  if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
+  if (guard) await runGuard(config as GuardConfig)
   else {
     const proxy = config as KeyProxyConfig
     await runProxy(proxy).catch((error: unknown) => {
