@@ -7,6 +7,7 @@
  *
  *   node scripts/bench.mjs [--version 0.171.0] [--rounds 5] [--real-rounds 5] [--warm-rounds 10]
  *   node scripts/bench.mjs --proxy-only     (only the key proxy; rewrites its section of BENCHMARK.md)
+ *   node scripts/bench.mjs --egress-only    (only codex-network's egress proxy and relay; its section)
  *   node scripts/bench.mjs --isolation-only (only key isolation by default: warm main with and
  *                                            without the proxy, bundle load, transports; its section)
  *
@@ -27,6 +28,7 @@ import { Unpack } from 'tar'
 import { FakeRegistry } from '../__tests__/harness/fake-registry.js'
 import { listFiles, ROOT, Runner, runProcess } from '../__tests__/harness/runner.js'
 import { benchBundleLoad, benchTransport, benchWarmIsolation, isolationSection } from './bench-isolation.mjs'
+import { benchEgress, egressSection } from './bench-egress.mjs'
 import { benchProxy, proxySection } from './bench-proxy.mjs'
 
 const { values: args } = parseArgs({
@@ -37,7 +39,8 @@ const { values: args } = parseArgs({
     'warm-rounds': { type: 'string', default: '10' },
     registry: { type: 'string', default: 'https://registry.npmjs.org' },
     'proxy-only': { type: 'boolean', default: false },
-    'isolation-only': { type: 'boolean', default: false }
+    'isolation-only': { type: 'boolean', default: false },
+    'egress-only': { type: 'boolean', default: false }
   }
 })
 
@@ -52,11 +55,13 @@ async function isolation(toolCache) {
   return isolationSection(warm, bundle, await benchTransport())
 }
 
-if (args['proxy-only'] || args['isolation-only']) {
+if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
   const file = path.join(ROOT, 'BENCHMARK.md')
   const [heading, lines] = args['proxy-only']
     ? ['## Key proxy (', proxySection(await benchProxy())]
-    : ['## Key isolation by default', await isolation()]
+    : args['egress-only']
+      ? ['## Egress proxy (', egressSection(await benchEgress())]
+      : ['## Key isolation by default', await isolation()]
   const section = lines.join('\n')
   const current = readFileSync(file, 'utf8')
   const start = current.indexOf(heading)
@@ -381,6 +386,7 @@ const floorResult = await coldFloor(
 )
 const warmResult = await warm(Number(args['warm-rounds']))
 const proxyResult = await benchProxy()
+const egressResult = await benchEgress()
 const isolationLines = await isolation()
 console.log(`warm: main ${fmt(warmResult.main)}, post ${fmt(warmResult.post)} (node -e 0: ${fmt(warmResult.node)})`)
 
@@ -430,6 +436,7 @@ const lines = [
   '',
   ...proxySection(proxyResult),
   '',
+  ...egressSection(egressResult),
   ...isolationLines
 ]
 await fs.writeFile(path.join(ROOT, 'BENCHMARK.md'), lines.join('\n'))

@@ -9,6 +9,7 @@ import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
 import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
+import { type NetworkPolicy, parseCodexNetwork } from './network.js'
 import { parseChatgptRoles, parsePersistInputs, type PersistInputs } from './persist.js'
 import { parseSpendCaps, type SpendCaps } from './spend.js'
 
@@ -79,6 +80,8 @@ export interface Inputs {
   apiBaseUrl: string
   keyIsolation: KeyIsolation
   codexIsolation: CodexIsolation
+  /** codex-network: what the commands the model runs may reach. */
+  network: NetworkPolicy
   /** max-tokens, max-requests, allowed-models: enforced by the key proxy. */
   spend: SpendCaps
   expiryWarningDays: number
@@ -188,6 +191,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     apiBaseUrl,
     keyIsolation,
     codexIsolation: parseCodexIsolation(read('codex-isolation')),
+    network: parseCodexNetwork(read('codex-network')),
     spend: parseSpendCaps(read, keyIsolation === 'proxy'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),

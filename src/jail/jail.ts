@@ -33,7 +33,7 @@ import { UserError } from '../job/errors.js'
 import { isInside, makePrivateDir, replaceFile, runnerTemp, writePrivateFile } from '../job/files.js'
 import { inline } from '../secrets/inert-output.js'
 import { GIT_CONFIG_AWK } from './git-config.js'
-import { initScript, wrapperScript, type JailMode, type ScriptConfig } from './scripts.js'
+import { initScript, wrapperScript, type JailMode, type JailNetwork, type ScriptConfig } from './scripts.js'
 import { findTools, systemTool } from './tools.js'
 import { fstab, OS_DIRS, skeleton, type ViewPaths } from './view.js'
 
@@ -41,6 +41,8 @@ export interface Jail {
   /** The `codex` later steps run. */
   wrapper: string
   mode: JailMode
+  /** Whether it has a network namespace of its own (codex-network). */
+  network: boolean
   /** Shows more directories read-only (a credential source's files, known after the login). */
   show(dirs: string[]): Promise<void>
 }
@@ -57,7 +59,8 @@ const OPEN_DOORS =
 export async function prepareJail(
   isolation: CodexIsolation,
   cli: { binary: string; root: string; codexHome: string; env: Record<string, string>; readOnly: string[] },
-  created: CreatedPaths
+  created: CreatedPaths,
+  network?: JailNetwork
 ): Promise<Jail | undefined> {
   if (isolation === 'none') {
     core.notice(
@@ -133,7 +136,14 @@ export async function prepareJail(
     )
       view.readOnlyFiles.push(file)
 
+  // codex-network's relay is perl (relay.ts); without it, the jail keeps the job's network, and says so.
+  const perl = network ? systemTool('perl') : undefined
+  if (network && !perl)
+    core.warning(
+      "codex-network is not enforced: the jail's network relay needs perl (perl-base) as a root-owned program in /usr/bin or /bin, which this runner lacks, so Codex's jail keeps the job's network. Install perl, or set codex-network: open to say so without this warning."
+    )
   const config: ScriptConfig = {
+    ...(network && perl && { network: { ...network, perl } }),
     mode,
     tools,
     dir,
@@ -180,6 +190,7 @@ export async function prepareJail(
   return {
     wrapper,
     mode,
+    network: config.network !== undefined,
     async show(dirs: string[]) {
       const before = view.readOnlyDirs.length
       addReadOnly(dirs)
