@@ -22,6 +22,21 @@ export interface KeyProxyConfig {
   ca?: string[]
   /** max-tokens, max-requests, allowed-models. */
   caps: SpendCaps
+  /** A ChatGPT access token instead of an API key (`key` is then empty, `upstream` the backend). */
+  chatgpt?: ChatgptTokenConfig
+  /** Serve HTTPS with this certificate (Codex talks to a ChatGPT backend over HTTPS only). */
+  tls?: { cert: string; key: string }
+}
+
+/** A ChatGPT account's access token, and the account AuthAPI's whoami said it belongs to. */
+export interface ChatgptTokenConfig {
+  token: string
+  accountId: string
+  fedramp: boolean
+  /** The ChatGPT backend, Codex's chatgpt_base_url: `https://…/backend-api/`. */
+  backend: string
+  /** AuthAPI's base URL (CODEX_AUTHAPI_BASE_URL), without a trailing slash. */
+  authapi: string
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
