@@ -89,7 +89,15 @@ test.each([
     for (const isolation of ['none', 'proxy']) {
       const runner = await runners.create({ toolCache: sharedToolCache() })
       const main = await runner.main(
-        { 'access-token': TOKEN, 'codex-version': CODEX_VERSION, 'key-isolation': isolation, ...backend.inputs() },
+        // codex-network: open in both runs: natively Codex must reach the loopback backend itself
+        // (the spend tests below run through the default network jail).
+        {
+          'access-token': TOKEN,
+          'codex-version': CODEX_VERSION,
+          'key-isolation': isolation,
+          'codex-network': 'open',
+          ...backend.inputs()
+        },
         backend.env()
       )
       expect(main.errors).toEqual([])
