@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
+import type { BedrockUpstream } from '../helpers/key-proxy/bedrock.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
 import { Meter, type UsageReport } from '../helpers/key-proxy/usage.js'
 import type { SpendCaps } from '../inputs/spend.js'
@@ -54,12 +55,13 @@ async function loopbackListener(): Promise<{ server: net.Server; fd: number; por
  * for the proxy's node to start (a connection meanwhile waits in the socket's queue; a proxy
  * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
-async function startKeyProxy(
+export async function startKeyProxy(
   key: string,
   upstream: string,
   ca: string[] | undefined,
   caps: SpendCaps,
-  created: ConfigContext['created']
+  created: ConfigContext['created'],
+  bedrock?: BedrockUpstream
 ): Promise<{ baseUrl: string; usageFile: string }> {
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
@@ -87,7 +89,8 @@ async function startKeyProxy(
     inherited: listener !== undefined,
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca,
-    caps
+    caps,
+    bedrock
   }
   const child = await startDetached('key-proxy', config, dir, listener ? 'ignore' : 'pipe', listener?.fd)
   if (listener) {
@@ -95,7 +98,7 @@ async function startKeyProxy(
     listener.server.close()
     child.unref()
     core.info(
-      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it ${bedrock ? "signs" : "adds the key to"} requests for ${upstream}. The post step stops it.`
     )
     return { baseUrl: `http://127.0.0.1:${listener.port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
   }
@@ -116,7 +119,7 @@ async function startKeyProxy(
   })
   child.unref()
   core.info(
-    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it ${bedrock ? "signs" : "adds the key to"} requests for ${upstream}. The post step stops it.`
   )
   return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
 }
@@ -133,7 +136,7 @@ function unusableProxy(upstream: string): string | undefined {
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
-async function stopKeyProxy(dir: string): Promise<void> {
+export async function stopKeyProxy(dir: string): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { AWS_CREDENTIAL_VARIABLES } from '../../secrets/aws-variables.js'
 
 /**
  * What the `codex` wrapper reads from its directory, written by the main step: who Codex
@@ -58,13 +59,14 @@ export function giveBack(config: CodexUserConfig): void {
   asRoot(config.sudo, ['chown', '-R', `--from=${config.uid}`, String(config.jobUid), ...config.shares])
 }
 
-/** Never passed to Codex's user: the step's inputs and state, the runner's tokens and services, the step's command files. */
+/** Never passed to Codex's user: the step's inputs and state, the runner's tokens and services, the step's command files (and the job's AWS credentials, AWS_CREDENTIAL_VARIABLES). */
 const HIDDEN = /^(INPUT_|STATE_|ACTIONS_)|^(GITHUB_ENV|GITHUB_PATH|GITHUB_OUTPUT|GITHUB_STATE|GITHUB_STEP_SUMMARY)$/i
 
 /** The environment Codex's user gets: the step's, less HIDDEN, in its own HOME. */
 export function codexEnv(env: NodeJS.ProcessEnv, config: CodexUserConfig): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !HIDDEN.test(name)) out[name] = value
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && !HIDDEN.test(name) && !AWS_CREDENTIAL_VARIABLES.test(name)) out[name] = value
   return { ...out, HOME: config.home, USER: config.user, LOGNAME: config.user }
 }
 

@@ -1,5 +1,6 @@
 import type { SpendCaps } from '../../inputs/spend.js'
 import type { HelperStatus } from '../detach.js'
+import type { BedrockUpstream } from './bedrock.js'
 
 /** The usage file in the proxy's directory (the usage-file output), kept current by the proxy. */
 export const USAGE_FILE = 'usage.json'
@@ -22,6 +23,8 @@ export interface KeyProxyConfig {
   ca?: string[]
   /** max-tokens, max-requests, allowed-models. */
   caps: SpendCaps
+  /** provider: amazon-bedrock: the credential (then `key` is empty) and the region each request is signed for. */
+  bedrock?: BedrockUpstream
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */

@@ -22,11 +22,12 @@ import { pipeline } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
+import { inline } from '../../secrets/inert-output.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
-import { admitRequest, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
+import { admitRequest, Meter, meterAnswer, refuse, SocketMeter, wholeBody } from './usage.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
@@ -137,7 +138,10 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const auth = keyHeaders(config.upstream, config.key)
+  // Bedrock's authentication is made for each request (SigV4 signs the body); loaded only then.
+  const bedrock = config.bedrock && (await import('./bedrock.js'))
+  const authorize = config.bedrock && bedrock?.bedrockAuthorizer(config.bedrock)
+  const auth = authorize ? {} : keyHeaders(config.upstream, config.key)
   const prefix = Buffer.from(`/${config.capability}/v1/`)
   const status: KeyProxyStatus = {
     pid: process.pid,
@@ -181,6 +185,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
+    let body = admitted?.body
+    if (authorize) {
+      if (body && !Buffer.isBuffer(body)) body = await wholeBody(body as http.IncomingMessage)
+      Object.assign(headers, await authorize(url, req.method ?? '', headers, body))
+    }
     status.requests++
     const controller = new AbortController()
     // Codex went away before the answer was whole: the upstream request goes too.
@@ -190,10 +199,22 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // Whatever happens, the meter learns that the request is over.
     let finish = admitted?.ticket.end
     try {
-      const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
+      const answer = await forward(url, req.method ?? '', headers, body, controller.signal)
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
+      }
+      // Bedrock's refusal of the credential, as one line that says what to do.
+      if (config.bedrock && bedrock && (answer.status === 401 || answer.status === 403)) {
+        const text = (await wholeBody(answer.body as http.IncomingMessage)).toString('utf8').slice(0, 4096)
+        const type = String(answer.headers['x-amzn-errortype'] ?? '')
+        status.lastUpstreamStatus = answer.status
+        return sendError(
+          res,
+          answer.status,
+          bedrock.explainRefusal(config.bedrock, answer.status, type, text) ??
+            `Amazon Bedrock refused the request (HTTP ${answer.status}): ${inline(text.slice(0, 300))}`
+        )
       }
       const out: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(answer.headers))
@@ -225,7 +246,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined)
     dirty = true
-    const url = target(req.method ?? '', req.url ?? '', WEBSOCKET_ROUTES)
+    // Bedrock has no WebSocket transport: Codex is configured without it.
+    const url = config.bedrock ? undefined : target(req.method ?? '', req.url ?? '', WEBSOCKET_ROUTES)
     if (!url) {
       status.refused++
       return refuseUpgrade(socket, 404, 'Not found.')

@@ -485,7 +485,7 @@ function firstChunk(req: IncomingMessage): Promise<Buffer> {
   })
 }
 
-async function wholeBody(req: IncomingMessage): Promise<Buffer> {
+export async function wholeBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
