@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { requireActionConfig } from '../codex/home.js'
 import { parseUserConfig } from '../codex/config.js'
-import { bedrockAuthorizer, explainRefusal, type BedrockUpstream } from '../helpers/key-proxy/bedrock.js'
+import type { BedrockUpstream } from '../helpers/key-proxy/bedrock.js'
 import type { BedrockInputs } from '../inputs/bedrock.js'
 import { UserError } from '../job/errors.js'
 import { describeFailure, HttpStatusError } from '../net/failures.js'
@@ -36,6 +36,8 @@ function provider(baseUrl: string): Record<string, unknown> {
  */
 async function verifyBedrock(http: HttpClient, bedrock: BedrockInputs, upstream: BedrockUpstream): Promise<void> {
   const url = `${bedrock.endpoint}/models`
+  // The AWS signer is loaded only for this: main and post start without it otherwise.
+  const { bedrockAuthorizer, explainRefusal } = await import('../helpers/key-proxy/bedrock.js')
   const authorize = bedrockAuthorizer(upstream)
   try {
     await http.withRetries(
