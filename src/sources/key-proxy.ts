@@ -98,7 +98,7 @@ export async function startKeyProxy(
     listener.server.close()
     child.unref()
     core.info(
-      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it ${bedrock ? "signs" : "adds the key to"} requests for ${upstream}. The post step stops it.`
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it ${bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
     )
     return { baseUrl: `http://127.0.0.1:${listener.port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
   }
@@ -119,7 +119,7 @@ export async function startKeyProxy(
   })
   child.unref()
   core.info(
-    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it ${bedrock ? "signs" : "adds the key to"} requests for ${upstream}. The post step stops it.`
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it ${bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
   )
   return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
 }
