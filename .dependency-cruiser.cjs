@@ -20,8 +20,9 @@ module.exports = {
     layer('codex', ['inputs', 'net', 'job', 'secrets']),
     layer('install', ['codex', 'inputs', 'net', 'job', 'secrets']),
     layer('helpers', ['inputs', 'net', 'job', 'secrets']),
+    layer('jail', ['inputs', 'job', 'secrets']),
     layer('sources', ['helpers', 'codex', 'inputs', 'net', 'job', 'secrets']),
-    layer('steps', ['sources', 'install', 'helpers', 'codex', 'inputs', 'net', 'job', 'secrets']),
+    layer('steps', ['sources', 'install', 'jail', 'helpers', 'codex', 'inputs', 'net', 'job', 'secrets']),
     {
       name: 'entries-only-at-top',
       comment: 'a bundle entry imports only its step or helper',

@@ -41,8 +41,8 @@ async function expectFailure(inputs: Record<string, string>, message: RegExp) {
 }
 
 test('latest: one dist-tags lookup and one per-version document, then a cached install', async () => {
-  // The tool cache's own bin on PATH: Codex as the job's user (codex-user puts its wrapper first; model-attacker.test.ts).
-  const main = await install({ 'codex-user': 'none' })
+  // The tool cache's own bin on PATH: Codex without a jail (codex-isolation puts its wrapper first; jail.test.ts).
+  const main = await install({ 'codex-isolation': 'none' })
   expect(main.errors).toEqual([])
   expect(main.outputs).toMatchObject({ 'codex-version': '1.3.0', 'cache-hit': 'false' })
   expect(registry.requestsTo('/@openai%2fcodex/1.3.0-')).toBe(1)
@@ -237,8 +237,8 @@ describe('a tool-cache entry without .complete at the target', () => {
 test('install: false uses the codex on PATH, and fails clearly without one', async () => {
   await expectFailure({ install: 'false' }, /install is false but no codex is on PATH/)
   const { bin, env } = await standInCodex(runner.root, fakeCodexScript('7.7.7'))
-  // The codex found on PATH is the output: Codex as the job's user (codex-user's wrapper is model-attacker.test.ts's).
-  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false', 'codex-user': 'none' }, env)
+  // The codex found on PATH is the output: Codex without a jail (the jail's wrapper is jail.test.ts's).
+  const main = await runner.main({ 'api-key': TEST_API_KEY, install: 'false', 'codex-isolation': 'none' }, env)
   expect(main.errors).toEqual([])
   expect(main.outputs).toMatchObject({
     'codex-version': '7.7.7',

@@ -132,7 +132,7 @@ export async function standInCodex(
   const records = path.join(root, CLI_RECORDS)
   await fs.mkdir(bin, { recursive: true })
   await fs.mkdir(records, { recursive: true })
-  // Codex's own user (codex-user) records its calls too.
+  // A CLI run by another user (a test's job user) records its calls too.
   await fs.chmod(records, 0o1777)
   const record = [
     `rec=$(mktemp '${records}/call-XXXXXX')`,

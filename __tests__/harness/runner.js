@@ -4,7 +4,7 @@
  * reads back what the step wrote, applies GITHUB_ENV and GITHUB_PATH to later steps, and
  * hands the saved state to the post step as STATE_*.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { promises as fs, readFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -500,24 +500,8 @@ export class Runner {
       const problems = [...leaks, ...halfStates, ...userState, ...commands, ...cliEnv, ...processes]
       if (problems.length) throw new Error(`security audit failed:\n${problems.join('\n')}`)
     } finally {
-      removeCodexUsers(this.root)
       await fs.rm(this.root, { recursive: true, force: true })
     }
-  }
-}
-
-/**
- * The users codex-user made for a job whose post step never ran (a test of the main step
- * alone): their HOME is in the runner's RUNNER_TEMP. A real job's post step removes them.
- * @param {string} root
- */
-function removeCodexUsers(root) {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const [name, , uid, , comment, home] = line.split(':')
-    if (!comment?.startsWith('codex-auth-action') || !home?.startsWith(root + path.sep)) continue
-    spawnSync('pkill', ['-KILL', '-U', uid])
-    spawnSync('userdel', [name])
   }
 }
 

@@ -3,7 +3,6 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import { bedrockAuthorizer, explainRefusal, type BedrockUpstream } from '../../src/helpers/key-proxy/bedrock.js'
 import { mantleEndpoint, parseBedrockAuth, parseProvider, parseRegion } from '../../src/inputs/bedrock.js'
 import { getInputs } from '../../src/inputs/inputs.js'
-import { AWS_CREDENTIAL_VARIABLES } from '../../src/secrets/aws-variables.js'
 import { userErrorMessage as message } from '../harness/user-error.js'
 
 const KEYS = {
@@ -64,7 +63,7 @@ describe('inputs', () => {
       const read = (values: Record<string, string>) => (name: string) =>
         ({ provider: 'amazon-bedrock', 'api-base-url': 'https://api.openai.com/v1', ...values })[name] ?? ''
       const inputs = getInputs(read({}))
-      expect(inputs).toMatchObject({ provider: 'amazon-bedrock', keyIsolation: 'proxy', codexUser: { kind: 'auto' } })
+      expect(inputs).toMatchObject({ provider: 'amazon-bedrock', keyIsolation: 'proxy' })
       expect(inputs.bedrock).toMatchObject({
         region: 'us-west-2',
         endpoint: 'https://bedrock-mantle.us-west-2.api.aws/openai/v1'
@@ -89,18 +88,6 @@ describe('inputs', () => {
       for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name]
       Object.assign(process.env, saved)
     }
-  })
-
-  test('the variables kept from Codex: every AWS credential, not the region', () => {
-    for (const name of [
-      ...Object.keys(KEYS),
-      'AWS_BEARER_TOKEN_BEDROCK',
-      'AWS_WEB_IDENTITY_TOKEN_FILE',
-      'aws_secret_access_key'
-    ])
-      expect([name, AWS_CREDENTIAL_VARIABLES.test(name)]).toEqual([name, true])
-    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE_NAME_OF_MINE'])
-      expect([name, AWS_CREDENTIAL_VARIABLES.test(name)]).toEqual([name, false])
   })
 })
 

@@ -1,5 +1,5 @@
-/** README's tables of inputs and outputs say what action.yml declares. */
-import { readdirSync, readFileSync } from 'node:fs'
+/** README's tables of inputs and outputs say what action.yml declares; every link of the docs leads somewhere. */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { parse } from 'yaml'
 import { lint } from '../../scripts/lint.mjs'
@@ -65,4 +65,48 @@ test('every example uses only inputs the action has', () => {
       for (const name of Object.keys(step.with ?? {}))
         expect([file, name, name in actionYml.inputs]).toEqual([file, name, true])
   }
+})
+
+/** README.md and every page of docs/ (a page added later is checked too). */
+const pages = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`)
+]
+
+/** The anchors GitHub makes for a page's headings (outside code blocks), duplicates numbered. */
+function anchors(file: string): Set<string> {
+  const seen = new Set<string>()
+  let fence = false
+  for (const line of readFileSync(path.join(ROOT, file), 'utf8').split('\n')) {
+    if (line.startsWith('```')) fence = !fence
+    const heading = !fence && /^#{1,6} (.+)$/.exec(line)?.[1]
+    if (!heading) continue
+    const slug = heading
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/ /g, '-')
+    let anchor = slug
+    for (let n = 1; seen.has(anchor); n++) anchor = `${slug}-${n}`
+    seen.add(anchor)
+  }
+  return seen
+}
+
+test.each(pages)('every relative link of %s names a file and heading that exist', (file) => {
+  let fence = false
+  const text = readFileSync(path.join(ROOT, file), 'utf8')
+    .split('\n')
+    .filter((line) => (line.startsWith('```') ? ((fence = !fence), false) : !fence))
+    .join('\n')
+  const broken: string[] = []
+  for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z]+:/.test(target)) continue
+    const [where, anchor] = target.split('#')
+    const linked = where ? path.join(path.dirname(file), where) : file
+    if (!existsSync(path.join(ROOT, linked))) broken.push(`${target}: no file ${linked}`)
+    else if (anchor && !anchors(linked).has(anchor)) broken.push(`${target}: no heading #${anchor} in ${linked}`)
+  }
+  expect(broken).toEqual([])
 })

@@ -48,7 +48,7 @@ export function cliEnv(home: string, caPath?: string): Record<string, string> {
       HIDDEN_PREFIXES.some((prefix) => name.startsWith(prefix)) ||
       HIDDEN.includes(name) ||
       COMPETING_CREDENTIALS.includes(name) ||
-      AWS_CREDENTIAL_VARIABLES.test(name)
+      AWS_CREDENTIAL_VARIABLES.includes(name)
     )
       continue
     env[key] = value

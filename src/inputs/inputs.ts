@@ -47,8 +47,8 @@ export interface WorkloadIdentity {
  */
 export type KeyIsolation = 'none' | 'proxy'
 
-/** Who Codex runs as (codex-user): a user of its own the action makes where it can, the job's, or one named. */
-export type CodexUserChoice = { kind: 'auto' } | { kind: 'none' } | { kind: 'named'; name: string }
+/** codex-isolation: a jail of its own for every `codex` call where the runner allows it (auto), or none. */
+export type CodexIsolation = 'auto' | 'none'
 
 /** What `codex-version` asks for, classified once so that install never re-parses it. */
 export type VersionSpec =
@@ -89,7 +89,7 @@ export interface Inputs {
   /** The Responses API Codex talks to (and verify checks): OpenAI, Azure OpenAI v1 or a gateway. */
   apiBaseUrl: string
   keyIsolation: KeyIsolation
-  codexUser: CodexUserChoice
+  codexIsolation: CodexIsolation
   /** max-tokens, max-requests, allowed-models: enforced by the key proxy. */
   spend: SpendCaps
   expiryWarningDays: number
@@ -227,7 +227,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     verify: parseBoolean('verify', read('verify'), false),
     apiBaseUrl,
     keyIsolation,
-    codexUser: parseCodexUser(read('codex-user'), keyIsolation),
+    codexIsolation: parseCodexIsolation(read('codex-isolation')),
     spend: parseSpendCaps(read, keyIsolation === 'proxy'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
@@ -375,21 +375,11 @@ export function endpointChooser(config: string): string | undefined {
   return undefined
 }
 
-/**
- * auto gives Codex a user of its own only with key-isolation: proxy: otherwise the
- * credential is in CODEX_HOME, which Codex, and so every command it runs, must read.
- */
-export function parseCodexUser(raw: string, keyIsolation: KeyIsolation): CodexUserChoice {
-  const value = raw || 'auto'
-  if (value === 'none') return { kind: 'none' }
-  if (value === 'auto') return keyIsolation === 'proxy' ? { kind: 'auto' } : { kind: 'none' }
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(value))
-    throw new UserError(`codex-user must be auto, none or the name of a user on the runner, not "${raw}".`)
-  if (keyIsolation !== 'proxy')
-    throw new UserError(
-      `codex-user ${value} needs key-isolation: proxy: without it the key is in CODEX_HOME, which Codex's user must read. Set key-isolation: proxy, or remove codex-user.`
-    )
-  return { kind: 'named', name: value }
+/** codex-isolation: auto (the default) or none; nothing else, codex-user included (it is gone). */
+export function parseCodexIsolation(raw: string): CodexIsolation {
+  const value = (raw || 'auto').toLowerCase()
+  if (value === 'auto' || value === 'none') return value
+  throw new UserError(`codex-isolation must be auto or none, not "${raw}".`)
 }
 
 /** Exactly one credential source: api-key, access-token, federation-rule-id (with oidc-audience), or auth-json. */

@@ -14,8 +14,6 @@ export enum StateKey {
   KeyProxyStopToken = 'key-proxy-stop-token',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source',
-  /** JSON: Codex's own user (codex-user) and what the post step undoes: ACLs, its processes, a user the action made. */
-  CodexUser = 'codex-user',
   /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */
   Chatgpt = 'chatgpt'
 }

@@ -5,9 +5,10 @@ import { cliEnv, cliVersion } from '../codex/cli.js'
 import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
-import { isolateCodex, releaseCodexUser, warnCheckoutToken, type Isolated } from '../helpers/codex-user/setup.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
+import { reportWorkspaceCredentials } from '../jail/checkout.js'
+import { prepareJail, type Jail } from '../jail/jail.js'
 import { CreatedPaths } from '../job/created-paths.js'
 import { errorLine, UserError } from '../job/errors.js'
 import { runnerTemp } from '../job/files.js'
@@ -69,11 +70,21 @@ export async function run(): Promise<void> {
         ? 'tool cache'
         : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     // A fresh download has just been run (in staging, and in the cache on a lost race). A CLI
-    // found in place proves that it runs while Codex's user is made; its failure comes first.
+    // found in place proves that it runs while the jail is made; its failure comes first.
     const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     versionCheck.catch(() => undefined)
-    const isolated = await phase('Codex user', async () =>
-      isolateCodex(inputs.codexUser, { binary: cli.binary, codexHome: home.dir, env: cliEnv(home.dir) }, created)
+    const jail = await phase('Codex jail', async () =>
+      prepareJail(
+        inputs.codexIsolation,
+        {
+          binary: cli.binary,
+          root: cli.root,
+          codexHome: home.dir,
+          env: cliEnv(home.dir),
+          readOnly: writtenCa ? [path.dirname(writtenCa.bundlePath)] : []
+        },
+        created
+      )
     ).catch(async (error: unknown) => {
       await versionCheck
       throw error
@@ -81,7 +92,7 @@ export async function run(): Promise<void> {
     const version = await versionCheck
     core.info(`Codex CLI ${version}: ${inline(cli.binary)}`)
     report.version = version
-    await warnCheckoutToken()
+    await reportWorkspaceCredentials(jail !== undefined)
     const auth = await source.authenticate({
       inputs,
       binary: cli.binary,
@@ -98,12 +109,17 @@ export async function run(): Promise<void> {
       verified: auth.verified,
       details: auth.summary
     })
+    // What the source exported for Codex (the OIDC token's file) is shown in the jail, read-only.
+    await jail?.show(
+      Object.values(auth.env)
+        .filter((value) => path.isAbsolute(value))
+        .map((file) => path.dirname(file))
+    )
     await phase('Exports for later steps', async () =>
-      exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report, isolated)
+      exportForLaterSteps(inputs, cli, version, home, writtenCa, auth, report, jail)
     )
   } catch (error) {
     // A failed run leaves no credential, no helper process and no half-made directory behind.
-    releaseCodexUser()
     await source
       ?.stop()
       .catch((stopError: unknown) =>
@@ -149,7 +165,7 @@ function exportForLaterSteps(
   ca: WrittenCa | undefined,
   auth: Authenticated,
   report: RunReport,
-  isolated: Isolated | undefined
+  jail: Jail | undefined
 ): void {
   const exportVariable = (name: string, value: string) => {
     core.exportVariable(name, value)
@@ -157,11 +173,11 @@ function exportForLaterSteps(
   }
   if (inputs.install) {
     core.addPath(path.join(cli.root, 'codex-path'))
-    if (!isolated) core.addPath(path.dirname(cli.binary))
+    if (!jail) core.addPath(path.dirname(cli.binary))
   }
-  // The wrapper comes first: the `codex` of later steps runs as Codex's own user.
-  if (isolated) core.addPath(path.dirname(isolated.wrapper))
-  if (inputs.install || isolated) report.exported.push('PATH')
+  // The wrapper comes first: the `codex` of later steps runs in its jail.
+  if (jail) core.addPath(path.dirname(jail.wrapper))
+  if (inputs.install || jail) report.exported.push('PATH')
   exportVariable('CODEX_HOME', home.dir)
   if (ca) {
     // CODEX_CA_CERTIFICATE adds to the system roots; SSL_CERT_FILE would replace them, so it is left alone.
@@ -175,7 +191,7 @@ function exportForLaterSteps(
     core.info(`Exported ${auth.secretEnv[0]} to later steps (export-env: true).`)
   }
   core.setOutput('codex-version', version)
-  core.setOutput('codex-path', isolated?.wrapper ?? cli.binary)
+  core.setOutput('codex-path', jail?.wrapper ?? cli.binary)
   core.setOutput('codex-home', home.dir)
   core.setOutput('auth-mode', auth.mode)
   core.setOutput('credential-fingerprint', auth.fingerprint)

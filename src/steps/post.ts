@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import { releaseCodexUser } from '../helpers/codex-user/setup.js'
 import { CreatedPaths } from '../job/created-paths.js'
 import { readList, StateKey } from '../job/state.js'
 import { postForSavedSource } from '../sources/choose.js'
@@ -8,9 +7,7 @@ import { postForSavedSource } from '../sources/choose.js'
 export async function run(): Promise<void> {
   try {
     const created = new CreatedPaths(readList(StateKey.CreatedPaths), readList(StateKey.DiagnosticPaths))
-    // Codex's user first: none of its processes may outlive the job, and its files become the job user's to remove.
-    releaseCodexUser()
-    // The credential source next: what it started must stop before its files go.
+    // The credential source first: what it started must stop before its files go.
     await postForSavedSource()
     const failures = await created.removeAll({ diagnostics: true })
     if (failures === 0 && created.count > 0)

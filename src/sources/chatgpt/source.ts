@@ -141,7 +141,7 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
   } else if (owned(home) && !selected.auth.accessOnly) {
     core.warning(
       "auth-json without persist-secret or codex-home: when Codex refreshes the sign-in during this job, the refreshed auth.json is removed with CODEX_HOME and the secret's refresh token is used up. " +
-        'Set persist-secret (ephemeral runners) or codex-home (a persistent self-hosted runner); see "ChatGPT sign-in (advanced)" in the README.'
+        'Set persist-secret (ephemeral runners) or codex-home (a persistent self-hosted runner); see docs/chatgpt-sign-in.md of codex-auth-action.'
     )
   }
   if (inputs.verify)

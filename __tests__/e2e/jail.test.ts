@@ -1,0 +1,252 @@
+/**
+ * codex-isolation: auto, as each kind of job has it: root, a user with passwordless sudo
+ * (a GitHub-hosted runner), and a user without sudo (a user namespace of its own). The
+ * `codex` on PATH starts a stand-in CLI that runs its argument as a shell command, so the
+ * test sees exactly what a command of the model sees in the jail, what outlives it (nothing)
+ * and what it costs nobody else (the job's files stay the job's). The real CLI in the jail,
+ * driven by a model, is model-attacker.test.ts.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import * as path from 'node:path'
+import { useRunners } from '../harness/lifecycle.js'
+import { TEST_API_KEY } from '../harness/real-cli.js'
+import { runProcess, type Runner } from '../harness/runner.js'
+
+const CHECKOUT_TOKEN = 'ghs_jailTestCheckoutToken0123456789'
+const OTHER_TOKEN = 'ghp_jailTestOtherStepToken0123456789'
+
+/** The stand-in CLI: `--version` as the real one answers it, anything else run by sh. */
+const STAND_IN = '#!/bin/sh\nif [ "$1" = --version ]; then echo "codex-cli 1.0.0"; exit 0; fi\nexec /bin/sh -c "$1"\n'
+
+const able = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/sudo')
+const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8' })
+/** Whether a user of this machine may make a user namespace of its own (Debian, Fedora: yes; Ubuntu 24.04: AppArmor decides). */
+const usernsAllowed =
+  able &&
+  sh('sh', [
+    '-c',
+    'setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true && echo yes || true'
+  ]).includes('yes')
+
+type Kind = 'root' | 'sudo' | 'userns'
+
+interface Job {
+  runner: Runner
+  uid: number
+  /** Runs `codex <script>` as the job's user in a later step, from the workspace. */
+  codex(script: string, timeoutMs?: number): ReturnType<typeof runProcess>
+  /** The same, started: the wrapper's process. */
+  start(script: string): ReturnType<typeof spawn>
+  main: Awaited<ReturnType<Runner['main']>>
+  /** Removes what the test planted in RUNNER_TEMP (the post step leaves nothing there, which the audit checks). */
+  done(): Promise<void>
+}
+
+const runners = useRunners()
+const users: string[] = []
+afterAll(() => {
+  for (const user of users) {
+    execFileSync('userdel', ['-f', '-r', user], { stdio: 'ignore' })
+    execFileSync('rm', ['-f', `/etc/sudoers.d/${user}`])
+  }
+})
+
+/** A job of this kind, with what other steps and actions leave where Codex might look. */
+async function jobOf(kind: Kind, inputs: Record<string, string> = {}): Promise<Job> {
+  let user = 'root'
+  if (kind !== 'root') {
+    user = `cajail${randomBytes(3).toString('hex')}`
+    users.push(user)
+    sh('useradd', ['-m', '-s', '/bin/sh', user])
+    if (kind === 'sudo')
+      await fs.writeFile(`/etc/sudoers.d/${user}`, `${user} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 })
+  }
+  const uid = Number(sh('id', ['-u', user]))
+  const gid = Number(sh('id', ['-g', user]))
+  const asUser = [
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${gid}`,
+    kind === 'root' ? '--keep-groups' : '--init-groups',
+    '--'
+  ]
+  const runner = await runners.create(kind === 'root' ? {} : { launcher: asUser, owner: { uid, gid } })
+  const bin = path.join(runner.root, 'cli', 'bin')
+  await fs.mkdir(bin, { recursive: true })
+  await fs.writeFile(path.join(bin, 'codex'), STAND_IN, { mode: 0o755 })
+  // What the job holds that Codex must not see: checkout's token both ways, another
+  // step's 0644 token file in RUNNER_TEMP, a token in ~/.gitconfig, google's credentials.
+  const credentials = path.join(runner.temp, 'git-credentials-0f1e2d3c.config')
+  await fs.writeFile(
+    credentials,
+    `[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ${btoa(`x-access-token:${CHECKOUT_TOKEN}`)}\n`,
+    { mode: 0o644 }
+  )
+  await fs.writeFile(path.join(runner.temp, 'other-step-token'), OTHER_TOKEN, { mode: 0o644 })
+  await fs.writeFile(
+    path.join(runner.home, '.gitconfig'),
+    `[url "https://x-access-token:${OTHER_TOKEN}@github.com/"]\n\tinsteadOf = https://github.com/\n`,
+    { mode: 0o644 }
+  )
+  await fs.chmod(runner.root, 0o755)
+  sh('chown', ['-R', `${uid}:${gid}`, runner.root])
+  const git = (...args: string[]) => sh('setpriv', [...asUser, 'git', '-C', runner.workspace, ...args])
+  git('init', '-q')
+  git('config', 'user.email', 'ci@example.com')
+  git('config', 'user.name', 'ci')
+  git(
+    'config',
+    'http.https://github.com/.extraheader',
+    `AUTHORIZATION: basic ${btoa(`x-access-token:${CHECKOUT_TOKEN}`)}`
+  )
+  git('config', `includeIf.gitdir:${runner.workspace}/.git.path`, credentials)
+  git('add', '-A')
+  git('commit', '-qm', 'checked out')
+  await fs.writeFile(path.join(runner.workspace, 'gha-creds-a1b2c3.json'), `{"token":"${OTHER_TOKEN}"}`, {
+    mode: 0o644
+  })
+  sh('chown', [`${uid}:${gid}`, path.join(runner.workspace, 'gha-creds-a1b2c3.json')])
+  // (Not canaries of the audit: they are the job's own, where the job keeps them.)
+
+  const main = await runner.main(
+    { 'api-key': TEST_API_KEY, install: 'false', ...inputs },
+    { PATH: `${bin}:${process.env.PATH}` }
+  )
+  const env = () => runner.stepEnv({ PATH: [...runner.paths, bin, process.env.PATH].join(':') })
+  return {
+    runner,
+    uid,
+    main,
+    done: async () => {
+      for (const file of [credentials, path.join(runner.temp, 'other-step-token')]) await fs.rm(file)
+    },
+    codex: (script, timeoutMs = 30_000) =>
+      runProcess(asUser[0], [...asUser.slice(1), 'codex', script], { env: env(), cwd: runner.workspace, timeoutMs }),
+    start: (script) =>
+      spawn(asUser[0], [...asUser.slice(1), 'codex', script], { env: env(), cwd: runner.workspace, stdio: 'ignore' })
+  }
+}
+
+/** The host's processes whose command line holds `marker`. */
+function processesWith(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const) : [])]
+
+;(able ? describe.each(kinds) : describe.skip.each(kinds))('a %s job', (kind) => {
+  test('main makes the jail, proves it, and puts its codex on PATH', async () => {
+    const job = await jobOf(kind)
+    expect(job.main.errors).toEqual([])
+    expect(job.main.stdout).toMatch(/Codex runs in a jail of its own \(made (as root|through sudo|in a user namespace)/)
+    expect(job.main.outputs['codex-path']).toMatch(/codex-jail-[^/]+\/bin\/codex$/)
+    // checkout's token is kept out of the jail (said once, as information), google's file named in one notice.
+    expect(job.main.stdout).toMatch(
+      /actions\/checkout left the job's GITHUB_TOKEN in \.git\/config; Codex's jail shows \.git\/config without it/
+    )
+    expect(job.main.stdout.match(/^::notice::Codex's jail shows gha-creds-a1b2c3\.json/gm)).toHaveLength(1)
+    expect(job.main.stdout).not.toMatch(/::warning::/)
+    await job.done()
+  })
+
+  test('the model sees the workspace and nothing else of the job, and writes as the job user', async () => {
+    const job = await jobOf(kind)
+    const { runner } = job
+    const result = await job.codex(
+      [
+        'echo "uid=$(id -u) groups=$(id -G)"',
+        'echo "temp: $(ls -A $RUNNER_TEMP | tr "\\n" " ")"',
+        'echo "home: $(ls -A $HOME | tr "\\n" " ")"',
+        'echo "root: $(ls -A / | tr "\\n" " ")"',
+        'echo "pids: $(ls /proc | grep -c "^[0-9]")"',
+        'echo "extraheader: $(git config --get-regexp extraheader)"',
+        'echo "gha-creds: $(cat gha-creds-a1b2c3.json | wc -c)"',
+        'echo "status: $(git --no-optional-locks status --porcelain | tr "\\n" " ")"',
+        'sudo -n true 2>/dev/null && echo "sudo works"',
+        'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: $(wc -c < /etc/shadow)"',
+        'cat /proc/1/environ 2>/dev/null | tr "\\0" "\\n" | grep -c INPUT_ | sed "s/^/inputs: /"',
+        'grep -rl -e ghs_ -e ghp_ / --exclude-dir=proc --exclude-dir=usr --exclude-dir=etc --exclude-dir=opt 2>/dev/null | head -3',
+        'echo written > by-codex.txt && ls -n by-codex.txt'
+      ].join('; ')
+    )
+    expect(result.stderr).toBe('')
+    const out = result.stdout
+    expect(out).toContain(`uid=${job.uid} `)
+    if (kind !== 'userns') expect(out).toMatch(new RegExp(`groups=${kind === 'root' ? 0 : '\\d+'}\\n`))
+    // Only CODEX_HOME of RUNNER_TEMP; a HOME of its own, empty.
+    expect(out).toMatch(/^temp: codex-home-\w+ $/m)
+    expect(out).toMatch(/^home: $/m)
+    expect(out).not.toMatch(/^root: .*\b(run|root|home|sys|srv|mnt|media)\b/m)
+    expect(Number(/^pids: (\d+)$/m.exec(out)?.[1])).toBeLessThan(12)
+    expect(out).toMatch(/^extraheader: $/m)
+    expect(out).toMatch(/^gha-creds: 0$/m)
+    expect(out).toMatch(/^status: \?\? gha-creds-a1b2c3.json $/m)
+    expect(out).not.toContain('sudo works')
+    expect(out).not.toMatch(/shadow: [1-9]/)
+    expect(out).not.toContain(CHECKOUT_TOKEN)
+    expect(out).not.toContain(OTHER_TOKEN)
+    expect(out).not.toMatch(/^\//m)
+    // Written as the job's user, in place: the next step commits it at once.
+    expect(out).toMatch(new RegExp(`^-rw-r--r-- 1 ${job.uid} `, 'm'))
+    expect((await fs.stat(path.join(runner.workspace, 'by-codex.txt'))).uid).toBe(job.uid)
+    // The real .git/config is as checkout left it.
+    expect(readFileSync(path.join(runner.workspace, '.git', 'config'), 'utf8')).toContain('extraheader')
+    await fs.rm(path.join(runner.workspace, 'by-codex.txt'))
+    await job.done()
+  })
+
+  test('SIGKILL of the codex process ends everything in its jail at once', async () => {
+    const job = await jobOf(kind)
+    const marker = `3${randomBytes(2).readUInt16BE(0) % 1000}.5`
+    const wrapper = job.start(`sleep ${marker} & (sleep ${marker}; echo late > late.txt) & sleep ${marker}`)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(processesWith(`sleep ${marker}`).length).toBeGreaterThanOrEqual(3)
+    process.kill(wrapper.pid!, 'SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(processesWith(marker)).toEqual([])
+    await job.done()
+  })
+
+  test("the runner's SIGINT, then SIGTERM, reach the command; its exit status comes back", async () => {
+    const job = await jobOf(kind)
+    const wrapper = job.start('trap "exit 7" TERM; sleep 30 & wait')
+    const exited = new Promise<number | null>((resolve) => wrapper.on('exit', (code) => resolve(code)))
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    process.kill(wrapper.pid!, 'SIGINT')
+    expect(await exited).toBe(7)
+    await job.done()
+  })
+
+  test('two codex at once each get a jail of their own', async () => {
+    const job = await jobOf(kind)
+    const [a, b] = await Promise.all([
+      job.codex('echo a > /tmp/mine; sleep 1; cat /tmp/mine; ls /proc | grep -c "^[0-9]"'),
+      job.codex('echo b > /tmp/mine; sleep 1; cat /tmp/mine; ls /proc | grep -c "^[0-9]"')
+    ])
+    expect(a.stdout.split('\n')[0]).toBe('a')
+    expect(b.stdout.split('\n')[0]).toBe('b')
+    await job.done()
+  })
+})
+
+;(able ? test : test.skip)('codex-isolation: none puts the CLI itself on PATH, with one notice', async () => {
+  const job = await jobOf('root', { 'codex-isolation': 'none' })
+  expect(job.main.errors).toEqual([])
+  expect(job.main.stdout.match(/^::notice::codex-isolation: none: /gm)).toHaveLength(1)
+  expect(job.main.outputs['codex-path']).toBe(path.join(job.runner.root, 'cli', 'bin', 'codex'))
+  expect(job.main.stdout).toMatch(
+    /::warning::actions\/checkout left the job's GITHUB_TOKEN in \.git\/config, which every command/
+  )
+  await job.done()
+})

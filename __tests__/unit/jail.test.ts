@@ -1,0 +1,229 @@
+/** The jail's parts that need no namespace: its input, its view, its scripts, its .git/config filter. */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { parseCodexIsolation } from '../../src/inputs/inputs.js'
+import { GIT_CONFIG_AWK } from '../../src/jail/git-config.js'
+import { initScript, wrapperScript, type ScriptConfig } from '../../src/jail/scripts.js'
+import type { Tools } from '../../src/jail/tools.js'
+import { fstab, fstabEscape, mounts, skeleton, type ViewPaths } from '../../src/jail/view.js'
+import { userErrorMessage as message } from '../harness/user-error.js'
+
+test('codex-isolation: auto (the default) or none; codex-user has no alias', () => {
+  expect(parseCodexIsolation('')).toBe('auto')
+  expect(parseCodexIsolation('none')).toBe('none')
+  expect(parseCodexIsolation('AUTO')).toBe('auto')
+  expect(message(() => parseCodexIsolation('codex'))).toBe('codex-isolation must be auto or none, not "codex".')
+})
+
+const view = (over: Partial<ViewPaths> = {}): ViewPaths => ({
+  root: '/rt/codex-jail-x/root',
+  uid: 1001,
+  gid: 118,
+  rootJob: false,
+  workspace: '/home/runner/work/r/r',
+  codexHome: '/home/runner/work/_temp/codex-home-a',
+  home: '/home/runner',
+  readOnlyDirs: ['/opt/hostedtoolcache'],
+  readOnlyFiles: ['/run/systemd/resolve/stub-resolv.conf'],
+  hidden: [],
+  osDirs: [{ dir: '/usr' }, { dir: '/etc' }, { dir: '/bin', link: 'usr/bin' }],
+  ...over
+})
+
+describe('the view', () => {
+  test('the skeleton first (read-only), then parents before what is shown inside them, /proc last', () => {
+    const targets = mounts(view()).map((m) => `${m.target.replace('/rt/codex-jail-x/root', '') || '/'} ${m.options}`)
+    expect(targets[0]).toBe('/ bind,ro')
+    expect(targets.at(-1)).toBe('/proc nosuid,nodev,noexec')
+    const at = (target: string) => targets.findIndex((t) => t.startsWith(`${target} `))
+    // HOME is a fresh tmpfs of the job's user; the workspace and CODEX_HOME are shown inside it.
+    expect(targets[at('/home/runner')]).toBe('/home/runner nosuid,nodev,mode=0700,uid=1001,gid=118,X-mount.mkdir')
+    expect(at('/home/runner')).toBeLessThan(at('/home/runner/work/r/r'))
+    expect(targets[at('/home/runner/work/r/r')]).toBe('/home/runner/work/r/r bind,X-mount.mkdir')
+    expect(targets[at('/home/runner/work/_temp/codex-home-a')]).toBe(
+      '/home/runner/work/_temp/codex-home-a bind,X-mount.mkdir'
+    )
+    expect(targets[at('/usr')]).toBe('/usr rbind,ro,X-mount.mkdir')
+    expect(at('/bin')).toBe(-1)
+    expect(targets[at('/run/systemd/resolve/stub-resolv.conf')]).toBe('/run/systemd/resolve/stub-resolv.conf bind,ro')
+    // Nothing of the job's RUNNER_TEMP but CODEX_HOME, nothing of /run but resolv.conf's target.
+    expect(targets.filter((t) => t.startsWith('/home/runner/work/_temp'))).toHaveLength(1)
+    expect(targets.filter((t) => t.startsWith('/run'))).toHaveLength(1)
+  })
+
+  test("a root job's /proc is read-only, and what uid 0 alone may read is shown empty", () => {
+    const text = fstab(
+      view({
+        rootJob: true,
+        hidden: [
+          { path: '/etc/shadow', dir: false },
+          { path: '/etc/ssl/private', dir: true }
+        ]
+      })
+    )
+    expect(text).toContain('/rt/codex-jail-x/root/.empty /rt/codex-jail-x/root/etc/shadow none bind,ro 0 0\n')
+    expect(text).toContain('/rt/codex-jail-x/root/.empty-dir /rt/codex-jail-x/root/etc/ssl/private none bind,ro 0 0\n')
+    expect(text).toMatch(/proc \/rt\/codex-jail-x\/root\/proc proc nosuid,nodev,noexec,ro 0 0\n$/)
+  })
+
+  test('no HOME of its own where HOME holds the workspace or is /', () => {
+    for (const home of ['/home/runner/work/r/r', '/home/runner/work/r/r/sub', '/'])
+      expect(
+        mounts(view({ home })).some((m) => m.type === 'tmpfs' && m.target.endsWith(home === '/' ? 'root' : home))
+      ).toBe(false)
+  })
+
+  test('paths with spaces and backslashes are escaped for fstab', () => {
+    expect(fstabEscape('/a b\\c\td\ne')).toBe('/a\\040b\\134c\\011d\\012e')
+    expect(fstab(view({ workspace: '/w s' }))).toContain(
+      '/w\\040s /rt/codex-jail-x/root/w\\040s none bind,X-mount.mkdir 0 0'
+    )
+  })
+
+  test('the skeleton holds every mount point, the OS symlinks and /dev', () => {
+    const s = skeleton(view())
+    expect(s.dirs).toEqual(
+      expect.arrayContaining([
+        'usr',
+        'etc',
+        'home/runner/work/r/r',
+        'opt/hostedtoolcache',
+        'run/systemd/resolve',
+        'proc',
+        'dev/pts'
+      ])
+    )
+    expect(s.files).toEqual(expect.arrayContaining(['.empty', 'dev/null', 'run/systemd/resolve/stub-resolv.conf']))
+    expect(s.links).toContainEqual(['bin', 'usr/bin'])
+    expect(s.links).toContainEqual(['dev/ptmx', 'pts/ptmx'])
+  })
+})
+
+describe('the scripts', () => {
+  const tools = Object.fromEntries(
+    ['sh', 'unshare', 'setpriv', 'mount', 'umount', 'pivot_root', 'awk', 'sudo'].map((t) => [t, `/usr/bin/${t}`])
+  ) as Tools
+  const config = (mode: ScriptConfig['mode']): ScriptConfig => ({
+    mode,
+    tools,
+    dir: "/rt/it's",
+    root: "/rt/it's/root",
+    workspace: '/w',
+    home: '/home/runner',
+    user: 'runner',
+    binary: '/tc/codex',
+    uid: 1001,
+    gid: 118
+  })
+
+  test('the wrapper starts no node, names every root tool by absolute path and execs the chain', () => {
+    const sudo = wrapperScript(config('sudo'))
+    expect(sudo).not.toMatch(/node/)
+    expect(sudo).toContain(
+      `exec /usr/bin/sudo -n -E -- /usr/bin/setpriv --pdeathsig KILL -- /usr/bin/unshare --mount --pid --ipc --uts -- /usr/bin/sh '/rt/it'\\''s/init.sh' "$PATH" "$PWD" "$@"`
+    )
+    expect(wrapperScript(config('root'))).toMatch(/\nexec \/usr\/bin\/unshare --mount/)
+    expect(wrapperScript(config('userns'))).toMatch(
+      /\nexec \/usr\/bin\/unshare --user --map-current-user --keep-caps --mount/
+    )
+    expect(sudo).toMatch(/unset IFS GITHUB_ENV GITHUB_PATH GITHUB_OUTPUT GITHUB_STATE GITHUB_STEP_SUMMARY\n/)
+  })
+
+  test('the wrapper passes on no INPUT_, STATE_ or ACTIONS_ variable', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jail-unit-'))
+    try {
+      const script = path.join(dir, 'w')
+      // The same wrapper, with env in place of the launch.
+      writeFileSync(script, wrapperScript(config('root')).replace(/\nexec .*\n$/, '\nexec env\n'), { mode: 0o700 })
+      const env = execFileSync(script, {
+        env: {
+          PATH: process.env.PATH,
+          INPUT_API_KEY: 'k',
+          STATE_X: 's',
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't',
+          GITHUB_ENV: '/f',
+          KEPT: "a'b\nexport INPUT_Y=1"
+        },
+        encoding: 'utf8'
+      })
+      expect(env).not.toMatch(/^(INPUT_|STATE_|ACTIONS_|GITHUB_ENV)/m)
+      expect(env).toContain("KEPT=a'b\nexport INPUT_Y=1")
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  })
+
+  test('PID 1 drops to the job user for sudo and root jobs; in a user namespace it is already the job user', () => {
+    expect(initScript(config('sudo'))).toContain(
+      '/usr/bin/setpriv --reuid=1001 --regid=118 --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- '
+    )
+    expect(initScript(config('userns'))).toContain(
+      '/usr/bin/setpriv --no-new-privs --inh-caps=-all --bounding-set=-all -- '
+    )
+    // Nothing is forked outside the PID namespace before its PID 1: variables and functions only.
+    const outside = initScript(config('sudo'))
+      .split('if [ "$1" = --jail-init ]')[0]
+      .replace(/^\w+\(\) \{[\s\S]*?^\}$/gm, '')
+    expect(outside).toMatch(/^J='/m)
+    expect(outside).not.toMatch(/\$\(|`|\/usr\/bin\//)
+  })
+})
+
+;(existsSync('/usr/bin/awk') ? describe : describe.skip)('the .git/config filter', () => {
+  const filter = (config: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jail-git-'))
+    try {
+      writeFileSync(path.join(dir, 'program.awk'), GIT_CONFIG_AWK)
+      writeFileSync(path.join(dir, 'config'), config)
+      execFileSync('/usr/bin/awk', [
+        '-v',
+        `dir=${dir}`,
+        '-v',
+        'workspace=/w/r',
+        '-f',
+        path.join(dir, 'program.awk'),
+        path.join(dir, 'config')
+      ])
+      return readFileSync(path.join(dir, 'git-1'), 'utf8')
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  }
+
+  test('checkout v4 and v6, insteadOf with a token and a token in a remote URL are gone; the rest stays', () => {
+    const out = filter(
+      [
+        '[core]',
+        '\tbare = false',
+        '[remote "origin"]',
+        '\turl = https://x-access-token:SECRET1@github.com/o/r.git',
+        '[http "https://github.com/"]',
+        '\textraheader = AUTHORIZATION: basic SECRET2 \\',
+        '  SECRET3',
+        '\tsslVerify = true',
+        '[HTTP]',
+        '\textraHeader = SECRET4',
+        '[includeIf "gitdir:/w/r/.git"]',
+        '\tpath = /runner/_temp/git-credentials-1.config',
+        '[include]',
+        '\tpath = relative.inc',
+        '\tpath = "/w/r/inside.inc"',
+        '\tpath = ~/secret.inc',
+        '[url "https://x-access-token:SECRET5@github.com/"]',
+        '\tinsteadOf = https://github.com/',
+        '[url "https://github.com/"]',
+        '\tinsteadOf = git@github.com:',
+        '[user] name = ci',
+        ''
+      ].join('\n')
+    )
+    expect(out).not.toMatch(/SECRET|git-credentials|secret\.inc/)
+    expect(out).toContain('\turl = https://github.com/o/r.git\n')
+    expect(out).toContain('\tsslVerify = true\n')
+    expect(out).toContain('\tpath = relative.inc\n\tpath = "/w/r/inside.inc"\n')
+    expect(out).toContain('[url "https://github.com/"]\n\tinsteadOf = git@github.com:\n')
+    expect(out).toContain('[user]\n name = ci\n')
+  })
+})

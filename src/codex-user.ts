@@ -1,3 +1,0 @@
-import { run } from './helpers/codex-user/wrapper.js'
-
-run()

@@ -1,0 +1,157 @@
+/**
+ * The two shell scripts of a jail, written by the main step with every path baked in:
+ * `bin/codex` (the `codex` later steps find on PATH) and `init.sh` (run as root, or as the
+ * job's user in a user namespace of its own). No node starts on a call: a call costs a few
+ * execs of system tools (see BENCHMARK.md).
+ *
+ * The chain, each process exec'd into the next where it can be, so that the process the
+ * runner (or `timeout`) signals is the wrapper itself:
+ *
+ *   codex (sh) ─exec─ sudo -n -E ─ setpriv --pdeathsig KILL ─exec─ unshare (mount, PID, IPC, UTS) ─exec─ init.sh
+ *                     (root jobs: no sudo, no setpriv; no sudo: unshare --user --map-current-user --keep-caps)
+ *   init.sh (outside the new PID namespace) ─ setpriv --pdeathsig KILL ─exec─ init.sh --jail-init (PID 1)
+ *   PID 1: mount -a, .git/config copies, pivot_root, then Codex as a child:
+ *          setpriv --reuid --regid --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all ─exec─ codex
+ *
+ * Life tie: SIGKILL of sudo ends the outer init.sh (its PDEATHSIG); that ends PID 1 (its
+ * PDEATHSIG: PID 1 never changes credentials, which would clear it); the end of PID 1
+ * ends every process of the namespace. SIGINT, SIGTERM and SIGHUP are passed down as
+ * SIGTERM (an asynchronous child of a non-interactive shell ignores SIGINT) and the exit
+ * status comes back up.
+ */
+import { AWS_CREDENTIAL_VARIABLES } from '../secrets/aws-variables.js'
+import { fstabEscape } from './view.js'
+import type { Tools } from './tools.js'
+
+export type JailMode = 'sudo' | 'root' | 'userns'
+
+export interface ScriptConfig {
+  mode: JailMode
+  tools: Tools
+  /** The jail's directory: init.sh, fstab, git-config.awk, and root/ (the skeleton). */
+  dir: string
+  root: string
+  workspace?: string
+  home?: string
+  user: string
+  /** The real Codex CLI. */
+  binary: string
+  uid: number
+  gid: number
+}
+
+/** Single-quoted for sh. */
+export function shQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`
+}
+
+/** Variables the jail never passes on: the runner's tokens and services, the step's inputs, state and command files, the job's AWS credentials. */
+const UNSET_PREFIXES = ['INPUT_', 'STATE_', 'ACTIONS_']
+const UNSET = [
+  'GITHUB_ENV',
+  'GITHUB_PATH',
+  'GITHUB_OUTPUT',
+  'GITHUB_STATE',
+  'GITHUB_STEP_SUMMARY',
+  ...AWS_CREDENTIAL_VARIABLES
+]
+
+/** The `codex` on PATH. */
+export function wrapperScript(config: ScriptConfig): string {
+  const t = config.tools
+  const init = [t.sh, shQuote(`${config.dir}/init.sh`), '"$PATH"', '"$PWD"', '"$@"'].join(' ')
+  const namespaces = '--mount --pid --ipc --uts'
+  const launch = {
+    sudo: `${t.sudo} -n -E -- ${t.setpriv} --pdeathsig KILL -- ${t.unshare} ${namespaces} -- ${init}`,
+    root: `${t.unshare} ${namespaces} -- ${init}`,
+    userns: `${t.unshare} --user --map-current-user --keep-caps ${namespaces} -- ${init}`
+  }[config.mode]
+  const prefixes = UNSET_PREFIXES.map((p) => `"export ${p}"*`).join('|')
+  return `#!${t.sh}
+# codex-auth-action: Codex in a jail of its own (src/jail/). Made by the main step for this job.
+set -f
+IFS='
+'
+for line in $(export -p); do
+  case $line in ${prefixes}) name=\${line#export }; unset "\${name%%=*}" ;; esac
+done
+unset IFS ${UNSET.join(' ')}
+set +f
+exec ${launch}
+`
+}
+
+/** The jail's init: run as root (sudo, root jobs) or with the capabilities of a user namespace of its own. */
+export function initScript(config: ScriptConfig): string {
+  const t = config.tools
+  const dir = shQuote(config.dir)
+  const root = shQuote(config.root)
+  const rootEsc = shQuote(fstabEscape(config.root))
+  const workspace = shQuote(config.workspace ?? '')
+  // In a user namespace of its own the job's user is already itself; sudo and root jobs drop to it.
+  const drop = config.mode === 'userns' ? '' : `--reuid=${config.uid} --regid=${config.gid} --clear-groups `
+  return `# codex-auth-action: the init of Codex's jail (see src/jail/scripts.ts). Made by the main step for this job.
+# Outside the new PID namespace nothing may be forked before PID 1 (the first child
+# becomes it), so this part uses builtins only; kill and wait are builtins too.
+J=${dir}
+R=${root}
+RE=${rootEsc}
+W=${workspace}
+fail() { echo "codex-auth-action: Codex's jail could not be made: $1" >&2; exit 125; }
+# fstab's escapes for a path of this call (a file name found in the workspace).
+esc() {
+  e= s=$1
+  while [ -n "$s" ]; do
+    c=\${s%"\${s#?}"} s=\${s#?}
+    case $c in ' ') e="$e\\\\040" ;; '	') e="$e\\\\011" ;; '\\') e="$e\\\\134" ;; '
+') e="$e\\\\012" ;; *) e="$e$c" ;; esac
+  done
+}
+# What each call hides in the workspace: .git/config's credentials (a filtered copy over
+# each config), and credential files other actions leave there (an empty file over them).
+hide() {
+  set --
+  for f in "$W/.git/config" "$W"/.git/modules/*/config "$W"/.git/modules/*/modules/*/config; do
+    [ -f "$f" ] && set -- "$@" "$f"
+  done
+  : > "$R/.jail/fstab"
+  if [ $# -gt 0 ]; then
+    ${t.awk} -v dir="$R/.jail" -v workspace="$W" -f "$J/git-config.awk" "$@" || return 1
+    n=0
+    for f in "$@"; do
+      n=$((n + 1)); esc "$f"
+      echo "$RE/.jail/git-$n $RE$e none bind,ro 0 0" >> "$R/.jail/fstab"
+    done
+  fi
+  for f in "$W"/gha-creds-*.json; do
+    [ -f "$f" ] || continue
+    esc "$f"
+    echo "$RE/.empty $RE$e none bind,ro 0 0" >> "$R/.jail/fstab"
+  done
+  [ ! -s "$R/.jail/fstab" ] || ${t.mount} -a -T "$R/.jail/fstab"
+}
+if [ "$1" = --jail-init ]; then
+  shift
+  ${t.mount} -a -T "$J/fstab" || fail 'mount'
+  if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
+  # Network: the jail shares the job's network namespace. Issue 29 adds --net to the
+  # wrapper's unshare and starts the relay to the key proxy here, before pivot_root.
+  cd "$R" && ${t.pivot_root} . .old && cd / && ${t.umount} -l /.old || fail 'pivot_root'
+  PATH=$1 HOME=${shQuote(config.home ?? '/')} USER=${shQuote(config.user)} LOGNAME=${shQuote(config.user)}
+  export PATH HOME USER LOGNAME
+  unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL e s c n f
+  cd "$2" 2>/dev/null || cd "$W" 2>/dev/null || cd /
+  shift 2
+  exec 3<&0
+  ${t.setpriv} ${drop}--no-new-privs --inh-caps=-all --bounding-set=-all -- ${shQuote(config.binary)} "$@" <&3 3<&- &
+else
+  exec 3<&0
+  ${t.setpriv} --pdeathsig KILL -- ${t.sh} "$0" --jail-init "$@" <&3 3<&- &
+fi
+child=$!
+exec 3<&-
+trap 'got=1; kill -TERM $child 2>/dev/null' TERM INT HUP
+while :; do got=; wait $child; s=$?; [ -n "$got" ] || break; done
+exit $s
+`
+}
