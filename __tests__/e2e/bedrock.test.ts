@@ -16,6 +16,7 @@ import { parse } from 'smol-toml'
 import { AttackerModel } from '../harness/attacker.js'
 import { findLeaks } from '../harness/audit.js'
 import { FakeBedrock, type FakeBedrockOptions } from '../harness/fake-bedrock.js'
+import { PLACEHOLDER_BEARER } from '../../src/sources/bedrock.js'
 import { REPLY } from '../harness/fake-openai.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { startedKeyProxy } from '../harness/processes.js'
@@ -67,25 +68,50 @@ const bedrockInputs = (api: FakeBedrock, extra: Record<string, string> = {}) => 
 /** The real CLI's binary, as the global setup installed it. */
 const realCodex = () => path.join(sharedToolCache(), 'codex', CODEX_VERSION, process.arch, 'bin', 'codex')
 
+/** A `codex exec` turn of Codex's own amazon-bedrock provider against `api`, with the AWS keys in its environment. */
+async function nativeTurn(api: FakeBedrock) {
+  const home = await fs.mkdtemp(path.join(sharedToolCache(), '..', 'bedrock-own-'))
+  try {
+    await fs.writeFile(
+      path.join(home, 'config.toml'),
+      `model_provider = "amazon-bedrock"\nmodel = "openai.gpt-5.5"\n[model_providers.amazon-bedrock]\nbase_url = "${api.apiBaseUrl}"\n[model_providers.amazon-bedrock.aws]\nregion = "${REGION}"\n`
+    )
+    return await runProcess(realCodex(), EXEC, {
+      env: { PATH: process.env.PATH ?? '', HOME: home, CODEX_HOME: home, ...KEYS },
+      timeoutMs: 60_000,
+      cwd: home
+    })
+  } finally {
+    await fs.rm(home, { recursive: true, force: true })
+  }
+}
+
+/**
+ * What a Responses request is, without what differs between two turns or two senders: the
+ * route, the header names (not the authentication or the connection's), the body's fields,
+ * its tools and the kinds of its input items.
+ */
+function shape(request: { method: string; url: string; headers: Record<string, unknown>; body: string }) {
+  const unlike =
+    /^(authorization|x-amz-date|x-amz-security-token|host|content-length|connection|keep-alive|accept-encoding)$/
+  const body = JSON.parse(request.body) as { tools?: { type: string; name?: string }[]; input?: { type: string }[] }
+  return {
+    route: `${request.method} ${request.url}`,
+    headers: Object.keys(request.headers)
+      .filter((name) => !unlike.test(name))
+      .sort(),
+    fields: Object.keys(body).sort(),
+    tools: (body.tools ?? []).map((tool) => `${tool.type}:${tool.name ?? ''}`),
+    input: (body.input ?? []).map((item) => item.type)
+  }
+}
+
 describe('the Bedrock stand-in', () => {
   test("takes Codex's own amazon-bedrock provider's SigV4 requests; refuses a missing or wrong signature with 403", async () => {
     const api = await bedrock()
-    const home = await fs.mkdtemp(path.join(sharedToolCache(), '..', 'bedrock-own-'))
-    try {
-      await fs.writeFile(
-        path.join(home, 'config.toml'),
-        `model_provider = "amazon-bedrock"\nmodel = "openai.gpt-5.5"\n[model_providers.amazon-bedrock]\nbase_url = "${api.apiBaseUrl}"\n[model_providers.amazon-bedrock.aws]\nregion = "${REGION}"\n`
-      )
-      const own = await runProcess(realCodex(), EXEC, {
-        env: { PATH: process.env.PATH ?? '', HOME: home, CODEX_HOME: home, ...KEYS },
-        timeoutMs: 60_000,
-        cwd: home
-      })
-      expect(own.stdout).toContain(REPLY)
-      expect(api.verdicts).toContain(`sigv4 ${KEYS.AWS_ACCESS_KEY_ID}`)
-    } finally {
-      await fs.rm(home, { recursive: true, force: true })
-    }
+    const own = await nativeTurn(api)
+    expect(own.stdout).toContain(REPLY)
+    expect(api.verdicts).toContain(`sigv4 ${KEYS.AWS_ACCESS_KEY_ID}`)
     const url = `${api.apiBaseUrl}/models`
     const unsigned = await fetch(url)
     expect([unsigned.status, unsigned.headers.get('x-amzn-errortype')]).toEqual([
@@ -118,6 +144,20 @@ describe('the Bedrock stand-in', () => {
   }, 120_000)
 })
 
+test('through the proxy Codex sends what it sends Bedrock itself: the same route, headers, fields and tools', async () => {
+  const api = await bedrock()
+  const own = await nativeTurn(api)
+  expect(own.stdout).toContain(REPLY)
+  const direct = api.server.requests.filter((r) => r.method === 'POST').map(shape)
+  const runner = await jobWith(KEYS)
+  expect((await runner.main(bedrockInputs(api))).errors).toEqual([])
+  const before = api.server.requests.length
+  expect((await runner.run('codex', EXEC, { timeoutMs: 90_000 })).stdout).toContain(REPLY)
+  const proxied = api.server.requests.slice(before).map(shape)
+  expect(direct.length).toBeGreaterThan(0)
+  expect(proxied).toEqual(direct)
+}, 180_000)
+
 test('AWS keys from an earlier step: the proxy signs, codex exec gets its turn, Codex gets no AWS variable', async () => {
   const api = await bedrock({ tokens: 40 })
   const runner = await jobWith({ ...KEYS, AWS_REGION: REGION, AWS_DEFAULT_REGION: REGION })
@@ -132,11 +172,13 @@ test('AWS keys from an earlier step: the proxy signs, codex exec gets its turn, 
     model_provider: string
     model_providers: Record<string, Record<string, unknown>>
   }
-  expect(config.model_providers[config.model_provider]).toMatchObject({
-    wire_api: 'responses',
-    supports_websockets: false,
-    base_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}\/v1$/)
+  // Codex's own Bedrock provider, pointed at the proxy, with a bearer that is no credential.
+  expect(config.model_provider).toBe('amazon-bedrock')
+  expect(config.model_providers['amazon-bedrock']).toEqual({
+    base_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}\/v1$/),
+    aws: { region: REGION }
   })
+  expect(await fs.readFile(path.join(home, '.env'), 'utf8')).toBe(`AWS_BEARER_TOKEN_BEDROCK=${PLACEHOLDER_BEARER}\n`)
   expect(Object.keys(main.exported).filter((name) => name.startsWith('AWS_'))).toEqual([])
   const proxy = await startedKeyProxy(runner.root)
   for (const { pid } of proxy)
@@ -169,25 +211,27 @@ test('AWS keys from an earlier step: the proxy signs, codex exec gets its turn, 
 
 test('a prompt-injected model finds no AWS credential in the environment, config.toml or any file it can read', async () => {
   const runner = await jobWith({ ...KEYS, AWS_BEARER_TOKEN_BEDROCK: BEDROCK_KEY })
-  const model = new AttackerModel([
-    ['environment', 'env; cat /proc/$PPID/environ | tr "\\0" "\\n"'],
-    ['config', 'cat "$CODEX_HOME/config.toml"; ls -la "$CODEX_HOME"'],
+  const model = new AttackerModel(
     [
-      'files',
-      `grep -rIl -e ${KEYS.AWS_SECRET_ACCESS_KEY.slice(0, 20)} -e ${KEYS.AWS_SESSION_TOKEN.slice(0, 20)} -e ${BEDROCK_KEY.slice(0, 20)} "$HOME" "$CODEX_HOME" "${runner.temp}" "${runner.workspace}" /tmp 2>/dev/null | head; echo searched`
+      ['environment', 'env; cat /proc/$PPID/environ | tr "\\0" "\\n"'],
+      ['config', 'cat "$CODEX_HOME/config.toml" "$CODEX_HOME/.env"; ls -la "$CODEX_HOME"'],
+      [
+        'files',
+        `grep -rIl -e ${KEYS.AWS_SECRET_ACCESS_KEY.slice(0, 20)} -e ${KEYS.AWS_SESSION_TOKEN.slice(0, 20)} -e ${BEDROCK_KEY.slice(0, 20)} "$HOME" "$CODEX_HOME" "${runner.temp}" "${runner.workspace}" /tmp 2>/dev/null | head; echo searched`
+      ],
+      [
+        'processes',
+        'for f in /proc/[0-9]*/environ; do tr "\\0" "\\n" < $f 2>/dev/null | grep "^AWS_"; done; echo scanned'
+      ]
     ],
-    [
-      'processes',
-      'for f in /proc/[0-9]*/environ; do tr "\\0" "\\n" < $f 2>/dev/null | grep "^AWS_"; done; echo scanned'
-    ]
-  ])
+    'function'
+  )
   await model.server.start()
   const api = await bedrock({ model: { origin: model.server.origin } })
   try {
-    // No model in config: Codex's default model is the one its code mode (the attacker's exec tool) is made for.
-    const main = await runner.main(bedrockInputs(api, { config: '' }))
+    // A Bedrock model (openai.gpt-5.5): Codex gives it exec_command as a function.
+    const main = await runner.main(bedrockInputs(api))
     expect(main.errors).toEqual([])
-    expect(main.stdout).toContain('::notice::provider: amazon-bedrock and config names no model')
     const exec = await runner.run(
       'codex',
       ['exec', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '--ephemeral', 'fix the bug'],
@@ -198,7 +242,9 @@ test('a prompt-injected model finds no AWS credential in the environment, config
     // Each command ran and printed what it saw: a test that cannot fail proves nothing.
     expect(Object.keys(doors)).toEqual(['environment', 'config', 'files', 'processes'])
     expect(doors.environment).toContain('CODEX_HOME=')
-    expect(doors.environment).not.toContain('AWS_')
+    expect(doors.environment).not.toMatch(/AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)=/)
+    // What Codex has instead: the placeholder the proxy drops.
+    expect(doors.config).toContain(`AWS_BEARER_TOKEN_BEDROCK=${PLACEHOLDER_BEARER}`)
     expect(doors.config).toContain('model_provider')
     expect(doors.files).toContain('searched')
     expect(doors.processes).toContain('scanned')
@@ -217,8 +263,11 @@ test('a prompt-injected model finds no AWS credential in the environment, config
 test('bedrock-api-key: the proxy sends it as a bearer; max-requests holds', async () => {
   const api = await bedrock()
   const runner = await jobWith({})
-  const main = await runner.main(bedrockInputs(api, { 'bedrock-api-key': BEDROCK_KEY, 'max-requests': '1' }))
+  const main = await runner.main(
+    bedrockInputs(api, { 'bedrock-api-key': BEDROCK_KEY, 'max-requests': '1', config: '' })
+  )
   expect(main.errors).toEqual([])
+  expect(main.stdout).toContain('::notice::provider: amazon-bedrock and config names no model')
   const first = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
   expect(first.stdout).toContain(REPLY)
   expect(api.verdicts).toEqual(['bearer'])

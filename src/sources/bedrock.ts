@@ -1,9 +1,11 @@
 import * as core from '@actions/core'
+import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { parseUserConfig } from '../codex/config.js'
 import type { BedrockUpstream } from '../helpers/key-proxy/bedrock.js'
 import type { BedrockInputs } from '../inputs/bedrock.js'
 import { UserError } from '../job/errors.js'
+import { writePrivateFile } from '../job/files.js'
 import { describeFailure, HttpStatusError } from '../net/failures.js'
 import type { HttpClient } from '../net/http.js'
 import { fingerprint } from '../secrets/mask.js'
@@ -11,24 +13,25 @@ import { keyProxy, startKeyProxy } from './key-proxy.js'
 import type { SourceKind } from './source.js'
 import { describeCaps } from './usage-report.js'
 
-/** The provider in config.toml: Bedrock through the key proxy. */
-const PROVIDER = 'codex-auth-action'
+/**
+ * Codex's own amazon-bedrock provider, pointed at the key proxy (`base_url`, which 0.171.0
+ * honours): Codex then sends exactly what it sends Bedrock, its Bedrock model catalogue
+ * included (docs/amazon-bedrock-protocol.md). The region is the one the proxy signs for.
+ */
+function provider(baseUrl: string, region: string): Record<string, unknown> {
+  return {
+    model_provider: 'amazon-bedrock',
+    model_providers: { 'amazon-bedrock': { base_url: baseUrl, aws: { region } } }
+  }
+}
 
 /**
- * A custom provider that points at the proxy, not Codex's built-in amazon-bedrock one: that
- * one sends nothing unless Codex itself holds an AWS credential (docs/amazon-bedrock-protocol.md).
- * No WebSocket (Bedrock has none); the header Codex's own provider sends Mantle.
+ * That provider sends nothing without an AWS credential of Codex's own, so Codex gets one
+ * that is none: a bearer that the proxy drops (it replaces every credential a request
+ * carries). It goes in CODEX_HOME/.env, which Codex alone loads and which wins over the
+ * environment, so Codex never sends a real AWS_BEARER_TOKEN_BEDROCK either.
  */
-function provider(baseUrl: string): Record<string, unknown> {
-  const table = {
-    name: 'Amazon Bedrock (codex-auth-action key proxy)',
-    base_url: baseUrl,
-    wire_api: 'responses',
-    supports_websockets: false,
-    http_headers: { 'x-amzn-mantle-client-agent': 'codex' }
-  }
-  return { model_provider: PROVIDER, model_providers: { [PROVIDER]: table } }
-}
+export const PLACEHOLDER_BEARER = 'no-credential-the-codex-auth-action-key-proxy-holds-it'
 
 /**
  * verify: true. One cheap signed call, `GET <endpoint>/models`, authenticated exactly as the
@@ -67,7 +70,7 @@ async function verifyBedrock(http: HttpClient, bedrock: BedrockInputs, upstream:
 /**
  * provider: amazon-bedrock. The key proxy holds the Bedrock API key, or the job's AWS
  * credentials and signs each request with them; Codex gets a provider that points at the
- * proxy and no AWS credential (the codex wrapper keeps AWS_* out of its environment).
+ * proxy and no AWS credential (the jail's wrapper keeps AWS_* out of its environment).
  */
 export const amazonBedrock: SourceKind = {
   name: 'amazon-bedrock',
@@ -87,9 +90,20 @@ export const amazonBedrock: SourceKind = {
           )
         const proxy = await startKeyProxy('', bedrock.endpoint, anchors, inputs.spend, created, upstream)
         usageFile = proxy.usageFile
-        return provider(proxy.baseUrl)
+        return provider(proxy.baseUrl, bedrock.region)
       },
-      authenticate: async () => {
+      authenticate: async ({ home, created }) => {
+        await writePrivateFile(
+          path.join(home.dir, '.env'),
+          `AWS_BEARER_TOKEN_BEDROCK=${PLACEHOLDER_BEARER}\n`,
+          (file) => created.add(file)
+        ).catch((error: NodeJS.ErrnoException) => {
+          throw new UserError(
+            error.code === 'EEXIST'
+              ? `provider: amazon-bedrock needs the .env the action writes in CODEX_HOME, but codex-home ${home.dir} has its own .env, which the action does not change. Leave codex-home empty, or name a directory without a .env.`
+              : `Could not write ${path.join(home.dir, '.env')}: ${error.message}.`
+          )
+        })
         const caps = describeCaps(inputs.spend)
         const { auth } = bedrock
         const temporary = auth.kind === 'sigv4' && auth.keys.sessionToken !== undefined
