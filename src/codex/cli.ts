@@ -35,8 +35,7 @@ const COMPETING_CREDENTIALS = [
 /**
  * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
  * nothing hidden above, no credential variable that would override the login, and none of
- * the job's AWS credentials. The
- * secret reaches the CLI on stdin only.
+ * the job's AWS credentials. The secret reaches the CLI on stdin only.
  */
 export function cliEnv(home: string, caPath?: string): Record<string, string> {
   const env: Record<string, string> = {}

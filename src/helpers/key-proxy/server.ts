@@ -186,10 +186,6 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
     let body = admitted?.body
-    if (authorize) {
-      if (body && !Buffer.isBuffer(body)) body = await wholeBody(body as http.IncomingMessage)
-      Object.assign(headers, await authorize(url, req.method ?? '', headers, body))
-    }
     status.requests++
     const controller = new AbortController()
     // Codex went away before the answer was whole: the upstream request goes too.
@@ -199,6 +195,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // Whatever happens, the meter learns that the request is over.
     let finish = admitted?.ticket.end
     try {
+      // Bedrock's authentication, made for this request: SigV4 signs the whole body.
+      if (authorize) {
+        if (body && !Buffer.isBuffer(body)) body = await wholeBody(body as http.IncomingMessage)
+        Object.assign(headers, await authorize(url, req.method ?? '', headers, body))
+      }
       const answer = await forward(url, req.method ?? '', headers, body, controller.signal)
       if (answer.status >= 500) {
         status.upstreamErrors++
