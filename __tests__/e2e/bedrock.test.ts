@@ -20,6 +20,7 @@ import { PLACEHOLDER_BEARER } from '../../src/sources/bedrock.js'
 import { REPLY } from '../harness/fake-openai.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { startedKeyProxy } from '../harness/processes.js'
+import { makeTestCa } from '../harness/test-ca.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import { runProcess, type Runner } from '../harness/runner.js'
 import { waitFor } from '../harness/wait.js'
@@ -207,6 +208,19 @@ test('AWS keys from an earlier step: the proxy signs, codex exec gets its turn, 
   const post = await runner.post()
   expect(post.exitCode).toBe(0)
   expect(post.stdout).toContain(`${turn.length} requests forwarded`)
+}, 180_000)
+
+test('over HTTPS with a test CA, as Bedrock is: the proxy signs for the TLS host and trusts the CA', async () => {
+  const ca = makeTestCa('Bedrock Test Root CA')
+  const api = await bedrock({ tls: ca.server })
+  const runner = await jobWith(KEYS)
+  const main = await runner.main(bedrockInputs(api, { 'ca-certificate': ca.ca, verify: 'true' }))
+  expect(main.errors).toEqual([])
+  expect(api.apiBaseUrl).toMatch(/^https:/)
+  const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
+  expect(exec.stdout).toContain(REPLY)
+  expect(api.verdicts.length).toBeGreaterThan(1)
+  expect(api.verdicts.every((v) => v === `sigv4 ${KEYS.AWS_ACCESS_KEY_ID}`)).toBe(true)
 }, 180_000)
 
 test('a prompt-injected model finds no AWS credential in the environment, config.toml or any file it can read', async () => {
