@@ -326,6 +326,12 @@ describe('refusals: one line that says what to do', () => {
       const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
       expect(exec.exitCode).not.toBe(0)
       expect(exec.stdout + exec.stderr).toContain(message)
+      // The post step says it again, for whoever reads the job's end.
+      const post = await runner.post()
+      expect(post.stdout).toMatch(
+        /::warning::Amazon Bedrock refused the credentials \d+ times during the job; the last time: /
+      )
+      expect(post.stdout).toContain(message)
     },
     180_000
   )

@@ -154,6 +154,13 @@ export async function stopKeyProxy(dir: string): Promise<void> {
     )
     return
   }
+  // An expired role session shows here, after the job, as well as in the codex step that met it.
+  if (status.credentialRefusals)
+    core.warning(
+      inline(
+        `Amazon Bedrock refused the credentials ${status.credentialRefusals} times during the job; the last time: ${status.lastRefusal ?? 'no reason given'}`
+      )
+    )
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'

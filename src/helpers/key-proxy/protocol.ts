@@ -40,4 +40,7 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Upstream failures: no connection, or a 5xx answer. */
   upstreamErrors: number
   lastUpstreamStatus?: number
+  /** Requests Amazon Bedrock refused the credential for (401, 403), and what the last refusal means (the proxy's own words). */
+  credentialRefusals?: number
+  lastRefusal?: string
 }

@@ -209,13 +209,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       if (config.bedrock && bedrock && (answer.status === 401 || answer.status === 403)) {
         const text = (await wholeBody(answer.body as http.IncomingMessage)).toString('utf8').slice(0, 4096)
         const type = String(answer.headers['x-amzn-errortype'] ?? '')
-        status.lastUpstreamStatus = answer.status
-        return sendError(
-          res,
-          answer.status,
+        const why =
           bedrock.explainRefusal(config.bedrock, answer.status, type, text) ??
-            `Amazon Bedrock refused the request (HTTP ${answer.status}): ${inline(text.slice(0, 300))}`
-        )
+          `Amazon Bedrock refused the request (HTTP ${answer.status}): ${inline(text.slice(0, 300))}`
+        status.lastUpstreamStatus = answer.status
+        status.credentialRefusals = (status.credentialRefusals ?? 0) + 1
+        status.lastRefusal = why
+        return sendError(res, answer.status, why)
       }
       const out: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(answer.headers))
