@@ -162,7 +162,9 @@ test('through the proxy Codex sends what it sends Bedrock itself: the same route
 test('AWS keys from an earlier step: the proxy signs, codex exec gets its turn, Codex gets no AWS variable', async () => {
   const api = await bedrock({ tokens: 40 })
   const runner = await jobWith({ ...KEYS, AWS_REGION: REGION, AWS_DEFAULT_REGION: REGION })
-  const main = await runner.main(bedrockInputs(api, { 'aws-region': '', verify: 'true' }))
+  const main = await runner.main(
+    bedrockInputs(api, { 'aws-region': '', verify: 'true', 'allowed-models': 'openai.gpt-5.5' })
+  )
   expect(main.errors).toEqual([])
   expect(main.outputs['auth-mode']).toBe('amazon-bedrock')
   // verify: one signed GET /models, before the proxy started.

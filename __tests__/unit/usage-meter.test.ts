@@ -3,14 +3,15 @@ import fc from 'fast-check'
 import {
   grouped,
   JsonScanner,
-  leadingModel,
   Meter,
+  readRequest,
   reportedUsage,
   refusalEvent,
   SocketMeter,
   SseScanner,
   type Ticket
 } from '../../src/helpers/key-proxy/usage.js'
+import { MAX_DEPTH, TopLevelKeys } from '../../src/helpers/key-proxy/json-keys.js'
 import { UserError } from '../../src/job/errors.js'
 import { parseSpendCaps } from '../../src/inputs/spend.js'
 
@@ -42,17 +43,22 @@ function stream(n: number, options: { names?: boolean; crlf?: boolean; deltas?: 
     .join('')
 }
 
+/** Feeds `text` to `feed` in the pieces `cuts` make. */
+function feedCut(text: string, cuts: number[], feed: (chunk: Buffer) => void): void {
+  const bytes = Buffer.from(text)
+  let start = 0
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    feed(bytes.subarray(start, Math.max(start, cut)))
+    start = Math.max(start, cut)
+  }
+  feed(bytes.subarray(start))
+}
+
 /** What a scanner reports from `text` cut at `cuts`. */
 function scan(text: string, cuts: number[], Scanner: typeof SseScanner | typeof JsonScanner = SseScanner): unknown[] {
   const seen: unknown[] = []
   const scanner = new Scanner((event) => seen.push(event))
-  const bytes = Buffer.from(text)
-  let start = 0
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    scanner.feed(bytes.subarray(start, Math.max(start, cut)))
-    start = Math.max(start, cut)
-  }
-  scanner.feed(bytes.subarray(start))
+  feedCut(text, cuts, (chunk) => scanner.feed(chunk))
   scanner.end()
   return seen.map(reportedUsage).filter(Boolean)
 }
@@ -133,12 +139,12 @@ test('the meter sums by model and by session; one usage per request; requests wi
   const c = ticket(meter.admit({ session: 's2' }))
   a.observe(completed(1))
   a.observe(completed(1))
-  a.end()
+  a.end('served')
   b.observe({ type: 'response.created' })
-  b.end()
+  b.end('unserved')
   c.observe(completed(2))
-  c.end()
-  c.end()
+  c.end('served')
+  c.end('served')
   const report = meter.report()
   expect(report).toMatchObject({
     requests: 3,
@@ -149,6 +155,7 @@ test('the meter sums by model and by session; one usage per request; requests wi
     total_tokens: 2106,
     refused_requests: 0,
     unreported_requests: 1,
+    unmetered_requests: 0,
     limits: {}
   })
   expect(report.by_model).toEqual({
@@ -172,7 +179,7 @@ test('max-tokens: requests in flight finish and count; once reached, every reque
   const first = ticket(meter.admit({ model: 'm' }))
   const inFlight = ticket(meter.admit({ model: 'm' }))
   first.observe(completed(0))
-  first.end()
+  first.end('served')
   // 1050 of 2000: still admitted.
   const third = ticket(meter.admit({ model: 'm' }))
   inFlight.observe(completed(0))
@@ -211,65 +218,166 @@ test('allowed-models: another model, none, or an unreadable body is refused, nam
   expect(new Meter().checksModels).toBe(false)
 })
 
-test('leadingModel reads the model Codex writes first, and nothing else', () => {
-  expect(leadingModel('{"model":"gpt-6.2-sol","stream":true,"input":[')).toBe('gpt-6.2-sol')
-  expect(leadingModel(' { "model" : "a\\"b" }')).toBe('a"b')
-  expect(leadingModel('{"stream":true,"model":"x"}')).toBeUndefined()
-  expect(leadingModel('{"model":"gpt-6.2')).toBeUndefined()
-  expect(leadingModel('')).toBeUndefined()
-})
-
 test('grouped writes thousands apart', () => {
   expect([0, 999, 1000, 2013455, 1234567890].map(grouped)).toEqual(['0', '999', '1,000', '2,013,455', '1,234,567,890'])
 })
 
-test('over the websocket: each response.create is admitted or refused, each terminal event counted in order', () => {
-  const meter = new Meter({ maxRequests: 2, allowedModels: ['gpt-a'] })
+const stop = "codex-auth-action's key proxy refuses every further model request in this job."
+
+test('max-tokens fails closed: a request the upstream may have served without a usage report counts the cap as reached', () => {
+  const meter = new Meter({ maxTokens: 1_000_000 })
+  expect(meter.drains).toBe(true)
+  // An error answer, or no connection: nothing was billed, nothing changes.
+  ticket(meter.admit({ model: 'm' })).end('unserved')
+  expect(typeof meter.admit({ model: 'm' })).toBe('object')
+  // A request whose answer was cut off before its final event: its usage is unknown.
+  ticket(meter.admit({ model: 'm' })).end('served')
+  expect(meter.admit({ model: 'm' })).toBe(
+    `max-tokens 1000000 counted as reached: 1 model requests ended without a usage report (cut off before the upstream's last event), so the tokens they used are unknown; ${stop}`
+  )
+  expect(meter.report()).toMatchObject({
+    requests: 3,
+    unreported_requests: 2,
+    unmetered_requests: 1,
+    refused_requests: 1
+  })
+  // Without max-tokens nothing needs the usage: it is only reported.
+  const open = new Meter({ maxRequests: 10 })
+  expect(open.drains).toBe(false)
+  ticket(open.admit({})).end('served')
+  expect(typeof open.admit({})).toBe('object')
+})
+
+test('a model learnt once the body has passed is booked then; one never learnt is booked as unknown', () => {
+  const meter = new Meter()
+  const named = ticket(meter.admit({ session: 's', modelLater: true }))
+  named.book('gpt-b')
+  named.book('gpt-c')
+  named.observe(completed(1))
+  named.end('served')
+  const never = ticket(meter.admit({ session: 's', modelLater: true }))
+  never.observe(completed(2))
+  never.end('served')
+  expect(meter.report().by_model).toEqual({
+    'gpt-b': { requests: 1, ...counts(1) },
+    unknown: { requests: 1, ...counts(2) }
+  })
+})
+
+describe('the top-level keys of a JSON text, as the upstream reads them', () => {
+  /** What a scan of `text` cut at `cuts` finds for model and type. */
+  const keys = (text: string, cuts: number[] = []) => {
+    const scan = new TopLevelKeys(['model', 'type'])
+    feedCut(text, cuts, (chunk) => scan.feed(chunk))
+    return { models: scan.count('model'), model: scan.single('model'), type: scan.single('type'), deep: scan.tooDeep }
+  }
+
+  test('only top-level keys count, however the text is cut; escapes are read as JSON.parse reads them', () => {
+    const text = JSON.stringify({
+      type: 'response.create',
+      input: [{ model: 'nested', text: '"model":"in a string" \\ \u00e9\u4e2d' }],
+      // Runs of backslashes before quotes, which any cut may split.
+      tail: ['\\', '\\"', '\\\\"model"', 'x\\\\\\'],
+      tools: { model: { model: 'x' } },
+      model: 'gpt-\u00e9"q'
+    })
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: text.length + 10 }), { maxLength: 30 }), (cuts) => {
+        expect(keys(text, cuts)).toEqual({ models: 1, model: 'gpt-\u00e9"q', type: 'response.create', deep: false })
+      })
+    )
+    expect(keys('{"mod\\u0065l":"a", "model" : "b"}')).toMatchObject({ models: 2, model: undefined })
+    expect(keys('{"model":"gpt-a","model":"gpt-b"}')).toMatchObject({ models: 2, model: undefined })
+    expect(keys('{"model":5,"type":null}')).toMatchObject({ models: 1, model: undefined, type: undefined })
+    expect(keys('{"model":{"model":"x"},"type":["response.create"]}')).toMatchObject({ models: 1, model: undefined })
+    expect(keys('{"input":"model","x":"\\\\"}')).toMatchObject({ models: 0 })
+  })
+
+  test('on any JSON object, cut anywhere, the top-level keys found are those JSON.parse sees', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 })),
+        fc.string({ unit: 'grapheme' }),
+        fc.array(fc.nat({ max: 400 }), { maxLength: 10 }),
+        (rest, model, cuts) => {
+          const text = JSON.stringify({ ...rest, model, type: 'response.create' })
+          expect(keys(text, cuts)).toEqual({ models: 1, model, type: 'response.create', deep: false })
+        }
+      )
+    )
+  })
+
+  test('a text deeper than MAX_DEPTH is found before anything parses it', () => {
+    expect(keys(`${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`).deep).toBe(false)
+    expect(keys(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`).deep).toBe(true)
+  })
+
+  test('readRequest refuses a request too deep, not JSON, or naming its model or type twice', () => {
+    const deep = Buffer.from(`{"type":"response.create","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
+    expect(readRequest(deep, ['type', 'model'])).toBe(`The request nests deeper than ${MAX_DEPTH} levels`)
+    expect(readRequest(Buffer.from('{"model":"a"'), ['model'])).toBe('The request is not JSON')
+    expect(readRequest(Buffer.from('{"model":"a","model":"a"}'), ['model'])).toBe(
+      'The request names its model more than once, so the upstream might read either'
+    )
+    expect(readRequest(Buffer.from('{"model":"a"}'), ['model'])).toBeInstanceOf(TopLevelKeys)
+  })
+})
+
+test('over the websocket: only response.create goes on, as sent; usage is matched to responses by their id', () => {
+  const meter = new Meter({ maxRequests: 3, allowedModels: ['gpt-a'] })
   const socket = new SocketMeter(meter, 'session-1')
   const message = (value: unknown) => Buffer.from(JSON.stringify(value))
-  // Not a request: forwarded as parsed, not counted.
-  expect(socket.fromCodex(message({ type: 'response.processed', response_id: 'r' }), false)).toEqual({
-    forward: '{"type":"response.processed","response_id":"r"}'
-  })
-  // Not a JSON text message (Codex sends none): refused, so no request the meter cannot read goes upstream.
-  const notJson = {
-    refuse: refusalEvent(
+  const refused = (reason: string) => ({ refuse: refusalEvent(reason) })
+  const onlyCreate =
+    "codex-auth-action's key proxy relays only response.create messages over the websocket (all Codex sends); this one was not sent."
+  // Anything but a response.create is answered here: no message the meter cannot pair goes upstream.
+  expect(socket.fromCodex(message({ type: 'response.noop' }), false)).toEqual(refused(onlyCreate))
+  expect(socket.fromCodex(Buffer.from('{not json'), false)).toEqual(
+    refused("The request is not JSON: codex-auth-action's key proxy did not send it.")
+  )
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), true)).toEqual(
+    refused(
       "codex-auth-action's key proxy relays only JSON text messages over the websocket, as Codex sends them; this one was not sent."
     )
-  }
-  expect(socket.fromCodex(Buffer.from('{not json'), false)).toEqual(notJson)
-  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-b' }), true)).toEqual(notJson)
-  // A type given twice: the one JSON.parse keeps is the one checked, and the only one sent.
-  expect(socket.fromCodex(Buffer.from('{"type":"x","type":"response.create","model":"gpt-a"}'), false)).toEqual({
-    forward: '{"type":"response.create","model":"gpt-a"}'
-  })
-  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-b' }), false)).toEqual({
-    refuse: refusalEvent(
+  )
+  // A type or model given twice could be read either way: refused.
+  expect(socket.fromCodex(Buffer.from('{"type":"response.create","model":"gpt-a","type":"x"}'), false)).toEqual(
+    refused(
+      "The request names its type more than once, so the upstream might read either: codex-auth-action's key proxy did not send it."
+    )
+  )
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-b' }), false)).toEqual(
+    refused(
       'Model "gpt-b", and allowed-models is gpt-a: codex-auth-action\'s key proxy did not send it. Choose one of those models (config: model = "…"), or add this one to allowed-models.'
     )
-  })
-  socket.fromUpstream(message({ type: 'response.created', response: { id: 'r1' } }), false)
-  socket.fromUpstream(message(completed(1)), false)
+  )
+  // The bytes that came go on, spacing and all.
+  const first = Buffer.from('{ "type" : "response.create", "model": "gpt-a" }')
+  expect(socket.fromCodex(first, false)).toEqual({ forward: first })
   expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toHaveProperty('forward')
-  // An error event ends the request without a usage; a late terminal event finds no request.
-  socket.fromUpstream(message({ type: 'error', status: 429, error: { message: 'slow down' } }), false)
-  socket.fromUpstream(message(completed(9)), false)
-  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toEqual({
-    refuse: refusalEvent(
-      "max-requests 2 reached: 2 model requests sent in this job; codex-auth-action's key proxy refuses every further model request in this job."
-    )
-  })
-  socket.close()
+  expect(socket.settled).toBe(false)
+  // An error that names no response ends none; responses end by their id, in any order.
+  socket.fromUpstream(message({ type: 'error', status: 400, error: { message: 'no' } }), false)
+  socket.fromUpstream(message({ type: 'response.created', response: { id: 'r1' } }), false)
+  socket.fromUpstream(message({ type: 'response.completed', response: { id: 'elsewhere', usage: usage(7) } }), false)
+  expect(socket.settled).toBe(false)
+  socket.fromUpstream(message({ type: 'response.completed', response: { id: 'r1', usage: usage(1) } }), false)
+  // One create is still waiting, and one error named no response: that may be its answer.
+  expect(socket.settled).toBe(true)
+  socket.fromUpstream(message({ type: 'response.created', response: { id: 'r2' } }), false)
+  socket.fromUpstream(message({ type: 'error', response_id: 'r2', error: { message: 'failed' } }), false)
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toHaveProperty('forward')
+  expect(socket.fromCodex(message({ type: 'response.create', model: 'gpt-a' }), false)).toEqual(
+    refused(`max-requests 3 reached: 3 model requests sent in this job; ${stop}`)
+  )
+  socket.close(false)
   expect(meter.report()).toMatchObject({
     ...counts(1),
-    requests: 2,
+    requests: 3,
     refused_requests: 2,
-    unreported_requests: 1,
-    by_session: { 'session-1': { requests: 2, ...counts(1) } }
-  })
-  expect(JSON.parse(refusalEvent('why'))).toMatchObject({
-    type: 'response.failed',
-    response: { error: { code: 'invalid_prompt', message: 'why' } }
+    unreported_requests: 2,
+    unmetered_requests: 1,
+    by_session: { 'session-1': { requests: 3, ...counts(1) } }
   })
 })
 

@@ -45,19 +45,9 @@ export async function startDetached(
   return child as ChildProcess & { pid: number }
 }
 
-/**
- * No debugger: any process of the job's user can send SIGUSR1 to a Node process, which
- * then opens its inspector (unauthenticated, on 127.0.0.1:9229), and a heap snapshot
- * holds every secret. Node 22.14 and later refuse with --disable-sigusr1; on older ones
- * the helper's own SIGUSR1 listener (refuseDebugger) takes the signal from the inspector.
- */
+/** No debugger: Node 22.14 and later refuse SIGUSR1 with this flag; no-debugger.ts says why, and what older ones do. */
 function noDebuggerFlags(): string[] {
   return process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : []
-}
-
-/** For the helper, first thing: SIGUSR1 does nothing (see noDebuggerFlags). */
-export function refuseDebugger(): void {
-  if (process.platform !== 'win32') process.on('SIGUSR1', () => undefined)
 }
 
 /**
@@ -152,10 +142,8 @@ export async function stopHelper<S extends HelperStatus>(
     await ask(dir, token)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') {
-      await askAgain(dir, token)
-      return undefined
-    }
+    // Its directory is gone: the helper (and a key proxy's guard) ended when it went.
+    if (code === 'ENOENT') return undefined
     // Asked before (EEXIST): wait and report all the same.
     if (code !== 'EEXIST') return undefined
   }
@@ -169,22 +157,6 @@ export async function stopHelper<S extends HelperStatus>(
     if (status?.state === 'stopped') break
   }
   return status
-}
-
-/**
- * The directory was removed during the job: its helper stopped, but a key proxy's guard
- * (which explains a dead proxy to Codex) waits for a stop file there. The directory is made
- * again, new and private, for as long as the guard takes to look; the caller removes it with
- * the job's other paths.
- */
-async function askAgain(dir: string, token?: string): Promise<void> {
-  const made = await fs.mkdir(dir, { mode: 0o700 }).then(
-    () => true,
-    () => false
-  )
-  if (!made) return
-  await ask(dir, token).catch(() => undefined)
-  await new Promise((resolve) => setTimeout(resolve, 3 * STOP_POLL_MS))
 }
 
 /** Writes the stop file: empty, or the token, over whatever another process may have put there. */

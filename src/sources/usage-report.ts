@@ -59,11 +59,19 @@ export async function reportUsage(report: UsageReport): Promise<void> {
     ? `${grouped(report.unreported_requests)} requests ended without a usage report (failed or cut off): their tokens are not in these figures.`
     : undefined
   if (unreported) core.info(unreported)
+  // Fail closed (usage.ts): with max-tokens, a request whose usage is unknown counts the cap as reached.
+  const unmetered = report.unmetered_requests
+    ? `Of those, ${grouped(report.unmetered_requests)} may have been billed (the answer was cut off before its last event, or still running when the key proxy stopped reading it)` +
+      (report.limits.max_tokens !== undefined
+        ? ': max-tokens counted as reached from the first of them, so every later model request was refused.'
+        : '.')
+    : undefined
+  if (unmetered) core.warning(unmetered)
   await writeSummaryGrid(
     HEADING,
     COLUMNS,
     [...models.map(([model, tally]) => [model, ...cells(tally)]), ['Total', ...cells(report)]],
-    [caps, unreported].filter(Boolean).join(' ') || undefined
+    [caps, unreported, unmetered].filter(Boolean).join(' ') || undefined
   )
 }
 

@@ -43,4 +43,7 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Requests Amazon Bedrock refused the credential for (401, 403), and what the last refusal means (the proxy's own words). */
   credentialRefusals?: number
   lastRefusal?: string
+  /** Faults in the proxy's own handling of a request, caught by its last resort; the kind of the last one. */
+  faults?: number
+  lastFault?: string
 }

@@ -4,7 +4,8 @@
  * ephemeral port and forwards the three requests Codex makes, under a random path prefix
  * (the capability), to the upstream API with the key added. It prints its port once and
  * nothing else. It stops when the post step creates `stop` in its directory, when the
- * directory is removed, or at its deadline.
+ * directory is removed, or at its deadline. A fault in the handling of one request is
+ * recorded in its status file, never the end of the process.
  *
  * Codex waits for the network forever when a connection is refused, so a dead proxy would
  * hang every later `codex` call. Where the OS can share a socket (not Windows), a second
@@ -18,16 +19,17 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
 import type { Duplex, Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { finished } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { inline } from '../../secrets/inert-output.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
+import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
-import { admitRequest, Meter, meterAnswer, refuse, SocketMeter, wholeBody } from './usage.js'
+import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** What Codex asks of a Responses API provider; anything else is refused. */
 const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
@@ -154,6 +156,14 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }
   const meter = new Meter(config.caps)
   let dirty = false
+  // The last resort: a fault nothing else caught is recorded (its kind only: no text from
+  // elsewhere), and the proxy goes on serving every other request of the job.
+  const fault = (error: unknown) => {
+    status.faults = (status.faults ?? 0) + 1
+    status.lastFault = error instanceof Error ? error.name : typeof error
+    dirty = true
+  }
+  process.on('uncaughtException', fault).on('unhandledRejection', fault)
 
   /** The upstream URL for a request that holds the capability and asks for one of `routes`. */
   const target = (method: string, url: string, routes = ROUTES): string | undefined => {
@@ -185,29 +195,41 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
-    let body = admitted?.body
     status.requests++
     const controller = new AbortController()
-    // Codex went away before the answer was whole: the upstream request goes too.
+    let body: Readable | undefined
+    let left = false
+    let drained = 0
+    let drainTimer: NodeJS.Timeout | undefined
+    res.on('error', () => undefined)
+    // Codex went away before the answer was whole: the upstream request goes too, unless
+    // max-tokens needs its usage; then it is read on (once the pipe to Codex let go of it), within DRAIN_*.
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort()
+      if (res.writableFinished || controller.signal.aborted) return
+      left = true
+      if (!admitted || !meter.drains) return controller.abort()
+      drainTimer = setTimeout(() => controller.abort(), DRAIN_MS)
+      setImmediate(() => body?.resume())
     })
-    // Whatever happens, the meter learns that the request is over.
-    let finish = admitted?.ticket.end
+    // Whatever happens, the meter learns that the request is over: with no answer, an upstream
+    // that could not be reached, or never had the whole request, billed nothing; one given up on (aborted) may have.
+    let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
       // Bedrock's authentication, made for this request: SigV4 signs the whole body.
+      let sent = admitted?.body
       if (authorize) {
-        if (body && !Buffer.isBuffer(body)) body = await wholeBody(body as http.IncomingMessage)
-        Object.assign(headers, await authorize(url, req.method ?? '', headers, body))
+        if (sent && !Buffer.isBuffer(sent)) sent = await readWhole(sent)
+        Object.assign(headers, await authorize(url, req.method ?? '', headers, sent))
       }
-      const answer = await forward(url, req.method ?? '', headers, body, controller.signal)
+      const answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
       }
       // Bedrock's refusal of the credential, as one line that says what to do.
       if (config.bedrock && bedrock && (answer.status === 401 || answer.status === 403)) {
-        const text = (await wholeBody(answer.body as http.IncomingMessage)).toString('utf8').slice(0, 4096)
+        const text = (await readWhole(answer.body)).toString('utf8').slice(0, 4096)
         const type = String(answer.headers['x-amzn-errortype'] ?? '')
         const why =
           bedrock.explainRefusal(config.bedrock, answer.status, type, text) ??
@@ -217,17 +239,24 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
         status.lastRefusal = why
         return sendError(res, answer.status, why)
       }
-      const out: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(answer.headers))
-        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
-      res.writeHead(answer.status, out)
-      // Server-sent events go on as they arrive: no buffering between upstream and Codex.
-      res.flushHeaders()
-      const piped = pipeline(answer.body, res)
-      if (admitted) finish = meterAnswer(admitted.ticket, answer.status, answer.headers, answer.body)
-      await piped
+      if (left) body.resume()
+      else {
+        const out: Record<string, string | string[]> = {}
+        for (const [name, value] of Object.entries(answer.headers))
+          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
+        res.writeHead(answer.status, out)
+        // Server-sent events go on as they arrive: no buffering between upstream and Codex.
+        res.flushHeaders()
+        // pipe, not pipeline: Codex's end must not end the upstream's answer (see the close handler).
+        body.pipe(res)
+      }
+      if (admitted) finish = meterAnswer(admitted.ticket, answer.status, answer.headers, body)
+      body.on('data', (chunk: Buffer) => {
+        if (left && (drained += chunk.length) > DRAIN_BYTES) controller.abort()
+      })
+      await finished(body)
     } catch (error) {
-      if (controller.signal.aborted) return
+      if (controller.signal.aborted || left) return
       status.upstreamErrors++
       status.lastUpstreamStatus = undefined
       if (res.headersSent) res.destroy()
@@ -238,7 +267,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           `The codex-auth-action key proxy could not reach ${upstream.origin}: ${describeFailure(error)}.`
         )
     } finally {
-      finish?.()
+      clearTimeout(drainTimer)
+      finish()
     }
   })
   server.keepAliveTimeout = 60_000
@@ -256,21 +286,27 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     status.requests++
     status.websockets++
     websocket ??= import('./websocket.js')
-    void websocket.then((ws) =>
-      ws.relay(req, socket, head, {
-        url: `${wsUpstream}${url.slice(config.upstream.length)}`,
-        headers: forwardedHeaders(req),
-        ca: config.ca,
-        proxy: proxyFor(upstream),
-        status,
-        changed: () => (dirty = true),
-        origin: upstream.origin,
-        meter: new SocketMeter(
-          meter,
-          typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
-        )
+    void websocket
+      .then((ws) =>
+        ws.relay(req, socket, head, {
+          url: `${wsUpstream}${url.slice(config.upstream.length)}`,
+          headers: forwardedHeaders(req),
+          ca: config.ca,
+          proxy: proxyFor(upstream),
+          status,
+          changed: () => (dirty = true),
+          origin: upstream.origin,
+          meter: new SocketMeter(
+            meter,
+            typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
+          ),
+          fault
+        })
+      )
+      .catch((error: unknown) => {
+        fault(error)
+        socket.destroy()
       })
-    )
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -331,6 +367,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }, 100)
 }
 
+/** A stream's whole content: a request body that SigV4 signs, or an upstream's refusal. */
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
 /** Hands the listening socket to the guard (see the top of this file). */
 function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
@@ -377,17 +420,30 @@ function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' 
       )
     )
     .listen({ fd: 3 })
-  // Its directory may be gone (that may be why the proxy ended): only the post step's stop ends
-  // the guard, so Codex never meets silence; a guard whose post step never came goes after GUARD_EXTRA_MS.
+  // The post step's stop ends the guard, and so does the end of its directory, as it ends the
+  // proxy: the job's files are gone, and with them the job (a runner restarted, a job killed);
+  // a guard left otherwise goes after GUARD_EXTRA_MS.
   setInterval(() => {
-    if (stopAsked(config.dir, config.stopToken) || Date.now() > config.deadline + GUARD_EXTRA_MS) process.exit(0)
+    if (
+      stopAsked(config.dir, config.stopToken) ||
+      !existsSync(config.dir) ||
+      Date.now() > config.deadline + GUARD_EXTRA_MS
+    )
+      process.exit(0)
   }, STOP_POLL_MS)
 }
 
 /** The proxy, or with `--guard` its guard, configured from stdin. */
 export async function run(): Promise<void> {
+  const guard = process.argv[2] === '--guard'
+  // Before a byte of stdin (the key) is read: a debugger someone opened would see it.
+  if (!guard && (await debuggerOpened()))
+    return void process.stdout.write(
+      `${JSON.stringify({ error: 'a debugger was opened in it (a SIGUSR1 sent to it as it started), so it did not read the key' })}\n`,
+      () => process.exit(1)
+    )
   const config: unknown = JSON.parse((await readConfig()).split('\n')[0])
-  if (process.argv[2] === '--guard') await runGuard(config as GuardConfig)
+  if (guard) await runGuard(config as GuardConfig)
   else {
     const proxy = config as KeyProxyConfig
     await runProxy(proxy).catch((error: unknown) => {

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { SpendCaps } from '../../inputs/spend.js'
+import { MAX_DEPTH, TopLevelKeys, topLevelKeys } from './json-keys.js'
 
 /** One row of counts, under the names the usage file gives them. */
 export interface Tally {
@@ -27,6 +28,12 @@ export interface UsageReport extends Tally {
   refused_requests: number
   /** Requests that ended without a usage report (failed, cut off): their tokens are unknown. */
   unreported_requests: number
+  /**
+   * Of those, the ones the upstream may have billed: answered (or still running) when the
+   * proxy stopped reading, with no final event. With max-tokens set, one is enough to count
+   * the cap as reached (fail closed): nothing shows that it was not.
+   */
+  unmetered_requests: number
   by_model: Record<string, Tally>
   by_session: Record<string, Tally>
   limits: { max_tokens?: number; max_requests?: number; allowed_models?: string[] }
@@ -35,20 +42,32 @@ export interface UsageReport extends Tally {
 
 /** What a request is, as far as the caps and the breakdowns go. */
 export interface RequestInfo {
-  /** The model the request asks for; undefined when it could not be read. */
+  /** The model the request asks for (the upstream reads it); undefined when it could not be read. */
   model?: string
+  /** The model is learnt once the body has passed: the ticket's book() says it. */
+  modelLater?: boolean
   /** Codex's session-id header. */
   session?: string
   /** Why the model could not be read, when allowed-models needs it. */
   unreadable?: string
 }
 
+/**
+ * How an admitted request ended, when it reported no usage: `unserved`, the upstream said
+ * no (an error answer, no connection, a response never created), so it billed nothing;
+ * `served`, it may have billed (an answer cut off, or still running when the proxy stopped
+ * reading it).
+ */
+export type Outcome = 'served' | 'unserved'
+
 /** An admitted request: its usage, once the upstream reports it, then its end. */
 export interface Ticket {
   /** One parsed event (SSE data or websocket message) from the upstream. */
   observe(event: unknown): void
-  /** The answer is over: a request that reported no usage is counted as unreported. */
-  end(): void
+  /** The model the body named, once it has passed (RequestInfo.modelLater); undefined: unknown. */
+  book(model: string | undefined): void
+  /** The answer is over: a request that reported no usage is counted as unreported (and unmetered when `served`). */
+  end(outcome: Outcome): void
 }
 
 /** The events that end a response and carry its usage. */
@@ -100,6 +119,7 @@ export class Meter {
   private readonly bySession = new Map<string, Tally>()
   private refused = 0
   private unreported = 0
+  private unmetered = 0
   /** Set by every change, cleared by whoever writes the report. */
   dirty = true
 
@@ -108,6 +128,14 @@ export class Meter {
   /** Whether a request's model must be read in full before it is sent (allowed-models). */
   get checksModels(): boolean {
     return this.caps.allowedModels !== undefined
+  }
+
+  /**
+   * Whether an answer Codex stopped reading is still read to its end (bounded), for its
+   * usage: only max-tokens needs it, and reading on makes the upstream finish (and bill) it.
+   */
+  get drains(): boolean {
+    return this.caps.maxTokens !== undefined
   }
 
   /**
@@ -121,25 +149,40 @@ export class Meter {
       this.refused++
       return refusal
     }
-    const rows = [
-      this.total,
-      row(this.byModel, request.model ?? UNKNOWN),
-      row(this.bySession, request.session ?? UNKNOWN)
-    ]
+    return this.open(request)
+  }
+
+  /** A request counted without a cap's say: one the upstream has already taken on (SocketMeter). */
+  open(request: RequestInfo): Ticket {
+    this.dirty = true
+    const rows = [this.total, row(this.bySession, request.session ?? UNKNOWN)]
     for (const r of rows) r.requests++
+    let modelRow: Tally | undefined
+    const book = (model: string | undefined) => {
+      if (modelRow) return
+      modelRow = row(this.byModel, model ?? UNKNOWN)
+      modelRow.requests++
+      rows.push(modelRow)
+      this.dirty = true
+    }
+    if (!request.modelLater) book(request.model)
     let reported = false
     return {
       observe: (event) => {
         const usage = reported ? undefined : reportedUsage(event)
         if (!usage) return
         reported = true
+        book(undefined)
         this.dirty = true
         for (const r of rows) for (const [name, value] of Object.entries(usage)) r[name as keyof typeof usage] += value
       },
-      end: () => {
+      book,
+      end: (outcome) => {
+        book(undefined)
         if (reported) return
         reported = true
         this.unreported++
+        if (outcome === 'served') this.unmetered++
         this.dirty = true
       }
     }
@@ -150,6 +193,9 @@ export class Meter {
     const stop = "codex-auth-action's key proxy refuses every further model request in this job."
     if (maxTokens !== undefined && this.total.total_tokens >= maxTokens)
       return `max-tokens ${maxTokens} reached: ${grouped(this.total.total_tokens)} tokens used in this job; ${stop}`
+    // Fail closed: a request whose usage is unknown may have used the rest of the budget.
+    if (maxTokens !== undefined && this.unmetered)
+      return `max-tokens ${maxTokens} counted as reached: ${grouped(this.unmetered)} model requests ended without a usage report (cut off before the upstream's last event), so the tokens they used are unknown; ${stop}`
     if (maxRequests !== undefined && this.total.requests >= maxRequests)
       return `max-requests ${maxRequests} reached: ${grouped(this.total.requests)} model requests sent in this job; ${stop}`
     if (allowedModels && !(model !== undefined && allowedModels.includes(model))) {
@@ -166,6 +212,7 @@ export class Meter {
       ...this.total,
       refused_requests: this.refused,
       unreported_requests: this.unreported,
+      unmetered_requests: this.unmetered,
       by_model: Object.fromEntries(this.byModel),
       by_session: Object.fromEntries(this.bySession),
       limits: {
@@ -183,17 +230,6 @@ function row(rows: Map<string, Tally>, key: string): Tally {
   let found = rows.get(name)
   if (!found) rows.set(name, (found = empty()))
   return found
-}
-
-/** The first `"model": "…"` of a JSON request body's start: Codex writes it first. For the breakdowns only. */
-export function leadingModel(head: string): string | undefined {
-  const match = /^\s*\{\s*"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/.exec(head)
-  if (!match) return undefined
-  try {
-    return JSON.parse(`"${match[1]}"`) as string
-  } catch {
-    return undefined
-  }
 }
 
 /** How much of a line the SSE scanner looks at before it knows whether to keep it. */
@@ -384,16 +420,51 @@ export class JsonScanner {
   }
 }
 
+/**
+ * With max-tokens, an answer Codex stopped reading is read on for its usage, for at most this
+ * long and this many bytes after Codex left; past either, its usage counts as unknown (which
+ * counts max-tokens as reached). A command of the model's that hangs up early gains nothing.
+ */
+export const DRAIN_MS = 120_000
+export const DRAIN_BYTES = 64 * 1024 * 1024
+
 /** A model request the meter let through: its ticket, and the body to send upstream. */
 export interface Admitted {
   ticket: Ticket
   body: Readable | Buffer
 }
 
+/** The largest request the meter reads whole: a POST body under allowed-models, a websocket message. */
+export const MAX_MESSAGE = 64 * 1024 * 1024
+/** The top-level keys the meter reads: a POST body's, a websocket message's. */
+const BODY_KEYS = ['model']
+const MESSAGE_KEYS = ['type', 'model']
+
 /**
- * The meter's say on a POST: read as little of the body as it needs (its first chunk, put
- * back, for the model it names; the whole of it with allowed-models, which is then sent as
- * parsed, so that the upstream reads the very model that was checked), then admit it.
+ * A whole request (a POST body, a websocket message) read as the upstream will read it: its
+ * top-level keys, or why it is not sent. A key given twice could be read either way, so it is
+ * refused; a text too large or too deep is refused before JSON.parse sees it.
+ */
+export function readRequest(data: Buffer, keys: readonly string[]): TopLevelKeys | string {
+  if (data.length > MAX_MESSAGE) return `The request is larger than ${MAX_MESSAGE / 1024 / 1024} MB`
+  const scan = topLevelKeys(data, keys)
+  if (scan.tooDeep) return `The request nests deeper than ${MAX_DEPTH} levels`
+  for (const key of keys)
+    if (scan.count(key) > 1) return `The request names its ${key} more than once, so the upstream might read either`
+  try {
+    JSON.parse(data.toString('utf8'))
+  } catch {
+    return 'The request is not JSON'
+  }
+  return scan
+}
+
+/**
+ * The meter's say on a POST. Without allowed-models the body streams on as it comes, and a
+ * copy of each chunk is scanned as it passes for the model it names, booked at its end
+ * (`unknown` when it names more than one: the upstream may read either). With allowed-models
+ * it is read whole (up to MAX_MESSAGE) and sent only when it is JSON naming one allowed model:
+ * then the bytes received go on, and the upstream reads the very model that was checked.
  * Returns why it is refused instead, when it is. `headers` are those to send upstream.
  */
 export async function admitRequest(
@@ -404,33 +475,38 @@ export async function admitRequest(
   const session = typeof req.headers['session-id'] === 'string' ? req.headers['session-id'] : undefined
   // The answer is scanned for its usage: it must come uncompressed.
   headers['accept-encoding'] = 'identity'
-  if (!meter.checksModels) {
-    const first = await firstChunk(req)
-    const admitted = meter.admit({ model: leadingModel(first.subarray(0, 512).toString('utf8')), session })
-    return typeof admitted === 'string' ? admitted : { ticket: admitted, body: req }
-  }
   const encoding = req.headers['content-encoding']
-  let parsed: { model?: unknown } | undefined
-  let unreadable: string | undefined
-  if (encoding && encoding !== 'identity')
-    unreadable = `The request body is compressed (${encoding}), so its model cannot be read`
-  else
-    try {
-      parsed = JSON.parse((await wholeBody(req)).toString('utf8')) as { model?: unknown }
-    } catch {
-      unreadable = 'The request body is not JSON'
+  const compressed = encoding !== undefined && encoding !== 'identity'
+  if (!meter.checksModels) {
+    const admitted = meter.admit({ session, modelLater: true })
+    if (typeof admitted === 'string') return admitted
+    if (compressed) admitted.book(undefined)
+    else {
+      const scan = new TopLevelKeys(BODY_KEYS)
+      // Paused until the upstream request pipes it, so that neither misses a chunk.
+      req.on('data', (chunk: Buffer) => scan.feed(chunk)).pause()
+      req.once('end', () => admitted.book(scan.single('model')))
     }
-  const model = typeof parsed?.model === 'string' ? parsed.model : undefined
-  const admitted = meter.admit({ model, session, unreadable })
+    return { ticket: admitted, body: req }
+  }
+  const body = compressed ? undefined : await wholeBody(req)
+  const read = compressed
+    ? `The request body is compressed (${encoding}), so its model cannot be read`
+    : body
+      ? readRequest(body, BODY_KEYS)
+      : `The request is larger than ${MAX_MESSAGE / 1024 / 1024} MB, too large to check`
+  const admitted = meter.admit(
+    typeof read === 'string' ? { session, unreadable: read } : { model: read.single('model'), session }
+  )
   if (typeof admitted === 'string') return admitted
-  const body = Buffer.from(JSON.stringify(parsed))
-  headers['content-length'] = String(body.length)
-  return { ticket: admitted, body }
+  headers['content-length'] = String(body?.length)
+  return { ticket: admitted, body: body ?? Buffer.alloc(0) }
 }
 
 /**
  * Starts reading an upstream answer's usage from copies of its chunks, after whatever
- * forwards them (so counting never delays a byte); returns what to call at its end.
+ * forwards them (so counting never delays a byte); returns what to call at its end. An
+ * error answer billed nothing; a 2xx one that ends without its final event may have.
  */
 export function meterAnswer(
   ticket: Ticket,
@@ -451,7 +527,7 @@ export function meterAnswer(
   if (scanner) body.on('data', (chunk: Buffer) => scanner.feed(chunk))
   return () => {
     scanner?.end()
-    ticket.end()
+    ticket.end(status >= 300 ? 'unserved' : 'served')
   }
 }
 
@@ -465,30 +541,16 @@ export function refuse(res: ServerResponse, reason: string): void {
   res.end(reason)
 }
 
-/** The body's first chunk (empty at its end), put back so that the body can still be sent whole. */
-function firstChunk(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const gone = () => fail(new Error('the request was cut off'))
-    const fail = (error: Error) => {
-      req.off('data', settle).off('end', settle).off('error', fail).off('close', gone)
-      reject(error)
-    }
-    const settle = (chunk?: Buffer) => {
-      req.off('data', settle).off('end', settle).off('error', fail).off('close', gone)
-      if (chunk) {
-        req.pause()
-        req.unshift(chunk)
-      }
-      resolve(chunk ?? Buffer.alloc(0))
-    }
-    req.on('data', settle).once('end', settle).once('error', fail).once('close', gone)
-  })
-}
-
-export async function wholeBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+/** The whole body, or undefined past MAX_MESSAGE (read to its end all the same, so that the refusal can be sent). */
+async function wholeBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  let chunks: Buffer[] | undefined = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_MESSAGE) chunks = undefined
+    chunks?.push(chunk as Buffer)
+  }
+  return chunks && Buffer.concat(chunks)
 }
 
 /**
@@ -498,10 +560,6 @@ export async function wholeBody(req: IncomingMessage): Promise<Buffer> {
  * event stops it too, but prints the whole JSON; refusing the upgrade itself makes Codex wait
  * for the network for ever.)
  */
-/** Why a websocket message that is not a JSON text message was not sent upstream. */
-const NOT_JSON =
-  "codex-auth-action's key proxy relays only JSON text messages over the websocket, as Codex sends them; this one was not sent."
-
 export function refusalEvent(reason: string): string {
   return JSON.stringify({
     type: 'response.failed',
@@ -514,61 +572,107 @@ export function refusalEvent(reason: string): string {
   })
 }
 
-/** What to do with one message of Codex's over the websocket. */
-export type SocketVerdict = { forward: Buffer | string } | { refuse: string }
+/** Why a websocket message that is not a JSON text message was not sent upstream. */
+const NOT_JSON =
+  "codex-auth-action's key proxy relays only JSON text messages over the websocket, as Codex sends them; this one was not sent."
+/** Why any other message was not: the meter could not tell what it makes the upstream do. */
+const ONLY_CREATE =
+  "codex-auth-action's key proxy relays only response.create messages over the websocket (all Codex sends); this one was not sent."
+
+/** What to do with one message of Codex's over the websocket: send these very bytes on, or answer with this event. */
+export type SocketVerdict = { forward: Buffer } | { refuse: string }
+
+/** The id the upstream gave a response, as its events and errors name it. */
+function responseId(event: unknown): string | undefined {
+  const { response, response_id: named } = (event ?? {}) as { response?: { id?: unknown }; response_id?: unknown }
+  const id = response?.id ?? named
+  return typeof id === 'string' ? id : undefined
+}
 
 /**
- * The meter's view of one relayed websocket: each `response.create` from Codex is admitted
- * (or refused) like a POST, and each answer's usage is read from the upstream's terminal
- * event, in order: Codex sends one request at a time on a connection.
+ * The meter's view of one relayed websocket. Only `response.create` goes upstream, each
+ * admitted (or refused) like a POST. The upstream answers each with a response whose id its
+ * `response.created` gives; usage is matched to responses by that id, never by position, so
+ * no message of Codex's can make a response's usage land nowhere. An `error` ends a response
+ * only when it names it; one that names none may be the answer to a create still waiting.
  */
 export class SocketMeter {
-  private readonly pending: Ticket[] = []
+  /** Creates sent upstream that no response.created has answered yet, oldest first. */
+  private readonly waiting: Ticket[] = []
+  /** Responses the upstream created, by the id it gave them. */
+  private readonly open = new Map<string, Ticket>()
+  /** `error` events that named no response: each may be the answer to one waiting create. */
+  private unnamedErrors = 0
 
   constructor(
     private readonly meter: Meter,
     private readonly session: string | undefined
   ) {}
 
-  /**
-   * A message from Codex. A JSON one is sent as parsed, so that the upstream reads the very
-   * type and model that were checked; anything else goes as it came.
-   */
+  /** A message from Codex: its bytes go on as they came, or it is answered here and never sent. */
   fromCodex(data: Buffer, isBinary: boolean): SocketVerdict {
     // Codex sends JSON text only: anything else could carry a request the meter cannot read, so it never goes on.
     if (isBinary) return { refuse: refusalEvent(NOT_JSON) }
-    let message: { type?: unknown; model?: unknown } | undefined
-    try {
-      message = JSON.parse(data.toString('utf8')) as typeof message
-    } catch {
-      return { refuse: refusalEvent(NOT_JSON) }
-    }
-    if (message?.type !== 'response.create') return { forward: JSON.stringify(message) }
-    const model = typeof message.model === 'string' ? message.model : undefined
-    const admitted = this.meter.admit({ model, session: this.session })
+    const read = readRequest(data, MESSAGE_KEYS)
+    if (typeof read === 'string')
+      return { refuse: refusalEvent(`${read}: codex-auth-action's key proxy did not send it.`) }
+    if (read.single('type') !== 'response.create') return { refuse: refusalEvent(ONLY_CREATE) }
+    const admitted = this.meter.admit({ model: read.single('model'), session: this.session })
     if (typeof admitted === 'string') return { refuse: refusalEvent(admitted) }
-    this.pending.push(admitted)
-    return { forward: JSON.stringify(message) }
+    this.waiting.push(admitted)
+    return { forward: data }
   }
 
-  /** A message from the upstream: parsed only when its start shows a terminal event or an error. */
+  /** A message from the upstream: parsed only when its start shows a response's start, its end, or an error. */
   fromUpstream(data: Buffer, isBinary: boolean): void {
-    if (isBinary || !this.pending.length) return
+    if (isBinary) return
     const head = data.subarray(0, PEEK).toString('latin1')
     const type = /"type"\s*:\s*"([^"]*)"/.exec(head)?.[1] ?? ''
-    if (type === 'error') return this.pending.shift()?.end()
-    if (!TERMINAL.has(type)) return
-    const ticket = this.pending.shift()
+    if (type !== 'response.created' && type !== 'error' && !TERMINAL.has(type)) return
+    let event: unknown
     try {
-      ticket?.observe(JSON.parse(data.toString('utf8')))
+      event = JSON.parse(data.toString('utf8'))
     } catch {
-      // Not JSON: no usage to read.
+      return
     }
-    ticket?.end()
+    const id = responseId(event)
+    if (type === 'response.created') {
+      // The oldest create is the one answered: the upstream takes them in turn. One more
+      // response than creates (none can be) is counted all the same.
+      if (id !== undefined && !this.open.has(id))
+        this.open.set(id, this.waiting.shift() ?? this.meter.open({ session: this.session }))
+      return
+    }
+    const ticket = id === undefined ? undefined : this.open.get(id)
+    if (!ticket) {
+      if (type === 'error' && id === undefined) this.unnamedErrors++
+      return
+    }
+    ticket.observe(event)
+    this.open.delete(id as string)
+    ticket.end('served')
   }
 
-  /** The connection is over: a request still waiting has no usage to report. */
-  close(): void {
-    for (const ticket of this.pending.splice(0)) ticket.end()
+  /** Whether the upstream's side is read on after Codex leaves, until settled (Meter.drains). */
+  get drains(): boolean {
+    return this.meter.drains
+  }
+
+  /** Nothing left to learn: every response created has ended, and every create still waiting is explained by an error. */
+  get settled(): boolean {
+    return this.open.size === 0 && this.waiting.length <= this.unnamedErrors
+  }
+
+  /**
+   * The connection is over. Responses still open may have billed; so may creates still
+   * waiting, unless an error explains them or the upstream itself ended the connection
+   * (`upstreamEnded`: no response can start on it any more).
+   */
+  close(upstreamEnded: boolean): void {
+    for (const ticket of this.open.values()) ticket.end('served')
+    this.open.clear()
+    this.waiting
+      .splice(0)
+      .forEach((ticket, i) => ticket.end(upstreamEnded || i < this.unnamedErrors ? 'unserved' : 'served'))
   }
 }

@@ -7,6 +7,7 @@
  * accepted its own: an upstream that refuses (426, 401, a redirect, …) is answered to Codex
  * as it answered, so Codex falls back to HTTP or reports the error as it would talking to
  * that upstream directly. Nothing is followed: a redirect goes back to Codex, without the key.
+ * Each message is handled inside a `try`: one message, whatever it holds, ends nothing but itself.
  */
 import * as http from 'node:http'
 import * as https from 'node:https'
@@ -17,7 +18,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { describeFailure } from '../../net/failures.js'
 import { answerUpgrade, refuseUpgrade } from './answers.js'
 import type { KeyProxyStatus } from './protocol.js'
-import type { SocketMeter } from './usage.js'
+import { DRAIN_BYTES, DRAIN_MS, MAX_MESSAGE, refusalEvent, type SocketMeter } from './usage.js'
 
 /** Headers of the handshake itself: each leg negotiates its own. */
 const HANDSHAKE = /^sec-websocket-(key|version|extensions|protocol|accept)$/
@@ -42,10 +43,21 @@ export interface Upgrade {
   origin: string
   /** The usage meter's view of this connection (usage.ts). */
   meter: SocketMeter
+  /** A fault in the handling of a message: recorded in the status file. */
+  fault(error: unknown): void
 }
 
+/** What Codex is told of a message whose handling failed. */
+const FAULT = "codex-auth-action's key proxy could not handle this message, so it did not send it."
+
 /** Codex's side: no server of its own, only handshakes handed over by server.ts. */
-const codexSide = new WebSocketServer({ noServer: true, perMessageDeflate: true, clientTracking: false })
+const codexSide = new WebSocketServer({
+  noServer: true,
+  perMessageDeflate: true,
+  clientTracking: false,
+  // A larger message ends the connection (1009) before it is kept, let alone parsed.
+  maxPayload: MAX_MESSAGE
+})
 
 /**
  * The two directions of one relayed connection. Each message passes through exactly one of
@@ -54,6 +66,9 @@ const codexSide = new WebSocketServer({ noServer: true, perMessageDeflate: true,
  * cap can refuse one there).
  */
 class Relay {
+  /** Codex has gone, and the upstream is read on for the usage it still owes (max-tokens). */
+  private draining: { code: number; reason: Buffer; timer: NodeJS.Timeout; bytes: number } | undefined
+
   constructor(
     private readonly codex: WebSocket,
     private readonly upstream: WebSocket,
@@ -62,12 +77,16 @@ class Relay {
     upstream.on('message', (data, isBinary) => this.toCodex(data, isBinary))
     codex.on('message', (data, isBinary) => this.toUpstream(data, isBinary))
     upstream.on('close', (code, reason) => {
-      upgrade.meter.close()
+      clearTimeout(this.draining?.timer)
+      upgrade.meter.close(true)
       closeLike(codex, code, reason)
     })
     codex.on('close', (code, reason) => {
-      upgrade.meter.close()
-      closeLike(upstream, code, reason)
+      if (!upgrade.meter.drains || upgrade.meter.settled || upstream.readyState !== WebSocket.OPEN)
+        return this.endUpstream(code, reason)
+      // A response still owed is read to its end for its usage, within DRAIN_MS and DRAIN_BYTES.
+      const timer = setTimeout(() => this.endUpstream(code, reason), DRAIN_MS)
+      this.draining = { code, reason, timer, bytes: 0 }
     })
     upstream.on('error', () => {
       upgrade.status.upstreamErrors++
@@ -79,18 +98,38 @@ class Relay {
   }
 
   toCodex(data: RawData, isBinary: boolean): void {
-    this.codex.send(data, { binary: isBinary })
-    // Counted after it is on its way: a terminal event's usage.
-    this.upgrade.meter.fromUpstream(bytes(data), isBinary)
+    try {
+      const message = bytes(data)
+      const draining = this.draining
+      if (!draining) this.codex.send(message, { binary: isBinary })
+      else if ((draining.bytes += message.length) > DRAIN_BYTES) return this.endUpstream(draining.code, draining.reason)
+      // Counted after it is on its way: a response's id, its terminal event's usage.
+      this.upgrade.meter.fromUpstream(message, isBinary)
+      if (draining && this.upgrade.meter.settled) this.endUpstream(draining.code, draining.reason)
+    } catch (error) {
+      this.upgrade.fault(error)
+    }
   }
 
   toUpstream(data: RawData, isBinary: boolean): void {
     this.upgrade.status.websocketMessages++
     this.upgrade.changed()
-    // A response.create over a cap is answered here, and never sent.
-    const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary)
-    if ('refuse' in verdict) this.codex.send(verdict.refuse)
-    else this.upstream.send(verdict.forward, { binary: isBinary })
+    try {
+      // Only a response.create within the caps goes on, as the bytes that came; anything else is answered here.
+      const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary)
+      if ('refuse' in verdict) this.codex.send(verdict.refuse)
+      else this.upstream.send(verdict.forward, { binary: false })
+    } catch (error) {
+      this.upgrade.fault(error)
+      this.codex.send(refusalEvent(FAULT))
+    }
+  }
+
+  /** Ends the upstream's side as Codex ended its own; what is still owed then may have been billed. */
+  private endUpstream(code: number, reason: Buffer): void {
+    clearTimeout(this.draining?.timer)
+    this.upgrade.meter.close(false)
+    closeLike(this.upstream, code, reason)
   }
 }
 

@@ -1,0 +1,406 @@
+/**
+ * Issue 30: what a command of the model's can do to the key proxy, which it reaches on
+ * 127.0.0.1 with the capability it reads in config.toml. The bundled dist/ key proxy is
+ * started as the main step starts it, in front of a loopback Responses API that reports a
+ * usage of 600 tokens a response; the client here plays the model's command. Each test
+ * failed against the proxy before its fix (the comment says how).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import * as http from 'node:http'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { WebSocket, WebSocketServer } from 'ws'
+import type { UsageReport } from '../../src/helpers/key-proxy/usage.js'
+import type { SpendCaps } from '../../src/inputs/spend.js'
+import { HELPER_NODE_FLAGS } from '../../src/helpers/node-flags.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { alive, keyProxyProcesses } from '../harness/processes.js'
+import { TEST_API_KEY } from '../harness/real-cli.js'
+import { ROOT } from '../harness/runner.js'
+import { LoopbackServer, sendJson } from '../harness/servers.js'
+import { waitFor } from '../harness/wait.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const runners = useRunners()
+const TOKENS = 600
+const STOP = "codex-auth-action's key proxy refuses every further model request in this job."
+/**
+ * The node to start the proxy with, and what startDetached adds on one that has it (22.14+).
+ * The SIGUSR1 test wants a node without it: this machine's own Node 20 (the tests themselves
+ * may run on the Node 24 of node_modules), where the proxy must hold without the flag.
+ */
+interface Node {
+  path: string
+  flags: string[]
+}
+const CURRENT: Node = {
+  path: process.execPath,
+  flags: process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : []
+}
+function nodeWithoutDisableSigusr1(): Node {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'node')
+    if (!dir || dir.includes('node_modules') || !existsSync(candidate)) continue
+    const has = spawnSync(candidate, ['-p', "process.allowedNodeEnvironmentFlags.has('--disable-sigusr1')"], {
+      encoding: 'utf8'
+    }).stdout
+    if (has?.trim() === 'false') return { path: candidate, flags: [] }
+  }
+  return CURRENT
+}
+
+/**
+ * The Responses API over HTTP (SSE) and its websocket mode: each response is `created`, its
+ * output item, then, `finalMs` later, `completed` with 600 tokens. `cut`: the stream ends
+ * after the output item, without a final event. Anything over the websocket that is not a
+ * `response.create` gets an `error` at once, naming no response, as the upstream answers one.
+ */
+class Upstream {
+  /** Model requests it served, by the model its JSON.parse read. */
+  readonly served: string[] = []
+  /** Every websocket message type it was sent. */
+  readonly messages: string[] = []
+  finalMs = 300
+  cut = false
+  readonly server: LoopbackServer
+  readonly sockets = new WebSocketServer({ noServer: true })
+
+  constructor() {
+    this.server = new LoopbackServer(async (req, res, body) => {
+      if (req.method === 'GET') return sendJson(res, 200, { object: 'list', data: [] })
+      const events = this.response(body)
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      const send = (event: unknown) => res.write(`data: ${JSON.stringify(event)}\n\n`)
+      events.slice(0, 2).forEach(send)
+      await sleep(this.finalMs)
+      if (this.cut) return void res.destroy()
+      send(events[2])
+      res.end()
+    })
+    this.server.onUpgrade = (req, socket, head) =>
+      this.sockets.handleUpgrade(req, socket, head, (ws) =>
+        ws.on('message', (data) => {
+          const type = String((JSON.parse(String(data)) as { type?: unknown }).type)
+          this.messages.push(type)
+          if (type !== 'response.create')
+            return ws.send(JSON.stringify({ type: 'error', status: 400, error: { message: `unknown type ${type}` } }))
+          const events = this.response(String(data))
+          events.slice(0, 2).forEach((e) => ws.send(JSON.stringify(e)))
+          setTimeout(() => ws.send(JSON.stringify(events[2])), this.finalMs)
+        })
+      )
+  }
+
+  private response(body: string) {
+    const model = String((JSON.parse(body) as { model?: unknown }).model)
+    this.served.push(model)
+    const id = `resp_${this.served.length}`
+    const usage = { input_tokens: TOKENS - 100, output_tokens: 100, total_tokens: TOKENS }
+    return [
+      { type: 'response.created', response: { id } },
+      { type: 'response.output_item.done', item: { type: 'message', role: 'assistant', content: [] } },
+      { type: 'response.completed', response: { id, model, usage } }
+    ]
+  }
+
+  async start(): Promise<this> {
+    await this.server.start()
+    return this
+  }
+
+  async stop(): Promise<void> {
+    this.sockets.close()
+    await this.server.stop()
+  }
+}
+
+interface Proxy {
+  base: string
+  dir: string
+  pid: number
+  usage(): UsageReport
+  status(): { pid: number; faults?: number }
+}
+
+/** The dist/ key proxy, started as startDetached starts it, and stopped (with its guard) after the test. */
+async function keyProxy(
+  upstream: string,
+  caps: SpendCaps = {},
+  signalAfterMs?: number,
+  node = CURRENT
+): Promise<Proxy | string> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'key-proxy-model-'))
+  const dir = path.join(root, 'proxy')
+  await fs.mkdir(dir, { mode: 0o700 })
+  const capability = randomBytes(32).toString('base64url')
+  const stopToken = randomBytes(32).toString('base64url')
+  const script = path.join(ROOT, 'dist', 'key-proxy', 'index.js')
+  const child = spawn(node.path, [...HELPER_NODE_FLAGS, ...node.flags, script], {
+    cwd: root,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'ignore'],
+    env: { PATH: process.env.PATH ?? '' }
+  })
+  runners.stopAfter({
+    stop: async () => {
+      const running = keyProxyProcesses(root)
+      if (existsSync(dir)) await fs.writeFile(path.join(dir, 'stop'), stopToken)
+      await waitFor(() => !running.some((p) => alive(p.pid)), 3000)
+      for (const p of running.filter((p) => alive(p.pid))) process.kill(p.pid, 'SIGKILL')
+      await fs.rm(root, { recursive: true, force: true })
+    }
+  })
+  if (signalAfterMs !== undefined)
+    setTimeout(() => child.pid && alive(child.pid) && child.kill('SIGUSR1'), signalAfterMs)
+  child.stdin?.end(
+    JSON.stringify({ key: TEST_API_KEY, upstream, capability, dir, stopToken, deadline: Date.now() + 600_000, caps })
+  )
+  const line = await new Promise<string>((resolve) => {
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('\n')) resolve(out)
+    })
+    child.once('exit', (code, signal) => resolve(out || `exit ${code ?? signal}`))
+  })
+  child.unref()
+  const first = line.split('\n')[0]
+  const answer = (first.startsWith('{') ? JSON.parse(first) : {}) as { port?: number; error?: string }
+  if (!answer.port) return answer.error ?? line
+  const read = (name: string) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as never
+  return {
+    base: `127.0.0.1:${answer.port}/${capability}/v1`,
+    dir,
+    pid: child.pid ?? 0,
+    usage: () => read('usage.json'),
+    status: () => read('status.json')
+  }
+}
+
+async function started(upstream: Upstream, caps: SpendCaps = {}): Promise<Proxy> {
+  const proxy = await keyProxy(upstream.server.origin + '/v1', caps)
+  if (typeof proxy === 'string') throw new Error(`the key proxy did not start: ${proxy}`)
+  return proxy
+}
+
+/** POSTs `body` to /responses; `hangUpAt`: reads the answer until that text appears, then goes away. */
+function post(proxy: Proxy, body: string, hangUpAt?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const req = http.request(`http://${proxy.base}/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' }
+    })
+    req.on('response', (res) => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+        if (hangUpAt && text.includes(hangUpAt)) {
+          req.destroy()
+          resolve({ status: res.statusCode ?? 0, text })
+        }
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', (error) => resolve({ status: 0, text: error.message }))
+    req.end(body)
+  })
+}
+
+const settledUsage = async (proxy: Proxy, settled: (usage: UsageReport) => boolean) =>
+  (await waitFor(() => (settled(proxy.usage()) ? proxy.usage() : undefined), 5000)) ?? proxy.usage()
+
+test('max-tokens holds against a command that reads each answer to its last output item and hangs up', async () => {
+  const upstream = await runners.serve(new Upstream())
+  const proxy = await started(upstream, { maxTokens: 1000 })
+  const refused: string[] = []
+  for (let turn = 0; turn < 8; turn++) {
+    const answer = await post(proxy, '{"model":"gpt-5-pro","input":[]}', 'response.output_item.done')
+    if (answer.status === 400) refused.push(answer.text)
+    await sleep(upstream.finalMs + 300)
+  }
+  // Before the fix: 8 of 8 served, usage file total_tokens 0, unreported_requests 8.
+  expect(upstream.served).toHaveLength(2)
+  expect(refused).toEqual(Array(6).fill(`max-tokens 1000 reached: 1,200 tokens used in this job; ${STOP}`))
+  expect(await settledUsage(proxy, (u) => u.refused_requests === 6)).toMatchObject({
+    requests: 2,
+    total_tokens: 2 * TOKENS,
+    unreported_requests: 0,
+    unmetered_requests: 0,
+    refused_requests: 6
+  })
+}, 60_000)
+
+test('an answer cut off before its final event counts max-tokens as reached (fail closed)', async () => {
+  const upstream = await runners.serve(new Upstream())
+  upstream.cut = true
+  upstream.finalMs = 50
+  const proxy = await started(upstream, { maxTokens: 1_000_000 })
+  const first = await post(proxy, '{"model":"gpt-5-pro","input":[]}')
+  expect(first.status).toBe(200)
+  await settledUsage(proxy, (u) => u.unmetered_requests === 1)
+  // Before the fix: served (200) again and again, each counted as 0 tokens.
+  const second = await post(proxy, '{"model":"gpt-5-pro","input":[]}')
+  expect(second).toEqual({
+    status: 400,
+    text: `max-tokens 1000000 counted as reached: 1 model requests ended without a usage report (cut off before the upstream's last event), so the tokens they used are unknown; ${STOP}`
+  })
+  expect(upstream.served).toHaveLength(1)
+  expect(await settledUsage(proxy, (u) => u.refused_requests === 1)).toMatchObject({
+    requests: 1,
+    total_tokens: 0,
+    unreported_requests: 1,
+    unmetered_requests: 1,
+    refused_requests: 1
+  })
+}, 60_000)
+
+/** A websocket to the proxy, as Codex opens it, with the events it received. */
+async function socket(proxy: Proxy): Promise<{ ws: WebSocket; events: { type: string; response?: unknown }[] }> {
+  const ws = new WebSocket(`ws://${proxy.base}/responses`)
+  const events: { type: string }[] = []
+  ws.on('message', (data) => events.push(JSON.parse(String(data)) as { type: string }))
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+  return { ws, events }
+}
+
+test('over the websocket, a message after each response.create neither reaches the upstream nor frees the create', async () => {
+  const upstream = await runners.serve(new Upstream())
+  upstream.finalMs = 100
+  const proxy = await started(upstream, { maxTokens: 1000 })
+  const { ws, events } = await socket(proxy)
+  // The create's own outcome: its response completed, or it was refused by the cap.
+  const outcome = (e: { type: string; response?: unknown }) =>
+    e.type === 'response.completed' || JSON.stringify(e.response ?? '').includes('max-tokens')
+  for (let turn = 0; turn < 6; turn++) {
+    const before = events.length
+    ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5-pro', input: [] }))
+    ws.send(JSON.stringify({ type: 'response.noop' }))
+    await waitFor(() => events.slice(before).some(outcome), 5000)
+    await sleep(50)
+  }
+  ws.close()
+  // Before the fix: 6 of 6 turns served, the noops relayed, and nothing counted.
+  expect(upstream.messages).toEqual(['response.create', 'response.create'])
+  expect(events.filter((e) => e.type === 'response.completed')).toHaveLength(2)
+  const failed = events.filter((e) => e.type === 'response.failed').map((e) => JSON.stringify(e.response))
+  expect(failed.filter((e) => e.includes('relays only response.create'))).toHaveLength(6)
+  expect(failed.filter((e) => e.includes('max-tokens 1000 reached: 1,200 tokens used'))).toHaveLength(4)
+  expect(await settledUsage(proxy, (u) => u.total_tokens === 2 * TOKENS)).toMatchObject({
+    requests: 2,
+    total_tokens: 2 * TOKENS,
+    refused_requests: 4
+  })
+}, 60_000)
+
+test('over the websocket too: a command that closes the socket after the last output item still pays', async () => {
+  const upstream = await runners.serve(new Upstream())
+  const proxy = await started(upstream, { maxTokens: 1000 })
+  let refused = 0
+  for (let turn = 0; turn < 6; turn++) {
+    const { ws, events } = await socket(proxy)
+    ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5-pro', input: [] }))
+    await waitFor(() => events.some((e) => e.type === 'response.output_item.done' || e.type === 'response.failed'))
+    if (events.some((e) => e.type === 'response.failed')) refused++
+    ws.terminate()
+    await sleep(upstream.finalMs + 300)
+  }
+  // Before the fix: 6 of 6 served, each closed as unreported with 0 tokens.
+  expect([upstream.served.length, refused]).toEqual([2, 4])
+  expect(await settledUsage(proxy, (u) => u.total_tokens === 2 * TOKENS)).toMatchObject({
+    requests: 2,
+    total_tokens: 2 * TOKENS,
+    unmetered_requests: 0
+  })
+}, 60_000)
+
+test('a body that names the model twice is booked as unknown; allowed-models refuses it and sends the bytes it checked', async () => {
+  const upstream = await runners.serve(new Upstream())
+  upstream.finalMs = 0
+  const open = await started(upstream)
+  // JSON.parse (as the upstream here) reads the last model.
+  expect((await post(open, '{"model":"gpt-5-nano","input":[],"model":"gpt-5-pro"}')).status).toBe(200)
+  expect(upstream.served).toEqual(['gpt-5-pro'])
+  // Before the fix: booked as gpt-5-nano, the first.
+  expect((await settledUsage(open, (u) => u.total_tokens === TOKENS)).by_model).toEqual({
+    unknown: expect.objectContaining({ requests: 1, total_tokens: TOKENS })
+  })
+
+  const checked = await started(upstream, { allowedModels: ['gpt-5-nano'] })
+  const twice = await post(checked, '{"model":"gpt-5-pro","model":"gpt-5-nano"}')
+  // Before the fix: sent (as `{"model":"gpt-5-nano"}`), though another parser would read gpt-5-pro.
+  expect(twice).toEqual({
+    status: 400,
+    text: 'The request names its model more than once, so the upstream might read either, and allowed-models is gpt-5-nano: codex-auth-action\'s key proxy did not send it. Choose one of those models (config: model = "…"), or add this one to allowed-models.'
+  })
+  const body = '{ "model" : "gpt-5-nano", "input": [ ] }'
+  expect((await post(checked, body)).status).toBe(200)
+  // Before the fix: re-serialised.
+  expect(upstream.server.requests.at(-1)?.body).toBe(body)
+  expect(upstream.served).toEqual(['gpt-5-pro', 'gpt-5-nano'])
+}, 60_000)
+
+test('a JSON text nested 100,000 deep is refused, and the proxy goes on serving', async () => {
+  const upstream = await runners.serve(new Upstream())
+  upstream.finalMs = 0
+  const proxy = await started(upstream, { allowedModels: ['gpt-5-pro'] })
+  const deep = `{"type":"response.create","model":"gpt-5-pro","input":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
+  const { ws, events } = await socket(proxy)
+  ws.send(deep)
+  await waitFor(() => events.length > 0, 5000)
+  expect(JSON.stringify(events[0])).toContain('The request nests deeper than 64 levels')
+  // Before the fix: the re-serialisation threw outside any try and the process exited.
+  ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5-pro', input: [] }))
+  await waitFor(() => events.some((e) => e.type === 'response.completed'), 5000)
+  ws.close()
+  expect(upstream.messages).toEqual(['response.create'])
+  const refused = await post(proxy, deep)
+  expect(refused.status).toBe(400)
+  expect(refused.text).toMatch(/^The request nests deeper than 64 levels, and allowed-models/)
+  expect((await post(proxy, '{"model":"gpt-5-pro","input":[]}')).status).toBe(200)
+  expect(alive(proxy.pid)).toBe(true)
+  expect(proxy.status().faults).toBeUndefined()
+}, 60_000)
+
+/** Whether process `pid` listens on 127.0.0.1:9229, the inspector's port (its sockets, matched in /proc/net/tcp). */
+function inspectorOpen(pid: number): boolean {
+  const inodes = new Set<string>()
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1]
+      if (inode) inodes.add(inode)
+    }
+  } catch {
+    return false
+  }
+  // local_address 0100007F:240D (127.0.0.1:9229), state 0A (LISTEN), inode in column 10.
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .some((cols) => cols[1] === '0100007F:240D' && cols[3] === '0A' && inodes.has(cols[9]))
+}
+
+test('a SIGUSR1 at any moment of its start never leaves the key in a process with an open inspector', async () => {
+  const upstream = await runners.serve(new Upstream())
+  const node = nodeWithoutDisableSigusr1()
+  const outcomes: string[] = []
+  // Node opens the inspector on SIGUSR1 from early in its start; the proxy's own listener
+  // comes once its bundle runs. Signals across that start, one start each.
+  for (const ms of [0, 20, 40, 60, 80, 100, 150, 200, 300, 400, 600]) {
+    const proxy = await keyProxy(upstream.server.origin + '/v1', {}, ms, node)
+    if (typeof proxy === 'string') {
+      // It refused to read the key: the inspector was opened before its listener.
+      expect([ms, proxy]).toEqual([ms, expect.stringMatching(/a debugger was opened in it|exit SIGUSR1/)])
+      outcomes.push('refused')
+      continue
+    }
+    await sleep(ms + 300)
+    // Before the fix on Node 20: the proxy served with its inspector open (any local user reads the key on 9229).
+    expect([ms, inspectorOpen(proxy.pid)]).toEqual([ms, false])
+    outcomes.push('served')
+  }
+  expect(outcomes).toContain('served')
+}, 120_000)
