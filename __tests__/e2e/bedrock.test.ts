@@ -15,7 +15,7 @@ import * as path from 'node:path'
 import { parse } from 'smol-toml'
 import { AttackerModel } from '../harness/attacker.js'
 import { findLeaks } from '../harness/audit.js'
-import { FakeBedrock, type FakeBedrockOptions } from '../harness/fake-bedrock.js'
+import { BEDROCK_REGION, FakeBedrock, type FakeBedrockOptions, TEST_AWS_KEYS } from '../harness/fake-bedrock.js'
 import { PLACEHOLDER_BEARER } from '../../src/sources/bedrock.js'
 import { REPLY } from '../harness/fake-openai.js'
 import { useRunners } from '../harness/lifecycle.js'
@@ -25,13 +25,8 @@ import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import { runProcess, type Runner } from '../harness/runner.js'
 import { waitFor } from '../harness/wait.js'
 
-const REGION = 'us-east-1'
-/** Shaped like temporary credentials of an assumed role, valid nowhere. */
-const KEYS = {
-  AWS_ACCESS_KEY_ID: 'ASIACODEXAUTHTEST0001',
-  AWS_SECRET_ACCESS_KEY: 'codexAuthActionTestSecretAccessKey0123456789',
-  AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjECodexAuthActionTestSessionToken0123456789abcdef'
-}
+const REGION = BEDROCK_REGION
+const KEYS = TEST_AWS_KEYS
 const BEDROCK_KEY = 'ABSKQmVkcm9ja0FQSUtleS1jb2RleEF1dGhBY3Rpb25UZXN0MDEyMzQ1Njc4OQ=='
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
 

@@ -16,6 +16,14 @@ import { LoopbackServer, sendJson, type TlsIdentity } from './servers.js'
 
 export const SERVICE = 'bedrock-mantle'
 
+/** Temporary credentials of an assumed role, shaped like real ones and valid nowhere, and their region. */
+export const TEST_AWS_KEYS = {
+  AWS_ACCESS_KEY_ID: 'ASIACODEXAUTHTEST0001',
+  AWS_SECRET_ACCESS_KEY: 'codexAuthActionTestSecretAccessKey0123456789',
+  AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjECodexAuthActionTestSessionToken0123456789abcdef'
+}
+export const BEDROCK_REGION = 'us-east-1'
+
 /** A pair of AWS keys the stand-in knows, by access key ID. */
 export interface AwsIdentity {
   secretAccessKey: string

@@ -306,6 +306,34 @@ export class Runner {
   }
 
   /**
+   * Runs `fn`, a step of the job's own (a workflow's `run:` step, which may run Codex), and
+   * credits to the user what it changed in the user's directories (the workspace, HOME): the
+   * audit then holds the action to what it did around such steps, as the runner would.
+   * @template T
+   * @param {() => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  async userStep(fn) {
+    /** @type {Map<string, Map<string, string>>} */
+    const before = new Map()
+    for (const dir of this.#before.keys()) before.set(dir, await snapshotTree(dir))
+    const temp = new Set(await fs.readdir(this.temp))
+    try {
+      return await fn()
+    } finally {
+      // Files the step itself wrote into RUNNER_TEMP (its own scratch files) are its own.
+      for (const entry of await fs.readdir(this.temp, { withFileTypes: true }))
+        if (entry.isFile() && !temp.has(entry.name)) this.#userTemp.add(entry.name)
+      for (const [dir, baseline] of this.#before) {
+        const was = /** @type {Map<string, string>} */ (before.get(dir))
+        const now = await snapshotTree(dir)
+        for (const [rel, entry] of now) if (was.get(rel) !== entry) baseline.tree.set(rel, entry)
+        for (const rel of was.keys()) if (!now.has(rel)) baseline.tree.delete(rel)
+      }
+    }
+  }
+
+  /**
    * @param {string} script
    * @param {Record<string, string>} env
    * @param {number} [timeoutMs]
@@ -365,6 +393,9 @@ export class Runner {
     return listFiles(this.temp)
   }
 
+  /** @type {Set<string>} files directly in RUNNER_TEMP that a step of the job's own wrote (userStep) */
+  #userTemp = new Set()
+
   /** @type {Record<string, string>[]} the command files of each step, in order */
   #stepFiles = []
 
@@ -413,7 +444,8 @@ export class Runner {
     )
     if (!this.toolCache.startsWith(this.root)) places.push(...(await filePlaces(this.toolCache, 'tool cache')))
     if (last?.kind === 'post') {
-      for (const file of await this.tempFiles()) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
+      for (const file of await this.tempFiles())
+        if (!this.#userTemp.has(file)) halfStates.push(`RUNNER_TEMP/${file} left after the post step`)
     }
     halfStates.push(...(await toolCacheHalfStates(this.toolCache)))
     const { leaks, forms } = findLeaks(places, this.canaries)
