@@ -1,7 +1,8 @@
 /**
- * Part of `npm run bench`: what key isolation (the default, key-isolation: auto) costs.
- * Side by side in one run: the warm main step by default, with the key proxy alone
- * (codex-user: none) and without it (the login); the main bundle's load time against
+ * Part of `npm run bench`: what key isolation and Codex's jail (the defaults) cost.
+ * Side by side in one run: the warm main step by default, without the jail
+ * (codex-isolation: none) and without the key proxy (the login); each `codex` call through
+ * the jail against the bare CLI, in a small and a 60,000-file workspace; the main bundle's load time against
  * main's committed one; and Codex's transports through the proxy against a direct
  * connection to the same loopback upstream, with a bare relay for scale: time to first
  * event, a 20-turn tool-call conversation, bytes sent upstream per turn.
@@ -33,8 +34,8 @@ const ms = (ms) => `${ms.toFixed(1)} ms`
 const pct = (ratio) => `${((ratio - 1) * 100).toFixed(1)} %`
 
 /**
- * Warm main steps, alternating the default (the key proxy, and Codex's own user where the
- * machine allows it), the key proxy alone (codex-user: none) and key-isolation: none (the
+ * Warm main steps, alternating the default (the key proxy, and Codex's jail where the
+ * machine allows it), without the jail (codex-isolation: none) and key-isolation: none (the
  * login), each followed by its post step. The tool cache must hold the CLI (one download first).
  * @param {{ rounds: number, version: string, toolCache: string }} options
  */
@@ -47,12 +48,12 @@ export async function benchWarmIsolation({ rounds, version, toolCache }) {
     await runner.post()
     const kinds = {
       none: { 'key-isolation': 'none' },
-      proxyOnly: { 'codex-user': 'none' },
+      noJail: { 'codex-isolation': 'none' },
       proxy: {}
     }
     /** @type {Record<keyof kinds, number[]>} */
-    const times = { none: [], proxyOnly: [], proxy: [] }
-    let codexUser = false
+    const times = { none: [], noJail: [], proxy: [] }
+    let jail = false
     for (let i = 0; i < rounds; i++) {
       for (const kind of /** @type {(keyof kinds)[]} */ (Object.keys(kinds))) {
         const started = performance.now()
@@ -61,14 +62,63 @@ export async function benchWarmIsolation({ rounds, version, toolCache }) {
         if (main.outputs['cache-hit'] !== 'true' || main.exitCode !== 0)
           throw new Error(`warm run (${kind}) failed or missed the tool cache:\n${main.stdout}${main.stderr}`)
         if (kind !== 'none' && !main.stdout.includes('Key proxy started')) throw new Error('the proxy did not start')
-        // main claims every state key up front ('' until set): a user made leaves its JSON here.
-        codexUser ||= kind === 'proxy' && Boolean(main.state['codex-user'])
+        jail ||= kind === 'proxy' && main.stdout.includes('Codex runs in a jail of its own')
         await runner.post()
       }
     }
-    return { proxy: p50(times.proxy), proxyOnly: p50(times.proxyOnly), none: p50(times.none), codexUser, rounds }
+    return { proxy: p50(times.proxy), noJail: p50(times.noJail), none: p50(times.none), jail, rounds }
   } finally {
     await upstream.stop()
+    await runner.dispose()
+  }
+}
+
+/** Files in the large workspace: a node_modules of 600 packages with 100 files each. */
+const LARGE_WORKSPACE = 60_000
+
+/**
+ * What one `codex` call costs through the jail: `codex --version` through the wrapper main
+ * put on PATH against the bare CLI, alternating, in a small workspace and then in one of
+ * 60,000 files. As this machine's user (root here: the jail is made as root; through sudo
+ * a call adds sudo's own start).
+ * @param {{ rounds: number, version: string, toolCache: string }} options
+ */
+export async function benchJailCall({ rounds, version, toolCache }) {
+  const runner = await Runner.create({ toolCache })
+  const modules = path.join(runner.workspace, 'node_modules')
+  try {
+    const base = { 'api-key': KEY, 'codex-version': version, 'api-base-url': 'http://127.0.0.1:9/v1' }
+    const bare = (await runner.main({ ...base, 'codex-isolation': 'none' })).outputs['codex-path']
+    await runner.post()
+    const main = await runner.main(base)
+    const wrapper = main.outputs['codex-path']
+    if (!main.stdout.includes('Codex runs in a jail of its own')) return undefined
+    /** @param {string} binary */
+    const time = async (binary) => {
+      const started = performance.now()
+      const result = await runner.run(binary, ['--version'])
+      if (result.exitCode !== 0) throw new Error(`${binary} --version failed: ${result.stderr}`)
+      return performance.now() - started
+    }
+    const measure = async () => {
+      /** @type {Record<'jail' | 'bare', number[]>} */
+      const t = { jail: [], bare: [] }
+      for (let i = 0; i < rounds; i++) {
+        t.bare.push(await time(bare))
+        t.jail.push(await time(wrapper))
+      }
+      return { jail: p50(t.jail), bare: p50(t.bare) }
+    }
+    const small = await measure()
+    for (let d = 0; d < LARGE_WORKSPACE / 100; d++) {
+      const dir = path.join(modules, `pkg-${d}`)
+      await fs.mkdir(dir, { recursive: true })
+      await Promise.all(Array.from({ length: 100 }, (_, f) => fs.writeFile(path.join(dir, `f${f}.js`), '')))
+    }
+    const large = await measure()
+    return { small, large, rounds }
+  } finally {
+    await fs.rm(modules, { recursive: true, force: true })
     await runner.dispose()
   }
 }
@@ -274,10 +324,11 @@ export async function benchTransport(options = {}) {
 /**
  * The BENCHMARK.md section.
  * @param {Awaited<ReturnType<typeof benchWarmIsolation>>} warm
+ * @param {Awaited<ReturnType<typeof benchJailCall>>} call
  * @param {Awaited<ReturnType<typeof benchBundleLoad>>} bundle
  * @param {Awaited<ReturnType<typeof benchTransport>>} t
  */
-export function isolationSection(warm, bundle, t) {
+export function isolationSection(warm, call, bundle, t) {
   const pass = (/** @type {boolean} */ ok) => (ok ? 'met' : '**missed**')
   const kb = (/** @type {number} */ b) => `${(b / 1024).toFixed(1)} KiB`
   const totalOk = t.proxy.total <= t.direct.total * 1.03
@@ -289,16 +340,26 @@ export function isolationSection(warm, bundle, t) {
     '',
     '| main step | median | target | |',
     '| --- | --- | --- | --- |',
-    `| default: the key proxy started, no login${warm.codexUser ? ", and Codex's own user made (codex-user: auto)" : ''} | ${(warm.proxy / 1000).toFixed(3)} s | ≤ without it | ${pass(warm.proxy <= warm.none)} |`,
-    `| the key proxy alone (codex-user: none) | ${(warm.proxyOnly / 1000).toFixed(3)} s | ≤ without it | ${pass(warm.proxyOnly <= warm.none)} |`,
+    `| default: the key proxy started, no login${warm.jail ? ", and Codex's jail made and proven (codex-isolation: auto)" : ''} | ${(warm.proxy / 1000).toFixed(3)} s | ≤ without the jail | ${pass(warm.proxy <= warm.noJail)} |`,
+    `| without the jail (codex-isolation: none) | ${(warm.noJail / 1000).toFixed(3)} s | ≤ without the proxy | ${pass(warm.noJail <= warm.none)} |`,
     `| key-isolation: none (codex login, login status) | ${(warm.none / 1000).toFixed(3)} s | | |`,
     '',
-    ...(warm.codexUser
+    ...(call
       ? [
-          `Codex's own user (made with useradd, the workspace's ACLs, the wrapper on PATH) is the difference between the first two rows: ${ms(warm.proxy - warm.proxyOnly)}.`,
+          `One \`codex --version\` call through the jail's \`codex\` against the bare CLI, median of ${call.rounds} alternating calls (the jail made as root here):`,
+          '',
+          '| workspace | bare CLI | through the jail | difference | target | |',
+          '| --- | --- | --- | --- | --- | --- |',
+          .../** @type {[string, { jail: number, bare: number }][]} */ ([
+            ['small', call.small],
+            [`${LARGE_WORKSPACE.toLocaleString('en')} files`, call.large]
+          ]).map(
+            ([label, r]) =>
+              `| ${label} | ${ms(r.bare)} | ${ms(r.jail)} | +${ms(r.jail - r.bare)} | ≤ +50 ms | ${pass(r.jail - r.bare <= 50)} |`
+          ),
           ''
         ]
-      : []),
+      : ['The jail could not be made on this machine: no per-call figures.', '']),
     `Main bundle, \`node dist/main/index.js\` failing at its first input, minus \`node -e 0\` (median of ${bundle.rounds}):`,
     `${ms(bundle.now)} for this build (${bundle.nowMb.toFixed(2)} MB) against ${ms(bundle.before)} for main's committed one (${bundle.beforeMb.toFixed(2)} MB).`,
     '',

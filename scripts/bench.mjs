@@ -7,6 +7,7 @@
  *
  *   node scripts/bench.mjs [--version 0.171.0] [--rounds 5] [--real-rounds 5] [--warm-rounds 10]
  *   node scripts/bench.mjs --proxy-only     (only the key proxy; rewrites its section of BENCHMARK.md)
+ *   node scripts/bench.mjs --egress-only    (only codex-network's egress proxy and relay; its section)
  *   node scripts/bench.mjs --isolation-only (only key isolation by default: warm main with and
  *                                            without the proxy, bundle load, transports; its section)
  *
@@ -26,7 +27,14 @@ import { createGunzip, createInflateRaw } from 'node:zlib'
 import { Unpack } from 'tar'
 import { FakeRegistry } from '../__tests__/harness/fake-registry.js'
 import { listFiles, ROOT, Runner, runProcess } from '../__tests__/harness/runner.js'
-import { benchBundleLoad, benchTransport, benchWarmIsolation, isolationSection } from './bench-isolation.mjs'
+import {
+  benchBundleLoad,
+  benchJailCall,
+  benchTransport,
+  benchWarmIsolation,
+  isolationSection
+} from './bench-isolation.mjs'
+import { benchEgress, egressSection } from './bench-egress.mjs'
 import { benchProxy, proxySection } from './bench-proxy.mjs'
 
 const { values: args } = parseArgs({
@@ -37,26 +45,31 @@ const { values: args } = parseArgs({
     'warm-rounds': { type: 'string', default: '10' },
     registry: { type: 'string', default: 'https://registry.npmjs.org' },
     'proxy-only': { type: 'boolean', default: false },
-    'isolation-only': { type: 'boolean', default: false }
+    'isolation-only': { type: 'boolean', default: false },
+    'egress-only': { type: 'boolean', default: false }
   }
 })
 
-/** Key isolation by default, side by side in one run (bench-isolation.mjs). @param {string} [toolCache] */
+/** Key isolation and Codex's jail by default, side by side in one run (bench-isolation.mjs). @param {string} [toolCache] */
 async function isolation(toolCache) {
-  const warm = await benchWarmIsolation({
+  const options = {
     rounds: Number(args['warm-rounds']),
     version: /** @type {string} */ (args.version),
     toolCache: toolCache ?? path.join(os.tmpdir(), 'codex-auth-action-bench-tool-cache')
-  })
+  }
+  const warm = await benchWarmIsolation(options)
+  const call = await benchJailCall({ ...options, rounds: Math.max(options.rounds, 20) })
   const bundle = await benchBundleLoad(Number(args['warm-rounds']))
-  return isolationSection(warm, bundle, await benchTransport())
+  return isolationSection(warm, call, bundle, await benchTransport())
 }
 
-if (args['proxy-only'] || args['isolation-only']) {
+if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
   const file = path.join(ROOT, 'BENCHMARK.md')
   const [heading, lines] = args['proxy-only']
     ? ['## Key proxy (', proxySection(await benchProxy())]
-    : ['## Key isolation by default', await isolation()]
+    : args['egress-only']
+      ? ['## Egress proxy (', egressSection(await benchEgress())]
+      : ['## Key isolation by default', await isolation()]
   const section = lines.join('\n')
   const current = readFileSync(file, 'utf8')
   const start = current.indexOf(heading)
@@ -283,7 +296,7 @@ const COLD_NOTES = [
   'What the Codex CLI stage spent beyond the floor, and what this code does about it (profiled with `--cpu-prof`, `--trace-gc`, per-process CPU times and resident memory, each change side by side with the one before it):',
   '',
   "- **Garbage collection on Node 24 (action.yml's runtime).** Inflate hands out a fresh 1 MiB buffer for every MiB of the 440 MB tree, garbage once it is written. Node 24's young generation is large enough that V8 almost never scavenged during the extraction (4 scavenges), so the buffers waited for the full collections that external memory forces: 38 of them per install, on the main thread, which also feeds inflate. The extraction now asks V8 for a scavenge every 8 MiB inflated (`install/young-gc.ts`): 55 scavenges and 1 full collection. The stage alone on Node 24 went from 1.83–1.88 s to 1.50–1.66 s and its peak resident memory from 152 MB to 110 MB; on Node 20 from 1.75 s to 1.60 s and 109 MB to 103 MB.",
-  "- **codex-user's proof** ran the `codex` wrapper (a node start, the hand-over of the workspace and back, then the CLI through setpriv): 96 ms. It now runs the wrapper's own launch, `setpriv … codex --version` as Codex's user (through `sudo -n -E` where the job is not root): 11 ms. On a warm run the plain `--version` of the cached CLI runs while the user is made, and tar loads only when a download is extracted.",
+  "- **The jail's proof** runs the CLI's `--version` through the jail's own `codex` (no node starts on a call: a shell script, unshare, one `mount -a`, pivot_root, setpriv), once, in main. On a warm run the plain `--version` of the cached CLI runs while the jail is made, and tar loads only when a download is extracted.",
   '- **What is left is CPU.** The stage takes about 2.1 s of CPU on this 2-core machine: inflate about 0.92 s on one thread-pool thread (the one stage that cannot be split), TLS and the socket about 0.3 s and the sha512 about 0.16 s on the main thread, and the kernel about 0.3–0.4 s to write the tree into the page cache. Two cores cannot finish that in less than about 1.05 s; the stage now takes 1.5–1.7 s when the machine is quiet.',
   "- Tried and left out, each no faster side by side: an extractor of our own with synchronous writes in place of node-tar (1.47 s against 1.48 s from a local file); gathering into reused buffers instead of `Buffer.concat` (no change in time or memory); 1 MiB input and 4 MiB output pieces (within the noise); undici replaced by `node:https` (the same CPU); libuv's io_uring (`UV_USE_IO_URING=1`: 1.75 s against 1.50 s, five times the system time).",
   "- `useradd` (for Codex's user) syncs /etc/passwd and its siblings to disk: 10–37 ms of the Codex user figure. Writing a fresh 440 MB into this VM's page cache costs between 0.1 and 0.8 s of kernel time (`dd`, seen both ways minutes apart), which moves the action's and npm's times alike from round to round."
@@ -381,6 +394,7 @@ const floorResult = await coldFloor(
 )
 const warmResult = await warm(Number(args['warm-rounds']))
 const proxyResult = await benchProxy()
+const egressResult = await benchEgress()
 const isolationLines = await isolation()
 console.log(`warm: main ${fmt(warmResult.main)}, post ${fmt(warmResult.post)} (node -e 0: ${fmt(warmResult.node)})`)
 
@@ -430,6 +444,7 @@ const lines = [
   '',
   ...proxySection(proxyResult),
   '',
+  ...egressSection(egressResult),
   ...isolationLines
 ]
 await fs.writeFile(path.join(ROOT, 'BENCHMARK.md'), lines.join('\n'))

@@ -9,6 +9,9 @@
  *
  * With the default key-isolation (auto) the key goes to the key proxy, and the later step's
  * `codex exec` reaches a loopback Responses API this script starts through that proxy.
+ * With the default codex-isolation (auto) each later `codex` runs in a jail of its own
+ * (namespaces that end with the call): nothing is made on this machine outside the
+ * runner's throw-away directories, no user, no ACL, no mount; the report says so.
  *
  *   OPENAI_API_KEY     the key (default: a clearly fake placeholder, which the loopback
  *                      upstream accepts)
@@ -18,7 +21,7 @@
  *   LOCAL_TOOL_CACHE   tool cache kept between runs (default: one under the OS temp dir)
  *   LOCAL_RUN_DEBUG=1  show the runner's plumbing lines too
  */
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs, readFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -170,6 +173,18 @@ try {
   console.log(`\nThe post step removed from RUNNER_TEMP: ${removed.length ? removed.join(', ') : 'nothing'}`)
   console.log(`Left under RUNNER_TEMP after the post step: ${left.length ? left.join(', ') : 'nothing'}`)
   failed ||= post.exitCode !== 0 || left.length > 0
+  if (existsSync('/proc/self/mountinfo')) {
+    const jailed = /Codex runs in a jail of its own \(made ([^)]*)\)/.exec(main.stdout)?.[1]
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(runner.root))
+    console.log(
+      jailed
+        ? `Codex ran in a jail of its own (made ${jailed}); mounts of it left on this machine: ${mounts.length ? mounts.join('; ') : 'none'}.`
+        : 'Codex ran without a jail (see the main step above).'
+    )
+    failed ||= mounts.length > 0
+  }
   console.log(failed ? '\nSomething failed: see above.' : '\nAll steps succeeded.')
 } finally {
   await runner.dispose()

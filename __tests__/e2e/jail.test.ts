@@ -8,7 +8,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
@@ -46,7 +47,9 @@ interface Job {
 
 const runners = useRunners()
 const users: string[] = []
+const launchers: string[] = []
 afterAll(() => {
+  for (const dir of launchers) execFileSync('rm', ['-rf', dir])
   for (const user of users) {
     execFileSync('userdel', ['-f', '-r', user], { stdio: 'ignore' })
     execFileSync('rm', ['-f', `/etc/sudoers.d/${user}`])
@@ -177,6 +180,8 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
         'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: $(wc -c < /etc/shadow)"',
         'cat /proc/1/environ 2>/dev/null | tr "\\0" "\\n" | grep -c INPUT_ | sed "s/^/inputs: /"',
         'grep -rl -e ghs_ -e ghp_ / --exclude-dir=proc --exclude-dir=usr --exclude-dir=etc --exclude-dir=opt 2>/dev/null | head -3',
+        // What Codex's own sandbox (bubblewrap) needs first: a user namespace mapping its own uid.
+        'unshare --user --map-current-user true 2>/dev/null && echo "nested: yes" || echo "nested: no"',
         'echo written > by-codex.txt && ls -n by-codex.txt'
       ].join('; ')
     )
@@ -197,6 +202,9 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
     expect(out).not.toContain(CHECKOUT_TOKEN)
     expect(out).not.toContain(OTHER_TOKEN)
     expect(out).not.toMatch(/^\//m)
+    // Codex's sandbox nests for a job user; a root job's uid 0 without capabilities may not map
+    // uid 0 (Linux 5.12 and later want CAP_SETFCAP for it): there the jail is the only sandbox.
+    expect(out).toContain(kind === 'root' ? 'nested: no' : 'nested: yes')
     // Written as the job's user, in place: the next step commits it at once.
     expect(out).toMatch(new RegExp(`^-rw-r--r-- 1 ${job.uid} `, 'm'))
     expect((await fs.stat(path.join(runner.workspace, 'by-codex.txt'))).uid).toBe(job.uid)
@@ -250,3 +258,59 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
   )
   await job.done()
 })
+
+/**
+ * Runs its command as uid $1 (gid $2) in an identity-mapped user namespace that allows no
+ * nested one, where that user has no sudo: a runner that can make no jail (as Ubuntu
+ * 24.04's AppArmor restriction without sudo, or a container without CAP_SYS_ADMIN). bash,
+ * not dash, which would drop the runner's INPUT_ variables (their names hold hyphens).
+ */
+const NO_USERNS = `#!/bin/bash
+u=$1 g=$2; shift 2
+/usr/bin/unshare --user -- /bin/bash -c 'while ! grep -q 4294967295 /proc/self/uid_map; do sleep 0.02; done; exec /bin/bash -c "echo 0 > /proc/sys/user/max_user_namespaces && exec /usr/bin/setpriv --reuid='$u' --regid='$g' --clear-groups -- \\"\\$@\\"" sh "$@"' sh "$@" &
+child=$!
+me=$(readlink /proc/self/ns/user)
+while [ "$(readlink /proc/$child/ns/user)" = "$me" ]; do sleep 0.02; done
+echo '0 0 4294967295' > /proc/$child/uid_map
+echo '0 0 4294967295' > /proc/$child/gid_map
+wait $child
+`
+
+;(able ? test : test.skip)(
+  'where no jail can be made: one warning naming what stays open, and Codex still runs',
+  async () => {
+    const user = `cajail${randomBytes(3).toString('hex')}`
+    users.push(user)
+    sh('useradd', ['-m', '-s', '/bin/sh', user])
+    const uid = Number(sh('id', ['-u', user]))
+    const gid = Number(sh('id', ['-g', user]))
+    // Removed after the runner's disposal, whose post step it launches.
+    const dir = mkdtempSync(path.join(tmpdir(), 'jail-nouserns-'))
+    launchers.push(dir)
+    const launcherFile = path.join(dir, 'launch')
+    writeFileSync(launcherFile, NO_USERNS, { mode: 0o755 })
+    const launcher = [launcherFile, String(uid), String(gid)]
+    const runner = await runners.create({ launcher, owner: { uid, gid } })
+    const bin = path.join(runner.root, 'cli', 'bin')
+    await fs.mkdir(bin, { recursive: true })
+    await fs.writeFile(path.join(bin, 'codex'), STAND_IN, { mode: 0o755 })
+    await fs.chmod(runner.root, 0o755)
+    sh('chown', ['-R', `${uid}:${gid}`, runner.root])
+    const main = await runner.main(
+      { 'api-key': TEST_API_KEY, install: 'false' },
+      { PATH: `${bin}:${process.env.PATH}` }
+    )
+    expect(main.errors).toEqual([])
+    const warnings = main.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(
+      /^::warning::Codex runs without a jail \(codex-isolation: auto\): the job has no passwordless sudo, and a user namespace of its own did not work .*RUNNER_TEMP.*post step's environment.*action's own files.*GITHUB_ENV/
+    )
+    expect(main.outputs['codex-path']).toBe(path.join(bin, 'codex'))
+    const codex = await runProcess(launcher[0], [...launcher.slice(1), 'codex', 'echo ran as $(id -u)'], {
+      env: runner.stepEnv({ PATH: [...runner.paths, bin, process.env.PATH].join(':') }),
+      cwd: runner.workspace
+    })
+    expect(codex.stdout).toBe(`ran as ${uid}\n`)
+  }
+)

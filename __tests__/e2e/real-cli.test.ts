@@ -110,7 +110,8 @@ test.each([
   expect(main.outputs['auth-mode']).toBe('access-token')
   expectMaskedOnly(main.stdout, main.stderr, secret)
   expect(openai.server.requests.filter((r) => r.url.startsWith(check)).length).toBeGreaterThan(asked)
-  const status = await runner.run('codex', ['login', 'status'], { env })
+  // A personal access token is held by the key proxy: Codex asks the AuthAPI the action exported (the proxy's).
+  const status = await runner.run('codex', ['login', 'status'], { env: secret.startsWith('at-') ? {} : env })
   expect(status.exitCode).toBe(0)
   await runner.post()
   expect(await filesHolding(runner.root, secret)).toEqual([])
@@ -119,7 +120,11 @@ test.each([
 test("a rejected access token: one clear error with the CLI's reason, and no credential left", async () => {
   const runner = await newRunner()
   const rejected = 'at-revokedTokenForTheTest0123456789'
-  const main = await runner.main({ 'access-token': rejected, 'codex-version': CODEX_VERSION }, openai.authEnv())
+  // key-isolation: none: the CLI's own login and its reason (the key proxy's check is access-token-proxy.test's).
+  const main = await runner.main(
+    { 'access-token': rejected, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' },
+    openai.authEnv()
+  )
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).toMatch(/codex login rejected the access-token: .+\. Check that the access-token secret/)

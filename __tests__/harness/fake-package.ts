@@ -132,12 +132,14 @@ export async function standInCodex(
   const records = path.join(root, CLI_RECORDS)
   await fs.mkdir(bin, { recursive: true })
   await fs.mkdir(records, { recursive: true })
-  // A CLI run by another user (a test's job user) records its calls too.
+  // A CLI run by another user (a test's job user) records its calls too; one in Codex's jail
+  // cannot see the records (the runner's directories are not shown there) and records nothing.
   await fs.chmod(records, 0o1777)
   const record = [
-    `rec=$(mktemp '${records}/call-XXXXXX')`,
-    `printf '%s\\0' "$0" "$@" > "$rec.argv"`,
-    'if [ -r /proc/$$/environ ]; then cat /proc/$$/environ; else env; fi > "$rec.env"',
+    `if rec=$(mktemp '${records}/call-XXXXXX' 2>/dev/null); then`,
+    `  printf '%s\\0' "$0" "$@" > "$rec.argv"`,
+    '  if [ -r /proc/$$/environ ]; then cat /proc/$$/environ; else env; fi > "$rec.env"',
+    'fi',
     ''
   ].join('\n')
   await fs.writeFile(

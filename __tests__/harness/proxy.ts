@@ -1,8 +1,10 @@
 /**
  * A forwarding proxy on loopback, as a corporate network would have: CONNECT tunnels for
- * HTTPS and absolute-form requests for HTTP. It forwards only to 127.0.0.1.
+ * HTTPS and absolute-form requests for HTTP. It forwards only to 127.0.0.1. Given a
+ * certificate, it is an `https:` proxy (TLS to the proxy itself).
  */
 import * as http from 'node:http'
+import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import * as net from 'node:net'
 
@@ -13,8 +15,8 @@ export class ForwardProxy {
   private readonly server: http.Server
   private readonly sockets = new Set<net.Socket>()
 
-  constructor() {
-    this.server = http.createServer((req, res) => {
+  constructor(private readonly tls?: { key: string; cert: string }) {
+    const handler: http.RequestListener = (req, res) => {
       const target = new URL(req.url ?? '')
       if (target.hostname !== '127.0.0.1') return void res.writeHead(403).end()
       this.forwarded.push(target.href)
@@ -24,7 +26,8 @@ export class ForwardProxy {
       })
       upstream.on('error', () => res.writeHead(502).end())
       req.pipe(upstream)
-    })
+    }
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler)
     this.server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
       const [host, port] = (req.url ?? '').split(':')
       if (host !== '127.0.0.1') return void client.end('HTTP/1.1 403 Forbidden\r\n\r\n')
@@ -44,7 +47,7 @@ export class ForwardProxy {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`
   }
 
   async start(): Promise<this> {

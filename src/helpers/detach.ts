@@ -21,11 +21,11 @@ const HELPER_ENV = ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'NODE_EXTRA_CA_CERTS', 
  * `dir` is the helper's private directory.
  */
 export async function startDetached(
-  entry: 'refresher' | 'key-proxy',
+  entry: 'refresher' | 'key-proxy' | 'egress-proxy',
   config: unknown,
   dir: string,
   stdout: 'ignore' | 'pipe' = 'ignore',
-  inherit?: number
+  inherit?: number | number[]
 ): Promise<ChildProcess & { pid: number }> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', entry, 'index.js')
   const env: Record<string, string> = {}
@@ -35,8 +35,8 @@ export async function startDetached(
   }
   const child = spawn(await unreadableNode(dir), [...HELPER_NODE_FLAGS, ...noDebuggerFlags(), script], {
     detached: true,
-    // `inherit`: a descriptor the helper gets as its fd 3 (the key proxy's listening socket).
-    stdio: ['pipe', stdout, 'ignore', ...(inherit === undefined ? [] : [inherit])],
+    // `inherit`: descriptors the helper gets as its fd 3, 4… (listening sockets main bound).
+    stdio: ['pipe', stdout, 'ignore', ...(inherit === undefined ? [] : [inherit].flat())],
     env,
     windowsHide: true
   })

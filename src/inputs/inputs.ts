@@ -16,6 +16,7 @@ import {
   parseProvider,
   type Provider
 } from './bedrock.js'
+import { type NetworkPolicy, parseCodexNetwork } from './network.js'
 import { parseChatgptRoles, parsePersistInputs, type PersistInputs } from './persist.js'
 import { parseSpendCaps, type SpendCaps } from './spend.js'
 
@@ -90,6 +91,8 @@ export interface Inputs {
   apiBaseUrl: string
   keyIsolation: KeyIsolation
   codexIsolation: CodexIsolation
+  /** codex-network: what the commands the model runs may reach. */
+  network: NetworkPolicy
   /** max-tokens, max-requests, allowed-models: enforced by the key proxy. */
   spend: SpendCaps
   expiryWarningDays: number
@@ -228,6 +231,7 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     apiBaseUrl,
     keyIsolation,
     codexIsolation: parseCodexIsolation(read('codex-isolation')),
+    network: parseCodexNetwork(read('codex-network')),
     spend: parseSpendCaps(read, keyIsolation === 'proxy'),
     expiryWarningDays: parseNumber('expiry-warning-days', read('expiry-warning-days'), 7, 0, 365),
     config: read('config'),
@@ -304,9 +308,9 @@ export function parseKeyIsolation(
       'key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.'
     )
   }
-  if (auth.credentials?.mode === 'access-token') {
+  if (auth.credentials?.mode === 'access-token' && !personalTokens(auth.credentials.candidates)) {
     throw new UserError(
-      'key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.'
+      'key-isolation: proxy takes an access-token only when it is a personal access token (at-…): an agent identity JWT carries a private key with which Codex signs every request itself. Use a personal access token, or remove key-isolation.'
     )
   }
   if (exportEnv) {
@@ -315,6 +319,11 @@ export function parseKeyIsolation(
     )
   }
   return value
+}
+
+/** Whether every token of a rotation list is a personal access token (`at-…`), which the key proxy can hold. */
+export function personalTokens(candidates: readonly string[]): boolean {
+  return candidates.every((secret) => secret.startsWith('at-'))
 }
 
 /**
@@ -335,6 +344,14 @@ export function resolveKeyIsolation(
       `key-isolation: proxy and config's ${chooser} contradict each other: the key proxy is the endpoint Codex talks to, and it forwards to api-base-url. Give the endpoint as api-base-url instead of ${chooser} in config.`
     )
   if (value !== 'auto') return value
+  // A personal access token goes to the proxy whatever else is set: nothing there needs Codex to hold it.
+  if (
+    auth.credentials?.mode === 'access-token' &&
+    personalTokens(auth.credentials.candidates) &&
+    !exportEnv &&
+    !codexHome
+  )
+    return 'proxy'
   if (auth.credentials?.mode !== 'api-key') return 'none'
   const silence = 'set key-isolation: none to keep it there without this notice.'
   if (chooser) {

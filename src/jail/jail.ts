@@ -23,8 +23,17 @@
  * a call starts no node. The network is the job's (issue 29 adds a namespace of its own).
  */
 import * as core from '@actions/core'
-import { execFile, spawnSync } from 'node:child_process'
-import { existsSync, promises as fs, lstatSync, readlinkSync, realpathSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import {
+  existsSync,
+  promises as fs,
+  lstatSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  type Dirent,
+  type Stats
+} from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { CodexIsolation } from '../inputs/inputs.js'
@@ -33,7 +42,7 @@ import { UserError } from '../job/errors.js'
 import { isInside, makePrivateDir, replaceFile, runnerTemp, writePrivateFile } from '../job/files.js'
 import { inline } from '../secrets/inert-output.js'
 import { GIT_CONFIG_AWK } from './git-config.js'
-import { initScript, wrapperScript, type JailMode, type ScriptConfig } from './scripts.js'
+import { initScript, wrapperScript, type JailMode, type JailNetwork, type ScriptConfig } from './scripts.js'
 import { findTools, systemTool } from './tools.js'
 import { fstab, OS_DIRS, skeleton, type ViewPaths } from './view.js'
 
@@ -41,6 +50,8 @@ export interface Jail {
   /** The `codex` later steps run. */
   wrapper: string
   mode: JailMode
+  /** Whether it has a network namespace of its own (codex-network). */
+  network: boolean
   /** Shows more directories read-only (a credential source's files, known after the login). */
   show(dirs: string[]): Promise<void>
 }
@@ -56,8 +67,9 @@ const OPEN_DOORS =
  */
 export async function prepareJail(
   isolation: CodexIsolation,
-  cli: { binary: string; root: string; codexHome: string; env: Record<string, string>; readOnly: string[] },
-  created: CreatedPaths
+  cli: { binary: string; codexHome: string; env: Record<string, string>; readOnly: string[] },
+  created: CreatedPaths,
+  network?: JailNetwork
 ): Promise<Jail | undefined> {
   if (isolation === 'none') {
     core.notice(
@@ -75,12 +87,14 @@ export async function prepareJail(
   const uid = process.getuid?.() ?? -1
   const gid = process.getgid?.() ?? -1
   const sudo = uid === 0 ? undefined : systemTool('sudo')
-  const mode: JailMode =
-    uid === 0 ? 'root' : sudo && spawnSync(sudo, ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? 'sudo' : 'userns'
-  const { tools, missing } = findTools(mode === 'sudo')
+  // Whether the job has passwordless sudo: asked while the skeleton is written.
+  const sudoWorks = new Promise<boolean>((resolve) =>
+    sudo ? execFile(sudo, ['-n', 'true'], { timeout: 10_000 }, (error) => resolve(!error)) : resolve(false)
+  )
+  const { tools, missing } = findTools()
   if (!tools) {
     const why = `${missing.join(', ')} not found as a root-owned program in /usr/sbin, /usr/bin, /sbin or /bin (util-linux, mawk or gawk)`
-    if (mode === 'sudo')
+    if (await sudoWorks)
       throw new UserError(`Codex's jail cannot be made: ${why}. Install them, or set codex-isolation: none.`)
     return unavailable(why)
   }
@@ -94,13 +108,13 @@ export async function prepareJail(
     root,
     uid,
     gid,
-    rootJob: mode === 'root',
+    rootJob: uid === 0,
     workspace,
     codexHome: cli.codexHome,
     home,
     readOnlyDirs: [],
     readOnlyFiles: [],
-    hidden: mode === 'root' ? await rootOnly('/etc') : [],
+    hidden: uid === 0 ? rootOnly('/etc') : [],
     osDirs: OS_DIRS.flatMap((d) => {
       try {
         return lstatSync(d).isSymbolicLink() ? [{ dir: d, link: readlinkSync(d) }] : [{ dir: d }]
@@ -118,7 +132,7 @@ export async function prepareJail(
   const addReadOnly = (dirs: (string | undefined)[]) => {
     for (const d of dirs) if (d && existsSync(d) && !shownDirs().some((s) => isInside(d, s))) view.readOnlyDirs.push(d)
   }
-  addReadOnly([process.env.RUNNER_TOOL_CACHE, cli.root, ...cli.readOnly])
+  addReadOnly([process.env.RUNNER_TOOL_CACHE, cliDir(cli.binary), ...cli.readOnly])
   // DNS: /etc/resolv.conf often points into /run (systemd-resolved), which the jail does not show.
   const fresh = [home, '/tmp', '/var/tmp', '/dev/shm']
   for (const file of [
@@ -133,9 +147,20 @@ export async function prepareJail(
     )
       view.readOnlyFiles.push(file)
 
+  // codex-network's relay is perl (relay.ts); without it, the jail keeps the job's network, and says so.
+  const perl = network ? systemTool('perl') : undefined
+  if (network && !perl)
+    core.warning(
+      "codex-network is not enforced: the jail's network relay needs perl (perl-base) as a root-owned program in /usr/bin or /bin, which this runner lacks, so Codex's jail keeps the job's network. Install perl, or set codex-network: open to say so without this warning."
+    )
+  await writeSkeleton(view)
+  await writePrivateFile(path.join(dir, 'fstab'), fstab(view))
+  await writePrivateFile(path.join(dir, 'git-config.awk'), GIT_CONFIG_AWK)
+  const mode: JailMode = uid === 0 ? 'root' : sudo && (await sudoWorks) ? 'sudo' : 'userns'
   const config: ScriptConfig = {
+    ...(network && perl && { network: { ...network, perl } }),
     mode,
-    tools,
+    tools: { ...tools, sudo: sudo ?? '' },
     dir,
     root,
     workspace,
@@ -145,9 +170,6 @@ export async function prepareJail(
     uid,
     gid
   }
-  await writeSkeleton(view)
-  await writePrivateFile(path.join(dir, 'fstab'), fstab(view))
-  await writePrivateFile(path.join(dir, 'git-config.awk'), GIT_CONFIG_AWK)
   await writePrivateFile(path.join(dir, 'init.sh'), initScript(config))
   const wrapper = path.join(dir, 'bin', 'codex')
   await fs.mkdir(path.dirname(wrapper), { mode: 0o700 })
@@ -180,6 +202,7 @@ export async function prepareJail(
   return {
     wrapper,
     mode,
+    network: config.network !== undefined,
     async show(dirs: string[]) {
       const before = view.readOnlyDirs.length
       addReadOnly(dirs)
@@ -215,23 +238,45 @@ function isLink(file: string): boolean {
  * capability. A deny-list, because uid 0 is the one owner that an allow-list of
  * directories cannot keep out of files inside them.
  */
-async function rootOnly(top: string): Promise<{ path: string; dir: boolean }[]> {
+function rootOnly(top: string): { path: string; dir: boolean }[] {
   const found: { path: string; dir: boolean }[] = []
-  const walk = async (dir: string) => {
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [])
+  // Synchronous: a few thousand lstat calls, far quicker one after another than as promises.
+  const walk = (dir: string) => {
+    let entries: Dirent[]
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
     for (const entry of entries) {
-      const file = path.join(dir, entry.name)
       if (!entry.isFile() && !entry.isDirectory()) continue
-      const stat = await fs.lstat(file).catch(() => undefined)
-      if (!stat) continue
+      const file = path.join(dir, entry.name)
+      let stat: Stats
+      try {
+        stat = lstatSync(file)
+      } catch {
+        continue
+      }
       if (entry.isDirectory()) {
         if (stat.uid === 0 && (stat.mode & 0o005) !== 0o005) found.push({ path: file, dir: true })
-        else await walk(file)
+        else walk(file)
       } else if (stat.uid === 0 && (stat.mode & 0o004) === 0) found.push({ path: file, dir: false })
     }
   }
-  await walk(top)
+  walk(top)
   return found
+}
+
+/**
+ * What of the CLI the jail must show: a codex found on PATH (install: false) may live in a
+ * directory of the job's (~/bin): only its own directory, or its npm package
+ * (<package>/bin/codex.js, with the platform's binary inside the package).
+ */
+function cliDir(binary: string): string | undefined {
+  const real = realOrUndefined(binary)
+  if (!real) return undefined
+  const dir = path.dirname(real)
+  return existsSync(path.join(path.dirname(dir), 'package.json')) ? path.dirname(dir) : dir
 }
 
 function existingDir(dir: string | undefined): string | undefined {

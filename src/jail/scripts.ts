@@ -20,6 +20,7 @@
  * status comes back up.
  */
 import { AWS_CREDENTIAL_VARIABLES } from '../secrets/aws-variables.js'
+import { RELAY_SCRIPT } from './relay.js'
 import { fstabEscape } from './view.js'
 import type { Tools } from './tools.js'
 
@@ -38,6 +39,29 @@ export interface ScriptConfig {
   binary: string
   uid: number
   gid: number
+  /** codex-network: a network namespace of its own, and the relay to the action's proxies (perl). */
+  network?: JailNetwork & { perl: string }
+}
+
+/** The jail's network: loopback only, where the relay leads to the Unix sockets in `dir`. */
+export interface JailNetwork {
+  /** The egress proxy's directory: the relay starts there and names its sockets relative to it. */
+  dir: string
+  /** The port HTTPS_PROXY and the others name in the jail. */
+  egressPort: number
+  /** With the key proxy: its port, where config.toml's provider points Codex. */
+  apiPort?: number
+}
+
+/** The jail's proxy variables, both cases: everything but loopback (the relay) goes through the egress proxy. */
+export function proxyVariables(egressPort: number): Record<string, string> {
+  const proxy = `http://127.0.0.1:${egressPort}`
+  const vars: Record<string, string> = {}
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY']) {
+    vars[name] = name === 'NO_PROXY' ? '127.0.0.1,localhost,::1' : proxy
+    vars[name.toLowerCase()] = vars[name]
+  }
+  return vars
 }
 
 /** Single-quoted for sh. */
@@ -60,7 +84,7 @@ const UNSET = [
 export function wrapperScript(config: ScriptConfig): string {
   const t = config.tools
   const init = [t.sh, shQuote(`${config.dir}/init.sh`), '"$PATH"', '"$PWD"', '"$@"'].join(' ')
-  const namespaces = '--mount --pid --ipc --uts'
+  const namespaces = `--mount --pid --ipc --uts${config.network ? ' --net' : ''}`
   const launch = {
     sudo: `${t.sudo} -n -E -- ${t.setpriv} --pdeathsig KILL -- ${t.unshare} ${namespaces} -- ${init}`,
     root: `${t.unshare} ${namespaces} -- ${init}`,
@@ -90,6 +114,25 @@ export function initScript(config: ScriptConfig): string {
   const workspace = shQuote(config.workspace ?? '')
   // In a user namespace of its own the job's user is already itself; sudo and root jobs drop to it.
   const drop = config.mode === 'userns' ? '' : `--reuid=${config.uid} --regid=${config.gid} --clear-groups `
+  const net = config.network
+  const relay = net
+    ? [
+        net.perl,
+        '-e',
+        shQuote(RELAY_SCRIPT),
+        '--',
+        ...(config.mode === 'userns' ? [] : [`as=${config.uid}:${config.gid}`]),
+        ...(net.apiPort ? [String(net.apiPort), 'api.sock'] : []),
+        String(net.egressPort),
+        'egress.sock',
+        '--'
+      ].join(' ')
+    : ''
+  const proxyExports = net
+    ? Object.entries(proxyVariables(net.egressPort))
+        .map(([name, value]) => `${name}=${shQuote(value)}`)
+        .join(' ')
+    : ''
   return `# codex-auth-action: the init of Codex's jail (see src/jail/scripts.ts). Made by the main step for this job.
 # Outside the new PID namespace nothing may be forked before PID 1 (the first child
 # becomes it), so this part uses builtins only; kill and wait are builtins too.
@@ -134,11 +177,17 @@ if [ "$1" = --jail-init ]; then
   shift
   ${t.mount} -a -T "$J/fstab" || fail 'mount'
   if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
-  # Network: the jail shares the job's network namespace. Issue 29 adds --net to the
-  # wrapper's unshare and starts the relay to the key proxy here, before pivot_root.
-  cd "$R" && ${t.pivot_root} . .old && cd / && ${t.umount} -l /.old || fail 'pivot_root'
+${
+  net
+    ? `  # Network (codex-network): a namespace of its own with loopback only; the relay brings it
+  # up, binds the model API's and the egress proxy's ports, drops to the job's user and
+  # stays, in the proxies' directory, whose sockets the jail does not show.
+  (cd ${shQuote(net.dir)} && exec ${relay}) || fail 'the network relay'
+`
+    : ''
+}  cd "$R" && ${t.pivot_root} . .old && cd / && ${t.umount} -l /.old || fail 'pivot_root'
   PATH=$1 HOME=${shQuote(config.home ?? '/')} USER=${shQuote(config.user)} LOGNAME=${shQuote(config.user)}
-  export PATH HOME USER LOGNAME
+  export PATH HOME USER LOGNAME${net ? `\n  export ${proxyExports}` : ''}
   unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL e s c n f
   cd "$2" 2>/dev/null || cd "$W" 2>/dev/null || cd /
   shift 2

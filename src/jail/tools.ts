@@ -36,10 +36,9 @@ export const JAIL_TOOLS = ['sh', 'unshare', 'setpriv', 'mount', 'umount', 'pivot
 export type JailTool = (typeof JAIL_TOOLS)[number] | 'sudo'
 export type Tools = Record<JailTool, string>
 
-/** Every tool resolved, or the names of those missing. */
-export function findTools(withSudo: boolean): { tools?: Tools; missing: string[] } {
-  const names: JailTool[] = [...JAIL_TOOLS, ...(withSudo ? (['sudo'] as const) : [])]
-  const found = Object.fromEntries(names.map((name) => [name, systemTool(name)]))
-  const missing = names.filter((name) => !found[name])
-  return missing.length ? { missing } : { tools: found as Tools, missing }
+/** Every tool the jail needs but sudo resolved, or the names of those missing. */
+export function findTools(): { tools?: Omit<Tools, 'sudo'>; missing: string[] } {
+  const found = Object.fromEntries(JAIL_TOOLS.map((name) => [name, systemTool(name)]))
+  const missing = JAIL_TOOLS.filter((name) => !found[name])
+  return missing.length ? { missing } : { tools: found as Omit<Tools, 'sudo'>, missing }
 }

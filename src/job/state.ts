@@ -12,6 +12,10 @@ export enum StateKey {
   KeyProxyDir = 'key-proxy-dir',
   /** What the key proxy's stop file must hold, so that no other process of the job can stop it. */
   KeyProxyStopToken = 'key-proxy-stop-token',
+  /** The egress proxy's private directory (codex-network): the post step stops it there and reads its report. */
+  EgressDir = 'egress-dir',
+  /** What the egress proxy's stop file must hold. */
+  EgressStopToken = 'egress-stop-token',
   /** The name of the credential source the main step chose, whose post step part runs first. */
   Source = 'source',
   /** JSON: what the ChatGPT source's post step compares and where it persists (hashes and names, never a token). */

@@ -74,6 +74,7 @@ async function verifyBedrock(http: HttpClient, bedrock: BedrockInputs, upstream:
  */
 export const amazonBedrock: SourceKind = {
   name: 'amazon-bedrock',
+  metered: true,
   select(inputs) {
     const bedrock = inputs.bedrock
     if (!bedrock) return undefined
@@ -88,9 +89,14 @@ export const amazonBedrock: SourceKind = {
           core.notice(
             'provider: amazon-bedrock and config names no model: Codex asks Bedrock for its own default model, which Bedrock may not know. Set one in config, such as model = "openai.gpt-5.5".'
           )
-        const proxy = await startKeyProxy('', bedrock.endpoint, anchors, inputs.spend, created, upstream)
+        const proxy = await startKeyProxy(
+          { key: '', upstream: bedrock.endpoint, bedrock: upstream },
+          anchors,
+          inputs.spend,
+          created
+        )
         usageFile = proxy.usageFile
-        return provider(proxy.baseUrl, bedrock.region)
+        return provider(`${proxy.origin}/v1`, bedrock.region)
       },
       authenticate: async ({ home, created }) => {
         await writePrivateFile(

@@ -3,6 +3,7 @@ import type { AuthMode, Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { amazonBedrock } from './bedrock.js'
+import { accessTokenProxy } from './access-token-proxy.js'
 import { chatgpt } from './chatgpt/source.js'
 import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
@@ -14,7 +15,14 @@ import { workloadIdentity } from './workload-identity.js'
  * Every credential source, in the order they are asked: the first whose inputs are set is
  * chosen (an api-key with key-isolation: proxy, before the plain login).
  */
-const SOURCES: readonly SourceKind[] = [amazonBedrock, keyProxy, storedSecret, workloadIdentity, chatgpt]
+const SOURCES: readonly SourceKind[] = [
+  amazonBedrock,
+  keyProxy,
+  accessTokenProxy,
+  storedSecret,
+  workloadIdentity,
+  chatgpt
+]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {
@@ -58,7 +66,7 @@ export async function postForSavedSource(): Promise<void> {
   try {
     await source?.stop?.()
     // The key proxy reports the job's usage as it stops; no other source sees the requests.
-    if (source && source !== keyProxy && source !== amazonBedrock) await reportNoUsage()
+    if (source && !source.metered) await reportNoUsage()
     await source?.post?.()
   } catch (error) {
     if (error instanceof UserError) core.setFailed(error.message)

@@ -5,7 +5,9 @@ import { cliEnv, cliVersion } from '../codex/cli.js'
 import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
+import { startEgressProxy } from '../helpers/egress/control.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
+import { describeNetwork, modelApiRules } from '../inputs/network.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
 import { reportWorkspaceCredentials } from '../jail/checkout.js'
 import { prepareJail, type Jail } from '../jail/jail.js'
@@ -73,23 +75,42 @@ export async function run(): Promise<void> {
     // found in place proves that it runs while the jail is made; its failure comes first.
     const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     versionCheck.catch(() => undefined)
+    // codex-network: the egress proxy (and the model API's socket) the jail's relay leads to.
+    core.info(describeNetwork(inputs.network))
+    const apiPort = loopbackApiPort(sourceConfig)
+    const egress =
+      inputs.network.mode === 'filtered' && process.platform === 'linux' && inputs.codexIsolation !== 'none'
+        ? await startEgressProxy(inputs.network, created, anchors, {
+            apiPort,
+            apiHosts: apiPort ? [] : modelApiRules(inputs.apiBaseUrl)
+          })
+        : undefined
+    if (egress) core.setOutput('network-report', egress.reportFile)
     const jail = await phase('Codex jail', async () =>
       prepareJail(
         inputs.codexIsolation,
         {
           binary: cli.binary,
-          root: cli.root,
           codexHome: home.dir,
           env: cliEnv(home.dir),
           readOnly: writtenCa ? [path.dirname(writtenCa.bundlePath)] : []
         },
-        created
+        created,
+        egress && { dir: egress.dir, apiPort, egressPort: apiPort === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
       )
     ).catch(async (error: unknown) => {
       await versionCheck
       throw error
     })
     const version = await versionCheck
+    if (inputs.network.mode === 'open')
+      core.notice(
+        "codex-network: open: Codex's commands reach whatever the runner reaches (no network namespace of their own)."
+      )
+    else if (!jail?.network)
+      core.warning(
+        `codex-network is not enforced on this runner: ${jail ? "the jail keeps the job's network" : 'Codex runs without a jail of its own here'}, so the commands the model runs reach whatever the runner reaches. Set codex-network: open to say so without this warning.`
+      )
     core.info(`Codex CLI ${version}: ${inline(cli.binary)}`)
     report.version = version
     await reportWorkspaceCredentials(jail !== undefined)
@@ -132,6 +153,24 @@ export async function run(): Promise<void> {
     await http?.close()
     await writeSummary(report)
   }
+}
+
+/** The port HTTPS_PROXY names in the jail (any: only the relay listens there). */
+const EGRESS_PORT = 3128
+
+/** The key proxy's port, where the source pointed Codex at one on loopback. */
+function loopbackApiPort(config: Record<string, unknown>): number | undefined {
+  const providers = (config.model_providers ?? {}) as Record<string, { base_url?: unknown }>
+  for (const provider of Object.values(providers)) {
+    const url =
+      typeof provider.base_url === 'string' && URL.canParse(provider.base_url) ? new URL(provider.base_url) : undefined
+    if (url?.hostname === '127.0.0.1' && url.port) return Number(url.port)
+  }
+  // A personal access token's key proxy is Codex's ChatGPT backend.
+  const chatgpt = typeof config.chatgpt_base_url === 'string' ? config.chatgpt_base_url : ''
+  const backend = URL.canParse(chatgpt) ? new URL(chatgpt) : undefined
+  if (backend?.hostname === '127.0.0.1' && backend.port) return Number(backend.port)
+  return undefined
 }
 
 /**

@@ -25,6 +25,21 @@ export interface KeyProxyConfig {
   caps: SpendCaps
   /** provider: amazon-bedrock: the credential (then `key` is empty) and the region each request is signed for. */
   bedrock?: BedrockUpstream
+  /** A ChatGPT access token instead of an API key (`key` is then empty, `upstream` the backend). */
+  chatgpt?: ChatgptTokenConfig
+  /** Serve HTTPS with this certificate (Codex talks to a ChatGPT backend over HTTPS only). */
+  tls?: { cert: string; key: string }
+}
+
+/** A ChatGPT account's access token, and the account AuthAPI's whoami said it belongs to. */
+export interface ChatgptTokenConfig {
+  token: string
+  accountId: string
+  fedramp: boolean
+  /** The ChatGPT backend, Codex's chatgpt_base_url: `https://…/backend-api/`. */
+  backend: string
+  /** AuthAPI's base URL (CODEX_AUTHAPI_BASE_URL), without a trailing slash. */
+  authapi: string
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */

@@ -1,0 +1,55 @@
+import type { HostRule } from '../../inputs/network.js'
+import type { HelperStatus } from '../detach.js'
+
+/** The report file in the proxy's directory (the network-report output), kept current by the proxy. */
+export const REPORT_FILE = 'network.json'
+/** The proxy's Unix socket in its directory: the jail shows it to the relay inside. */
+export const SOCKET_FILE = 'egress.sock'
+/** The model API's socket beside it: its connections go on to the key proxy's loopback port, as they are. */
+export const API_SOCKET_FILE = 'api.sock'
+export const STATUS_FILE = 'status.json'
+
+/** What the egress proxy process gets on stdin. */
+export interface EgressConfig {
+  /** codex-network's host entries (registries expanded). */
+  hosts: HostRule[]
+  /** The rule in one line, for the report. */
+  rule: string
+  /** Its private directory: the socket, status.json, network.json and the `stop` file. */
+  dir: string
+  /** What that `stop` file must hold: only main and post know it. */
+  stopToken: string
+  /** Listen on fd 3, the Unix socket main bound and handed over. */
+  inherited?: boolean
+  /** The key proxy's loopback port: connections to the API socket (fd 4) go on to it. */
+  apiPort?: number
+  /** Also listen on an ephemeral 127.0.0.1 port (tests, bench), named in the status. */
+  tcp?: boolean
+  /** Epoch milliseconds after which it stops whatever happens. */
+  deadline: number
+  /** The CA bundle, for a runner's proxy reached over https:. */
+  ca?: string[]
+}
+
+/** One destination, as host:port, with how often and since when. */
+export interface Destination {
+  destination: string
+  count: number
+  /** ISO 8601: the first connection or request. */
+  first: string
+  /** Allowed ones: how many of those could not be reached. Refused ones: why. */
+  failed?: number
+  reason?: string
+}
+
+/** network.json: every destination the commands the model ran asked for. */
+export interface EgressReport {
+  rule: string
+  allowed: Destination[]
+  refused: Destination[]
+}
+
+export interface EgressStatus extends HelperStatus {
+  /** The 127.0.0.1 port, with `tcp`. */
+  port?: number
+}
