@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { AuthMode, Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
+import { amazonBedrock } from './bedrock.js'
 import { accessTokenProxy } from './access-token-proxy.js'
 import { chatgpt } from './chatgpt/source.js'
 import { keyProxy } from './key-proxy.js'
@@ -14,7 +15,14 @@ import { workloadIdentity } from './workload-identity.js'
  * Every credential source, in the order they are asked: the first whose inputs are set is
  * chosen (an api-key with key-isolation: proxy, before the plain login).
  */
-const SOURCES: readonly SourceKind[] = [keyProxy, accessTokenProxy, storedSecret, workloadIdentity, chatgpt]
+const SOURCES: readonly SourceKind[] = [
+  amazonBedrock,
+  keyProxy,
+  accessTokenProxy,
+  storedSecret,
+  workloadIdentity,
+  chatgpt
+]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {

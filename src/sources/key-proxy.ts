@@ -65,7 +65,7 @@ export interface StartedProxy {
  * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
 export async function startKeyProxy(
-  credential: Pick<KeyProxyConfig, 'key' | 'upstream' | 'chatgpt' | 'tls'>,
+  credential: Pick<KeyProxyConfig, 'key' | 'upstream' | 'chatgpt' | 'tls' | 'bedrock'>,
   ca: string[] | undefined,
   caps: SpendCaps,
   created: ConfigContext['created']
@@ -111,7 +111,7 @@ export async function startKeyProxy(
     listener.server.close()
     child.unref()
     core.info(
-      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - startedAt} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - startedAt} ms; it ${credential.bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
     )
     return started(listener.port)
   }
@@ -132,7 +132,7 @@ export async function startKeyProxy(
   })
   child.unref()
   core.info(
-    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - startedAt} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - startedAt} ms; it ${credential.bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
   )
   return started(port)
 }
@@ -149,7 +149,7 @@ function unusableProxy(upstream: string): string | undefined {
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
-async function stopKeyProxy(dir: string): Promise<void> {
+export async function stopKeyProxy(dir: string): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
@@ -167,6 +167,13 @@ async function stopKeyProxy(dir: string): Promise<void> {
     )
     return
   }
+  // An expired role session shows here, after the job, as well as in the codex step that met it.
+  if (status.credentialRefusals)
+    core.warning(
+      inline(
+        `Amazon Bedrock refused the credentials ${status.credentialRefusals} times during the job; the last time: ${status.lastRefusal ?? 'no reason given'}`
+      )
+    )
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'

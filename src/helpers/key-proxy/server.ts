@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import type { Duplex, Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { describeFailure } from '../../net/failures.js'
@@ -194,7 +194,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     const headers = await forwardedHeaders(req, url, signedBody)
     // Model requests go through the meter: counted, or refused by a cap before anything is sent.
     const admit = isZstd(req) ? admitCompressed : admitRequest
-    const admitted = route.metered ? await admit(meter, req, headers).catch(() => null) : undefined
+    // A signed body has been read already: the meter reads that copy, with Codex's headers.
+    const source = signedBody ? Object.assign(Readable.from([signedBody]), { headers: req.headers }) : req
+    const admitted = route.metered
+      ? await admit(meter, source as http.IncomingMessage, headers).catch(() => null)
+      : undefined
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
@@ -224,6 +228,14 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
+      }
+      if (credential.explainRefusal && (answer.status === 401 || answer.status === 403)) {
+        const text = (await wholeRequest(answer.body)).toString('utf8').slice(0, 4096)
+        const why = credential.explainRefusal(answer.status, String(answer.headers['x-amzn-errortype'] ?? ''), text)
+        status.lastUpstreamStatus = answer.status
+        status.credentialRefusals = (status.credentialRefusals ?? 0) + 1
+        status.lastRefusal = why
+        return sendError(res, answer.status, why)
       }
       if (left) body.resume()
       else {

@@ -39,6 +39,11 @@ export interface Upstream {
   route(method: string, url: string, websocket: boolean, incoming: IncomingHttpHeaders): Route | undefined
   /** The headers to send: `outgoing.headers` with the credential set. `incoming`: Codex's, as they came. */
   authorize(outgoing: Outgoing, incoming: IncomingHttpHeaders): Promise<Record<string, string | string[]>>
+  /**
+   * For a kind whose upstream explains a refused credential in its own terms (Bedrock): a 401
+   * or 403 answer (`errorType`, its body) as one line that says what to do, which Codex gets instead.
+   */
+  explainRefusal?(status: number, errorType: string, body: string): string
 }
 
 /** Whether `text` starts with `prefix`, compared in constant time (a capability). */
