@@ -260,7 +260,9 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
     'key-isolation': 'none',
-    'codex-version': CODEX_VERSION
+    'codex-version': CODEX_VERSION,
+    // Codex talks to the loopback gateway itself, which the jail's own network does not share.
+    'codex-network': 'open'
   })
   expect(main.errors).toEqual([])
   const home = main.outputs['codex-home']

@@ -85,7 +85,10 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
   expect(post.exitCode).toBe(0)
   expect(post.stdout).not.toContain('::warning::')
   await expect(fs.access(home)).rejects.toThrow()
-  const after = await runner.run('codex', ['login', 'status'])
+  // The jail's wrapper went with the job's RUNNER_TEMP; the CLI itself finds no login either.
+  await expect(fs.access(main.outputs['codex-path'])).rejects.toThrow()
+  const cli = path.join(runner.toolCache, 'codex', CODEX_VERSION, process.arch, 'bin', 'codex')
+  const after = await runner.run(cli, ['login', 'status'], { env: { CODEX_HOME: home } })
   expect(after.exitCode).not.toBe(0)
   expect(await filesHolding(runner.root, TEST_API_KEY)).toEqual([])
 })

@@ -2,12 +2,14 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { parseUserConfig } from '../codex/config.js'
+import type { LoginFailure } from '../codex/cli.js'
 import { reportLoginFailure, tryLogin, type LoginContext } from '../codex/login.js'
 import { UserError } from '../job/errors.js'
 import { writePrivateFile } from '../job/files.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
 import { loopbackCert } from '../net/loopback-cert.js'
 import { inline } from '../secrets/inert-output.js'
+import { fingerprint } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
 import type { SourceKind } from './source.js'
@@ -41,9 +43,27 @@ export const accessTokenProxy: SourceKind = {
       mode: 'access-token',
       async configFor({ anchors, http, created }) {
         await requireActionConfig(inputs.codexHome, 'an access-token in the key proxy')
-        chosen = await chooseCredential(credentials, inputs, http)
         const authapi = authapiBaseUrl()
-        account = await whoami(http, authapi, chosen.credential.secret)
+        // AuthAPI's whoami is the live check of each token of a rotation list, in order: the
+        // account comes from it. A single token's refusal is its own error.
+        const check = async (secret: string): Promise<LoginFailure | undefined> => {
+          try {
+            account = await whoami(http, authapi, secret)
+            return undefined
+          } catch (error) {
+            if (!(error instanceof UserError) || credentials.candidates.length === 1) throw error
+            return {
+              command: `AuthAPI whoami, access-token ${fingerprint(secret)}`,
+              output: error.message,
+              reason: error.message
+            }
+          }
+        }
+        chosen = await chooseCredential(credentials, { ...inputs, verify: true }, http, {
+          run: check,
+          report: async () => undefined
+        })
+        if (!account) throw new Error('whoami answered no account')
         const configured = parseUserConfig(inputs.config).chatgpt_base_url
         const backend = `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
         const cert = loopbackCert('codex-auth-action key proxy')
