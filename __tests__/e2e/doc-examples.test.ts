@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { ChatgptBackend } from '../harness/chatgpt-backend.js'
 import { docWorkflows, workflowOf, type DocWorkflow } from '../harness/doc-workflows.js'
+import { BEDROCK_REGION, FakeBedrock, TEST_AWS_KEYS } from '../harness/fake-bedrock.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { FakeOidc } from '../harness/fake-oidc.js'
 import { FakeOpenAI } from '../harness/fake-openai.js'
@@ -54,6 +55,17 @@ beforeAll(async () => {
     github: await servers.serve(new FakeGitHub(GITHUB_WRITE_TOKEN)),
     proxy: await servers.serve(new ForwardProxy()),
     registry: await servers.serve(registry),
+    bedrock: await servers.serve(
+      new FakeBedrock({
+        region: BEDROCK_REGION,
+        keys: {
+          [TEST_AWS_KEYS.AWS_ACCESS_KEY_ID]: {
+            secretAccessKey: TEST_AWS_KEYS.AWS_SECRET_ACCESS_KEY,
+            sessionToken: TEST_AWS_KEYS.AWS_SESSION_TOKEN
+          }
+        }
+      })
+    ),
     ca: makeTestCa('Example Organisation Root CA').ca
   }
 })

@@ -22,6 +22,8 @@ import { LoopbackServer, sendJson } from '../harness/servers.js'
 import { makeTestCa } from '../harness/test-ca.js'
 import { waitFor } from '../harness/wait.js'
 
+const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
 const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const OTHER_KEY = 'sk-proj-codexAuthActionRetiredKey0123456789'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
@@ -258,7 +260,9 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
     'key-isolation': 'none',
-    'codex-version': CODEX_VERSION
+    'codex-version': CODEX_VERSION,
+    // Codex talks to the loopback gateway itself, which the jail's own network does not share.
+    'codex-network': 'open'
   })
   expect(main.errors).toEqual([])
   const home = main.outputs['codex-home']
@@ -343,8 +347,9 @@ test('a named codex-home with its own config.toml cannot be pointed at the proxy
 
 test.each([
   [
-    { 'access-token': 'at-codexAuthActionTestToken0123456789' },
-    /^::error::key-isolation: proxy works with api-key only: Codex must hold an access-token itself/
+    // An agent identity JWT (a private key inside, with which Codex signs requests itself).
+    { 'access-token': `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url({ agent_runtime_id: 'r' })}.c2lnbmF0dXJl` },
+    /^::error::key-isolation: proxy takes an access-token only when it is a personal access token/
   ],
   [
     { 'federation-rule-id': 'idpm_testFederationRule123', 'oidc-audience': 'https://api.openai.com/v1' },

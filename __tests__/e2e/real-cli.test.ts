@@ -30,20 +30,29 @@ async function filesHolding(dir: string, secret: string): Promise<string[]> {
   return hits
 }
 
-/** The secret appears in the output only in the ::add-mask:: lines, and those come first. */
+/**
+ * The secret appears in the output only in its ::add-mask:: line, which comes before any
+ * other line (masks of values made later, such as a helper's stop token, may follow).
+ */
 function expectMaskedOnly(stdout: string, stderr: string, secret: string): void {
   const lines = stdout.split('\n')
-  const masks = lines.filter((line) => line.startsWith('::add-mask::'))
-  expect(masks).toContain(`::add-mask::${secret}`)
-  expect(lines.slice(0, masks.length).every((line) => line.startsWith('::add-mask::'))).toBe(true)
+  const mask = lines.indexOf(`::add-mask::${secret}`)
+  expect(mask).toBeGreaterThanOrEqual(0)
+  expect(lines.slice(0, mask).every((line) => line.startsWith('::add-mask::'))).toBe(true)
   expect(lines.filter((line) => !line.startsWith('::add-mask::') && line.includes(secret))).toEqual([])
   expect(stderr).not.toContain(secret)
 }
 
 test('api-key: a later step runs codex exec, authenticated with the key; the post step logs out', async () => {
   const runner = await newRunner()
-  // The login path (auth.json, codex login status, logout): key-isolation none.
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' })
+  // The login path (auth.json, codex login status, logout): key-isolation none. Codex then talks to
+  // the loopback upstream itself, which a jail's own network cannot reach: codex-network: open.
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'codex-version': CODEX_VERSION,
+    'key-isolation': 'none',
+    'codex-network': 'open'
+  })
   expect(main.errors).toEqual([])
   expect(main.exitCode).toBe(0)
   expectMaskedOnly(main.stdout, main.stderr, TEST_API_KEY)
@@ -52,9 +61,8 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
   expect(main.outputs).toMatchObject({ 'codex-version': CODEX_VERSION, 'auth-mode': 'api-key' })
   expect(main.outputs['credential-fingerprint']).toMatch(/^sha256:[0-9a-f]{16}$/)
   expect(main.outputs['cache-hit']).toMatch(/^(true|false)$/)
-  expect(main.outputs['codex-path']).toBe(
-    path.join(runner.toolCache, 'codex', CODEX_VERSION, process.arch, 'bin', 'codex')
-  )
+  // The codex of later steps is the jail's wrapper (codex-isolation: auto), in the job's RUNNER_TEMP.
+  expect(path.relative(runner.temp, main.outputs['codex-path'])).toMatch(/^codex-jail-[^/]+\/bin\/codex$/)
   expect(main.exported).toEqual({ CODEX_HOME: home })
   expect(path.dirname(home)).toBe(runner.temp)
   expect((await fs.stat(home)).mode & 0o777).toBe(0o700)
@@ -77,14 +85,23 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
   expect(post.exitCode).toBe(0)
   expect(post.stdout).not.toContain('::warning::')
   await expect(fs.access(home)).rejects.toThrow()
-  const after = await runner.run('codex', ['login', 'status'])
+  // The jail's wrapper went with the job's RUNNER_TEMP; the CLI itself finds no login either.
+  await expect(fs.access(main.outputs['codex-path'])).rejects.toThrow()
+  const cli = path.join(runner.toolCache, 'codex', CODEX_VERSION, process.arch, 'bin', 'codex')
+  const after = await runner.run(cli, ['login', 'status'], { env: { CODEX_HOME: home } })
   expect(after.exitCode).not.toBe(0)
   expect(await filesHolding(runner.root, TEST_API_KEY)).toEqual([])
 })
 
 test('export-env: CODEX_API_KEY is exported and codex exec uses it', async () => {
   const runner = await newRunner()
-  const main = await runner.main({ 'api-key': TEST_API_KEY, 'codex-version': CODEX_VERSION, 'export-env': 'true' })
+  // Codex talks to the loopback upstream itself (no key proxy with export-env): codex-network: open.
+  const main = await runner.main({
+    'api-key': TEST_API_KEY,
+    'codex-version': CODEX_VERSION,
+    'export-env': 'true',
+    'codex-network': 'open'
+  })
   expect(main.errors).toEqual([])
   expect(main.exported).toMatchObject({ CODEX_API_KEY: TEST_API_KEY })
   expectMaskedOnly(main.stdout, main.stderr, TEST_API_KEY)
@@ -105,12 +122,17 @@ test.each([
   const env = openai.authEnv()
   const secret = token()
   const asked = openai.server.requests.filter((r) => r.url.startsWith(check)).length
-  const main = await runner.main({ 'access-token': secret, 'codex-version': CODEX_VERSION }, env)
+  // An agent identity JWT stays with Codex, whose login status asks the loopback JWKS itself: codex-network: open.
+  const main = await runner.main(
+    { 'access-token': secret, 'codex-version': CODEX_VERSION, 'codex-network': 'open' },
+    env
+  )
   expect(main.errors).toEqual([])
   expect(main.outputs['auth-mode']).toBe('access-token')
   expectMaskedOnly(main.stdout, main.stderr, secret)
   expect(openai.server.requests.filter((r) => r.url.startsWith(check)).length).toBeGreaterThan(asked)
-  const status = await runner.run('codex', ['login', 'status'], { env })
+  // A personal access token is held by the key proxy: Codex asks the AuthAPI the action exported (the proxy's).
+  const status = await runner.run('codex', ['login', 'status'], { env: secret.startsWith('at-') ? {} : env })
   expect(status.exitCode).toBe(0)
   await runner.post()
   expect(await filesHolding(runner.root, secret)).toEqual([])
@@ -119,7 +141,11 @@ test.each([
 test("a rejected access token: one clear error with the CLI's reason, and no credential left", async () => {
   const runner = await newRunner()
   const rejected = 'at-revokedTokenForTheTest0123456789'
-  const main = await runner.main({ 'access-token': rejected, 'codex-version': CODEX_VERSION }, openai.authEnv())
+  // key-isolation: none: the CLI's own login and its reason (the key proxy's check is access-token-proxy.test's).
+  const main = await runner.main(
+    { 'access-token': rejected, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' },
+    openai.authEnv()
+  )
   expect(main.exitCode).toBe(1)
   expect(main.errors).toHaveLength(1)
   expect(main.errors[0]).toMatch(/codex login rejected the access-token: .+\. Check that the access-token secret/)

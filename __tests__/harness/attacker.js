@@ -225,9 +225,14 @@ export async function attackKit(dir, where) {
 export class AttackerModel {
   /** @type {{ door: string, output: string }[]} what each command printed, as Codex sent it back */
   outputs = []
-  /** @param {[string, string][]} commands */
-  constructor(commands) {
+  /**
+   * @param {[string, string][]} commands
+   * @param {'code' | 'function'} [style] code: an `exec` tool call (code mode, Codex's default
+   *   model); function: an `exec_command` function call (the tools Codex gives a Bedrock model)
+   */
+  constructor(commands, style = 'code') {
     this.commands = commands
+    this.style = style
     this.server = new LoopbackServer((req, res, body) => this.#answer(req, res, body))
   }
 
@@ -255,20 +260,37 @@ export class AttackerModel {
     if (req.method !== 'POST' || !url.startsWith('/v1/responses')) return sendJson(res, 404, { error: 'no route' })
     /** @type {{ input?: { type: string, call_id?: string, output?: unknown }[] }} */
     const request = JSON.parse(body)
-    const results = (request.input ?? []).filter((i) => i.type === 'custom_tool_call_output')
+    const results = (request.input ?? []).filter(
+      (i) => i.type === 'custom_tool_call_output' || i.type === 'function_call_output'
+    )
     this.outputs = results.map((r, i) => ({ door: this.commands[i]?.[0] ?? '?', output: JSON.stringify(r.output) }))
     const next = this.commands[results.length]
     const id = `resp_${results.length + 1}`
-    const item = next
-      ? {
-          type: 'custom_tool_call',
-          id: `ctc_${results.length + 1}`,
-          status: 'completed',
-          call_id: `call_${results.length + 1}`,
-          name: 'exec',
-          input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(next[1])}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
-        }
-      : { type: 'message', role: 'assistant', id: 'msg_done', content: [{ type: 'output_text', text: 'all done' }] }
+    const n = results.length + 1
+    const done = {
+      type: 'message',
+      role: 'assistant',
+      id: 'msg_done',
+      content: [{ type: 'output_text', text: 'all done' }]
+    }
+    const item = !next
+      ? done
+      : this.style === 'function'
+        ? {
+            type: 'function_call',
+            id: `fc_${n}`,
+            call_id: `call_${n}`,
+            name: 'exec_command',
+            arguments: JSON.stringify({ cmd: next[1], yield_time_ms: 30000, max_output_tokens: 20000 })
+          }
+        : {
+            type: 'custom_tool_call',
+            id: `ctc_${n}`,
+            status: 'completed',
+            call_id: `call_${n}`,
+            name: 'exec',
+            input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(next[1])}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
+          }
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.end(
       sse([

@@ -31,7 +31,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const actionYml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))
 
 /** Inputs whose values are secrets: the audit searches for every line of them. */
-const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token', 'auth-json', 'persist-token']
+const SECRET_INPUTS = ['api-key', 'access-token', 'registry-token', 'auth-json', 'persist-token', 'bedrock-api-key']
 
 /** Variables a child needs from this machine: tools, and the trust store of its TLS-intercepting proxy. */
 const PASSED_THROUGH = [

@@ -15,6 +15,7 @@ import { chatgptAuth } from './chatgpt-auth.js'
 import { type ChatgptBackend } from './chatgpt-backend.js'
 import { readPlaceholder, type Job, type Step, type Workflow } from './doc-workflows.js'
 import { condition, interpolate, type Contexts } from './expressions.js'
+import { BEDROCK_REGION, type FakeBedrock, TEST_AWS_KEYS } from './fake-bedrock.js'
 import { type FakeGitHub, OWNER, REPO } from './fake-github.js'
 import { type FakeOidc } from './fake-oidc.js'
 import { type FakeOpenAI } from './fake-openai.js'
@@ -31,6 +32,8 @@ export interface JobServers {
   github: FakeGitHub
   proxy: ForwardProxy
   registry: FakeRegistry
+  /** Amazon Bedrock, which knows TEST_AWS_KEYS (what the configure-aws-credentials stand-in exports). */
+  bedrock: FakeBedrock
   /** A root CA's PEM, for placeholders of an organisation's CA. */
   ca: string
 }
@@ -272,7 +275,8 @@ function modelRequests(s: JobServers, editor?: AttackerModel): number {
     s.openai.websocketMessages.length +
     s.azure.responsesRequests().length +
     s.azure.websocketMessages.length +
-    s.chatgpt.turns()
+    s.chatgpt.turns() +
+    s.bedrock.server.requests.filter((r) => r.method === 'POST').length
   )
 }
 
@@ -391,6 +395,17 @@ export async function runJob(
     const withs = values(step.with, ctx, servers, runner)
     if (/codex-auth-action@/.test(action)) return theAction(step, withs, label)
     if (/^actions\/checkout@/.test(action)) return checkout(runner, withs, event.name, label, log, asUser)
+    if (/^aws-actions\/configure-aws-credentials@/.test(action)) {
+      // As the real one: a role through GitHub OIDC needs id-token: write; its credentials go to GITHUB_ENV.
+      if (withs['role-to-assume'] && permissions['id-token'] !== 'write')
+        throw new Error(`${label}: role-to-assume through OIDC needs permissions id-token: write`)
+      const region = withs['aws-region'] || BEDROCK_REGION
+      Object.assign(runner.exported, { ...TEST_AWS_KEYS, AWS_REGION: region, AWS_DEFAULT_REGION: region })
+      for (const secret of [TEST_AWS_KEYS.AWS_SECRET_ACCESS_KEY, TEST_AWS_KEYS.AWS_SESSION_TOKEN])
+        runner.canaries.add(secret)
+      log.push(`${label}: configure-aws-credentials (stand-in): a role session's keys in GITHUB_ENV, region ${region}`)
+      return
+    }
     if (/^actions\/upload-artifact@/.test(action)) {
       await fs.access(withs.path ?? '')
       log.push(`${label}: upload-artifact (stand-in): ${withs.name} from a path that exists`)
@@ -420,6 +435,8 @@ export async function runJob(
           ? 'a loopback model that writes FIXED.md through Codex, for --sandbox workspace-write'
           : 'the loopback model'
       )
+    if (inputs.provider === 'amazon-bedrock' && !inputs['api-base-url'])
+      add('api-base-url', servers.bedrock.apiBaseUrl, 'the loopback Bedrock')
     if (kind === 'access-token') Object.assign(env, servers.openai.authEnv())
     if (kind === 'federation-rule-id' && permissions['id-token'] === 'write') Object.assign(env, servers.oidc.env())
     if (kind === 'auth-json') {

@@ -128,10 +128,12 @@ describe('the scripts', () => {
     expect(wrapperScript(config('userns'))).toMatch(
       /\nexec \/usr\/bin\/unshare --user --map-current-user --keep-caps --mount/
     )
-    expect(sudo).toMatch(/unset IFS GITHUB_ENV GITHUB_PATH GITHUB_OUTPUT GITHUB_STATE GITHUB_STEP_SUMMARY\n/)
+    expect(sudo).toMatch(
+      /unset IFS GITHUB_ENV GITHUB_PATH GITHUB_OUTPUT GITHUB_STATE GITHUB_STEP_SUMMARY AWS_[A-Z_ ]+\n/
+    )
   })
 
-  test('the wrapper passes on no INPUT_, STATE_ or ACTIONS_ variable', () => {
+  test("the wrapper passes on no INPUT_, STATE_ or ACTIONS_ variable, and none of the job's AWS credentials", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jail-unit-'))
     try {
       const script = path.join(dir, 'w')
@@ -144,11 +146,17 @@ describe('the scripts', () => {
           STATE_X: 's',
           ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't',
           GITHUB_ENV: '/f',
+          AWS_ACCESS_KEY_ID: 'ASIA0',
+          AWS_SECRET_ACCESS_KEY: 'secret',
+          AWS_SESSION_TOKEN: 'session',
+          AWS_BEARER_TOKEN_BEDROCK: 'bearer',
+          AWS_REGION: 'us-east-1',
           KEPT: "a'b\nexport INPUT_Y=1"
         },
         encoding: 'utf8'
       })
-      expect(env).not.toMatch(/^(INPUT_|STATE_|ACTIONS_|GITHUB_ENV)/m)
+      expect(env).not.toMatch(/^(INPUT_|STATE_|ACTIONS_|GITHUB_ENV|AWS_(ACCESS|SECRET|SESSION|BEARER))/m)
+      expect(env).toContain('AWS_REGION=us-east-1')
       expect(env).toContain("KEPT=a'b\nexport INPUT_Y=1")
     } finally {
       rmSync(dir, { recursive: true })

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { getExecOutput } from '@actions/exec'
 import { UserError } from '../job/errors.js'
+import { AWS_CREDENTIAL_VARIABLES } from '../secrets/aws-variables.js'
 import { redact } from '../secrets/mask.js'
 
 /** A login the CLI refused, or a credential the API refused, with what was said (redacted). */
@@ -33,8 +34,8 @@ const COMPETING_CREDENTIALS = [
 
 /**
  * The environment the CLI runs with: this CODEX_HOME, the CA bundle when there is one,
- * nothing hidden above, and no credential variable that would override the login. The
- * secret reaches the CLI on stdin only.
+ * nothing hidden above, no credential variable that would override the login, and none of
+ * the job's AWS credentials. The secret reaches the CLI on stdin only.
  */
 export function cliEnv(home: string, caPath?: string): Record<string, string> {
   const env: Record<string, string> = {}
@@ -45,7 +46,8 @@ export function cliEnv(home: string, caPath?: string): Record<string, string> {
       value === undefined ||
       HIDDEN_PREFIXES.some((prefix) => name.startsWith(prefix)) ||
       HIDDEN.includes(name) ||
-      COMPETING_CREDENTIALS.includes(name)
+      COMPETING_CREDENTIALS.includes(name) ||
+      AWS_CREDENTIAL_VARIABLES.includes(name)
     )
       continue
     env[key] = value

@@ -60,7 +60,8 @@ const CREDENTIAL_INPUT: Record<AuthMode, string> = {
   'api-key': 'api-key',
   'access-token': 'access-token',
   chatgpt: 'auth-json',
-  'workload-identity': 'the workload identity token'
+  'workload-identity': 'the workload identity token',
+  'amazon-bedrock': 'the AWS credentials'
 }
 
 /**

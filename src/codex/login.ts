@@ -16,6 +16,8 @@ export interface LoginContext {
   version: string
   home: CodexHome
   caPath?: string
+  /** Variables the CLI needs besides CODEX_HOME and the CA (a proxy's AuthAPI). */
+  env?: Record<string, string>
   created: CreatedPaths
   /** Every secret of the run, redacted from whatever the CLI prints. */
   secrets: string[]
@@ -32,7 +34,7 @@ export function loginLogPath(home: CodexHome): string {
  */
 export async function tryLogin(ctx: LoginContext, credential: Credential): Promise<LoginFailure | undefined> {
   const flag = credential.mode === 'api-key' ? '--with-api-key' : '--with-access-token'
-  const env = cliEnv(ctx.home.cliDir, ctx.caPath)
+  const env = { ...cliEnv(ctx.home.cliDir, ctx.caPath), ...ctx.env }
   core.info(
     `Logging in with ${credential.mode} ${fingerprint(credential.secret)}: codex login ${flag} (the secret is passed on stdin)`
   )

@@ -9,12 +9,19 @@ import { checkPlainHttp, type CleartextRisk } from '../net/http.js'
 import { inline } from '../secrets/inert-output.js'
 import { maskSecret } from '../secrets/mask.js'
 import { decodeAuthJson, parseChatgptAuth, type ChatgptAuth } from './auth-json.js'
+import {
+  type BedrockInputs,
+  checkBedrockIsolation,
+  parseBedrockInputs,
+  parseProvider,
+  type Provider
+} from './bedrock.js'
 import { type NetworkPolicy, parseCodexNetwork } from './network.js'
 import { parseChatgptRoles, parsePersistInputs, type PersistInputs } from './persist.js'
 import { parseSpendCaps, type SpendCaps } from './spend.js'
 
 /** How later steps are authenticated: a stored secret, GitHub OIDC federated by OpenAI, or a ChatGPT sign-in's auth.json. */
-export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt'
+export type AuthMode = SecretMode | 'workload-identity' | 'chatgpt' | 'amazon-bedrock'
 export type SecretMode = 'api-key' | 'access-token'
 
 /** The one credential a run logs in with. */
@@ -54,6 +61,10 @@ export interface Inputs {
   workloadIdentity?: WorkloadIdentity
   /** A ChatGPT sign-in (auth-json), validated. */
   chatgpt?: ChatgptAuth
+  /** provider: openai (the default) or amazon-bedrock. */
+  provider: Provider
+  /** provider: amazon-bedrock: its region, endpoint and credential (held by the key proxy); then none of the three above is set. */
+  bedrock?: BedrockInputs
   /** Where a refreshed auth.json is written back (persist-secret), with auth-json only. */
   persist?: PersistInputs
   /** refresh: true, refresh the ChatGPT sign-in in the main step (the refresher job). */
@@ -122,6 +133,8 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   const registryToken = read('registry-token')
   const authJson = read('auth-json')
   const persistToken = read('persist-token')
+  const provider = parseProvider(read('provider'))
+  maskSecret(read('bedrock-api-key'))
   maskSecret(apiKey)
   maskSecret(accessToken)
   maskSecret(registryToken)
@@ -133,20 +146,43 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
   // Codex sends the api-key to this endpoint on every request, not only verify.
   const apiBaseUrl = parseHttpUrl('api-base-url', read('api-base-url'), OPENAI_API_BASE_URL, {
     secret: 'api-key',
-    sent: apiKey !== '',
+    sent: apiKey !== '' || provider === 'amazon-bedrock',
     answers: API_ANSWERS
   })
-  const auth = parseAuth(
-    apiKey,
-    accessToken,
-    read('federation-rule-id'),
-    read('oidc-audience'),
-    isAzureEndpoint(apiBaseUrl),
-    authJson
-  )
+  const bedrock =
+    provider === 'amazon-bedrock'
+      ? parseBedrockInputs(
+          read,
+          {
+            'api-key': apiKey,
+            'access-token': accessToken,
+            'federation-rule-id': read('federation-rule-id'),
+            'auth-json': authJson
+          },
+          apiBaseUrl,
+          OPENAI_API_BASE_URL
+        )
+      : undefined
+  const auth = bedrock
+    ? {}
+    : parseAuth(
+        apiKey,
+        accessToken,
+        read('federation-rule-id'),
+        read('oidc-audience'),
+        isAzureEndpoint(apiBaseUrl),
+        authJson
+      )
   const exportEnv = parseBoolean('export-env', read('export-env'), false)
   const codexHome = parseCodexHome(read('codex-home'))
-  if (apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
+  if (bedrock)
+    checkBedrockIsolation(
+      read('key-isolation'),
+      exportEnv,
+      codexHome !== undefined && existsSync(path.join(codexHome, 'config.toml')),
+      endpointChooser(read('config'))
+    )
+  if (!bedrock && apiBaseUrl !== OPENAI_API_BASE_URL && auth.credentials?.mode !== 'api-key') {
     core.warning(
       `api-base-url is set, but it is the endpoint of an api-key only: with ${auth.credentials?.mode ?? (auth.chatgpt ? 'auth-json' : 'federation-rule-id')}, Codex talks to OpenAI as usual. Remove api-base-url, or log in with an api-key for that endpoint.`
     )
@@ -158,15 +194,19 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
     read('shared-secret'),
     codexHome
   )
-  const keyIsolation = resolveKeyIsolation(
-    parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
-    auth,
-    exportEnv,
-    codexHome,
-    read('config')
-  )
+  const keyIsolation = bedrock
+    ? 'proxy'
+    : resolveKeyIsolation(
+        parseKeyIsolation(read('key-isolation'), auth, exportEnv, isAzureEndpoint(apiBaseUrl)),
+        auth,
+        exportEnv,
+        codexHome,
+        read('config')
+      )
   return {
     ...auth,
+    provider,
+    bedrock,
     persist: roles.persist,
     refreshChatgpt: roles.refresh,
     allowAuthJsonOnPublicRepo: parseBoolean(
@@ -268,9 +308,9 @@ export function parseKeyIsolation(
       'key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.'
     )
   }
-  if (auth.credentials?.mode === 'access-token') {
+  if (auth.credentials?.mode === 'access-token' && !personalTokens(auth.credentials.candidates)) {
     throw new UserError(
-      'key-isolation: proxy works with api-key only: Codex must hold an access-token itself (it signs in with it and refreshes it). Use an api-key, or remove key-isolation.'
+      'key-isolation: proxy takes an access-token only when it is a personal access token (at-…): an agent identity JWT carries a private key with which Codex signs every request itself. Use a personal access token, or remove key-isolation.'
     )
   }
   if (exportEnv) {
@@ -279,6 +319,11 @@ export function parseKeyIsolation(
     )
   }
   return value
+}
+
+/** Whether every token of a rotation list is a personal access token (`at-…`), which the key proxy can hold. */
+export function personalTokens(candidates: readonly string[]): boolean {
+  return candidates.every((secret) => secret.startsWith('at-'))
 }
 
 /**
@@ -299,6 +344,14 @@ export function resolveKeyIsolation(
       `key-isolation: proxy and config's ${chooser} contradict each other: the key proxy is the endpoint Codex talks to, and it forwards to api-base-url. Give the endpoint as api-base-url instead of ${chooser} in config.`
     )
   if (value !== 'auto') return value
+  // A personal access token goes to the proxy whatever else is set: nothing there needs Codex to hold it.
+  if (
+    auth.credentials?.mode === 'access-token' &&
+    personalTokens(auth.credentials.candidates) &&
+    !exportEnv &&
+    !codexHome
+  )
+    return 'proxy'
   if (auth.credentials?.mode !== 'api-key') return 'none'
   const silence = 'set key-isolation: none to keep it there without this notice.'
   if (chooser) {
@@ -327,7 +380,7 @@ export function resolveKeyIsolation(
  * proxy would override: openai_base_url, or a model_provider other than OpenAI's. A config
  * that is not TOML is refused later, with its line (parseUserConfig).
  */
-function endpointChooser(config: string): string | undefined {
+export function endpointChooser(config: string): string | undefined {
   let table: Record<string, unknown>
   try {
     table = config.trim() ? parseToml(config) : {}

@@ -19,6 +19,7 @@
  * SIGTERM (an asynchronous child of a non-interactive shell ignores SIGINT) and the exit
  * status comes back up.
  */
+import { AWS_CREDENTIAL_VARIABLES } from '../secrets/aws-variables.js'
 import { RELAY_SCRIPT } from './relay.js'
 import type { Tools } from './tools.js'
 
@@ -67,9 +68,16 @@ export function shQuote(text: string): string {
   return `'${text.replaceAll("'", "'\\''")}'`
 }
 
-/** Variables the jail never passes on: the runner's tokens and services, the step's inputs, state and command files. */
+/** Variables the jail never passes on: the runner's tokens and services, the step's inputs, state and command files, the job's AWS credentials. */
 const UNSET_PREFIXES = ['INPUT_', 'STATE_', 'ACTIONS_']
-const UNSET = ['GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY']
+const UNSET = [
+  'GITHUB_ENV',
+  'GITHUB_PATH',
+  'GITHUB_OUTPUT',
+  'GITHUB_STATE',
+  'GITHUB_STEP_SUMMARY',
+  ...AWS_CREDENTIAL_VARIABLES
+]
 
 /** The `codex` on PATH. */
 export function wrapperScript(config: ScriptConfig): string {

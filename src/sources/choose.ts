@@ -2,6 +2,8 @@ import * as core from '@actions/core'
 import type { AuthMode, Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
+import { amazonBedrock } from './bedrock.js'
+import { accessTokenProxy } from './access-token-proxy.js'
 import { chatgpt } from './chatgpt/source.js'
 import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
@@ -13,7 +15,14 @@ import { workloadIdentity } from './workload-identity.js'
  * Every credential source, in the order they are asked: the first whose inputs are set is
  * chosen (an api-key with key-isolation: proxy, before the plain login).
  */
-const SOURCES: readonly SourceKind[] = [keyProxy, storedSecret, workloadIdentity, chatgpt]
+const SOURCES: readonly SourceKind[] = [
+  amazonBedrock,
+  keyProxy,
+  accessTokenProxy,
+  storedSecret,
+  workloadIdentity,
+  chatgpt
+]
 
 /** The source the inputs chose, bound to its inputs: the main step's view of it. */
 export interface ChosenSource {
@@ -57,7 +66,7 @@ export async function postForSavedSource(): Promise<void> {
   try {
     await source?.stop?.()
     // The key proxy reports the job's usage as it stops; no other source sees the requests.
-    if (source && source !== keyProxy) await reportNoUsage()
+    if (source && !source.metered) await reportNoUsage()
     await source?.post?.()
   } catch (error) {
     if (error instanceof UserError) core.setFailed(error.message)

@@ -47,6 +47,16 @@ async function loopbackListener(): Promise<{ server: net.Server; fd: number; por
   return undefined
 }
 
+/** A running proxy: its address with the capability (`https?://127.0.0.1:PORT/<capability>`), usage file and directory. */
+export interface StartedProxy {
+  origin: string
+  port: number
+  /** The random secret that proves a request comes from this job's Codex (masked). */
+  capability: string
+  usageFile: string
+  dir: string
+}
+
 /**
  * Starts the key proxy with the key on stdin. Its directory is recorded first: removing it
  * (a failed run, the post step) stops the proxy. Where it can, main binds the port itself and
@@ -54,13 +64,13 @@ async function loopbackListener(): Promise<{ server: net.Server; fd: number; por
  * for the proxy's node to start (a connection meanwhile waits in the socket's queue; a proxy
  * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
-async function startKeyProxy(
-  key: string,
-  upstream: string,
+export async function startKeyProxy(
+  credential: Pick<KeyProxyConfig, 'key' | 'upstream' | 'chatgpt' | 'tls' | 'bedrock'>,
   ca: string[] | undefined,
   caps: SpendCaps,
   created: ConfigContext['created']
-): Promise<{ baseUrl: string; usageFile: string }> {
+): Promise<StartedProxy> {
+  const { upstream } = credential
   const dir = await makePrivateDir(runnerTemp(), 'codex-key-proxy-')
   created.add(dir)
   saveValue(StateKey.KeyProxyDir, dir)
@@ -76,11 +86,17 @@ async function startKeyProxy(
   if (unusable) throw new UserError(`The key proxy could not start: ${unusable}. ${hint}`)
   // The usage-file output names it at once, and main does not wait for the proxy to write it.
   await writePrivateFile(path.join(dir, USAGE_FILE), JSON.stringify(new Meter(caps).report(), null, 2))
-  const started = Date.now()
+  const startedAt = Date.now()
+  const started = (port: number): StartedProxy => ({
+    origin: `${credential.tls ? 'https' : 'http'}://127.0.0.1:${port}/${capability}`,
+    port,
+    capability,
+    usageFile: path.join(dir, USAGE_FILE),
+    dir
+  })
   const listener = await loopbackListener()
   const config: KeyProxyConfig = {
-    key,
-    upstream,
+    ...credential,
     capability,
     dir,
     stopToken,
@@ -95,9 +111,9 @@ async function startKeyProxy(
     listener.server.close()
     child.unref()
     core.info(
-      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+      `Key proxy started (pid ${child.pid}) on 127.0.0.1:${listener.port} in ${Date.now() - startedAt} ms; it ${credential.bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
     )
-    return { baseUrl: `http://127.0.0.1:${listener.port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
+    return started(listener.port)
   }
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
@@ -116,9 +132,9 @@ async function startKeyProxy(
   })
   child.unref()
   core.info(
-    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - started} ms; it adds the key to requests for ${upstream}. The post step stops it.`
+    `Key proxy started (pid ${child.pid}) on 127.0.0.1:${port} in ${Date.now() - startedAt} ms; it ${credential.bedrock?.auth.kind === 'sigv4' ? 'signs' : 'adds the key to'} requests for ${upstream}. The post step stops it.`
   )
-  return { baseUrl: `http://127.0.0.1:${port}/${capability}/v1`, usageFile: path.join(dir, USAGE_FILE) }
+  return started(port)
 }
 
 /** Why the proxy variables name no proxy the key proxy can use for `upstream` (it takes http: and https:), if so. Never the URL: it may hold a password. */
@@ -133,7 +149,7 @@ function unusableProxy(upstream: string): string | undefined {
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
-async function stopKeyProxy(dir: string): Promise<void> {
+export async function stopKeyProxy(dir: string): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
@@ -151,6 +167,13 @@ async function stopKeyProxy(dir: string): Promise<void> {
     )
     return
   }
+  // An expired role session shows here, after the job, as well as in the codex step that met it.
+  if (status.credentialRefusals)
+    core.warning(
+      inline(
+        `Amazon Bedrock refused the credentials ${status.credentialRefusals} times during the job; the last time: ${status.lastRefusal ?? 'no reason given'}`
+      )
+    )
   const errors = status.upstreamErrors
     ? `, ${status.upstreamErrors} upstream errors (the last HTTP ${status.lastUpstreamStatus ?? 'connection failure'})`
     : ', no upstream error'
@@ -182,9 +205,10 @@ function configured(chosen: LoggedIn | undefined, extra?: Partial<Authenticated>
  */
 export const keyProxy: SourceKind = {
   name: 'key-proxy',
+  metered: true,
   select(inputs) {
     const credentials = inputs.keyIsolation === 'proxy' ? inputs.credentials : undefined
-    if (!credentials) return undefined
+    if (credentials?.mode !== 'api-key') return undefined
     let chosen: LoggedIn | undefined
     let usageFile = ''
     return {
@@ -197,9 +221,14 @@ export const keyProxy: SourceKind = {
             : 'key-isolation: proxy'
         )
         chosen = await chooseCredential(credentials, inputs, http)
-        const proxy = await startKeyProxy(chosen.credential.secret, inputs.apiBaseUrl, anchors, inputs.spend, created)
+        const proxy = await startKeyProxy(
+          { key: chosen.credential.secret, upstream: inputs.apiBaseUrl },
+          anchors,
+          inputs.spend,
+          created
+        )
         usageFile = proxy.usageFile
-        return provider(proxy.baseUrl)
+        return provider(`${proxy.origin}/v1`)
       },
       authenticate: async () => {
         const caps = describeCaps(inputs.spend)
@@ -210,8 +239,11 @@ export const keyProxy: SourceKind = {
       }
     }
   },
-  async stop() {
-    const dir = readValue(StateKey.KeyProxyDir)
-    if (dir) await stopKeyProxy(dir)
-  }
+  stop: stopSavedKeyProxy
+}
+
+/** The post step's (or a failed main's) stop of whichever proxy main started, found through state. */
+export async function stopSavedKeyProxy(): Promise<void> {
+  const dir = readValue(StateKey.KeyProxyDir)
+  if (dir) await stopKeyProxy(dir)
 }

@@ -65,6 +65,8 @@ export interface CredentialSource {
  */
 export interface SourceKind {
   readonly name: string
+  /** Its requests go through the key proxy, which reports their usage as it stops. */
+  readonly metered?: boolean
   /** This run's source, or undefined when the workflow chose another kind. */
   select(inputs: Inputs): CredentialSource | undefined
   /**

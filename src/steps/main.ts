@@ -166,6 +166,10 @@ function loopbackApiPort(config: Record<string, unknown>): number | undefined {
       typeof provider.base_url === 'string' && URL.canParse(provider.base_url) ? new URL(provider.base_url) : undefined
     if (url?.hostname === '127.0.0.1' && url.port) return Number(url.port)
   }
+  // A personal access token's key proxy is Codex's ChatGPT backend.
+  const chatgpt = typeof config.chatgpt_base_url === 'string' ? config.chatgpt_base_url : ''
+  const backend = URL.canParse(chatgpt) ? new URL(chatgpt) : undefined
+  if (backend?.hostname === '127.0.0.1' && backend.port) return Number(backend.port)
   return undefined
 }
 

@@ -1,5 +1,6 @@
 import type { SpendCaps } from '../../inputs/spend.js'
 import type { HelperStatus } from '../detach.js'
+import type { BedrockUpstream } from './bedrock.js'
 
 /** The usage file in the proxy's directory (the usage-file output), kept current by the proxy. */
 export const USAGE_FILE = 'usage.json'
@@ -22,6 +23,23 @@ export interface KeyProxyConfig {
   ca?: string[]
   /** max-tokens, max-requests, allowed-models. */
   caps: SpendCaps
+  /** provider: amazon-bedrock: the credential (then `key` is empty) and the region each request is signed for. */
+  bedrock?: BedrockUpstream
+  /** A ChatGPT access token instead of an API key (`key` is then empty, `upstream` the backend). */
+  chatgpt?: ChatgptTokenConfig
+  /** Serve HTTPS with this certificate (Codex talks to a ChatGPT backend over HTTPS only). */
+  tls?: { cert: string; key: string }
+}
+
+/** A ChatGPT account's access token, and the account AuthAPI's whoami said it belongs to. */
+export interface ChatgptTokenConfig {
+  token: string
+  accountId: string
+  fedramp: boolean
+  /** The ChatGPT backend, Codex's chatgpt_base_url: `https://…/backend-api/`. */
+  backend: string
+  /** AuthAPI's base URL (CODEX_AUTHAPI_BASE_URL), without a trailing slash. */
+  authapi: string
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
@@ -37,6 +55,9 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Upstream failures: no connection, or a 5xx answer. */
   upstreamErrors: number
   lastUpstreamStatus?: number
+  /** Requests Amazon Bedrock refused the credential for (401, 403), and what the last refusal means (the proxy's own words). */
+  credentialRefusals?: number
+  lastRefusal?: string
   /** Faults in the proxy's own handling of a request, caught by its last resort; the kind of the last one. */
   faults?: number
   lastFault?: string

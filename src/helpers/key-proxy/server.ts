@@ -13,27 +13,24 @@
  * socket too and, once the proxy is gone, answers every request with a 410 that names it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import type { Duplex, Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
-import { keyHeaders } from '../../net/endpoint.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
 import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
+import { admitCompressed, isZstd } from './compressed-body.js'
+import { upstreamFor } from './upstreams/index.js'
+import type { Route } from './upstreams/upstream.js'
 import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
-/** What Codex asks of a Responses API provider; anything else is refused. */
-const ROUTES = new Set(['POST /responses', 'POST /responses/compact', 'GET /models'])
-/** Codex's WebSocket transport: the upgrade of a `GET /responses`, and nothing else. */
-const WEBSOCKET_ROUTES = new Set(['GET /responses'])
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
   'host',
@@ -68,6 +65,8 @@ interface GuardConfig {
   deadline: number
   pid: number
   upstream: string
+  /** The proxy's certificate, so that the guard's explanations reach a Codex that speaks HTTPS to it. */
+  tls?: { cert: string; key: string }
 }
 
 /** The end of stdin: for the guard, the proxy's end. */
@@ -111,17 +110,24 @@ type Forward = (
 async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forward> {
   if (proxyFor(upstream)) {
     const [{ HttpClient }, { request }] = await Promise.all([import('../../net/http.js'), import('undici')])
-    const dispatcher = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS }).dispatcherFor(upstream)
+    const client = new HttpClient({ ca, idleTimeoutMs: STREAM_IDLE_MS })
     return async (url, method, headers, body, signal) => {
+      const dispatcher = client.dispatcherFor(new URL(url))
       const answer = await request(url, { method: method as 'GET' | 'POST', headers, body, dispatcher, signal })
       return { status: answer.statusCode, headers: answer.headers, body: answer.body }
     }
   }
-  const client = upstream.protocol === 'https:' ? https : http
-  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s.
-  const agent = new client.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  // Keep-alive as Node's global agent; an idle pooled connection closes after 5 s. One per
+  // scheme: an upstream kind may reach more than one endpoint (the ChatGPT backend and AuthAPI).
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, timeout: 5_000 }),
+    'https:': new https.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
+  }
   return (url, method, headers, body, signal) =>
     new Promise((resolve, reject) => {
+      const secure = url.startsWith('https:')
+      const client = secure ? https : http
+      const agent = agents[secure ? 'https:' : 'http:']
       const req = client.request(url, { method, headers, agent, signal, timeout: STREAM_IDLE_MS }, (res) =>
         resolve({ status: res.statusCode ?? 502, headers: res.headersDistinct, body: res })
       )
@@ -139,8 +145,7 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const auth = keyHeaders(config.upstream, config.key)
-  const prefix = Buffer.from(`/${config.capability}/v1/`)
+  const credential = upstreamFor(config)
   const status: KeyProxyStatus = {
     pid: process.pid,
     state: 'running',
@@ -161,33 +166,39 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }
   process.on('uncaughtException', fault).on('unhandledRejection', fault)
 
-  /** The upstream URL for a request that holds the capability and asks for one of `routes`. */
-  const target = (method: string, url: string, routes = ROUTES): string | undefined => {
-    const head = Buffer.from(url.slice(0, prefix.length))
-    if (head.length !== prefix.length || !timingSafeEqual(head, prefix)) return undefined
-    const rest = url.slice(prefix.length - 1)
-    const query = rest.indexOf('?')
-    const route = query < 0 ? rest : rest.slice(0, query)
-    return routes.has(`${method} ${route}`) ? `${config.upstream}${rest}` : undefined
-  }
-  /** Codex's headers minus anything that could carry a caller's credential, plus the key's. */
-  const forwardedHeaders = (req: http.IncomingMessage): Record<string, string | string[]> => {
+  /** Where a request that holds the capability goes, if it asks for something Codex asks of this upstream. */
+  const target = (req: http.IncomingMessage, websocket = false): Route | undefined =>
+    credential.route(req.method ?? '', req.url ?? '', websocket, req.headers)
+  /** Codex's headers minus anything that could carry a caller's credential, plus the upstream's. */
+  const forwardedHeaders = (
+    req: http.IncomingMessage,
+    url: string,
+    body?: Buffer
+  ): Promise<Record<string, string | string[]>> => {
     const headers: Record<string, string | string[]> = {}
     for (const [name, value] of Object.entries(req.headers))
       if (value !== undefined && !DROPPED.has(name) && !DROPPED_NAMES.test(name)) headers[name] = value
-    return { ...headers, ...auth }
+    return credential.authorize({ method: req.method ?? '', url, headers, body }, req.headers)
   }
 
-  const server = http.createServer(async (req, res) => {
-    const url = target(req.method ?? '', req.url ?? '')
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const route = target(req)
     dirty = true
-    if (!url) {
+    if (!route) {
       status.refused++
       return sendError(res, 404, 'Not found.')
     }
-    const headers = forwardedHeaders(req)
-    // Model requests (the POSTs) go through the meter: counted, or refused by a cap before anything is sent.
-    const admitted = req.method === 'POST' ? await admitRequest(meter, req, headers).catch(() => null) : undefined
+    const { url } = route
+    const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
+    if (signedBody === null) return void res.destroy()
+    const headers = await forwardedHeaders(req, url, signedBody)
+    // Model requests go through the meter: counted, or refused by a cap before anything is sent.
+    const admit = isZstd(req) ? admitCompressed : admitRequest
+    // A signed body has been read already: the meter reads that copy, with Codex's headers.
+    const source = signedBody ? Object.assign(Readable.from([signedBody]), { headers: req.headers }) : req
+    const admitted = route.metered
+      ? await admit(meter, source as http.IncomingMessage, headers).catch(() => null)
+      : undefined
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
     if (typeof admitted === 'string') return refuse(res, admitted)
@@ -211,11 +222,20 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // that could not be reached, or never had the whole request, billed nothing; one given up on (aborted) may have.
     let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
-      const answer = await forward(url, req.method ?? '', headers, admitted?.body, controller.signal)
+      const sent = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
+      const answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
       body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
         status.lastUpstreamStatus = answer.status
+      }
+      if (credential.explainRefusal && (answer.status === 401 || answer.status === 403)) {
+        const text = (await wholeRequest(answer.body)).toString('utf8').slice(0, 4096)
+        const why = credential.explainRefusal(answer.status, String(answer.headers['x-amzn-errortype'] ?? ''), text)
+        status.lastUpstreamStatus = answer.status
+        status.credentialRefusals = (status.credentialRefusals ?? 0) + 1
+        status.lastRefusal = why
+        return sendError(res, answer.status, why)
       }
       if (left) body.resume()
       else {
@@ -248,26 +268,26 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       clearTimeout(drainTimer)
       finish()
     }
-  })
+  }
+  const server = config.tls ? https.createServer(config.tls, handler) : http.createServer(handler)
   server.keepAliveTimeout = 60_000
   let websocket: Promise<typeof import('./websocket.js')> | undefined
-  const wsUpstream = config.upstream.replace(/^http/, 'ws')
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined)
     dirty = true
-    const url = target(req.method ?? '', req.url ?? '', WEBSOCKET_ROUTES)
-    if (!url) {
+    const route = target(req, true)
+    if (!route) {
       status.refused++
       return refuseUpgrade(socket, 404, 'Not found.')
     }
     status.requests++
     status.websockets++
     websocket ??= import('./websocket.js')
-    void websocket
-      .then((ws) =>
+    void Promise.all([websocket, forwardedHeaders(req, route.url)])
+      .then(([ws, headers]) =>
         ws.relay(req, socket, head, {
-          url: `${wsUpstream}${url.slice(config.upstream.length)}`,
-          headers: forwardedHeaders(req),
+          url: route.url.replace(/^http/, 'ws'),
+          headers,
           ca: config.ca,
           proxy: proxyFor(upstream),
           status,
@@ -295,7 +315,8 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     stopToken: config.stopToken,
     deadline: config.deadline,
     pid: process.pid,
-    upstream: upstream.origin
+    upstream: upstream.origin,
+    tls: config.tls
   })
   // One write at a time, each of the figures as they are when it starts: neither file goes
   // back in time (a stop the watch sees just after a tick writes "stopped" last).
@@ -344,6 +365,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }, 100)
 }
 
+/** A request's whole body, for an upstream that signs it. */
+async function wholeRequest(req: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
 /** Hands the listening socket to the guard (see the top of this file). */
 function startGuard(server: http.Server, config: GuardConfig): ChildProcess | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
@@ -378,10 +406,10 @@ async function runGuard(config: GuardConfig): Promise<void> {
  * Answers every request and upgrade on the inherited socket (fd 3) with `message`, until the
  * post step's stop: the guard after the proxy's end, or a proxy that could not start.
  */
-function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' | 'deadline'>): void {
+function explain(message: string, config: Pick<GuardConfig, 'dir' | 'stopToken' | 'deadline' | 'tls'>): void {
   // 410, not 503: Codex retries a 503 for half a minute, and this will not get better.
-  http
-    .createServer((_req, res) => sendError(res, 410, message))
+  const answer = (_req: http.IncomingMessage, res: http.ServerResponse) => sendError(res, 410, message)
+  ;(config.tls ? https.createServer(config.tls, answer) : http.createServer(answer))
     .on('upgrade', (_req: http.IncomingMessage, socket: Duplex) =>
       refuseUpgrade(
         socket.on('error', () => undefined),

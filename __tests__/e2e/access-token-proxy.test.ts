@@ -1,0 +1,213 @@
+/**
+ * A Codex personal access token held by the key proxy, with the real CLI as the oracle: the
+ * same `codex exec` runs once natively (key-isolation: none, Codex holds the token) and once
+ * through the proxy (the default), against one loopback ChatGPT backend. The backend must
+ * see the same requests: method, path, body (decompressed: Codex zstd-compresses model
+ * requests in ChatGPT mode) and headers, credential headers by value, over HTTP and over the
+ * WebSocket transport. The token is a canary: after the proxied run it is in no file.
+ */
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
+import { useRunners } from '../harness/lifecycle.js'
+import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
+
+const TOKEN = 'at-brokerTestToken0123456789abcdefXYZ'
+const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
+/** Headers each connection has of its own (the proxy asks for uncompressed answers, to count their tokens). */
+const PER_CONNECTION = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'accept-encoding',
+  'sec-websocket-key',
+  'sec-websocket-extensions'
+])
+/** Compared by value: the credential, the account, and what says which client and protocol it is. */
+const BY_VALUE = [
+  'authorization',
+  'chatgpt-account-id',
+  'x-openai-fedramp',
+  'originator',
+  'version',
+  'openai-beta',
+  'content-encoding',
+  'content-type',
+  'accept',
+  'upgrade',
+  'x-openai-internal-codex-responses-lite',
+  'x-codex-beta-features',
+  'x-codex-routing-hint'
+]
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g
+
+const runners = useRunners()
+
+/** One run's view of a request, with what differs between two runs by nature replaced (ids, its directories, times). */
+function normalized(request: BackendRequest, dirs: string[]) {
+  let body = request.body.replace(UUID, '<id>')
+  for (const dir of dirs) body = body.split(dir).join('<dir>')
+  body = body.replace(/(turn_started_at_unix_ms|create_time)(\\?"):\s*[\d.]+/g, '$1$2:0')
+  body = body.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, '<time>')
+  body = body.replace(/("x-codex-ws-stream-request-start-ms":\s*)"\d+"/g, '$1"0"')
+  return {
+    method: request.method,
+    path: request.url.replace(UUID, '<id>'),
+    headers: Object.keys(request.headers)
+      .filter((name) => !PER_CONNECTION.has(name))
+      .sort(),
+    values: Object.fromEntries(BY_VALUE.map((name) => [name, request.headers[name]])),
+    // Key order too differs between two runs of the same CLI (client_metadata is a hash map).
+    body: body && canonical(JSON.parse(body))
+  }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, canonical(v)])
+    )
+  return value
+}
+
+const modelRequests = (requests: BackendRequest[]) =>
+  requests.filter((r) => r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket))
+
+test.each([
+  ['HTTP', false],
+  ['the WebSocket transport', true]
+])(
+  'an access token over %s: the backend sees the same requests from Codex natively and through the key proxy',
+  async (_transport, websocket) => {
+    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
+    const views: ReturnType<typeof normalized>[][] = []
+    const paths: string[][] = []
+    for (const isolation of ['none', 'proxy']) {
+      const runner = await runners.create({ toolCache: sharedToolCache() })
+      const main = await runner.main(
+        // codex-network: open in both runs: natively Codex must reach the loopback backend itself
+        // (the spend tests below run through the default network jail).
+        {
+          'access-token': TOKEN,
+          'codex-version': CODEX_VERSION,
+          'key-isolation': isolation,
+          'codex-network': 'open',
+          ...backend.inputs()
+        },
+        backend.env()
+      )
+      expect(main.errors).toEqual([])
+      expect(main.outputs['auth-mode']).toBe('access-token')
+      const home = main.outputs['codex-home']
+      if (isolation === 'proxy') {
+        // Codex is signed in with a placeholder; the token is nowhere in its home.
+        const auth = await fs.readFile(path.join(home, 'auth.json'), 'utf8')
+        expect(auth).not.toContain(TOKEN)
+        expect(main.exported.CODEX_AUTHAPI_BASE_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/authapi$/)
+      }
+      const from = backend.requests.length
+      // The native run needs AuthAPI named for it; through the proxy the action exported its own.
+      const exec = await runner.run('codex', EXEC, {
+        env: isolation === 'none' ? backend.env() : {},
+        timeoutMs: 90_000
+      })
+      if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+      const requests = backend.since(from)
+      const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
+      views.push(modelRequests(requests).map((r) => normalized(r, dirs)))
+      paths.push([...new Set(requests.map((r) => `${r.method} ${r.url.split('?')[0]}`))].sort())
+      const post = await runner.post()
+      expect(post.errors).toEqual([])
+      if (isolation === 'proxy') {
+        expect(post.stdout).toMatch(/Key proxy \(pid \d+\): \d+ requests forwarded/)
+        expect(await runner.tempFiles()).toEqual([])
+      }
+    }
+    const [native, proxied] = views
+    expect(native.length).toBeGreaterThan(0)
+    expect(proxied).toEqual(native)
+    expect(native[0].values.authorization).toBe(`Bearer ${TOKEN}`)
+    if (!websocket) expect(native[0].values['content-encoding']).toBe('zstd')
+    // Every endpoint Codex asked natively, it asked through the proxy (plugins, routing, analytics).
+    expect(paths[1]).toEqual(paths[0])
+  },
+  240_000
+)
+
+test('a revoked access token: one error from the AuthAPI check that says what to do, before anything is installed or started', async () => {
+  const backend = await runners.serve(new ChatgptTokenBackend([TOKEN]))
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const revoked = 'at-revokedBrokerToken0123456789abcdef'
+  const main = await runner.main(
+    { 'access-token': revoked, 'codex-version': CODEX_VERSION, ...backend.inputs() },
+    backend.env()
+  )
+  expect(main.exitCode).toBe(1)
+  expect(main.errors).toEqual([
+    expect.stringMatching(
+      /^::error::The access-token was refused by AuthAPI \(HTTP 401 from https:\/\/127\.0\.0\.1:\d+\/authapi\/v1\/user-auth-credential\/whoami: Invalid personal access token\): it is revoked, expired or mistyped\. Create a new personal access token and update the secret\.$/
+    )
+  ])
+  expect(main.state['key-proxy-dir'] ?? '').toBe('')
+  expect(await runner.tempFiles()).toEqual([])
+  expect(backend.requests.map((r) => r.url)).toEqual(['/authapi/v1/user-auth-credential/whoami'])
+  await runner.post()
+})
+
+test.each([
+  ['HTTP (zstd-compressed bodies)', false],
+  ['the WebSocket transport', true]
+])(
+  'spend control with an access token over %s: allowed-models refuses before anything is sent, and the usage file counts what the backend reported',
+  async (_transport, websocket) => {
+    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
+    const runner = await runners.create({ toolCache: sharedToolCache() })
+    const main = await runner.main(
+      {
+        'access-token': TOKEN,
+        'codex-version': CODEX_VERSION,
+        'allowed-models': 'gpt-token-allowed',
+        ...backend.inputs()
+      },
+      backend.env()
+    )
+    expect(main.errors).toEqual([])
+    const usageFile = main.outputs['usage-file']
+    const refused = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-other"', 'say hi'], {
+      timeoutMs: 90_000
+    })
+    expect(refused.exitCode).not.toBe(0)
+    expect(refused.stderr).toContain('Model "gpt-token-other", and allowed-models is gpt-token-allowed')
+    expect(modelRequests(backend.requests)).toEqual([])
+
+    const allowed = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-allowed"', 'say hi'], {
+      timeoutMs: 90_000
+    })
+    if (!allowed.stdout.includes(TOKEN_TURN_TEXT))
+      throw new Error(`no answer; Codex said: ${allowed.stderr.slice(-3000)}`)
+    const sent = modelRequests(backend.requests)
+    expect(sent.length).toBeGreaterThan(0)
+    for (const request of sent) expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-token-allowed' })
+    if (!websocket) expect(sent.every((r) => r.headers['content-encoding'] === 'zstd')).toBe(true)
+    let report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as { requests: number; input_tokens: number }
+    // The proxy writes the file every 100 ms: the tokens of the last answer may come a tick after its request.
+    for (let i = 0; i < 40 && report.input_tokens < 7 * sent.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as typeof report
+    }
+    expect(report).toMatchObject({
+      requests: sent.length,
+      input_tokens: 7 * sent.length,
+      output_tokens: 3 * sent.length,
+      by_model: { 'gpt-token-allowed': expect.objectContaining({ requests: sent.length }) },
+      limits: { allowed_models: ['gpt-token-allowed'] }
+    })
+    const post = await runner.post()
+    expect(post.errors).toEqual([])
+  },
+  180_000
+)

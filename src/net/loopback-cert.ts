@@ -1,0 +1,94 @@
+/**
+ * A certificate for a server on 127.0.0.1 that only one client trusts: an ephemeral CA signs
+ * it and is then forgotten (its private key is never kept), so the CA certificate added to
+ * that client's trust can vouch for this one server and nothing else. ECDSA P-256, built with
+ * node:crypto alone (Node has no certificate builder; DER is short enough to write by hand).
+ */
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
+
+/** DER: tag, length, contents. */
+function der(tag: number, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts)
+  const n = body.length
+  const length =
+    n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff])
+  return Buffer.concat([Buffer.from([tag]), length, body])
+}
+const seq = (...parts: Buffer[]) => der(0x30, ...parts)
+const oid = (hex: string) => der(0x06, Buffer.from(hex, 'hex'))
+const ECDSA_SHA256 = seq(oid('2a8648ce3d040302'))
+const name = (cn: string) => seq(der(0x31, seq(oid('550403'), der(0x0c, Buffer.from(cn)))))
+const time = (date: Date) => der(0x17, Buffer.from(`${date.toISOString().slice(2, 19).replace(/[-T:]/g, '')}Z`))
+const extension = (id: string, critical: boolean, value: Buffer) =>
+  seq(oid(id), ...(critical ? [der(0x01, Buffer.from([0xff]))] : []), der(0x04, value))
+
+function certificate(
+  subject: string,
+  issuer: string,
+  publicKey: KeyObject,
+  signer: KeyObject,
+  extensions: Buffer[],
+  days: number
+): string {
+  const serial = randomBytes(16)
+  serial[0] &= 0x7f
+  const now = Date.now()
+  const tbs = seq(
+    der(0xa0, der(0x02, Buffer.from([2]))),
+    der(0x02, serial),
+    ECDSA_SHA256,
+    name(issuer),
+    seq(time(new Date(now - 3600_000)), time(new Date(now + days * 86_400_000))),
+    name(subject),
+    publicKey.export({ type: 'spki', format: 'der' }),
+    der(0xa3, seq(...extensions))
+  )
+  const signature = sign('sha256', tbs, signer)
+  const cert = seq(tbs, ECDSA_SHA256, der(0x03, Buffer.from([0]), signature))
+  return `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`
+}
+
+export interface LoopbackCert {
+  /** The CA certificate (PEM) the client trusts. */
+  ca: string
+  /** The server's certificate (PEM), for 127.0.0.1. */
+  cert: string
+  /** The server's private key (PKCS#8 PEM). */
+  key: string
+}
+
+/** A fresh CA and a 127.0.0.1 server certificate it signed, valid for `days`. */
+export function loopbackCert(label: string, days = 2): LoopbackCert {
+  const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const server = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const caName = `${label} (ephemeral CA, key discarded)`
+  const caCert = certificate(
+    caName,
+    caName,
+    ca.publicKey,
+    ca.privateKey,
+    [
+      extension('551d13', true, seq(der(0x01, Buffer.from([0xff])))),
+      // keyCertSign, cRLSign
+      extension('551d0f', true, der(0x03, Buffer.from([1, 0x06])))
+    ],
+    days
+  )
+  const serverCert = certificate(
+    '127.0.0.1',
+    caName,
+    server.publicKey,
+    ca.privateKey,
+    [
+      extension('551d13', true, seq()),
+      // digitalSignature
+      extension('551d0f', true, der(0x03, Buffer.from([7, 0x80]))),
+      // serverAuth
+      extension('551d25', false, seq(oid('2b06010505070301'))),
+      // IP 127.0.0.1, DNS localhost
+      extension('551d11', false, seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from('localhost'))))
+    ],
+    days
+  )
+  return { ca: caCert, cert: serverCert, key: server.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }
+}
