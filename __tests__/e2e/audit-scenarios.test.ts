@@ -217,7 +217,14 @@ describe('processes and the audit itself', () => {
   test('a key proxy and guard left running are found, and ended', async () => {
     const codex = await standInCodex(runner.root)
     const main = await runner.main(
-      { 'api-key': TEST_API_KEY, 'key-isolation': 'proxy', 'api-base-url': 'http://127.0.0.1:9/v1', install: 'false' },
+      {
+        'api-key': TEST_API_KEY,
+        'key-isolation': 'proxy',
+        'api-base-url': 'http://127.0.0.1:9/v1',
+        install: 'false',
+        // The key proxy and its guard alone (the egress proxy's leftovers are egress-proxy.test's).
+        'codex-network': 'open'
+      },
       codex.env
     )
     expect(main.errors).toEqual([])

@@ -42,7 +42,14 @@ test('codex exec refreshes the stale auth.json; the post step writes the refresh
   const seed = staleSeed()
   backend.valid.add(seed.tokens.refresh_token)
   const main = await runner.main(
-    { 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN },
+    {
+      'auth-json': seed.text,
+      'codex-version': CODEX_VERSION,
+      'persist-secret': SECRET,
+      'persist-token': TOKEN,
+      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+      'codex-network': 'open'
+    },
     github.env()
   )
   expect(main.errors).toEqual([])
@@ -79,7 +86,14 @@ test('a refresh token already used elsewhere: nothing is written, and the post s
   // The OAuth endpoint accepts no refresh token: another copy of this sign-in was refreshed first.
   const seed = staleSeed()
   const main = await runner.main(
-    { 'auth-json': seed.text, 'codex-version': CODEX_VERSION, 'persist-secret': SECRET, 'persist-token': TOKEN },
+    {
+      'auth-json': seed.text,
+      'codex-version': CODEX_VERSION,
+      'persist-secret': SECRET,
+      'persist-token': TOKEN,
+      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+      'codex-network': 'open'
+    },
     github.env()
   )
   expect(main.errors).toEqual([])

@@ -91,7 +91,9 @@ async function refresher({ spent = false } = {}) {
       'persist-secret': FULL,
       'persist-token': TOKEN,
       'shared-secret': SHARED,
-      ...backend.inputs()
+      ...backend.inputs(),
+      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+      'codex-network': 'open'
     },
     { ...jobEnv, GITHUB_WORKFLOW: REFRESHER }
   )
@@ -163,7 +165,16 @@ test('two jobs on the shared copy run at once and each completes a turn, with no
   const job = async () => {
     const runner = await newRunner()
     for (const token of backend.issued.flatMap((t) => [t.id_token, t.access_token])) runner.canaries.add(token)
-    const main = await runner.main({ 'auth-json': copy, 'codex-version': CODEX_VERSION, ...backend.inputs() }, jobEnv)
+    const main = await runner.main(
+      {
+        'auth-json': copy,
+        'codex-version': CODEX_VERSION,
+        ...backend.inputs(),
+        // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+        'codex-network': 'open'
+      },
+      jobEnv
+    )
     const turn = await exec(runner)
     const post = await runner.post()
     return { runner, main, turn, post }
@@ -241,7 +252,13 @@ test('a 401 from the backend on a shared copy fails fast, sends no refresh token
   const runner = await newRunner()
   const file = seed(runner)
   const main = await runner.main(
-    { 'auth-json': accessOnly(file), 'codex-version': CODEX_VERSION, ...backend.inputs() },
+    {
+      'auth-json': accessOnly(file),
+      'codex-version': CODEX_VERSION,
+      ...backend.inputs(),
+      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+      'codex-network': 'open'
+    },
     jobEnv
   )
   expect(main.exitCode).toBe(0)

@@ -302,10 +302,12 @@ wait $child
     )
     expect(main.errors).toEqual([])
     const warnings = main.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
-    expect(warnings).toHaveLength(1)
+    // The jail's warning, and codex-network's: without a jail it cannot be enforced either.
+    expect(warnings).toHaveLength(2)
     expect(warnings[0]).toMatch(
       /^::warning::Codex runs without a jail \(codex-isolation: auto\): the job has no passwordless sudo, and a user namespace of its own did not work .*RUNNER_TEMP.*post step's environment.*action's own files.*GITHUB_ENV/
     )
+    expect(warnings[1]).toMatch(/^::warning::codex-network is not enforced on this runner: Codex runs without a jail/)
     expect(main.outputs['codex-path']).toBe(path.join(bin, 'codex'))
     const codex = await runProcess(launcher[0], [...launcher.slice(1), 'codex', 'echo ran as $(id -u)'], {
       env: runner.stepEnv({ PATH: [...runner.paths, bin, process.env.PATH].join(':') }),

@@ -169,7 +169,8 @@ describe('access tokens through the real CLI', () => {
         `::warning::access-token ${fingerprint(TEST_PAT)} is in use; the secret also holds ${fingerprint(revoked)} \\(.*401.*\\)\\. Finish the rotation`
       )
     )
-    const status = await real.run('codex', ['login', 'status'], { env: openai.authEnv() })
+    // The token is held by the key proxy: Codex asks the AuthAPI the action exported (the proxy's).
+    const status = await real.run('codex', ['login', 'status'])
     expect(status.exitCode).toBe(0)
     for (const token of [revoked, TEST_PAT]) expect(printed(result)).not.toContain(token)
     await real.post()

@@ -200,7 +200,9 @@ describe('the real Codex CLI behind the proxy CA', () => {
       'api-key': TEST_API_KEY,
       'codex-version': CODEX_VERSION,
       'ca-certificate': pki.ca,
-      'key-isolation': 'none'
+      'key-isolation': 'none',
+      // Codex reaches the loopback endpoint itself, which the jail's own network does not share.
+      'codex-network': 'open'
     })
     expect(main.errors).toEqual([])
     const exec = await runner.run('codex', openai.execArgs(), { timeoutMs: 90_000 })

@@ -49,7 +49,15 @@ describe('success paths', () => {
     ['access-token', true, true]
   ] as const)('%s, export-env %s, debug %s', async (mode, exportEnv, withDebug) => {
     const secret = mode === 'api-key' ? canaryKey() : canaryToken()
-    const main = await job({ [mode]: secret, 'export-env': String(exportEnv) }, withDebug ? debug : {})
+    // An access token the key proxy holds is checked at AuthAPI's whoami first: a loopback one that accepts it.
+    const authapi =
+      mode === 'access-token' && !exportEnv
+        ? (await runners.serve(new FakeOpenAI({ acceptedTokens: [secret] }))).authEnv()
+        : {}
+    const main = await job(
+      { [mode]: secret, 'export-env': String(exportEnv) },
+      { ...authapi, ...(withDebug ? debug : {}) }
+    )
     expect(main.errors).toEqual([])
     expect(Object.values(main.exported).includes(secret)).toBe(exportEnv)
   })

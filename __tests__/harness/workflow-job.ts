@@ -443,6 +443,8 @@ export async function runJob(
       Object.assign(env, servers.github.env(), servers.chatgpt.env())
       for (const [key, value] of Object.entries(servers.chatgpt.inputs()))
         add(key, value, 'the loopback ChatGPT backend')
+      // Codex holds the sign-in and reaches that backend itself: on loopback, which the jail's own network does not share.
+      if (!inputs['codex-network']) add('codex-network', 'open', 'Codex reaches the loopback ChatGPT backend itself')
       for (const secret of ['CODEX_AUTH_JSON', 'CODEX_AUTH_JSON_SHARED'])
         if (!servers.github.secret(secret)) servers.github.addSecret(secret)
     }

@@ -44,6 +44,16 @@ async function boundSocket(file: string): Promise<{ server: net.Server; fd: numb
 }
 
 /**
+ * Where the proxy's directory goes: RUNNER_TEMP, unless its sockets' paths would pass the
+ * 108 bytes a Unix socket's name may have (a deep RUNNER_TEMP); then /tmp, in a private
+ * directory all the same (the jail shows a /tmp of its own, not this one).
+ */
+function socketParent(): string {
+  const longest = path.join(runnerTemp(), 'codex-egress-XXXXXX', `${API_SOCKET_FILE}.main`)
+  return Buffer.byteLength(longest) < 100 ? runnerTemp() : '/tmp'
+}
+
+/**
  * Binds the proxy's Unix sockets here and hands them over (fd 3, and 4 for the model API
  * with `apiPort`), so that it accepts connections from the moment main goes on, and starts
  * the proxy without waiting for it.
@@ -54,7 +64,7 @@ export async function startEgressProxy(
   ca: string[] | undefined,
   options: { apiPort?: number; apiHosts?: HostRule[] } = {}
 ): Promise<StartedEgress> {
-  const dir = await makePrivateDir(runnerTemp(), 'codex-egress-')
+  const dir = await makePrivateDir(socketParent(), 'codex-egress-')
   created.add(dir)
   saveValue(StateKey.EgressDir, dir)
   const stopToken = randomBytes(32).toString('base64url')
