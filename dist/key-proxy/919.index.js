@@ -20,6 +20,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var ws__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2977);
 /* harmony import */ var _net_failures_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(6812);
 /* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(8703);
+/* harmony import */ var _usage_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(7125);
 /**
  * The key proxy's WebSocket transport: Codex's upgrade on `…/<capability>/v1/responses`,
  * relayed to a websocket of the proxy's own to the upstream, which carries the key. server.ts
@@ -29,7 +30,9 @@ __webpack_require__.r(__webpack_exports__);
  * accepted its own: an upstream that refuses (426, 401, a redirect, …) is answered to Codex
  * as it answered, so Codex falls back to HTTP or reports the error as it would talking to
  * that upstream directly. Nothing is followed: a redirect goes back to Codex, without the key.
+ * Each message is handled inside a `try`: one message, whatever it holds, ends nothing but itself.
  */
+
 
 
 
@@ -43,8 +46,16 @@ const HANDSHAKE = /^sec-websocket-(key|version|extensions|protocol|accept)$/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length']);
 /** What is kept of a refusing upstream's body: its error message, not a stream. */
 const MAX_REFUSAL_BYTES = 64 * 1024;
+/** What Codex is told of a message whose handling failed. */
+const FAULT = "codex-auth-action's key proxy could not handle this message, so it did not send it.";
 /** Codex's side: no server of its own, only handshakes handed over by server.ts. */
-const codexSide = new ws__WEBPACK_IMPORTED_MODULE_4__/* .WebSocketServer */ .zu({ noServer: true, perMessageDeflate: true, clientTracking: false });
+const codexSide = new ws__WEBPACK_IMPORTED_MODULE_4__/* .WebSocketServer */ .zu({
+    noServer: true,
+    perMessageDeflate: true,
+    clientTracking: false,
+    // A larger message ends the connection (1009) before it is kept, let alone parsed.
+    maxPayload: _usage_js__WEBPACK_IMPORTED_MODULE_7__/* .MAX_MESSAGE */ .h2
+});
 /**
  * The two directions of one relayed connection. Each message passes through exactly one of
  * these two methods, unbuffered: `toCodex` sees every upstream event (a meter can count
@@ -55,6 +66,8 @@ class Relay {
     codex;
     upstream;
     upgrade;
+    /** Codex has gone, and the upstream is read on for the usage it still owes (max-tokens). */
+    draining;
     constructor(codex, upstream, upgrade) {
         this.codex = codex;
         this.upstream = upstream;
@@ -62,12 +75,16 @@ class Relay {
         upstream.on('message', (data, isBinary) => this.toCodex(data, isBinary));
         codex.on('message', (data, isBinary) => this.toUpstream(data, isBinary));
         upstream.on('close', (code, reason) => {
-            upgrade.meter.close();
+            clearTimeout(this.draining?.timer);
+            upgrade.meter.close(true);
             closeLike(codex, code, reason);
         });
         codex.on('close', (code, reason) => {
-            upgrade.meter.close();
-            closeLike(upstream, code, reason);
+            if (!upgrade.meter.drains || upgrade.meter.settled || upstream.readyState !== ws__WEBPACK_IMPORTED_MODULE_4__/* .WebSocket */ .kb.OPEN)
+                return this.endUpstream(code, reason);
+            // A response still owed is read to its end for its usage, within DRAIN_MS and DRAIN_BYTES.
+            const timer = setTimeout(() => this.endUpstream(code, reason), _usage_js__WEBPACK_IMPORTED_MODULE_7__/* .DRAIN_MS */ .sc);
+            this.draining = { code, reason, timer, bytes: 0 };
         });
         upstream.on('error', () => {
             upgrade.status.upstreamErrors++;
@@ -78,19 +95,43 @@ class Relay {
         codex.on('error', () => upstream.terminate());
     }
     toCodex(data, isBinary) {
-        this.codex.send(data, { binary: isBinary });
-        // Counted after it is on its way: a terminal event's usage.
-        this.upgrade.meter.fromUpstream(bytes(data), isBinary);
+        try {
+            const message = bytes(data);
+            const draining = this.draining;
+            if (!draining)
+                this.codex.send(message, { binary: isBinary });
+            else if ((draining.bytes += message.length) > _usage_js__WEBPACK_IMPORTED_MODULE_7__/* .DRAIN_BYTES */ .di)
+                return this.endUpstream(draining.code, draining.reason);
+            // Counted after it is on its way: a response's id, its terminal event's usage.
+            this.upgrade.meter.fromUpstream(message, isBinary);
+            if (draining && this.upgrade.meter.settled)
+                this.endUpstream(draining.code, draining.reason);
+        }
+        catch (error) {
+            this.upgrade.fault(error);
+        }
     }
     toUpstream(data, isBinary) {
         this.upgrade.status.websocketMessages++;
         this.upgrade.changed();
-        // A response.create over a cap is answered here, and never sent.
-        const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary);
-        if ('refuse' in verdict)
-            this.codex.send(verdict.refuse);
-        else
-            this.upstream.send(verdict.forward, { binary: isBinary });
+        try {
+            // Only a response.create within the caps goes on, as the bytes that came; anything else is answered here.
+            const verdict = this.upgrade.meter.fromCodex(bytes(data), isBinary);
+            if ('refuse' in verdict)
+                this.codex.send(verdict.refuse);
+            else
+                this.upstream.send(verdict.forward, { binary: false });
+        }
+        catch (error) {
+            this.upgrade.fault(error);
+            this.codex.send((0,_usage_js__WEBPACK_IMPORTED_MODULE_7__/* .refusalEvent */ .Ny)(FAULT));
+        }
+    }
+    /** Ends the upstream's side as Codex ended its own; what is still owed then may have been billed. */
+    endUpstream(code, reason) {
+        clearTimeout(this.draining?.timer);
+        this.upgrade.meter.close(false);
+        closeLike(this.upstream, code, reason);
     }
 }
 /** A message's bytes, whichever form the ws library gave them in. */
