@@ -12,7 +12,7 @@ import { inline } from '../secrets/inert-output.js'
 import { fingerprint } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
-import type { SourceKind } from './source.js'
+import type { SourceContext, SourceKind } from './source.js'
 import { describeCaps } from './usage-report.js'
 
 /** Codex's ChatGPT backend when config names none (its default chatgpt_base_url). */
@@ -64,8 +64,7 @@ export const accessTokenProxy: SourceKind = {
           report: async () => undefined
         })
         if (!account) throw new Error('whoami answered no account')
-        const configured = parseUserConfig(inputs.config).chatgpt_base_url
-        const backend = `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
+        const backend = chatgptBackend(inputs.config)
         const cert = loopbackCert('codex-auth-action key proxy')
         ca = cert.ca
         proxy = await startKeyProxy(
@@ -85,9 +84,7 @@ export const accessTokenProxy: SourceKind = {
       },
       async authenticate(ctx) {
         if (!chosen || !account || !proxy) throw new Error('authenticate ran before configFor')
-        const caPath = path.join(ctx.home.dir, CA_FILE)
-        const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
-        await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
+        const caPath = await trustProxy(ctx, ca)
         const env = { CODEX_AUTHAPI_BASE_URL: `${origin}/authapi`, CODEX_CA_CERTIFICATE: caPath }
         const login: LoginContext = {
           binary: ctx.binary,
@@ -127,4 +124,18 @@ export const accessTokenProxy: SourceKind = {
     }
   },
   stop: stopSavedKeyProxy
+}
+
+/** The ChatGPT backend Codex talks to: config's chatgpt_base_url, else Codex's default, with one trailing slash. */
+export function chatgptBackend(config: string): string {
+  const configured = parseUserConfig(config).chatgpt_base_url
+  return `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
+}
+
+/** Writes the CA file only this CODEX_HOME's Codex trusts (ca-certificate's and the proxy's `ca`); returns its path. */
+export async function trustProxy(ctx: SourceContext, ca: string): Promise<string> {
+  const caPath = path.join(ctx.home.dir, CA_FILE)
+  const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
+  await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
+  return caPath
 }
