@@ -139,7 +139,8 @@ test.each([
         modelRequests(backend.since(from)).map((r) => {
           const view = normalized(r, dirs)
           const bearer = view.values.authorization
-          if (typeof bearer === 'string' && own.has(bearer)) view.values.authorization = 'Bearer <this run\'s exchanged token>'
+          if (typeof bearer === 'string' && own.has(bearer))
+            view.values.authorization = "Bearer <this run's exchanged token>"
           return view
         })
       )

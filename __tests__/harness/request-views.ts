@@ -33,7 +33,6 @@ export const BY_VALUE = [
 ]
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g
 
-
 /** One run's view of a request, with what differs between two runs by nature replaced (ids, its directories, times). */
 export function normalized(request: BackendRequest, dirs: string[]) {
   let body = request.body.replace(UUID, '<id>')

@@ -29,7 +29,9 @@ export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = pr
 export async function requestIdToken(http: HttpClient, request: OidcRequest): Promise<string> {
   let answer: { value?: unknown } | null
   try {
-    answer = await http.getJson<{ value?: unknown } | null>(idTokenUrl(request), { authorization: `Bearer ${request.token}` })
+    answer = await http.getJson<{ value?: unknown } | null>(idTokenUrl(request), {
+      authorization: `Bearer ${request.token}`
+    })
   } catch (error) {
     // The registry's wording in describeFailure does not fit the runner's endpoint.
     const reason = error instanceof HttpStatusError ? error.message : describeFailure(error)

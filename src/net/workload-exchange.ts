@@ -68,7 +68,8 @@ export function parseExchange(status: number, text: string, now = Date.now()): E
   }
   const { access_token, token_type, expires_in, chatgpt_account_id, user_id, chatgpt_plan_type } = answer ?? {}
   if (typeof access_token !== 'string' || !access_token.trim()) return 'an answer without an access token'
-  if (typeof token_type !== 'string' || token_type.toLowerCase() !== 'bearer') return 'an answer whose token is not a bearer token'
+  if (typeof token_type !== 'string' || token_type.toLowerCase() !== 'bearer')
+    return 'an answer whose token is not a bearer token'
   if (typeof expires_in !== 'number' || !(expires_in > 0) || expires_in > MAX_LIFETIME_S)
     return 'an answer without a usable lifetime'
   if (typeof chatgpt_account_id !== 'string' || !chatgpt_account_id) return 'an answer that names no ChatGPT account'

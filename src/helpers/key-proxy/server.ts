@@ -147,7 +147,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   const forward = await forwarder(upstream, config.ca)
   // A kind that fetches its credential (workload identity) does so through the same client, whole.
   const fetchWhole: Fetch = async (url, method, headers, body) => {
-    const answer = await forward(url, method, headers, body === undefined ? undefined : Buffer.from(body), AbortSignal.timeout(STREAM_IDLE_MS))
+    const answer = await forward(
+      url,
+      method,
+      headers,
+      body === undefined ? undefined : Buffer.from(body),
+      AbortSignal.timeout(STREAM_IDLE_MS)
+    )
     return { status: answer.status, text: (await wholeRequest(answer.body)).toString('utf8') }
   }
   const credential = upstreamFor(config, fetchWhole)
@@ -204,7 +210,11 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // A credential the proxy could not renew (workload identity): Codex is told why, and no request goes out without it.
     const headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
       status.upstreamErrors++
-      sendError(res, 502, `The codex-auth-action key proxy has no credential for ${upstream.origin}: ${describeFailure(error)}.`)
+      sendError(
+        res,
+        502,
+        `The codex-auth-action key proxy has no credential for ${upstream.origin}: ${describeFailure(error)}.`
+      )
       return undefined
     })
     if (!headers) return
