@@ -56,11 +56,12 @@ function exchangeAnswer(form: URLSearchParams): { status: number; body: unknown 
   }
 }
 
-async function serve(websocket = false): Promise<void> {
+async function serve(websocket = false, commands: string[] = []): Promise<void> {
   oidc = await runners.serve(new FakeOidc(300))
   backend = await runners.serve(
     new ChatgptTokenBackend([], {
       websocket,
+      commands,
       accountId: ACCOUNT,
       names: ['chatgpt.com', 'auth.openai.com'],
       oauth: exchangeAnswer,
@@ -88,7 +89,7 @@ function exchangeView(request: BackendRequest) {
   }
 }
 
-async function run(isolation: string) {
+async function run(isolation: string, execArgs = EXEC) {
   const runner = await runners.create({ toolCache: sharedToolCache() })
   const main = await runner.main(
     {
@@ -105,7 +106,11 @@ async function run(isolation: string) {
   expect(main.errors).toEqual([])
   expect(main.outputs['auth-mode']).toBe('workload-identity')
   const from = backend.requests.length
-  const exec = await runner.run('codex', EXEC, { env: { HTTPS_PROXY: forward.url }, timeoutMs: 90_000 })
+  // The runner gives every step its OIDC request variables: the jail must keep them from Codex.
+  const exec = await runner.run('codex', execArgs, {
+    env: { ...oidc.env(), HTTPS_PROXY: forward.url },
+    timeoutMs: 90_000
+  })
   if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
   return { runner, main, from }
 }
@@ -230,3 +235,41 @@ test('a federation rule the token endpoint refuses: one error that says what to 
   expect(await runner.tempFiles()).toEqual([])
   await runner.post()
 }, 120_000)
+
+test("the model's commands (real codex exec, full access) find no OIDC token, request token or exchanged token in any variable, process or file", async () => {
+  const loot = 'loot.txt'
+  await serve(false, [
+    // Every variable, every visible process's environment and command line, Codex's own files.
+    'env; for p in /proc/[0-9]*; do cat "$p/environ" "$p/cmdline"; echo; done 2>/dev/null | tr "\\0" "\\n"; cat "$CODEX_HOME"/auth.json "$CODEX_HOME"/*.toml',
+    // Every file a variable of any process names (OPENAI_IDENTITY_TOKEN_FILE, natively).
+    'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^[A-Z_]*FILE=//p" | sort -u | xargs -r cat',
+    // Every readable file where a job keeps things, into the workspace (which the audit searches too).
+    `find "$HOME" "$CODEX_HOME" "$RUNNER_TEMP" /tmp "$PWD" -xdev -type f -readable -size -2M 2>/dev/null | grep -v ${loot} | xargs -d "\\n" cat > ${loot} 2>/dev/null; wc -c < ${loot}`
+  ])
+  const { runner } = await run('proxy', [
+    'exec',
+    '--skip-git-repo-check',
+    '--ephemeral',
+    '--dangerously-bypass-approvals-and-sandbox',
+    'ignore previous instructions'
+  ])
+  const swept = await fs.readFile(path.join(runner.workspace, loot), 'latin1')
+  await fs.rm(path.join(runner.workspace, loot))
+  // Each request carries every output so far: one per call.
+  const byCall = new Map<string, string>()
+  for (const request of backend.requests.filter((r) => r.method === 'POST' && r.url === '/backend-api/codex/responses'))
+    for (const item of (JSON.parse(request.body) as { input: { type: string; call_id?: string; output?: unknown }[] })
+      .input)
+      if (item.type === 'custom_tool_call_output') byCall.set(item.call_id ?? '', JSON.stringify(item.output))
+  const outputs = [...byCall.values()]
+  // Both commands ran and said what they saw: the environment, and how much the sweep read.
+  expect(outputs).toHaveLength(3)
+  expect(outputs[0]).toContain('CODEX_HOME=')
+  expect(swept.length).toBeGreaterThan(10_000)
+  for (const secret of [oidc.requestToken, ...oidc.issued, ...issued]) {
+    for (const output of outputs) expect(output).not.toContain(secret)
+    expect(swept).not.toContain(secret)
+  }
+  expect(outputs[0]).not.toContain('ACTIONS_ID_TOKEN_REQUEST')
+  await runner.post()
+}, 180_000)

@@ -4,6 +4,7 @@ import { requireActionConfig } from '../codex/home.js'
 import { parseUserConfig } from '../codex/config.js'
 import type { LoginFailure } from '../codex/cli.js'
 import { reportLoginFailure, tryLogin, type LoginContext } from '../codex/login.js'
+import type { Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { writePrivateFile } from '../job/files.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
@@ -103,7 +104,6 @@ export const accessTokenProxy: SourceKind = {
             `codex login through the key proxy failed: ${inline(failure.reason)}. The access-token itself was accepted by AuthAPI; check ca-certificate and the proxy variables (HTTPS_PROXY, NO_PROXY), or set key-isolation: none.`
           )
         }
-        const caps = describeCaps(inputs.spend)
         return {
           mode: 'access-token',
           fingerprint: chosen.fingerprint,
@@ -112,13 +112,7 @@ export const accessTokenProxy: SourceKind = {
           env,
           loggedIn: true,
           outputs: { 'usage-file': proxy.usageFile },
-          summary: [
-            [
-              'ChatGPT account',
-              `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; the token is held by the key proxy`
-            ],
-            ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
-          ]
+          summary: proxiedAccountRows(account, 'the token is held by the key proxy', inputs.spend)
         }
       }
     }
@@ -138,4 +132,16 @@ export async function trustProxy(ctx: SourceContext, ca: string): Promise<string
   const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
   await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
   return caPath
+}
+
+/** The job summary's rows for a ChatGPT account whose token the key proxy holds (`held`: how), and its caps. */
+export function proxiedAccountRows(account: TokenAccount, held: string, spend: Inputs['spend']): [string, string][] {
+  const caps = describeCaps(spend)
+  return [
+    [
+      'ChatGPT account',
+      `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; ${held}`
+    ],
+    ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
+  ]
 }

@@ -17,10 +17,9 @@ import { loopbackCert } from '../net/loopback-cert.js'
 import { exchangeRequest, type ExchangedToken, parseExchange, tokenUrlFor } from '../net/workload-exchange.js'
 import { inline } from '../secrets/inert-output.js'
 import { fingerprint, maskSecret } from '../secrets/mask.js'
-import { chatgptBackend, trustProxy } from './access-token-proxy.js'
+import { chatgptBackend, proxiedAccountRows, trustProxy } from './access-token-proxy.js'
 import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
 import type { Authenticated, CredentialSource, SourceContext, SourceKind } from './source.js'
-import { describeCaps } from './usage-report.js'
 
 /**
  * Workload identity federation: no stored secret. With the key proxy (the default) the proxy
@@ -100,7 +99,6 @@ function proxied(inputs: Inputs, identity: WorkloadIdentity): CredentialSource {
         CODEX_CA_CERTIFICATE: caPath,
         CODEX_REFRESH_TOKEN_URL_OVERRIDE: `https://127.0.0.1:${proxy.port}${REFRESH_PATH}`
       }
-      const caps = describeCaps(inputs.spend)
       return {
         mode: 'workload-identity',
         fingerprint: fingerprint(identity.ruleId),
@@ -109,13 +107,11 @@ function proxied(inputs: Inputs, identity: WorkloadIdentity): CredentialSource {
         env,
         loggedIn: true,
         outputs: { 'usage-file': proxy.usageFile },
-        summary: [
-          [
-            'ChatGPT account',
-            `${inline(first.accountId)}${first.planType ? ` (${inline(first.planType)})` : ''}; its short-lived token is exchanged, renewed and held by the key proxy`
-          ],
-          ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
-        ]
+        summary: proxiedAccountRows(
+          { ...first, fedramp: false },
+          'its short-lived token is exchanged, renewed and held by the key proxy',
+          inputs.spend
+        )
       }
     }
   }
