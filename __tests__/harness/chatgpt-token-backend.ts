@@ -52,9 +52,21 @@ export class ChatgptTokenBackend {
 
   constructor(
     readonly tokens: string[],
-    readonly options: { websocket?: boolean; fedramp?: boolean; accountId?: string } = {}
+    readonly options: {
+      websocket?: boolean
+      fedramp?: boolean
+      accountId?: string
+      /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
+      model?: { turn(body: string): object[] }
+      /** DNS names its certificate also holds: it plays chatgpt.com and auth.openai.com behind a ForwardProxy's routes. */
+      names?: string[]
+      /** Answers `POST /oauth/token` (the workload identity exchange), given the form it got. */
+      oauth?: (form: URLSearchParams) => { status: number; body: unknown }
+      /** Answer the managed config bundle with an empty one (workload identity needs it; a 404 fails Codex). */
+      configBundle?: boolean
+    } = {}
   ) {
-    const { ca, server } = makeTestCa('Test ChatGPT token backend CA')
+    const { ca, server } = makeTestCa('Test ChatGPT token backend CA', options.names)
     this.ca = ca
     this.server = https.createServer(server, (req, res) => {
       const chunks: Buffer[] = []
@@ -64,7 +76,7 @@ export class ChatgptTokenBackend {
         const body =
           req.headers['content-encoding'] === 'zstd' ? Buffer.from(decompress(raw)).toString() : raw.toString()
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body })
-        this.answer(req, res)
+        this.answer(req, res, body)
       })
     })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -100,13 +112,19 @@ export class ChatgptTokenBackend {
     return this.tokens.some((token) => req.headers.authorization === `Bearer ${token}`)
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse): void {
+  private answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(value))
     }
     const url = req.url ?? ''
     const accountId = this.options.accountId ?? 'account-token-test'
+    if (this.options.oauth && req.method === 'POST' && url === '/oauth/token') {
+      const answer = this.options.oauth(new URLSearchParams(this.requests[this.requests.length - 1].body))
+      return json(answer.status, answer.body)
+    }
+    if (this.options.configBundle && url === '/backend-api/wham/config/bundle' && this.authorized(req))
+      return json(200, {})
     if (url === '/authapi/v1/user-auth-credential/whoami') {
       if (!this.authorized(req))
         return json(401, { error: { message: 'Invalid personal access token', code: 'invalid_token' } })
@@ -134,7 +152,9 @@ export class ChatgptTokenBackend {
       })
     if (req.method === 'POST' && url === '/backend-api/codex/responses') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      for (const event of EVENTS) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      const events = this.options.model?.turn(body) ?? EVENTS
+      for (const event of events as { type: string }[])
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
       return void res.end()
     }
     json(404, { detail: 'Not Found' })
