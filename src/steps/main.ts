@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
-import { cliEnv, cliVersion } from '../codex/cli.js'
+import { cliEnv, cliVersion, parseVersion } from '../codex/cli.js'
 import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
@@ -72,9 +72,10 @@ export async function run(): Promise<void> {
         ? 'tool cache'
         : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     // A fresh download has just been run (in staging, and in the cache on a lost race). A CLI
-    // found in place proves that it runs while the jail is made; its failure comes first.
-    const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
-    versionCheck.catch(() => undefined)
+    // found in place is run by the jail's proof (its --version through the jail), or, without
+    // a jail, on its own; where the CLI itself fails, its failure comes first.
+    const versionCheck = () =>
+      cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     // codex-network: the egress proxy (and the model API's socket) the jail's relay leads to.
     core.info(describeNetwork(inputs.network))
     const apiPort = loopbackApiPort(sourceConfig)
@@ -99,10 +100,10 @@ export async function run(): Promise<void> {
         egress && { dir: egress.dir, apiPort, egressPort: apiPort === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
       )
     ).catch(async (error: unknown) => {
-      await versionCheck
+      await versionCheck()
       throw error
     })
-    const version = await versionCheck
+    const version = cli.version ?? (jail && parseVersion(jail.versionOutput)) ?? (await versionCheck())
     if (inputs.network.mode === 'open')
       core.notice(
         "codex-network: open: Codex's commands reach whatever the runner reaches (no network namespace of their own)."
