@@ -258,6 +258,18 @@ export class AttackerModel {
     if (req.method === 'GET' && url.startsWith('/v1/models'))
       return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }] })
     if (req.method !== 'POST' || !url.startsWith('/v1/responses')) return sendJson(res, 404, { error: 'no route' })
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.end(sse(this.turn(body)))
+  }
+
+  /**
+   * The events of the answer to one model request (its JSON body): the next command as a tool
+   * call, or the final message; what the commands so far printed goes to `outputs`. Another
+   * fake backend (ChatGPT's) plays the model with it.
+   * @param {string} body
+   * @returns {object[]}
+   */
+  turn(body) {
     /** @type {{ input?: { type: string, call_id?: string, output?: unknown }[] }} */
     const request = JSON.parse(body)
     const results = (request.input ?? []).filter(
@@ -291,13 +303,10 @@ export class AttackerModel {
             name: 'exec',
             input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(next[1])}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
           }
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
-    res.end(
-      sse([
-        { type: 'response.created', response: { id } },
-        { type: 'response.output_item.done', item },
-        completedEvent(id)
-      ])
-    )
+    return [
+      { type: 'response.created', response: { id } },
+      { type: 'response.output_item.done', item },
+      completedEvent(id)
+    ]
   }
 }

@@ -52,7 +52,13 @@ export class ChatgptTokenBackend {
 
   constructor(
     readonly tokens: string[],
-    readonly options: { websocket?: boolean; fedramp?: boolean; accountId?: string } = {}
+    readonly options: {
+      websocket?: boolean
+      fedramp?: boolean
+      accountId?: string
+      /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
+      model?: { turn(body: string): object[] }
+    } = {}
   ) {
     const { ca, server } = makeTestCa('Test ChatGPT token backend CA')
     this.ca = ca
@@ -64,7 +70,7 @@ export class ChatgptTokenBackend {
         const body =
           req.headers['content-encoding'] === 'zstd' ? Buffer.from(decompress(raw)).toString() : raw.toString()
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body })
-        this.answer(req, res)
+        this.answer(req, res, body)
       })
     })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -100,7 +106,7 @@ export class ChatgptTokenBackend {
     return this.tokens.some((token) => req.headers.authorization === `Bearer ${token}`)
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse): void {
+  private answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(value))
@@ -134,7 +140,9 @@ export class ChatgptTokenBackend {
       })
     if (req.method === 'POST' && url === '/backend-api/codex/responses') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      for (const event of EVENTS) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      const events = this.options.model?.turn(body) ?? EVENTS
+      for (const event of events as { type: string }[])
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
       return void res.end()
     }
     json(404, { detail: 'Not Found' })
