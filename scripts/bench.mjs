@@ -70,7 +70,9 @@ if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
     : args['egress-only']
       ? ['## Egress proxy (', egressSection(await benchEgress())]
       : ['## Key isolation by default', await isolation()]
-  const flag = Object.keys(args).find((name) => name.endsWith('-only') && args[name])
+  const flag = ['proxy-only', 'egress-only', 'isolation-only'].find(
+    (name) => args[/** @type {'proxy-only' | 'egress-only' | 'isolation-only'} */ (name)]
+  )
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
   // The rest of the file is from an earlier run: say when and under what load this section was.
   const section = [
