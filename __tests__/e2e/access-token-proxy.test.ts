@@ -74,8 +74,21 @@ function canonical(value: unknown): unknown {
   return value
 }
 
-const modelRequests = (requests: BackendRequest[]) =>
-  requests.filter((r) => r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket))
+/** Every number replaced by 0: durations and times. */
+function withoutNumbers(value: unknown): unknown {
+  if (typeof value === 'number') return 0
+  if (Array.isArray(value)) return value.map(withoutNumbers)
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNumbers(v)]))
+  return value
+}
+
+const isModelRequest = (r: BackendRequest) =>
+  r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket === true)
+const modelRequests = (requests: BackendRequest[]) => requests.filter(isModelRequest)
+/** In a stable order: Codex sends some of them at once (routing, settings, plugins, analytics). */
+const byRequest = (a: { method: string; path: string; body: unknown }, b: typeof a) =>
+  `${a.method} ${a.path} ${JSON.stringify(a.body)}`.localeCompare(`${b.method} ${b.path} ${JSON.stringify(b.body)}`)
 
 test.each([
   ['HTTP', false],
@@ -85,6 +98,7 @@ test.each([
   async (_transport, websocket) => {
     const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
     const views: ReturnType<typeof normalized>[][] = []
+    const others: ReturnType<typeof normalized>[][] = []
     const paths: string[][] = []
     for (const isolation of ['none', 'proxy']) {
       const runner = await runners.create({ toolCache: sharedToolCache() })
@@ -119,6 +133,17 @@ test.each([
       const requests = backend.since(from)
       const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
       views.push(modelRequests(requests).map((r) => normalized(r, dirs)))
+      // Every other request (the websocket's upgrade, whoami, routing, settings, the config bundle, plugins, analytics) in full too.
+      // Once each: how often Codex repeats a background read (plugins) varies between two runs of it,
+      // as do the timings its analytics events report.
+      const distinct = new Map(
+        requests
+          .filter((r) => !isModelRequest(r))
+          .map((r) => normalized(r, dirs))
+          .map((r) => (r.path.includes('analytics-events') ? { ...r, body: withoutNumbers(r.body) } : r))
+          .map((r) => [JSON.stringify(r), r])
+      )
+      others.push([...distinct.values()].sort(byRequest))
       paths.push([...new Set(requests.map((r) => `${r.method} ${r.url.split('?')[0]}`))].sort())
       const post = await runner.post()
       expect(post.errors).toEqual([])
@@ -132,8 +157,11 @@ test.each([
     expect(proxied).toEqual(native)
     expect(native[0].values.authorization).toBe(`Bearer ${TOKEN}`)
     if (!websocket) expect(native[0].values['content-encoding']).toBe('zstd')
-    // Every endpoint Codex asked natively, it asked through the proxy (plugins, routing, analytics).
+    // Every endpoint Codex asked natively, it asked through the proxy (plugins, routing, analytics),
+    // with the same method, body and headers, the credential's by value.
     expect(paths[1]).toEqual(paths[0])
+    expect(others[1]).toEqual(others[0])
+    expect(others[0].some((r) => r.values.authorization === `Bearer ${TOKEN}`)).toBe(true)
   },
   240_000
 )
