@@ -8,87 +8,15 @@
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
+import { ChatgptTokenBackend, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
+import { modelRequests, normalized, otherRequests } from '../harness/request-views.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 
 const TOKEN = 'at-brokerTestToken0123456789abcdefXYZ'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
-/** Headers each connection has of its own (the proxy asks for uncompressed answers, to count their tokens). */
-const PER_CONNECTION = new Set([
-  'host',
-  'connection',
-  'content-length',
-  'transfer-encoding',
-  'accept-encoding',
-  'sec-websocket-key',
-  'sec-websocket-extensions'
-])
-/** Compared by value: the credential, the account, and what says which client and protocol it is. */
-const BY_VALUE = [
-  'authorization',
-  'chatgpt-account-id',
-  'x-openai-fedramp',
-  'originator',
-  'version',
-  'openai-beta',
-  'content-encoding',
-  'content-type',
-  'accept',
-  'upgrade',
-  'x-openai-internal-codex-responses-lite',
-  'x-codex-beta-features',
-  'x-codex-routing-hint'
-]
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g
 
 const runners = useRunners()
-
-/** One run's view of a request, with what differs between two runs by nature replaced (ids, its directories, times). */
-function normalized(request: BackendRequest, dirs: string[]) {
-  let body = request.body.replace(UUID, '<id>')
-  for (const dir of dirs) body = body.split(dir).join('<dir>')
-  body = body.replace(/(turn_started_at_unix_ms|create_time)(\\?"):\s*[\d.]+/g, '$1$2:0')
-  body = body.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, '<time>')
-  body = body.replace(/("x-codex-ws-stream-request-start-ms":\s*)"\d+"/g, '$1"0"')
-  return {
-    method: request.method,
-    path: request.url.replace(UUID, '<id>'),
-    headers: Object.keys(request.headers)
-      .filter((name) => !PER_CONNECTION.has(name))
-      .sort(),
-    values: Object.fromEntries(BY_VALUE.map((name) => [name, request.headers[name]])),
-    // Key order too differs between two runs of the same CLI (client_metadata is a hash map).
-    body: body && canonical(JSON.parse(body))
-  }
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical)
-  if (value && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => [k, canonical(v)])
-    )
-  return value
-}
-
-/** Every number replaced by 0: durations and times. */
-function withoutNumbers(value: unknown): unknown {
-  if (typeof value === 'number') return 0
-  if (Array.isArray(value)) return value.map(withoutNumbers)
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNumbers(v)]))
-  return value
-}
-
-const isModelRequest = (r: BackendRequest) =>
-  r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket === true)
-const modelRequests = (requests: BackendRequest[]) => requests.filter(isModelRequest)
-/** In a stable order: Codex sends some of them at once (routing, settings, plugins, analytics). */
-const byRequest = (a: { method: string; path: string; body: unknown }, b: typeof a) =>
-  `${a.method} ${a.path} ${JSON.stringify(a.body)}`.localeCompare(`${b.method} ${b.path} ${JSON.stringify(b.body)}`)
 
 test.each([
   ['HTTP', false],
@@ -134,16 +62,7 @@ test.each([
       const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
       views.push(modelRequests(requests).map((r) => normalized(r, dirs)))
       // Every other request (the websocket's upgrade, whoami, routing, settings, the config bundle, plugins, analytics) in full too.
-      // Once each: how often Codex repeats a background read (plugins) varies between two runs of it,
-      // as do the timings its analytics events report.
-      const distinct = new Map(
-        requests
-          .filter((r) => !isModelRequest(r))
-          .map((r) => normalized(r, dirs))
-          .map((r) => (r.path.includes('analytics-events') ? { ...r, body: withoutNumbers(r.body) } : r))
-          .map((r) => [JSON.stringify(r), r])
-      )
-      others.push([...distinct.values()].sort(byRequest))
+      others.push(otherRequests(requests, dirs))
       paths.push([...new Set(requests.map((r) => `${r.method} ${r.url.split('?')[0]}`))].sort())
       const post = await runner.post()
       expect(post.errors).toEqual([])

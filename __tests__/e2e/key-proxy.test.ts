@@ -352,10 +352,6 @@ test.each([
     /^::error::key-isolation: proxy takes an access-token only when it is a personal access token/
   ],
   [
-    { 'federation-rule-id': 'idpm_testFederationRule123', 'oidc-audience': 'https://api.openai.com/v1' },
-    /^::error::key-isolation: proxy works with api-key only; federation-rule-id has no stored key/
-  ],
-  [
     { 'api-key': TEST_API_KEY, 'export-env': 'true' },
     /^::error::key-isolation: proxy and export-env: true contradict each other/
   ],

@@ -25,11 +25,18 @@ export interface EgressConfig {
   apiPort?: number
   /** Also listen on an ephemeral 127.0.0.1 port (tests, bench), named in the status. */
   tcp?: boolean
+  /** host:port of Codex's own background requests with its config (config.ts): refused with BACKGROUND_REASON. */
+  background?: string[]
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   /** The CA bundle, for a runner's proxy reached over https:. */
   ca?: string[]
 }
+
+/** Why a refused destination was: not listed. */
+export const REFUSED_REASON = 'is not in codex-network'
+/** The same, for a destination of Codex's own background requests: reported apart, not as a command's. */
+export const BACKGROUND_REASON = "is not in codex-network (Codex's own background request)"
 
 /** One destination, as host:port, with how often and since when. */
 export interface Destination {

@@ -19,6 +19,8 @@ import {
   type EgressConfig,
   type EgressReport,
   type EgressStatus,
+  BACKGROUND_REASON,
+  REFUSED_REASON,
   REPORT_FILE,
   SOCKET_FILE,
   STATUS_FILE
@@ -87,6 +89,7 @@ function refusal(destination: string, reason: string): string {
 
 async function runProxy(config: EgressConfig): Promise<void> {
   const rules = new Rules(config.hosts)
+  const background = new Set(config.background ?? [])
   let dirty = false
   const changed = () => (dirty = true)
   const allowed = new Tally(changed)
@@ -98,9 +101,8 @@ async function runProxy(config: EgressConfig): Promise<void> {
   const admit = (host: string, port: number): { row: Destination } | { refusal: string } => {
     const destination = authority(host, port)
     if (rules.admits(host, port)) return { row: allowed.add(destination) }
-    const reason = 'is not in codex-network'
-    refused.add(destination, reason)
-    return { refusal: refusal(destination, reason) }
+    refused.add(destination, background.has(destination) ? BACKGROUND_REASON : REFUSED_REASON)
+    return { refusal: refusal(destination, REFUSED_REASON) }
   }
   /** A destination admitted but not reached (a name that leads only to a metadata address among them). */
   const unreachable = (row: Destination, error: unknown) => {
