@@ -141,8 +141,9 @@ const SOURCES: { source: Source; brokered: boolean }[] = [
   // The ChatGPT sign-in (auth-json) row: added by the branch that moves it into the key proxy
   // (branch signin), with its source (its tokens as secrets: access, refresh, id token), then
   // switched on here with `brokered: true`. Until then Codex holds auth.json, so the row would fail.
-  // The GitHub OIDC workload identity (federation-rule-id) row: likewise from branch oidc
-  // (secrets: the OIDC tokens FakeOidc issued and the exchanged token), `brokered: true` when it lands.
+  // The GitHub OIDC workload identity (federation-rule-id) row: likewise from branch oidc (on
+  // main now, proven there by workload-identity-proxy.test.ts's own attacker; secrets: the OIDC
+  // tokens FakeOidc issued, the request token and the exchanged token), with `brokered: true`.
 ]
 
 /** Each secret whole, its middle 16 characters, and its base64: the forms a search must not find. */
