@@ -114,7 +114,8 @@ async function run(isolation: string, execArgs = EXEC) {
     env: { ...oidc.env(), HTTPS_PROXY: forward.url },
     timeoutMs: 90_000
   })
-  if (!exec.stdout.includes(model ? ATTACKER_DONE : TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  if (!exec.stdout.includes(model ? ATTACKER_DONE : TOKEN_TURN_TEXT))
+    throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
   return { runner, main, from }
 }
 
