@@ -232,6 +232,27 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
   })
 })
 
+;(able ? test : test.skip)(
+  'a root job: a root-only file under /etc stays hidden, and one removed after main fails no call',
+  async () => {
+    const name = `/etc/codex-auth-jail-${randomBytes(3).toString('hex')}`
+    await fs.writeFile(`${name}-kept`, 'root only\n', { mode: 0o600 })
+    await fs.writeFile(`${name}-gone`, 'root only\n', { mode: 0o600 })
+    try {
+      const job = await jobOf('root')
+      expect(job.main.errors).toEqual([])
+      await fs.rm(`${name}-gone`)
+      const result = await job.codex(`echo "kept: $(wc -c < ${name}-kept)"`)
+      expect(result.stderr).toBe('')
+      expect(result.stdout).toBe('kept: 0\n')
+      await job.done()
+    } finally {
+      await fs.rm(`${name}-kept`, { force: true })
+      await fs.rm(`${name}-gone`, { force: true })
+    }
+  }
+)
+
 ;(able ? test : test.skip)('codex-isolation: none puts the CLI itself on PATH, with one notice', async () => {
   const job = await jobOf('root', { 'codex-isolation': 'none' })
   expect(job.main.errors).toEqual([])

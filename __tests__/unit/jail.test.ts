@@ -7,7 +7,7 @@ import { parseCodexIsolation } from '../../src/inputs/inputs.js'
 import { GIT_CONFIG_AWK } from '../../src/jail/git-config.js'
 import { initScript, wrapperScript, type ScriptConfig } from '../../src/jail/scripts.js'
 import type { Tools } from '../../src/jail/tools.js'
-import { fstab, fstabEscape, mounts, skeleton, type ViewPaths } from '../../src/jail/view.js'
+import { fstab, fstabEscape, hiddenBinds, mounts, skeleton, type ViewPaths } from '../../src/jail/view.js'
 import { userErrorMessage as message } from '../harness/user-error.js'
 
 test('codex-isolation: auto (the default) or none; codex-user has no alias', () => {
@@ -54,17 +54,20 @@ describe('the view', () => {
   })
 
   test("a root job's /proc is read-only, and what uid 0 alone may read is shown empty", () => {
-    const text = fstab(
-      view({
-        rootJob: true,
-        hidden: [
-          { path: '/etc/shadow', dir: false },
-          { path: '/etc/ssl/private', dir: true }
-        ]
-      })
-    )
-    expect(text).toContain('/rt/codex-jail-x/root/.empty /rt/codex-jail-x/root/etc/shadow none bind,ro 0 0\n')
-    expect(text).toContain('/rt/codex-jail-x/root/.empty-dir /rt/codex-jail-x/root/etc/ssl/private none bind,ro 0 0\n')
+    const paths = view({
+      rootJob: true,
+      hidden: [
+        { path: '/etc/shadow', dir: false },
+        { path: '/etc/ssl/private', dir: true }
+      ]
+    })
+    const text = fstab(paths)
+    // Each after the fstab, by the init, which skips one removed since the main step.
+    expect(text).not.toContain('/etc/shadow')
+    expect(hiddenBinds(paths)).toEqual([
+      { source: '/rt/codex-jail-x/root/.empty', target: '/rt/codex-jail-x/root/etc/shadow' },
+      { source: '/rt/codex-jail-x/root/.empty-dir', target: '/rt/codex-jail-x/root/etc/ssl/private' }
+    ])
     expect(text).toMatch(/proc \/rt\/codex-jail-x\/root\/proc proc nosuid,nodev,noexec,ro 0 0\n$/)
   })
 
@@ -115,7 +118,8 @@ describe('the scripts', () => {
     user: 'runner',
     binary: '/tc/codex',
     uid: 1001,
-    gid: 118
+    gid: 118,
+    hidden: []
   })
 
   test('the wrapper starts no node, names every root tool by absolute path and execs the chain', () => {
@@ -240,9 +244,14 @@ describe('the scripts', () => {
       user: 'runner',
       binary: '/tc/codex',
       uid: 1001,
-      gid: 118
+      gid: 118,
+      hidden: [{ source: '/rt/j/root/.empty', target: "/rt/j/root/etc/it's" }]
     })
     expect(init).not.toMatch(/echo[^\n]*fstab|>> *"?\$R\/\.jail/)
+    // A root job's hidden file: skipped where it is gone, else bound, or the call fails.
+    expect(init).toContain(
+      `[ ! -e '/rt/j/root/etc/it'\\''s' ] || /usr/bin/mount -c --bind -o ro -- '/rt/j/root/.empty' '/rt/j/root/etc/it'\\''s' || fail 'mount'`
+    )
     expect(init).toContain('/usr/bin/mount -c --bind -o ro -- "$R/.jail/git-$n" "$f"')
     // The filter runs as the job's user without capabilities, never as root.
     expect(init).toContain(

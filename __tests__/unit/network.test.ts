@@ -178,6 +178,7 @@ describe("the jail's network (codex-network)", () => {
     binary: '/tc/codex',
     uid: 1001,
     gid: 118,
+    hidden: [],
     ...(network && {
       network: {
         dir: "/rt/it's egress",

@@ -44,7 +44,7 @@ import { inline } from '../secrets/inert-output.js'
 import { GIT_CONFIG_AWK } from './git-config.js'
 import { initScript, wrapperScript, type JailMode, type JailNetwork, type ScriptConfig } from './scripts.js'
 import { findTools, systemTool } from './tools.js'
-import { fstab, OS_DIRS, skeleton, type ViewPaths } from './view.js'
+import { fstab, hiddenBinds, OS_DIRS, skeleton, type ViewPaths } from './view.js'
 
 export interface Jail {
   /** The `codex` later steps run. */
@@ -170,7 +170,8 @@ export async function prepareJail(
     user: os.userInfo().username,
     binary: cli.binary,
     uid,
-    gid
+    gid,
+    hidden: hiddenBinds(view)
   }
   await writePrivateFile(path.join(dir, 'init.sh'), initScript(config))
   const wrapper = path.join(dir, 'bin', 'codex')

@@ -38,6 +38,8 @@ export interface ScriptConfig {
   binary: string
   uid: number
   gid: number
+  /** A root job's root-only files and directories under /etc, each shown empty (view.ts's hiddenBinds). */
+  hidden: { source: string; target: string }[]
   /** codex-network: a network namespace of its own, and the relay to the action's proxies (perl). */
   network?: JailNetwork & { perl: string }
 }
@@ -197,7 +199,7 @@ if [ "$1" = --jail-init ]; then
   # -c: the fstab's paths are absolute, written by the main step; libmount's canonicalizing
   # of each (for its already-mounted check, moot in a new namespace) was a third of its time.
   ${t.mount} -a -c -T "$J/fstab" || fail 'mount'
-  if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
+${config.hidden.map((h) => `  [ ! -e ${shQuote(h.target)} ] || ${t.mount} -c --bind -o ro -- ${shQuote(h.source)} ${shQuote(h.target)} || fail 'mount'\n`).join('')}  if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
 ${
   net
     ? `  # Network (codex-network): a namespace of its own with loopback only; the relay brings it

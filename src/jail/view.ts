@@ -94,8 +94,6 @@ export function mounts(paths: ViewPaths): Mount[] {
   for (const dir of paths.readOnlyDirs) bind(dir, 'rbind,ro')
   for (const dir of writable(paths)) bind(dir, 'bind')
   for (const file of paths.readOnlyFiles) list.push({ source: file, target: r(file), type: 'none', options: 'bind,ro' })
-  for (const { path: hidden, dir } of paths.hidden)
-    list.push({ source: r(dir ? EMPTY_DIR : EMPTY_FILE), target: r(hidden), type: 'none', options: 'bind,ro' })
   // Depth first, then the order above (a tmpfs before what is shown inside it).
   const depth = (m: Mount) => m.target.split('/').length
   const sorted = list.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m) - depth(b.m) || a.i - b.i)
@@ -122,6 +120,18 @@ export function mounts(paths: ViewPaths): Mount[] {
     // without capabilities, may write /proc/sys (kernel.core_pattern runs a program as real root).
     { source: 'proc', target: r('/proc'), type: 'proc', options: `nosuid,nodev,noexec${paths.rootJob ? ',ro' : ''}` }
   ]
+}
+
+/**
+ * What a root job's jail shows empty (`hidden`), each bound after the fstab by the init, which
+ * skips one that is gone: a file removed from /etc after the main step (a later step's package
+ * removal) has nothing left to hide, and must not fail every call.
+ */
+export function hiddenBinds(paths: ViewPaths): { source: string; target: string }[] {
+  return paths.hidden.map(({ path: hidden, dir }) => ({
+    source: path.join(paths.root, dir ? EMPTY_DIR : EMPTY_FILE),
+    target: path.join(paths.root, hidden)
+  }))
 }
 
 export function fstab(paths: ViewPaths): string {
