@@ -222,6 +222,9 @@ export async function attackKit(dir, where) {
 }
 
 /** The fake Responses API of a model that runs `commands` one by one, then says it is done. */
+/** The final message of an AttackerModel's last turn. */
+export const ATTACKER_DONE = 'all done'
+
 export class AttackerModel {
   /** @type {{ door: string, output: string }[]} what each command printed, as Codex sent it back */
   outputs = []
@@ -283,7 +286,7 @@ export class AttackerModel {
       type: 'message',
       role: 'assistant',
       id: 'msg_done',
-      content: [{ type: 'output_text', text: 'all done' }]
+      content: [{ type: 'output_text', text: ATTACKER_DONE }]
     }
     const item = !next
       ? done

@@ -58,9 +58,15 @@ export class ChatgptTokenBackend {
       accountId?: string
       /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
       model?: { turn(body: string): object[] }
+      /** DNS names its certificate also holds: it plays chatgpt.com and auth.openai.com behind a ForwardProxy's routes. */
+      names?: string[]
+      /** Answers `POST /oauth/token` (the workload identity exchange), given the form it got. */
+      oauth?: (form: URLSearchParams) => { status: number; body: unknown }
+      /** Answer the managed config bundle with an empty one (workload identity needs it; a 404 fails Codex). */
+      configBundle?: boolean
     } = {}
   ) {
-    const { ca, server } = makeTestCa('Test ChatGPT token backend CA')
+    const { ca, server } = makeTestCa('Test ChatGPT token backend CA', options.names)
     this.ca = ca
     this.server = https.createServer(server, (req, res) => {
       const chunks: Buffer[] = []
@@ -113,6 +119,12 @@ export class ChatgptTokenBackend {
     }
     const url = req.url ?? ''
     const accountId = this.options.accountId ?? 'account-token-test'
+    if (this.options.oauth && req.method === 'POST' && url === '/oauth/token') {
+      const answer = this.options.oauth(new URLSearchParams(this.requests[this.requests.length - 1].body))
+      return json(answer.status, answer.body)
+    }
+    if (this.options.configBundle && url === '/backend-api/wham/config/bundle' && this.authorized(req))
+      return json(200, {})
     if (url === '/authapi/v1/user-auth-credential/whoami') {
       if (!this.authorized(req))
         return json(401, { error: { message: 'Invalid personal access token', code: 'invalid_token' } })

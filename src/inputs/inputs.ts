@@ -298,11 +298,6 @@ export function parseKeyIsolation(
       )
   }
   if (value !== 'proxy') return value
-  if (auth.workloadIdentity) {
-    throw new UserError(
-      'key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.'
-    )
-  }
   if (auth.chatgpt) {
     throw new UserError(
       'key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.'
@@ -333,7 +328,7 @@ export function personalTokens(candidates: readonly string[]): boolean {
  */
 export function resolveKeyIsolation(
   value: KeyIsolation | 'auto',
-  auth: Pick<Inputs, 'credentials'>,
+  auth: Pick<Inputs, 'credentials'> & Partial<Pick<Inputs, 'workloadIdentity'>>,
   exportEnv: boolean,
   codexHome: string | undefined,
   config = ''
@@ -352,6 +347,8 @@ export function resolveKeyIsolation(
     !codexHome
   )
     return 'proxy'
+  // So does a workload identity: the proxy makes the exchange, and no OIDC token reaches Codex.
+  if (auth.workloadIdentity && !exportEnv && !codexHome) return 'proxy'
   if (auth.credentials?.mode !== 'api-key') return 'none'
   const silence = 'set key-isolation: none to keep it there without this notice.'
   if (chooser) {

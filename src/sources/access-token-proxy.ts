@@ -4,6 +4,7 @@ import { requireActionConfig } from '../codex/home.js'
 import { parseUserConfig } from '../codex/config.js'
 import type { LoginFailure } from '../codex/cli.js'
 import { reportLoginFailure, tryLogin, type LoginContext } from '../codex/login.js'
+import type { Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { writePrivateFile } from '../job/files.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
@@ -12,7 +13,7 @@ import { inline } from '../secrets/inert-output.js'
 import { fingerprint } from '../secrets/mask.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
-import type { SourceKind } from './source.js'
+import type { SourceContext, SourceKind } from './source.js'
 import { describeCaps } from './usage-report.js'
 
 /** Codex's ChatGPT backend when config names none (its default chatgpt_base_url). */
@@ -64,8 +65,7 @@ export const accessTokenProxy: SourceKind = {
           report: async () => undefined
         })
         if (!account) throw new Error('whoami answered no account')
-        const configured = parseUserConfig(inputs.config).chatgpt_base_url
-        const backend = `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
+        const backend = chatgptBackend(inputs.config)
         const cert = loopbackCert('codex-auth-action key proxy')
         ca = cert.ca
         proxy = await startKeyProxy(
@@ -85,9 +85,7 @@ export const accessTokenProxy: SourceKind = {
       },
       async authenticate(ctx) {
         if (!chosen || !account || !proxy) throw new Error('authenticate ran before configFor')
-        const caPath = path.join(ctx.home.dir, CA_FILE)
-        const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
-        await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
+        const caPath = await trustProxy(ctx, ca)
         const env = { CODEX_AUTHAPI_BASE_URL: `${origin}/authapi`, CODEX_CA_CERTIFICATE: caPath }
         const login: LoginContext = {
           binary: ctx.binary,
@@ -106,7 +104,6 @@ export const accessTokenProxy: SourceKind = {
             `codex login through the key proxy failed: ${inline(failure.reason)}. The access-token itself was accepted by AuthAPI; check ca-certificate and the proxy variables (HTTPS_PROXY, NO_PROXY), or set key-isolation: none.`
           )
         }
-        const caps = describeCaps(inputs.spend)
         return {
           mode: 'access-token',
           fingerprint: chosen.fingerprint,
@@ -115,16 +112,36 @@ export const accessTokenProxy: SourceKind = {
           env,
           loggedIn: true,
           outputs: { 'usage-file': proxy.usageFile },
-          summary: [
-            [
-              'ChatGPT account',
-              `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; the token is held by the key proxy`
-            ],
-            ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
-          ]
+          summary: proxiedAccountRows(account, 'the token is held by the key proxy', inputs.spend)
         }
       }
     }
   },
   stop: stopSavedKeyProxy
+}
+
+/** The ChatGPT backend Codex talks to: config's chatgpt_base_url, else Codex's default, with one trailing slash. */
+export function chatgptBackend(config: string): string {
+  const configured = parseUserConfig(config).chatgpt_base_url
+  return `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
+}
+
+/** Writes the CA file only this CODEX_HOME's Codex trusts (ca-certificate's and the proxy's `ca`); returns its path. */
+export async function trustProxy(ctx: SourceContext, ca: string): Promise<string> {
+  const caPath = path.join(ctx.home.dir, CA_FILE)
+  const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
+  await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
+  return caPath
+}
+
+/** The job summary's rows for a ChatGPT account whose token the key proxy holds (`held`: how), and its caps. */
+export function proxiedAccountRows(account: TokenAccount, held: string, spend: Inputs['spend']): [string, string][] {
+  const caps = describeCaps(spend)
+  return [
+    [
+      'ChatGPT account',
+      `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; ${held}`
+    ],
+    ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
+  ]
 }

@@ -2,10 +2,10 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
 import { cliEnv, cliVersion, parseVersion } from '../codex/cli.js'
-import { backgroundHosts, checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
+import { backgroundHosts, checkEndpoints, configEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
-import { makeEgressDir, startEgressProxy } from '../helpers/egress/control.js'
+import { loopbackRoutes, makeEgressDir, startEgressProxy } from '../helpers/egress/control.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
 import { describeNetwork, modelApiRules } from '../inputs/network.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
@@ -82,7 +82,11 @@ export async function run(): Promise<void> {
       cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     // codex-network: the directory of the egress proxy (and the model API's socket) the jail's relay leads to.
     core.info(describeNetwork(inputs.network))
-    const apiPort = loopbackApiPort(sourceConfig)
+    const keyProxyPort = loopbackApiPort(sourceConfig)
+    // Codex's own loopback endpoints (the key proxy, a gateway on 127.0.0.1): the jail's relay carries each to the runner's loopback.
+    const apiPorts = [...new Set([...(keyProxyPort ? [keyProxyPort] : []), ...loopbackPorts(home.config)])]
+    let egressPort = EGRESS_PORT
+    while (apiPorts.includes(egressPort)) egressPort++
     const egressDir = restrictedNetwork ? await makeEgressDir(created) : undefined
     const jail = await phase('Codex jail', async () =>
       prepareJail(
@@ -94,9 +98,7 @@ export async function run(): Promise<void> {
           readOnly: writtenCa ? [path.dirname(writtenCa.bundlePath)] : []
         },
         created,
-        egressDir
-          ? { dir: egressDir, apiPort, egressPort: apiPort === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
-          : undefined
+        egressDir ? { dir: egressDir, egressPort, loopback: loopbackRoutes(apiPorts) } : undefined
       )
     ).catch(async (error: unknown) => {
       await versionCheck()
@@ -105,8 +107,8 @@ export async function run(): Promise<void> {
     // The proxy only where the jail has a network of its own (none where no jail could be made).
     if (inputs.network.mode === 'filtered' && egressDir && jail?.network) {
       const egress = await startEgressProxy(egressDir, inputs.network, anchors, {
-        apiPort,
-        apiHosts: apiPort ? [] : modelApiRules(inputs.apiBaseUrl),
+        apiPorts,
+        apiHosts: keyProxyPort ? [] : modelApiRules(inputs.apiBaseUrl),
         background: backgroundHosts(home.config)
       })
       core.setOutput('network-report', egress.reportFile)
@@ -166,6 +168,15 @@ export async function run(): Promise<void> {
 
 /** The port HTTPS_PROXY names in the jail (any: only the relay listens there). */
 const EGRESS_PORT = 3128
+
+/** The ports of the endpoints a config names on this machine's loopback (127.0.0.1, localhost), wherever in it. */
+function loopbackPorts(config: Record<string, unknown>): number[] {
+  return configEndpoints(config).flatMap(({ url }) => {
+    const parsed = typeof url === 'string' && URL.canParse(url) ? new URL(url) : undefined
+    if (!parsed || !['127.0.0.1', 'localhost'].includes(parsed.hostname)) return []
+    return [Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80)]
+  })
+}
 
 /** The key proxy's port, where the source pointed Codex at one on loopback. */
 function loopbackApiPort(config: Record<string, unknown>): number | undefined {

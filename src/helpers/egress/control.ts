@@ -17,7 +17,7 @@ import {
   type EgressConfig,
   type EgressReport,
   type EgressStatus,
-  API_SOCKET_FILE,
+  loopbackSocketFile,
   BACKGROUND_REASON,
   REPORT_FILE,
   SOCKET_FILE,
@@ -30,8 +30,8 @@ export interface StartedEgress {
   socket: string
   /** network.json: the network-report output. */
   reportFile: string
-  /** The model API's socket, with a key proxy. */
-  apiSocket?: string
+  /** The sockets of the loopback ports Codex's own endpoints use, by port. */
+  apiSockets: Record<number, string>
 }
 
 /** A Unix socket bound here, for a helper to inherit: bound under another name and renamed, since closing main's copy unlinks the name it was bound to. */
@@ -50,8 +50,13 @@ async function boundSocket(file: string): Promise<{ server: net.Server; fd: numb
  * directory all the same (the jail shows a /tmp of its own, not this one).
  */
 function socketParent(): string {
-  const longest = path.join(runnerTemp(), 'codex-egress-XXXXXX', `${API_SOCKET_FILE}.main`)
+  const longest = path.join(runnerTemp(), 'codex-egress-XXXXXX', `${loopbackSocketFile(65535)}.main`)
   return Buffer.byteLength(longest) < 100 ? runnerTemp() : '/tmp'
+}
+
+/** The jail's relay routes for those ports: each to its socket, named relative to the proxy's directory. */
+export function loopbackRoutes(ports: number[]): { port: number; socket: string }[] {
+  return ports.map((port) => ({ port, socket: loopbackSocketFile(port) }))
 }
 
 /**
@@ -66,7 +71,7 @@ export async function makeEgressDir(created: CreatedPaths): Promise<string> {
 
 /**
  * Binds the proxy's Unix sockets in `dir` and hands them over (fd 3, and 4 for the model API
- * with `apiPort`), so that it accepts connections from the moment main goes on, and starts
+ * and on, one for each of `apiPorts`), so that it accepts connections from the moment main goes on, and starts
  * the proxy without waiting for it. `background`: the destinations of Codex's own background
  * requests with its config, reported apart.
  */
@@ -74,7 +79,7 @@ export async function startEgressProxy(
   dir: string,
   policy: Extract<NetworkPolicy, { mode: 'filtered' }>,
   ca: string[] | undefined,
-  options: { apiPort?: number; apiHosts?: HostRule[]; background?: string[] } = {}
+  options: { apiPorts?: number[]; apiHosts?: HostRule[]; background?: string[] } = {}
 ): Promise<StartedEgress> {
   saveValue(StateKey.EgressDir, dir)
   const stopToken = randomBytes(32).toString('base64url')
@@ -86,8 +91,12 @@ export async function startEgressProxy(
   await writePrivateFile(reportFile, JSON.stringify(empty, null, 2))
   const socket = path.join(dir, SOCKET_FILE)
   const bound = [await boundSocket(socket)]
-  const apiSocket = options.apiPort ? path.join(dir, API_SOCKET_FILE) : undefined
-  if (apiSocket) bound.push(await boundSocket(apiSocket))
+  const apiPorts = options.apiPorts ?? []
+  const apiSockets: Record<number, string> = {}
+  for (const port of apiPorts) {
+    apiSockets[port] = path.join(dir, loopbackSocketFile(port))
+    bound.push(await boundSocket(apiSockets[port]))
+  }
   const config: EgressConfig = {
     // Codex's own endpoints where it reaches them itself (no key proxy): through this proxy too.
     hosts: [...policy.hosts, ...(options.apiHosts ?? [])],
@@ -95,7 +104,7 @@ export async function startEgressProxy(
     dir,
     stopToken,
     inherited: true,
-    apiPort: options.apiPort,
+    apiPorts,
     background: options.background,
     deadline: Date.now() + MAX_LIFETIME_MS,
     ca
@@ -110,7 +119,7 @@ export async function startEgressProxy(
   for (const b of bound) b.server.close()
   child.unref()
   core.info(`Egress proxy started (pid ${child.pid}); the post step stops it and reports what it saw.`)
-  return { dir, socket, reportFile, apiSocket }
+  return { dir, socket, reportFile, apiSockets }
 }
 
 /** The post step's part: stop the proxy, then the job summary and one line for each refused destination. */

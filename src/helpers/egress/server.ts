@@ -192,9 +192,9 @@ async function runProxy(config: EgressConfig): Promise<void> {
   const listening = (options: net.ListenOptions | { fd: number }, target = server) =>
     new Promise<void>((resolve, reject) => target.once('error', reject).listen(options, () => resolve()))
   await listening(config.inherited ? { fd: 3 } : { path: path.join(config.dir, SOCKET_FILE) })
-  if (config.inherited && config.apiPort) {
-    // The model API, from inside the jail: each connection to the key proxy as it is (the key proxy checks it).
-    const port = config.apiPort
+  // Codex's own loopback endpoints, from inside the jail: each connection to the key proxy (which
+  // checks it) or the gateway config names, as it is.
+  for (const [i, port] of (config.inherited ? (config.apiPorts ?? []) : []).entries()) {
     const api = net.createServer((client) => {
       const upstream = net.connect(port, '127.0.0.1')
       for (const [from, to] of [
@@ -206,7 +206,7 @@ async function runProxy(config: EgressConfig): Promise<void> {
         from.pipe(to)
       }
     })
-    await new Promise<void>((resolve, reject) => api.once('error', reject).listen({ fd: 4 }, resolve))
+    await new Promise<void>((resolve, reject) => api.once('error', reject).listen({ fd: 4 + i }, resolve))
   }
   let tcp: http.Server | undefined
   if (config.tcp) {

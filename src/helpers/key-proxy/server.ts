@@ -28,7 +28,7 @@ import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
 import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
-import type { Route } from './upstreams/upstream.js'
+import type { Fetch, Route } from './upstreams/upstream.js'
 import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
@@ -123,7 +123,14 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
     'http:': new http.Agent({ keepAlive: true, timeout: 5_000 }),
     'https:': new https.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
   }
-  return (url, method, headers, body, signal) =>
+  const send: (...args: [...Parameters<Forward>, boolean]) => Promise<Answer> = (
+    url,
+    method,
+    headers,
+    body,
+    signal,
+    again
+  ) =>
     new Promise((resolve, reject) => {
       const secure = url.startsWith('https:')
       const client = secure ? https : http
@@ -135,17 +142,37 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
       req.on('timeout', () =>
         req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' }))
       )
-      req.on('error', reject)
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A pooled connection the upstream closed just as it was reused (its idle timeout and
+        // ours meet, and under load they race): the request never reached it, so it goes once
+        // more on a new connection, as Node's documentation advises, if it can be sent again.
+        if (again && req.reusedSocket && error.code === 'ECONNRESET' && !signal.aborted)
+          resolve(send(url, method, headers, body, signal, false))
+        else reject(error)
+      })
       if (Buffer.isBuffer(body)) req.end(body)
       else if (body) body.pipe(req)
       else req.end()
     })
+  // A streamed body (Codex's request, read as it goes) cannot be sent twice.
+  return (url, method, headers, body, signal) => send(url, method, headers, body, signal, !(body instanceof Readable))
 }
 
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const credential = upstreamFor(config)
+  // A kind that fetches its credential (workload identity) does so through the same client, whole.
+  const fetchWhole: Fetch = async (url, method, headers, body) => {
+    const answer = await forward(
+      url,
+      method,
+      headers,
+      body === undefined ? undefined : Buffer.from(body),
+      AbortSignal.timeout(STREAM_IDLE_MS)
+    )
+    return { status: answer.status, text: (await wholeRequest(answer.body)).toString('utf8') }
+  }
+  const credential = upstreamFor(config, fetchWhole)
   const status: KeyProxyStatus = {
     pid: process.pid,
     state: 'running',
@@ -182,8 +209,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const route = target(req)
     dirty = true
+    const local = await credential.answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req))
+    if (local) {
+      res.writeHead(local.status, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify(local.body))
+    }
+    const route = target(req)
     if (!route) {
       status.refused++
       return sendError(res, 404, 'Not found.')
@@ -191,7 +223,17 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     const { url } = route
     const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
     if (signedBody === null) return void res.destroy()
-    const headers = await forwardedHeaders(req, url, signedBody)
+    // A credential the proxy could not renew (workload identity): Codex is told why, and no request goes out without it.
+    const headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
+      status.upstreamErrors++
+      sendError(
+        res,
+        502,
+        `The codex-auth-action key proxy has no credential for ${upstream.origin}: ${describeFailure(error)}.`
+      )
+      return undefined
+    })
+    if (!headers) return
     // Model requests go through the meter: counted, or refused by a cap before anything is sent.
     const admit = isZstd(req) ? admitCompressed : admitRequest
     // A signed body has been read already: the meter reads that copy, with Codex's headers.

@@ -37,8 +37,13 @@ const UNAUTHENTICATED = /^ps\/mcp$/
 /** AuthAPI: the check Codex makes of its token before every command. */
 const AUTHAPI = /^v1\/user-auth-credential\/whoami$/
 
-export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: string): Upstream {
-  const placeholder = `Bearer at-${capability}`
+/** `signedInWith`: what Codex sends as its bearer, when it is not `at-<capability>` (a placeholder ChatGPT sign-in's access token). */
+export function chatgptTokenUpstream(
+  config: ChatgptTokenConfig,
+  capability: string,
+  signedInWith = `at-${capability}`
+): Upstream {
+  const placeholder = `Bearer ${signedInWith}`
   /** The backend's `/backend-api/` on its origin: where Codex sends model requests natively. */
   const modelBase = new URL('/backend-api/', config.backend).href
   return {

@@ -44,7 +44,26 @@ export interface Upstream {
    * or 403 answer (`errorType`, its body) as one line that says what to do, which Codex gets instead.
    */
   explainRefusal?(status: number, errorType: string, body: string): string
+  /**
+   * For a kind that answers a request itself rather than forwarding it (workload identity's
+   * placeholder sign-in, refreshed by Codex after a 401): the JSON answer, else undefined.
+   * `body` reads the request's body whole, for a kind that needs it.
+   */
+  answer?(
+    method: string,
+    url: string,
+    incoming: IncomingHttpHeaders,
+    body: () => Promise<Buffer>
+  ): Promise<{ status: number; body: unknown } | undefined>
 }
+
+/** A whole request of the proxy's own (a kind that fetches its credential), through the proxy's client. */
+export type Fetch = (
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string
+) => Promise<{ status: number; text: string }>
 
 /** Whether `text` starts with `prefix`, compared in constant time (a capability). */
 export function startsWithSecret(text: string, prefix: string): boolean {
