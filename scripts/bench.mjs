@@ -7,7 +7,8 @@
  *
  *   node scripts/bench.mjs [--version 0.171.0] [--rounds 5] [--real-rounds 5] [--warm-rounds 10]
  *   node scripts/bench.mjs --proxy-only     (only the key proxy; rewrites its section of BENCHMARK.md)
- *   node scripts/bench.mjs --egress-only    (only codex-network's egress proxy and relay; its section)
+ *   node scripts/bench.mjs --egress-only    (only codex-network's egress proxy and relay; its section;
+ *                                            --egress-rounds N: 10 MB downloads a way, 7 by default)
  *   node scripts/bench.mjs --isolation-only (only key isolation by default: warm main with and
  *                                            without the proxy, bundle load, transports; its section)
  *
@@ -46,7 +47,8 @@ const { values: args } = parseArgs({
     registry: { type: 'string', default: 'https://registry.npmjs.org' },
     'proxy-only': { type: 'boolean', default: false },
     'isolation-only': { type: 'boolean', default: false },
-    'egress-only': { type: 'boolean', default: false }
+    'egress-only': { type: 'boolean', default: false },
+    'egress-rounds': { type: 'string', default: '7' }
   }
 })
 
@@ -68,7 +70,7 @@ if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
   const [heading, lines] = args['proxy-only']
     ? ['## Key proxy (', proxySection(await benchProxy())]
     : args['egress-only']
-      ? ['## Egress proxy (', egressSection(await benchEgress())]
+      ? ['## Egress proxy (', egressSection(await benchEgress({ bigRounds: Number(args['egress-rounds']) }))]
       : ['## Key isolation by default', await isolation()]
   const flag = ['proxy-only', 'egress-only', 'isolation-only'].find(
     (name) => args[/** @type {'proxy-only' | 'egress-only' | 'isolation-only'} */ (name)]
@@ -78,6 +80,7 @@ if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
   const section = [
     ...lines.slice(0, -1),
     `This section alone: \`node scripts/bench.mjs --${flag}\` on ${when} UTC, load average ${os.loadavg()[2].toFixed(1)} over the last 15 minutes on ${os.cpus().length} cores (other work shared the machine): read the ratios, measured side by side, rather than the times.`,
+    '',
     ''
   ].join('\n')
   const current = readFileSync(file, 'utf8')
@@ -403,7 +406,7 @@ const floorResult = await coldFloor(
 )
 const warmResult = await warm(Number(args['warm-rounds']))
 const proxyResult = await benchProxy()
-const egressResult = await benchEgress()
+const egressResult = await benchEgress({ bigRounds: Number(args['egress-rounds']) })
 const isolationLines = await isolation()
 console.log(`warm: main ${fmt(warmResult.main)}, post ${fmt(warmResult.post)} (node -e 0: ${fmt(warmResult.node)})`)
 
