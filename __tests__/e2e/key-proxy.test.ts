@@ -260,9 +260,8 @@ test('a gateway without the proxy: openai_base_url in config.toml, the normal lo
     'api-key': TEST_API_KEY,
     'api-base-url': gateway.apiBaseUrl,
     'key-isolation': 'none',
-    'codex-version': CODEX_VERSION,
-    // Codex talks to the loopback gateway itself, which the jail's own network does not share.
-    'codex-network': 'open'
+    // Codex talks to the loopback gateway itself: the jail's relay carries its port to the runner's loopback.
+    'codex-version': CODEX_VERSION
   })
   expect(main.errors).toEqual([])
   const home = main.outputs['codex-home']

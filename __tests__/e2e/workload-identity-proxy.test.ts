@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
 import { FakeOidc } from '../harness/fake-oidc.js'
+import { ATTACKER_DONE, AttackerModel } from '../harness/attacker.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
@@ -26,6 +27,7 @@ const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base
 let oidc: FakeOidc
 let backend: ChatgptTokenBackend
 let forward: ForwardProxy
+let model: AttackerModel | undefined
 /** Every access token the token endpoint issued: canaries, with the OIDC tokens. */
 const issued: string[] = []
 /** The life of each exchanged token, in seconds (a test may shorten it to see a renewal). */
@@ -58,10 +60,11 @@ function exchangeAnswer(form: URLSearchParams): { status: number; body: unknown 
 
 async function serve(websocket = false, commands: string[] = []): Promise<void> {
   oidc = await runners.serve(new FakeOidc(300))
+  model = commands.length ? new AttackerModel(commands.map((command, i) => [`command ${i + 1}`, command])) : undefined
   backend = await runners.serve(
     new ChatgptTokenBackend([], {
       websocket,
-      commands,
+      model,
       accountId: ACCOUNT,
       names: ['chatgpt.com', 'auth.openai.com'],
       oauth: exchangeAnswer,
@@ -111,7 +114,8 @@ async function run(isolation: string, execArgs = EXEC) {
     env: { ...oidc.env(), HTTPS_PROXY: forward.url },
     timeoutMs: 90_000
   })
-  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  if (!exec.stdout.includes(model ? ATTACKER_DONE : TOKEN_TURN_TEXT))
+    throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
   return { runner, main, from }
 }
 

@@ -56,17 +56,14 @@ export class ChatgptTokenBackend {
       websocket?: boolean
       fedramp?: boolean
       accountId?: string
+      /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
+      model?: { turn(body: string): object[] }
       /** DNS names its certificate also holds: it plays chatgpt.com and auth.openai.com behind a ForwardProxy's routes. */
       names?: string[]
       /** Answers `POST /oauth/token` (the workload identity exchange), given the form it got. */
       oauth?: (form: URLSearchParams) => { status: number; body: unknown }
       /** Answer the managed config bundle with an empty one (workload identity needs it; a 404 fails Codex). */
       configBundle?: boolean
-      /**
-       * Play a prompt-injected model over HTTP: each turn's requests answer with Codex's `exec`
-       * tool running the next of these shell commands (code mode, see attacker.js), then the message.
-       */
-      commands?: string[]
     } = {}
   ) {
     const { ca, server } = makeTestCa('Test ChatGPT token backend CA', options.names)
@@ -79,7 +76,7 @@ export class ChatgptTokenBackend {
         const body =
           req.headers['content-encoding'] === 'zstd' ? Buffer.from(decompress(raw)).toString() : raw.toString()
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body })
-        this.answer(req, res)
+        this.answer(req, res, body)
       })
     })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -115,7 +112,7 @@ export class ChatgptTokenBackend {
     return this.tokens.some((token) => req.headers.authorization === `Bearer ${token}`)
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse): void {
+  private answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(value))
@@ -155,28 +152,12 @@ export class ChatgptTokenBackend {
       })
     if (req.method === 'POST' && url === '/backend-api/codex/responses') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      for (const event of this.turn()) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      const events = this.options.model?.turn(body) ?? EVENTS
+      for (const event of events as { type: string }[])
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
       return void res.end()
     }
     json(404, { detail: 'Not Found' })
-  }
-
-  /** The events that answer the model request just recorded: a command of `commands` while any is left, else the message. */
-  private turn(): { type: string }[] {
-    const commands = this.options.commands ?? []
-    const request = JSON.parse(this.requests[this.requests.length - 1].body) as { input?: { type: string }[] }
-    const done = (request.input ?? []).filter((item) => item.type === 'custom_tool_call_output').length
-    if (done >= commands.length) return EVENTS
-    const call = {
-      type: 'custom_tool_call',
-      id: `ctc_${done + 1}`,
-      status: 'completed',
-      call_id: `call_${done + 1}`,
-      name: 'exec',
-      input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(commands[done])}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
-    }
-    const event = { type: 'response.output_item.done', item: call }
-    return [EVENTS[0], event, EVENTS[2]]
   }
 
   get origin(): string {
