@@ -173,11 +173,12 @@ test.each([
 
 test('the proxy renews the exchanged token before it ends, with a new OIDC token, and the model requests carry the new one', async () => {
   await serve()
-  lifetime = 6
+  // Long enough that a loaded machine's first codex call comes before the renewal is due.
+  lifetime = 20
   try {
     const { runner } = await run('proxy')
-    // The first exchange (main's) lives 6 s and is renewed in its last half: after 4 s a new one is due.
-    await new Promise((resolve) => setTimeout(resolve, 4000))
+    // The first exchange (main's) lives 20 s and is renewed in its last half: after 11 s a new one is due.
+    await new Promise((resolve) => setTimeout(resolve, 11_000))
     const from = backend.requests.length
     const again = await runner.run('codex', EXEC, { env: { HTTPS_PROXY: forward.url }, timeoutMs: 90_000 })
     expect(again.stdout).toContain(TOKEN_TURN_TEXT)

@@ -439,6 +439,10 @@ export async function runJob(
       add('api-base-url', servers.bedrock.apiBaseUrl, 'the loopback Bedrock')
     if (kind === 'access-token') Object.assign(env, servers.openai.authEnv())
     if (kind === 'federation-rule-id' && permissions['id-token'] === 'write') Object.assign(env, servers.oidc.env())
+    // By default the action itself exchanges the OIDC token at OpenAI's token endpoint, which
+    // no loopback server here plays by its name (workload-identity-proxy.test.ts does, behind a proxy).
+    if (kind === 'federation-rule-id' && !inputs['key-isolation'])
+      add('key-isolation', 'none', "Codex exchanges a token file itself: OpenAI's token endpoint has no stand-in here")
     if (kind === 'auth-json') {
       Object.assign(env, servers.github.env(), servers.chatgpt.env())
       for (const [key, value] of Object.entries(servers.chatgpt.inputs()))
@@ -462,7 +466,12 @@ export async function runJob(
       // OIDC token exchange), which no loopback server here plays: the job's codex steps run
       // against the loopback model with an API key instead, said in the report.
       const swapped = Object.fromEntries(
-        Object.entries(inputs).filter(([k]) => !['access-token', 'federation-rule-id', 'oidc-audience'].includes(k))
+        Object.entries(inputs).filter(
+          ([k]) =>
+            !['access-token', 'federation-rule-id', 'oidc-audience'].includes(k) &&
+            // The key-isolation the test chose for the exchange is not the API key's.
+            !(k === 'key-isolation' && added.some((a) => a.startsWith('key-isolation ')))
+        )
       )
       const first = main.exported
       main = await runner.main({ ...swapped, 'api-key': TEST_API_KEY, 'api-base-url': servers.openai.apiBaseUrl }, env)

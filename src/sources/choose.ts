@@ -9,7 +9,7 @@ import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
 import { storedSecret } from './stored-secret.js'
 import { reportNoUsage } from './usage-report.js'
-import { workloadIdentity } from './workload-identity.js'
+import { workloadIdentity, workloadIdentityProxy } from './workload-identity.js'
 
 /**
  * Every credential source, in the order they are asked: the first whose inputs are set is
@@ -20,6 +20,7 @@ const SOURCES: readonly SourceKind[] = [
   keyProxy,
   accessTokenProxy,
   storedSecret,
+  workloadIdentityProxy,
   workloadIdentity,
   chatgpt
 ]

@@ -22,26 +22,34 @@ import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy
 import type { Authenticated, CredentialSource, SourceContext, SourceKind } from './source.js'
 
 /**
- * Workload identity federation: no stored secret. With the key proxy (the default) the proxy
- * makes the exchange Codex would make (net/workload-exchange.ts) and holds the short-lived
- * ChatGPT access token; Codex, in ChatGPT mode, is pointed at it and holds nothing. With
- * key-isolation: none, Codex exchanges a GitHub OIDC token file itself, kept fresh for the job
- * by a detached refresher; with verify, the CLI must accept it.
+ * Workload identity federation, no stored secret, held by the key proxy (the default): the
+ * proxy makes the exchange Codex would make (net/workload-exchange.ts) and holds the
+ * short-lived ChatGPT access token; Codex, in ChatGPT mode, is pointed at it and holds nothing.
  */
-export const workloadIdentity: SourceKind = {
-  name: 'workload-identity',
+export const workloadIdentityProxy: SourceKind = {
+  name: 'workload-identity-proxy',
   metered: true,
   select(inputs) {
     const identity = inputs.workloadIdentity
-    if (!identity) return undefined
-    if (inputs.keyIsolation === 'proxy') return proxied(inputs, identity)
-    return { mode: 'workload-identity', authenticate: (ctx) => authenticate(ctx, identity) }
+    return identity && inputs.keyIsolation === 'proxy' ? proxied(inputs, identity) : undefined
+  },
+  stop: stopSavedKeyProxy
+}
+
+/**
+ * Workload identity federation with key-isolation: none: Codex exchanges a GitHub OIDC token
+ * file itself, kept fresh for the job by a detached refresher; with verify, the CLI must accept it.
+ */
+export const workloadIdentity: SourceKind = {
+  name: 'workload-identity',
+  select(inputs) {
+    const identity = inputs.workloadIdentity
+    return identity && { mode: 'workload-identity', authenticate: (ctx) => authenticate(ctx, identity) }
   },
   // The refresher stops first: it must not write a token while its directory is removed.
   async stop() {
     const dir = readValue(StateKey.RefresherDir)
     if (dir) await stopRefresher(dir)
-    await stopSavedKeyProxy()
   }
 }
 
