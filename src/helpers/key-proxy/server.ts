@@ -145,7 +145,10 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const credential = upstreamFor(config)
+  const credential = upstreamFor(config, async (url, headers, body) => {
+    const answer = await forward(url, 'POST', headers, body, AbortSignal.timeout(STREAM_IDLE_MS))
+    return { status: answer.status, text: (await wholeRequest(answer.body)).toString('utf8') }
+  })
   const status: KeyProxyStatus = {
     pid: process.pid,
     state: 'running',
@@ -189,9 +192,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       return sendError(res, 404, 'Not found.')
     }
     const { url } = route
+    if (route.answer !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify(route.answer))
+    }
     const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
     if (signedBody === null) return void res.destroy()
-    const headers = await forwardedHeaders(req, url, signedBody)
+    let headers = await forwardedHeaders(req, url, signedBody)
     // Model requests go through the meter: counted, or refused by a cap before anything is sent.
     const admit = isZstd(req) ? admitCompressed : admitRequest
     // A signed body has been read already: the meter reads that copy, with Codex's headers.
@@ -223,7 +230,23 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
       const sent = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
-      const answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      let answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      if (answer.status === 401 && credential.recover) {
+        const refusal = await credential.recover(headers, req.headers)
+        if (refusal) {
+          answer.body.resume()
+          status.lastUpstreamStatus = 401
+          status.credentialRefusals = (status.credentialRefusals ?? 0) + 1
+          status.lastRefusal = refusal
+          return sendError(res, 401, refusal)
+        }
+        // Renewed: the same request again, if its body is at hand (a model request's is; a stream is gone).
+        if (!(sent instanceof Readable)) {
+          answer.body.resume()
+          headers = await credential.authorize({ method: req.method ?? '', url, headers }, req.headers)
+          answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+        }
+      }
       body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
@@ -322,9 +345,10 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   // back in time (a stop the watch sees just after a tick writes "stopped" last).
   let statusWritten = Promise.resolve()
   const writeStatus = () =>
-    (statusWritten = statusWritten.then(() =>
-      replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
-    ))
+    (statusWritten = statusWritten.then(() => {
+      if (credential.renewals) status.signin = { refreshes: credential.renewals() }
+      return replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+    }))
   let usageWritten = Promise.resolve()
   const writeUsage = () => {
     meter.dirty = false

@@ -14,6 +14,7 @@
  * before `/backend-api` (seen by running it against a loopback backend).
  */
 import type { ChatgptTokenConfig } from '../protocol.js'
+import type { SignIn } from '../signin.js'
 import { startsWithSecret, type Upstream, withoutQuery } from './upstream.js'
 
 /**
@@ -37,7 +38,13 @@ const UNAUTHENTICATED = /^ps\/mcp$/
 /** AuthAPI: the check Codex makes of its token before every command. */
 const AUTHAPI = /^v1\/user-auth-credential\/whoami$/
 
-export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: string): Upstream {
+/**
+ * A ChatGPT sign-in (`signin`) is served the same way: its access token takes the real
+ * token's place (refreshed by the holder), AuthAPI's check of the placeholder is answered
+ * by the proxy from the id_token's claims (there is no personal access token to check),
+ * and a 401 is recovered from by one refresh and the same request again.
+ */
+export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: string, signin?: SignIn): Upstream {
   const placeholder = `Bearer at-${capability}`
   /** The backend's `/backend-api/` on its origin: where Codex sends model requests natively. */
   const modelBase = new URL('/backend-api/', config.backend).href
@@ -65,19 +72,28 @@ export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: str
       }
       if (url.startsWith('/authapi/') && !websocket && method === 'GET') {
         const rest = url.slice('/authapi/'.length)
-        return AUTHAPI.test(withoutQuery(rest)) ? { url: `${config.authapi}/${rest}`, metered: false } : undefined
+        if (!AUTHAPI.test(withoutQuery(rest))) return undefined
+        return { url: `${config.authapi}/${rest}`, metered: false, answer: config.signin?.whoami }
       }
       return undefined
     },
     async authorize({ headers }, incoming) {
       const out = { ...headers }
-      if (incoming.authorization !== undefined) out.authorization = `Bearer ${config.token}`
+      if (incoming.authorization !== undefined)
+        out.authorization = `Bearer ${signin ? await signin.accessToken(incoming) : config.token}`
       if (incoming['chatgpt-account-id'] !== undefined) {
         out['chatgpt-account-id'] = config.accountId
         if (config.fedramp) out['x-openai-fedramp'] = 'true'
         else delete out['x-openai-fedramp']
       }
       return out
-    }
+    },
+    recover:
+      signin &&
+      (async (outgoing, incoming) => {
+        const used = String(outgoing.authorization ?? '').replace(/^Bearer /, '')
+        return (await signin.recover(used, incoming)) ? undefined : signin.refused
+      }),
+    renewals: signin && (() => signin.refreshes)
   }
 }

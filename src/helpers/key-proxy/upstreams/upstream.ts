@@ -21,6 +21,8 @@ export interface Route {
   url: string
   /** A model request: counted by the meter, refused by a cap. */
   metered: boolean
+  /** Answered by the proxy itself with this JSON (200), nothing sent upstream. */
+  answer?: unknown
 }
 
 export interface Upstream {
@@ -44,6 +46,14 @@ export interface Upstream {
    * or 403 answer (`errorType`, its body) as one line that says what to do, which Codex gets instead.
    */
   explainRefusal?(status: number, errorType: string, body: string): string
+  /**
+   * For a kind that can renew its credential (a ChatGPT sign-in): after a 401 to a request
+   * sent with `outgoing` headers, undefined when the request may be sent again (authorize
+   * sets the renewed credential), else what Codex gets instead: one line that says what to do.
+   */
+  recover?(outgoing: Record<string, string | string[]>, incoming: IncomingHttpHeaders): Promise<string | undefined>
+  /** How many times it renewed its credential (a sign-in's refreshes), for the status. */
+  renewals?(): number
 }
 
 /** Whether `text` starts with `prefix`, compared in constant time (a capability). */
