@@ -102,6 +102,14 @@ export class SignIn {
     return used !== this.file.tokens.access_token
   }
 
+  /** Why the last `recover` gave no newer token: the documented refusal, or a failure the next request may not meet. */
+  get unrecovered(): string {
+    return (
+      this.refused ??
+      'The key proxy could not refresh the ChatGPT sign-in just now (the token endpoint failed or could not be reached); the next request tries again. Check the proxy variables (HTTPS_PROXY, NO_PROXY) and ca-certificate if it goes on.'
+    )
+  }
+
   /** One refresh at a time: a request that needs one while one is under way waits for it. */
   private refresh(reason: RefreshReason, from: IncomingHttpHeaders): Promise<void> {
     this.pending ??= this.refreshOnce(reason, from).finally(() => (this.pending = undefined))

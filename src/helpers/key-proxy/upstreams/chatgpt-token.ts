@@ -92,7 +92,7 @@ export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: str
       signin &&
       (async (outgoing, incoming) => {
         const used = String(outgoing.authorization ?? '').replace(/^Bearer /, '')
-        return (await signin.recover(used, incoming)) ? undefined : signin.refused
+        return (await signin.recover(used, incoming)) ? undefined : signin.unrecovered
       }),
     renewals: signin && (() => signin.refreshes)
   }
