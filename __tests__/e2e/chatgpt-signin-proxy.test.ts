@@ -3,9 +3,9 @@
  * the proxy's refresh request is the one Codex makes natively (key-isolation: none) against
  * the same loopback token endpoint; the refreshed file is written back to its secret once;
  * concurrent requests under a 401 make one refresh; a refused refresh token gives the
- * documented message to Codex and in the post step; and the model's commands, with full
- * access, find no token of the sign-in. Every token, the seed's and the refreshed ones, is a
- * canary for the leak audit.
+ * documented message to Codex and in the post step. (That the model's commands find no token
+ * of it: no-credential-in-reach.test.ts.) Every token, the seed's and the refreshed ones, is
+ * a canary for the leak audit.
  */
 import { promises as fs } from 'node:fs'
 import * as https from 'node:https'
@@ -175,44 +175,4 @@ test('a refresh token already used elsewhere: Codex and the post step say what t
   expect(post.stdout).toMatch(
     /::warning::The ChatGPT sign-in was refused \d+ times during the job; the last time: The key proxy could not refresh the ChatGPT sign-in: .*refresh_token_reused: another job or machine refreshed this sign-in first.*To re-seed, sign in with `codex login` on a trusted machine/
   )
-}, 180_000)
-
-test("the model's commands, with full access, find no token of the sign-in in CODEX_HOME, the environment or the job's files", async () => {
-  const hunt = [
-    'cat "$CODEX_HOME/auth.json"',
-    'env',
-    // Anything shaped like a sign-in's tokens (a JWT, a refresh token) in a file the commands can read.
-    'grep -rIhoE "rt_[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]+" "$CODEX_HOME" "${RUNNER_TEMP:-/nonexistent}" "$HOME" /tmp 2>/dev/null | head -50',
-    'echo hunted'
-  ].join('; ')
-  backend.options.command = hunt
-  const runner = await runners.create({ toolCache: sharedToolCache() })
-  const seed = signIn(runner, { accepted: true })
-  await start(seed, runner)
-  const exec = await runner.run(
-    'codex',
-    ['exec', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox', 'go'],
-    {
-      timeoutMs: 120_000
-    }
-  )
-  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
-  const outputs = backend.requests.filter((r) => r.body.includes('"type":"custom_tool_call_output"'))
-  expect(outputs.length).toBeGreaterThan(0)
-  // The commands ran and reported back: their output reached the backend, and it holds none of the tokens.
-  if (!outputs.some((r) => r.body.includes('hunted')))
-    throw new Error(
-      outputs
-        .map((r) =>
-          r.body.slice(
-            r.body.indexOf('"type":"custom_tool_call_output"'),
-            r.body.indexOf('"type":"custom_tool_call_output"') + 3000
-          )
-        )
-        .join('\n----\n')
-    )
-  for (const request of backend.requests) for (const token of seed.secrets) expect(request.body).not.toContain(token)
-  expect(outputs.some((r) => r.body.includes('personal_access_token'))).toBe(true)
-  const post = await runner.post()
-  expect(post.errors).toEqual([])
 }, 180_000)

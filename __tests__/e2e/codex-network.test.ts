@@ -58,17 +58,18 @@ function attempts(allowed: number, unlisted: number): [string, string][] {
   ]
 }
 
-async function job(network: string) {
+async function job(network: string | undefined, options: { config?: string; attempts?: typeof attempts } = {}) {
   const allowed = await runners.serve(web('allowed'))
   const unlisted = await runners.serve(web('unlisted'))
-  const attacker = new AttackerModel(attempts(allowed.port, unlisted.port))
+  const attacker = new AttackerModel((options.attempts ?? attempts)(allowed.port, unlisted.port))
   await runners.serve(attacker.server)
   const runner = await runners.create({ toolCache: sharedToolCache() })
   const main = await runner.main({
     'api-key': TEST_API_KEY,
     'api-base-url': attacker.apiBaseUrl,
     'codex-version': CODEX_VERSION,
-    'codex-network': network.replaceAll('PORT', String(allowed.port))
+    ...(network !== undefined && { 'codex-network': network.replaceAll('PORT', String(allowed.port)) }),
+    ...(options.config && { config: options.config })
   })
   expect(main.errors).toEqual([])
   const codex = await runner.run('codex', EXEC, { timeoutMs: 180_000 })
@@ -101,11 +102,13 @@ test('a listed host: reached through the proxy; the rest refused and reported, n
   expect(said['UDP to a resolver']).toMatch(/Network is unreachable/)
   expect(allowed.requests.map((r) => r.url)).toEqual(['/listed', '/tunnel'])
   expect(unlisted.requests).toEqual([])
-  // Every refusal in one warning: the model's, and Codex's own background requests (plugins, update checks).
+  // Every refusal in one warning: the model's, and none of Codex's own (config.toml turns its background requests off).
   const warning = /::warning::codex-network refused \d+ connections from Codex's jail.*/.exec(post.stdout)?.[0] ?? ''
+  expect(warning).toContain('refused 2 connections')
   expect(warning).toContain(`${UNLISTED}:${unlisted.port} (1, first at 20`)
   expect(warning).toContain('169.254.169.254:80 (1, first at 20')
   expect(warning).not.toContain(ALLOWED)
+  expect(post.stdout).not.toMatch(/github\.com|chatgpt\.com|background request/)
   expect(post.summary).toContain(
     `<td>${UNLISTED}:${unlisted.port}</td><td>refused: not in codex-network</td><td>1</td>`
   )
@@ -124,3 +127,29 @@ test('none: the model API only, even the listed server is refused; open: as with
   expect(open.codex.stdout).toContain('all done')
   expect(open.said['listed, straight by TCP']).toContain('allowed /direct')
 }, 400_000)
+
+test("the default list: a command's refused host warns; Codex's own background requests, turned on in config, are a notice apart", async () => {
+  const unlistedOnly = (_allowed: number, unlisted: number): [string, string][] => [
+    ['unlisted, through the proxy', `curl -sS -m 10 -w ' %{http_code}' http://${UNLISTED}:${unlisted}/x 2>&1`]
+  ]
+  const { codex, said, post, unlisted } = await job(undefined, {
+    config: '[features]\nplugins = true\n',
+    attempts: unlistedOnly
+  })
+  expect(codex.stdout).toContain('all done')
+  expect(said['unlisted, through the proxy']).toContain(`${UNLISTED}:${unlisted.port} is not in codex-network\n 403`)
+  const warnings = post.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
+  expect(warnings).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^::warning::codex-network refused 1 connections .* to 1 destinations: ${UNLISTED}:${unlisted.port} \\(1, `
+      )
+    )
+  ])
+  // The plugin sync's hosts, which config turned back on; analytics stays off.
+  const notice =
+    post.stdout.split('\n').find((line) => line.startsWith("::notice::codex-network refused Codex's own")) ?? ''
+  for (const host of ['github.com:443', 'api.github.com:443', 'chatgpt.com:443']) expect(notice).toContain(` ${host} (`)
+  expect(notice).not.toContain('ab.chatgpt.com')
+  expect(post.summary).toContain("<td>github.com:443</td><td>refused: Codex's own background request</td>")
+}, 300_000)

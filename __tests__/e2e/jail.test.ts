@@ -308,6 +308,9 @@ wait $child
       /^::warning::Codex runs without a jail \(codex-isolation: auto\): the job has no passwordless sudo, and a user namespace of its own did not work .*RUNNER_TEMP.*post step's environment.*action's own files.*GITHUB_ENV/
     )
     expect(warnings[1]).toMatch(/^::warning::codex-network is not enforced on this runner: Codex runs without a jail/)
+    // Nor is its egress proxy started: nothing could reach it.
+    expect(main.stdout).not.toContain('Egress proxy started')
+    expect(main.outputs['network-report']).toBeUndefined()
     expect(main.outputs['codex-path']).toBe(path.join(bin, 'codex'))
     const codex = await runProcess(launcher[0], [...launcher.slice(1), 'codex', 'echo ran as $(id -u)'], {
       env: runner.stepEnv({ PATH: [...runner.paths, bin, process.env.PATH].join(':') }),

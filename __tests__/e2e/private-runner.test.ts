@@ -201,8 +201,8 @@ describe('the real Codex CLI behind the proxy CA', () => {
       'codex-version': CODEX_VERSION,
       'ca-certificate': pki.ca,
       'key-isolation': 'none',
-      // Codex reaches the loopback endpoint itself, which the jail's own network does not share.
-      'codex-network': 'open'
+      // Codex reaches the loopback endpoint itself, through the jail's relay (api-base-url names its port).
+      'api-base-url': openai.apiBaseUrl
     })
     expect(main.errors).toEqual([])
     const exec = await runner.run('codex', openai.execArgs(), { timeoutMs: 90_000 })

@@ -46,12 +46,12 @@ function expectMaskedOnly(stdout: string, stderr: string, secret: string): void 
 test('api-key: a later step runs codex exec, authenticated with the key; the post step logs out', async () => {
   const runner = await newRunner()
   // The login path (auth.json, codex login status, logout): key-isolation none. Codex then talks to
-  // the loopback upstream itself, which a jail's own network cannot reach: codex-network: open.
+  // the loopback upstream itself, through the jail's relay (api-base-url names its port).
   const main = await runner.main({
     'api-key': TEST_API_KEY,
+    'api-base-url': openai.apiBaseUrl,
     'codex-version': CODEX_VERSION,
-    'key-isolation': 'none',
-    'codex-network': 'open'
+    'key-isolation': 'none'
   })
   expect(main.errors).toEqual([])
   expect(main.exitCode).toBe(0)
@@ -95,12 +95,12 @@ test('api-key: a later step runs codex exec, authenticated with the key; the pos
 
 test('export-env: CODEX_API_KEY is exported and codex exec uses it', async () => {
   const runner = await newRunner()
-  // Codex talks to the loopback upstream itself (no key proxy with export-env): codex-network: open.
+  // Codex talks to the loopback upstream itself (no key proxy with export-env), through the jail's relay.
   const main = await runner.main({
     'api-key': TEST_API_KEY,
+    'api-base-url': openai.apiBaseUrl,
     'codex-version': CODEX_VERSION,
-    'export-env': 'true',
-    'codex-network': 'open'
+    'export-env': 'true'
   })
   expect(main.errors).toEqual([])
   expect(main.exported).toMatchObject({ CODEX_API_KEY: TEST_API_KEY })

@@ -34,7 +34,8 @@ beforeEach(async () => {
 
 function main(inputs: Record<string, string>, env: Record<string, string> = oidc.env()) {
   return runner.main(
-    { install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, ...inputs },
+    // key-isolation: none: Codex exchanges a token file itself (workload-identity-proxy.test.ts: the default, the key proxy).
+    { install: 'false', 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'key-isolation': 'none', ...inputs },
     { ...codexEnv, ...env }
   )
 }
@@ -222,7 +223,7 @@ test('an OIDC endpoint answering JSON null gives one clear line, not "Unexpected
 test('the real Codex CLI, given the exported variables, works in workload-identity mode', async () => {
   const real = await runners.create({ toolCache: sharedToolCache() })
   const result = await real.main(
-    { 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION },
+    { 'federation-rule-id': RULE, 'oidc-audience': AUDIENCE, 'codex-version': CODEX_VERSION, 'key-isolation': 'none' },
     oidc.env()
   )
   expect(result.errors).toEqual([])

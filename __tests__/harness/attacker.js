@@ -222,6 +222,9 @@ export async function attackKit(dir, where) {
 }
 
 /** The fake Responses API of a model that runs `commands` one by one, then says it is done. */
+/** The final message of an AttackerModel's last turn. */
+export const ATTACKER_DONE = 'all done'
+
 export class AttackerModel {
   /** @type {{ door: string, output: string }[]} what each command printed, as Codex sent it back */
   outputs = []
@@ -258,6 +261,18 @@ export class AttackerModel {
     if (req.method === 'GET' && url.startsWith('/v1/models'))
       return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }] })
     if (req.method !== 'POST' || !url.startsWith('/v1/responses')) return sendJson(res, 404, { error: 'no route' })
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.end(sse(this.turn(body)))
+  }
+
+  /**
+   * The events of the answer to one model request (its JSON body): the next command as a tool
+   * call, or the final message; what the commands so far printed goes to `outputs`. Another
+   * fake backend (ChatGPT's) plays the model with it.
+   * @param {string} body
+   * @returns {object[]}
+   */
+  turn(body) {
     /** @type {{ input?: { type: string, call_id?: string, output?: unknown }[] }} */
     const request = JSON.parse(body)
     const results = (request.input ?? []).filter(
@@ -271,7 +286,7 @@ export class AttackerModel {
       type: 'message',
       role: 'assistant',
       id: 'msg_done',
-      content: [{ type: 'output_text', text: 'all done' }]
+      content: [{ type: 'output_text', text: ATTACKER_DONE }]
     }
     const item = !next
       ? done
@@ -291,13 +306,10 @@ export class AttackerModel {
             name: 'exec',
             input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(next[1])}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
           }
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
-    res.end(
-      sse([
-        { type: 'response.created', response: { id } },
-        { type: 'response.output_item.done', item },
-        completedEvent(id)
-      ])
-    )
+    return [
+      { type: 'response.created', response: { id } },
+      { type: 'response.output_item.done', item },
+      completedEvent(id)
+    ]
   }
 }

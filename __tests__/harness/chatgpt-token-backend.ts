@@ -46,18 +46,6 @@ const EVENTS = [
   }
 ]
 
-/** Codex 0.171.0's code mode: one `exec` tool call that runs `command` (see harness/attacker.js). */
-function toolCall(command: string) {
-  return {
-    type: 'custom_tool_call',
-    id: 'ctc_1',
-    status: 'completed',
-    call_id: 'call_1',
-    name: 'exec',
-    input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(command)}, yield_time_ms: 30000, max_output_tokens: 20000 }); text(r.output)`
-  }
-}
-
 export class ChatgptTokenBackend {
   readonly ca: string
   readonly requests: BackendRequest[] = []
@@ -73,10 +61,21 @@ export class ChatgptTokenBackend {
 
   constructor(
     readonly tokens: string[],
-    /** `command`: the model's shell command, run once through Codex's exec tool before its answer (a prompt injection). */
-    readonly options: { websocket?: boolean; fedramp?: boolean; accountId?: string; command?: string } = {}
+    readonly options: {
+      websocket?: boolean
+      fedramp?: boolean
+      accountId?: string
+      /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
+      model?: { turn(body: string): object[] }
+      /** DNS names its certificate also holds: it plays chatgpt.com and auth.openai.com behind a ForwardProxy's routes. */
+      names?: string[]
+      /** Answers `POST /oauth/token` (the workload identity exchange), given the form it got. */
+      oauth?: (form: URLSearchParams) => { status: number; body: unknown }
+      /** Answer the managed config bundle with an empty one (workload identity needs it; a 404 fails Codex). */
+      configBundle?: boolean
+    } = {}
   ) {
-    const { ca, server } = makeTestCa('Test ChatGPT token backend CA')
+    const { ca, server } = makeTestCa('Test ChatGPT token backend CA', options.names)
     this.ca = ca
     this.server = https.createServer(server, (req, res) => {
       const chunks: Buffer[] = []
@@ -86,7 +85,7 @@ export class ChatgptTokenBackend {
         const body =
           req.headers['content-encoding'] === 'zstd' ? Buffer.from(decompress(raw)).toString() : raw.toString()
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body })
-        this.answer(req, res)
+        this.answer(req, res, body)
       })
     })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -122,13 +121,17 @@ export class ChatgptTokenBackend {
     return this.tokens.some((token) => req.headers.authorization === `Bearer ${token}`)
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse): void {
+  private answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(value))
     }
     const url = req.url ?? ''
     const accountId = this.options.accountId ?? 'account-token-test'
+    if (this.options.oauth && req.method === 'POST' && url === '/oauth/token') {
+      const answer = this.options.oauth(new URLSearchParams(this.requests[this.requests.length - 1].body))
+      return json(answer.status, answer.body)
+    }
     if (req.method === 'POST' && url === '/oauth/token') {
       const { refresh_token: token } = JSON.parse(this.requests.at(-1)?.body || '{}') as { refresh_token?: string }
       if (!token || !this.refreshable.delete(token))
@@ -149,6 +152,8 @@ export class ChatgptTokenBackend {
         this.refreshDelayMs
       )
     }
+    if (this.options.configBundle && url === '/backend-api/wham/config/bundle' && this.authorized(req))
+      return json(200, {})
     if (url === '/authapi/v1/user-auth-credential/whoami') {
       if (!this.authorized(req))
         return json(401, { error: { message: 'Invalid personal access token', code: 'invalid_token' } })
@@ -176,12 +181,9 @@ export class ChatgptTokenBackend {
       })
     if (req.method === 'POST' && url === '/backend-api/codex/responses') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      const { command } = this.options
-      const events =
-        command && !this.requests.at(-1)?.body.includes('"type":"custom_tool_call_output"')
-          ? [EVENTS[0], { type: 'response.output_item.done', item: toolCall(command) }, EVENTS[2]]
-          : EVENTS
-      for (const event of events) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      const events = this.options.model?.turn(body) ?? EVENTS
+      for (const event of events as { type: string }[])
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
       return void res.end()
     }
     json(404, { detail: 'Not Found' })

@@ -15,7 +15,14 @@ export class ForwardProxy {
   private readonly server: http.Server
   private readonly sockets = new Set<net.Socket>()
 
-  constructor(private readonly tls?: { key: string; cert: string }) {
+  /**
+   * @param routes CONNECT targets to send elsewhere on loopback (`host:port` → `127.0.0.1:port`):
+   * a public host played by a loopback server, as a TLS-intercepting proxy would.
+   */
+  constructor(
+    private readonly tls?: { key: string; cert: string },
+    private readonly routes: Record<string, string> = {}
+  ) {
     const handler: http.RequestListener = (req, res) => {
       const target = new URL(req.url ?? '')
       if (target.hostname !== '127.0.0.1') return void res.writeHead(403).end()
@@ -29,7 +36,7 @@ export class ForwardProxy {
     }
     this.server = tls ? https.createServer(tls, handler) : http.createServer(handler)
     this.server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-      const [host, port] = (req.url ?? '').split(':')
+      const [host, port] = (this.routes[req.url ?? ''] ?? req.url ?? '').split(':')
       if (host !== '127.0.0.1') return void client.end('HTTP/1.1 403 Forbidden\r\n\r\n')
       this.connects.push(req.url ?? '')
       const upstream = net.connect(Number(port), host, () => {

@@ -16,6 +16,8 @@ interface Options {
   issuer?: { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }
   /** Subject alternative names: 127.0.0.1 and localhost for servers. */
   loopback?: boolean
+  /** More DNS names (a server that stands in for a public host behind an intercepting proxy). */
+  names?: string[]
 }
 
 let serial = 1
@@ -48,7 +50,8 @@ function issue(options: Options): { cert: forge.pki.Certificate; pem: Issued } {
       name: 'subjectAltName',
       altNames: [
         { type: 7, ip: '127.0.0.1' },
-        { type: 2, value: 'localhost' }
+        { type: 2, value: 'localhost' },
+        ...(options.names ?? []).map((value) => ({ type: 2, value }))
       ]
     })
   extensions.push({ name: 'subjectKeyIdentifier' })
@@ -58,9 +61,14 @@ function issue(options: Options): { cert: forge.pki.Certificate; pem: Issued } {
 }
 
 /** A root CA and a server certificate for 127.0.0.1 that it signed. */
-export function makeTestCa(name = 'Test Proxy Root CA') {
+export function makeTestCa(name = 'Test Proxy Root CA', names: string[] = []) {
   const root = issue({ subject: name, ca: true })
-  const server = issue({ subject: '127.0.0.1', loopback: true, issuer: { cert: root.cert, key: keys.privateKey } })
+  const server = issue({
+    subject: '127.0.0.1',
+    loopback: true,
+    names,
+    issuer: { cert: root.cert, key: keys.privateKey }
+  })
   return {
     ca: root.pem.cert,
     caKey: root.pem.key,

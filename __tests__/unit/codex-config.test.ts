@@ -1,5 +1,6 @@
 import { parse } from 'smol-toml'
 import {
+  backgroundHosts,
   checkConfig,
   configToml,
   inheritsVariable,
@@ -17,6 +18,24 @@ test('the defaults: file credentials, no KEY/SECRET/TOKEN variables for commands
     cli_auth_credentials_store: 'file',
     shell_environment_policy: { ignore_default_excludes: false }
   })
+})
+
+test("where codex-network restricts the jail: Codex's background requests off, unless the user's config turns one on", () => {
+  const restricted = { ...apiKey, restrictedNetwork: true }
+  const quiet = parse(configToml({}, restricted))
+  expect(quiet).toEqual({
+    cli_auth_credentials_store: 'file',
+    shell_environment_policy: { ignore_default_excludes: false },
+    features: { plugins: false },
+    analytics: { enabled: false }
+  })
+  expect(backgroundHosts(quiet)).toEqual([])
+  const plugins = parse(configToml(parseUserConfig('[features]\nplugins = true\nshell_snapshot = false\n'), restricted))
+  expect(plugins.features).toEqual({ plugins: true, shell_snapshot: false })
+  expect(plugins.analytics).toEqual({ enabled: false })
+  expect(backgroundHosts(plugins)).toEqual(['github.com:443', 'api.github.com:443', 'chatgpt.com:443'])
+  // Codex's defaults (a named home's own config.toml without these settings): all of them.
+  expect(backgroundHosts({})).toEqual(['github.com:443', 'api.github.com:443', 'chatgpt.com:443', 'ab.chatgpt.com:443'])
 })
 
 test("the user's config is merged over the defaults, table by table", () => {

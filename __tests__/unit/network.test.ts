@@ -178,7 +178,14 @@ describe("the jail's network (codex-network)", () => {
     binary: '/tc/codex',
     uid: 1001,
     gid: 118,
-    ...(network && { network: { dir: "/rt/it's egress", egressPort: 3128, apiPort: 40000, perl: '/usr/bin/perl' } })
+    ...(network && {
+      network: {
+        dir: "/rt/it's egress",
+        egressPort: 3128,
+        loopback: [{ port: 40000, socket: 'api-40000.sock' }],
+        perl: '/usr/bin/perl'
+      }
+    })
   })
 
   test('a network namespace of its own only with codex-network', () => {
@@ -193,9 +200,9 @@ describe("the jail's network (codex-network)", () => {
     const relay = init.indexOf(`(cd '/rt/it'\\''s egress' && exec /usr/bin/perl -e '`)
     expect(relay).toBeGreaterThan(0)
     expect(relay).toBeLessThan(init.indexOf('pivot_root'))
-    expect(init).toContain("-- as=1001:118 40000 api.sock 3128 egress.sock --) || fail 'the network relay'")
+    expect(init).toContain("-- as=1001:118 40000 'api-40000.sock' 3128 egress.sock --) || fail 'the network relay'")
     // In a user namespace the job's user is already itself.
-    expect(initScript(config('userns'))).toContain('-- 40000 api.sock 3128 egress.sock --) || fail')
+    expect(initScript(config('userns'))).toContain("-- 40000 'api-40000.sock' 3128 egress.sock --) || fail")
     expect(proxyVariables(3128)).toEqual({
       HTTPS_PROXY: 'http://127.0.0.1:3128',
       https_proxy: 'http://127.0.0.1:3128',

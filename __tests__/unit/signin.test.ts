@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { type PostJson, SignIn, SIGNIN_FILE } from '../../src/helpers/key-proxy/signin.js'
+import { SignIn, SIGNIN_FILE } from '../../src/helpers/key-proxy/signin.js'
+import type { Fetch } from '../../src/helpers/key-proxy/upstreams/upstream.js'
 import { chatgptAuth, chatgptTokens } from '../harness/chatgpt-auth.js'
 
 const URL = 'https://127.0.0.1:1/oauth/token'
@@ -17,8 +18,9 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }))
 /** A token endpoint that answers after `delayMs`, recording each request. */
 function endpoint(answer: (body: Record<string, string>) => { status: number; text: string }, delayMs = 50) {
   const calls: { headers: Record<string, string>; body: Record<string, string> }[] = []
-  const post: PostJson = async (_url, headers, body) => {
-    const parsed = JSON.parse(body.toString()) as Record<string, string>
+  const post: Fetch = async (_url, method, headers, body) => {
+    expect(method).toBe('POST')
+    const parsed = JSON.parse(body ?? '') as Record<string, string>
     calls.push({ headers, body: parsed })
     await new Promise((resolve) => setTimeout(resolve, delayMs))
     return answer(parsed)

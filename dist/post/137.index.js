@@ -380,7 +380,7 @@ var convertToBuffer_1 = __webpack_require__(5675);
 Object.defineProperty(exports, "convertToBuffer", ({ enumerable: true, get: function () { return convertToBuffer_1.convertToBuffer; } }));
 var isEmptyData_1 = __webpack_require__(4658);
 Object.defineProperty(exports, "isEmptyData", ({ enumerable: true, get: function () { return isEmptyData_1.isEmptyData; } }));
-var numToUint8_1 = __webpack_require__(3055);
+var numToUint8_1 = __webpack_require__(5436);
 Object.defineProperty(exports, "numToUint8", ({ enumerable: true, get: function () { return numToUint8_1.numToUint8; } }));
 var uint32ArrayFrom_1 = __webpack_require__(673);
 Object.defineProperty(exports, "uint32ArrayFrom", ({ enumerable: true, get: function () { return uint32ArrayFrom_1.uint32ArrayFrom; } }));
@@ -407,7 +407,7 @@ exports.isEmptyData = isEmptyData;
 
 /***/ }),
 
-/***/ 3055:
+/***/ 5436:
 /***/ ((__unused_webpack_module, exports) => {
 
 

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { parse, stringify, TomlError } from 'smol-toml'
 import type { AuthMode } from '../inputs/inputs.js'
+import { BACKGROUND_REQUESTS } from '../inputs/network.js'
 import { UserError } from '../job/errors.js'
 import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
 import { checkPlainHttp } from '../net/http.js'
@@ -14,6 +15,8 @@ export interface ConfigRules {
   exported?: string
   /** allow-secret-in-shell: commands the model runs may read it there. */
   allowSecretInShell: boolean
+  /** codex-network restricts Codex's jail: the background requests it would refuse are turned off (QUIET_CONFIG). */
+  restrictedNetwork?: boolean
 }
 
 /**
@@ -24,6 +27,22 @@ export interface ConfigRules {
 export const DEFAULT_CONFIG: Table = {
   cli_auth_credentials_store: 'file',
   shell_environment_policy: { ignore_default_excludes: false }
+}
+
+/**
+ * Every BACKGROUND_REQUESTS setting, off: where codex-network restricts the jail,
+ * config.toml says so unless the user's config sets them.
+ */
+export const QUIET_CONFIG: Table = Object.fromEntries(
+  BACKGROUND_REQUESTS.map(({ setting: [table, key] }) => [table, { [key]: false }])
+)
+
+/** The hosts (on 443) Codex's background requests go to with this config: those whose setting is not false. */
+export function backgroundHosts(config: Table): string[] {
+  return BACKGROUND_REQUESTS.filter(({ setting: [table, key] }) => {
+    const section = config[table]
+    return !(isTable(section) && section[key] === false)
+  }).flatMap(({ hosts }) => hosts.map((host) => `${host}:443`))
 }
 
 /**
@@ -215,11 +234,22 @@ export function checkConfig(config: Table, rules: ConfigRules, source: string): 
   core.warning(`${what}. Codex could be steered into printing or sending them. ${fix}.`)
 }
 
-/** config.toml for an action-owned CODEX_HOME: the defaults with the user's settings merged over them. */
-export function configToml(userConfig: Table, rules: ConfigRules): string {
-  const merged = mergeConfig(DEFAULT_CONFIG, userConfig)
+/** The settings of an action-owned CODEX_HOME's config.toml: the defaults with the user's settings merged over them. */
+export function actionConfig(userConfig: Table, rules: ConfigRules): Table {
+  const defaults = rules.restrictedNetwork ? mergeConfig(DEFAULT_CONFIG, QUIET_CONFIG) : DEFAULT_CONFIG
+  const merged = mergeConfig(defaults, userConfig)
   checkConfig(merged, rules, 'config')
-  return `# Written by codex-auth-action; removed by its post step.\n${stringify(merged)}\n`
+  return merged
+}
+
+/** config.toml's text for those settings. */
+export function configText(config: Table): string {
+  return `# Written by codex-auth-action; removed by its post step.\n${stringify(config)}\n`
+}
+
+/** config.toml for an action-owned CODEX_HOME. */
+export function configToml(userConfig: Table, rules: ConfigRules): string {
+  return configText(actionConfig(userConfig, rules))
 }
 
 /** Reads an existing config.toml the user keeps in their codex-home, for the same checks. */

@@ -13,7 +13,14 @@ import {
   writePrivateFile
 } from '../job/files.js'
 import { OPENAI_API_BASE_URL } from '../net/endpoint.js'
-import { checkConfig, configToml, loginEndpoint, parseExistingConfig, type ConfigRules } from './config.js'
+import {
+  actionConfig,
+  checkConfig,
+  configText,
+  loginEndpoint,
+  parseExistingConfig,
+  type ConfigRules
+} from './config.js'
 
 /**
  * A CODEX_HOME ready for login. The CLI itself runs only in a home the action owns, so a
@@ -27,6 +34,8 @@ export interface CodexHome {
   cliDir: string
   /** Where Codex sends an api-key login with this home's config (verify checks it there); undefined: nowhere. */
   loginEndpoint?: string
+  /** The settings Codex reads in `dir`: the action's config.toml, or a named home's own. */
+  config: Record<string, unknown>
 }
 
 /**
@@ -50,13 +59,14 @@ export async function prepareCodexHome(
   userConfig: Record<string, unknown>,
   rules: ConfigRules
 ): Promise<CodexHome> {
-  const config = configToml(userConfig, rules)
+  const settings = actionConfig(userConfig, rules)
+  const config = configText(settings)
   const ownConfig = named ? await checkNamedHome(named, userConfig, rules) : undefined
   const endpoint = loginEndpoint(ownConfig ?? userConfig, OPENAI_API_BASE_URL)
   const cliDir = await makePrivateDir(runnerTemp(), 'codex-home-')
   created.add(cliDir)
   await writePrivateFile(path.join(cliDir, 'config.toml'), config)
-  if (!named) return { dir: cliDir, cliDir, loginEndpoint: endpoint }
+  if (!named) return { dir: cliDir, cliDir, loginEndpoint: endpoint, config: settings }
   const record = (dir: string | undefined) => {
     if (dir) created.add(dir)
   }
@@ -64,7 +74,7 @@ export async function prepareCodexHome(
   record(await makeDirs(named).catch(fail()))
   if (!ownConfig) await writePrivateFile(path.join(named, 'config.toml'), config, record).catch(fail('config.toml'))
   record(await makeDirs(path.join(named, 'shell_snapshots')).catch(fail('shell_snapshots')))
-  return { dir: named, cliDir, loginEndpoint: endpoint }
+  return { dir: named, cliDir, loginEndpoint: endpoint, config: ownConfig ?? settings }
 }
 
 /**

@@ -299,12 +299,6 @@ export function parseKeyIsolation(
       )
   }
   if (value !== 'proxy') return value
-  if (auth.workloadIdentity) {
-    throw new UserError(
-      'key-isolation: proxy works with api-key only; federation-rule-id has no stored key to isolate (Codex exchanges short-lived OIDC tokens itself). Remove key-isolation.'
-    )
-  }
-
   if (auth.credentials?.mode === 'access-token' && !personalTokens(auth.credentials.candidates)) {
     throw new UserError(
       'key-isolation: proxy takes an access-token only when it is a personal access token (at-…): an agent identity JWT carries a private key with which Codex signs every request itself. Use a personal access token, or remove key-isolation.'
@@ -324,14 +318,14 @@ export function personalTokens(candidates: readonly string[]): boolean {
 }
 
 /**
- * auto: the key proxy for an api-key or a ChatGPT sign-in wherever nothing rules it out,
- * else `none` with one notice that says why the credential is in auth.json and how to
- * change that. OIDC stays with the CLI: `none`, silently. `refresh`: refresh: true (a
- * sign-in's refresher job, which the CLI refreshes in the main step).
+ * auto: the key proxy for an api-key, a personal access token, a GitHub OIDC identity or a
+ * ChatGPT sign-in wherever nothing rules it out, else `none` (for an api-key or a sign-in
+ * with one notice that says why the credential is in auth.json and how to change that).
+ * `refresh`: refresh: true (a sign-in's refresher job, which the CLI refreshes in the main step).
  */
 export function resolveKeyIsolation(
   value: KeyIsolation | 'auto',
-  auth: Pick<Inputs, 'credentials' | 'chatgpt'>,
+  auth: Pick<Inputs, 'credentials' | 'chatgpt'> & Partial<Pick<Inputs, 'workloadIdentity'>>,
   exportEnv: boolean,
   codexHome: string | undefined,
   config = '',
@@ -368,6 +362,8 @@ export function resolveKeyIsolation(
     !codexHome
   )
     return 'proxy'
+  // So does a workload identity: the proxy makes the exchange, and no OIDC token reaches Codex.
+  if (auth.workloadIdentity && !exportEnv && !codexHome) return 'proxy'
   if (auth.credentials?.mode !== 'api-key') return 'none'
   const silence = 'set key-isolation: none to keep it there without this notice.'
   if (chooser) {

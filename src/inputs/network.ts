@@ -35,6 +35,21 @@ export const REGISTRY_HOSTS: Record<string, string[]> = {
   Ubuntu: ['archive.ubuntu.com', '*.archive.ubuntu.com', 'security.ubuntu.com', 'ports.ubuntu.com']
 }
 
+/**
+ * Codex's own background requests (0.171.0, seen at the egress proxy of the jail with an
+ * API key), by the setting that turns them off: none is needed for a turn. Where
+ * codex-network restricts the jail, config.toml turns them off (codex/config.ts) unless the
+ * user's config sets them; what then still goes to these hosts is reported apart.
+ */
+export const BACKGROUND_REQUESTS = [
+  {
+    setting: ['features', 'plugins'],
+    what: "the plugin marketplace's sync",
+    hosts: ['github.com', 'api.github.com', 'chatgpt.com']
+  },
+  { setting: ['analytics', 'enabled'], what: 'analytics', hosts: ['ab.chatgpt.com'] }
+]
+
 const KEYWORDS = new Set(['registries', 'none', 'open'])
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
 const HINT =

@@ -20,7 +20,7 @@
  * status comes back up.
  */
 import { AWS_CREDENTIAL_VARIABLES } from '../secrets/aws-variables.js'
-import { RELAY_SCRIPT } from './relay.js'
+import { RELAY_SCRIPT, type RelayRoute } from './relay.js'
 import type { Tools } from './tools.js'
 
 export type JailMode = 'sudo' | 'root' | 'userns'
@@ -48,8 +48,8 @@ export interface JailNetwork {
   dir: string
   /** The port HTTPS_PROXY and the others name in the jail. */
   egressPort: number
-  /** With the key proxy: its port, where config.toml's provider points Codex. */
-  apiPort?: number
+  /** The loopback ports of Codex's own endpoints (the key proxy's, a gateway's), each to its socket in `dir`. */
+  loopback: RelayRoute[]
 }
 
 /** The jail's proxy variables, both cases: everything but loopback (the relay) goes through the egress proxy. */
@@ -122,7 +122,7 @@ export function initScript(config: ScriptConfig): string {
         shQuote(RELAY_SCRIPT),
         '--',
         ...(config.mode === 'userns' ? [] : [`as=${config.uid}:${config.gid}`]),
-        ...(net.apiPort ? [String(net.apiPort), 'api.sock'] : []),
+        ...net.loopback.flatMap((route) => [String(route.port), shQuote(route.socket)]),
         String(net.egressPort),
         'egress.sock',
         '--'

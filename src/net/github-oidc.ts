@@ -27,11 +27,11 @@ export function oidcRequestFromEnv(audience: string, env: NodeJS.ProcessEnv = pr
 
 /** One OIDC token for the audience, as core.getIDToken asks for it: `<url>&audience=…`, answered `{"value": …}`. */
 export async function requestIdToken(http: HttpClient, request: OidcRequest): Promise<string> {
-  const url = new URL(request.url)
-  url.searchParams.set('audience', request.audience)
   let answer: { value?: unknown } | null
   try {
-    answer = await http.getJson<{ value?: unknown } | null>(url.href, { authorization: `Bearer ${request.token}` })
+    answer = await http.getJson<{ value?: unknown } | null>(idTokenUrl(request), {
+      authorization: `Bearer ${request.token}`
+    })
   } catch (error) {
     // The registry's wording in describeFailure does not fit the runner's endpoint.
     const reason = error instanceof HttpStatusError ? error.message : describeFailure(error)
@@ -39,10 +39,24 @@ export async function requestIdToken(http: HttpClient, request: OidcRequest): Pr
       `Requesting a GitHub OIDC token for oidc-audience ${request.audience} failed: ${reason}. Check that the job has permissions: id-token: write, and the runner's network and proxy settings.`
     )
   }
-  if (typeof answer?.value !== 'string' || answer.value.split('.').length !== 3) {
+  const token = idTokenFrom(answer)
+  if (!token) {
     throw new UserError(
       `The runner's OIDC endpoint answered without a token for oidc-audience ${request.audience}. Check that the job has permissions: id-token: write and that no proxy answers for the runner's endpoint (NO_PROXY), then re-run the job.`
     )
   }
-  return answer.value
+  return token
+}
+
+/** The runner's endpoint asked for one audience: `<url>&audience=…`. */
+export function idTokenUrl(request: OidcRequest): string {
+  const url = new URL(request.url)
+  url.searchParams.set('audience', request.audience)
+  return url.href
+}
+
+/** The token in the endpoint's answer (`{"value": …}`), if it holds one shaped like a JWT. */
+export function idTokenFrom(answer: unknown): string | undefined {
+  const value = (answer as { value?: unknown } | null)?.value
+  return typeof value === 'string' && value.split('.').length === 3 ? value : undefined
 }

@@ -132,7 +132,7 @@ export class HttpClient {
   async open(
     url: string,
     headers: Record<string, string> = {},
-    send: { method: 'GET' | 'PUT'; body?: string } = { method: 'GET' }
+    send: { method: 'GET' | 'PUT' | 'POST'; body?: string } = { method: 'GET' }
   ): Promise<StreamResponse> {
     const target = new URL(url)
     const auth = this.options.authOrigin === target.origin ? this.options.authHeaders : undefined

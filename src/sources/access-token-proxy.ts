@@ -1,5 +1,6 @@
 import { requireActionConfig } from '../codex/home.js'
 import type { LoginFailure } from '../codex/cli.js'
+import type { Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
 import { inline } from '../secrets/inert-output.js'
@@ -65,7 +66,6 @@ export const accessTokenProxy: SourceKind = {
           [chosen.credential.secret],
           'The access-token itself was accepted by AuthAPI'
         )
-        const caps = describeCaps(inputs.spend)
         return {
           mode: 'access-token',
           fingerprint: chosen.fingerprint,
@@ -74,16 +74,22 @@ export const accessTokenProxy: SourceKind = {
           env,
           loggedIn: true,
           outputs: { 'usage-file': started.proxy.usageFile },
-          summary: [
-            [
-              'ChatGPT account',
-              `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; the token is held by the key proxy`
-            ],
-            ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
-          ]
+          summary: proxiedAccountRows(account, 'the token is held by the key proxy', inputs.spend)
         }
       }
     }
   },
   stop: stopSavedKeyProxy
+}
+
+/** The job summary's rows for a ChatGPT account whose token the key proxy holds (`held`: how), and its caps. */
+export function proxiedAccountRows(account: TokenAccount, held: string, spend: Inputs['spend']): [string, string][] {
+  const caps = describeCaps(spend)
+  return [
+    [
+      'ChatGPT account',
+      `${inline(account.accountId)}${account.planType ? ` (${inline(account.planType)})` : ''}${account.fedramp ? ', FedRAMP' : ''}; ${held}`
+    ],
+    ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
+  ]
 }

@@ -55,6 +55,14 @@ export async function startChatgptProxy(
   return { proxy, ca: cert.ca, placeholder: `at-${proxy.capability}`, origin: `https://127.0.0.1:${proxy.port}` }
 }
 
+/** Writes the CA file only this CODEX_HOME's Codex trusts (ca-certificate's and the proxy's `ca`); returns its path. */
+export async function trustProxy(ctx: SourceContext, ca: string): Promise<string> {
+  const caPath = path.join(ctx.home.dir, CA_FILE)
+  const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
+  await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
+  return caPath
+}
+
 /**
  * Codex's own login with the placeholder, through the proxy: proves the whole way (TLS, the
  * proxy, AuthAPI) before any step uses it. The variables later steps need. `accepted`: what
@@ -66,9 +74,7 @@ export async function loginThroughProxy(
   secrets: string[],
   accepted: string
 ): Promise<Record<string, string>> {
-  const caPath = path.join(ctx.home.dir, CA_FILE)
-  const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
-  await writePrivateFile(caPath, `${theirs.trimEnd()}\n${started.ca}`.trimStart(), (file) => ctx.created.add(file))
+  const caPath = await trustProxy(ctx, started.ca)
   const env = { CODEX_AUTHAPI_BASE_URL: `${started.origin}/authapi`, CODEX_CA_CERTIFICATE: caPath }
   const login: LoginContext = {
     binary: ctx.binary,

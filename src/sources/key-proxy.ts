@@ -65,7 +65,7 @@ export interface StartedProxy {
  * that could not start answers Codex with the reason). Elsewhere it waits for the port.
  */
 export async function startKeyProxy(
-  credential: Pick<KeyProxyConfig, 'key' | 'upstream' | 'chatgpt' | 'tls' | 'bedrock'>,
+  credential: Pick<KeyProxyConfig, 'key' | 'upstream' | 'chatgpt' | 'tls' | 'bedrock' | 'workloadIdentity'>,
   ca: string[] | undefined,
   caps: SpendCaps,
   created: ConfigContext['created']

@@ -2,10 +2,10 @@ import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
 import { cliEnv, cliVersion } from '../codex/cli.js'
-import { checkEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
+import { backgroundHosts, checkEndpoints, configEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
-import { startEgressProxy } from '../helpers/egress/control.js'
+import { loopbackRoutes, makeEgressDir, startEgressProxy } from '../helpers/egress/control.js'
 import { getInputs, type Inputs } from '../inputs/inputs.js'
 import { describeNetwork, modelApiRules } from '../inputs/network.js'
 import { installCodex, type InstalledCli } from '../install/install.js'
@@ -57,10 +57,14 @@ export async function run(): Promise<void> {
     http = client
     // A source may need settings in config.toml, such as the address of a helper it starts.
     const sourceConfig = await source.configFor({ inputs, anchors, http: client, created })
+    // codex-network: where the jail can have a network of its own, Codex's background requests are turned off.
+    const restrictedNetwork =
+      inputs.network.mode === 'filtered' && process.platform === 'linux' && inputs.codexIsolation !== 'none'
     const home = await prepareCodexHome(inputs.codexHome, created, mergeConfig(userConfig, sourceConfig), {
       mode: source.mode,
       exported: inputs.exportEnv ? source.secretVariable : undefined,
-      allowSecretInShell: inputs.allowSecretInShell
+      allowSecretInShell: inputs.allowSecretInShell,
+      restrictedNetwork
     })
     const started = Date.now()
     const cli = await phase('Codex CLI', async () =>
@@ -75,17 +79,14 @@ export async function run(): Promise<void> {
     // found in place proves that it runs while the jail is made; its failure comes first.
     const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     versionCheck.catch(() => undefined)
-    // codex-network: the egress proxy (and the model API's socket) the jail's relay leads to.
+    // codex-network: the directory of the egress proxy (and the model API's socket) the jail's relay leads to.
     core.info(describeNetwork(inputs.network))
-    const apiPort = loopbackApiPort(sourceConfig)
-    const egress =
-      inputs.network.mode === 'filtered' && process.platform === 'linux' && inputs.codexIsolation !== 'none'
-        ? await startEgressProxy(inputs.network, created, anchors, {
-            apiPort,
-            apiHosts: apiPort ? [] : modelApiRules(inputs.apiBaseUrl)
-          })
-        : undefined
-    if (egress) core.setOutput('network-report', egress.reportFile)
+    const keyProxyPort = loopbackApiPort(sourceConfig)
+    // Codex's own loopback endpoints (the key proxy, a gateway on 127.0.0.1): the jail's relay carries each to the runner's loopback.
+    const apiPorts = [...new Set([...(keyProxyPort ? [keyProxyPort] : []), ...loopbackPorts(home.config)])]
+    let egressPort = EGRESS_PORT
+    while (apiPorts.includes(egressPort)) egressPort++
+    const egressDir = restrictedNetwork ? await makeEgressDir(created) : undefined
     const jail = await phase('Codex jail', async () =>
       prepareJail(
         inputs.codexIsolation,
@@ -96,12 +97,21 @@ export async function run(): Promise<void> {
           readOnly: writtenCa ? [path.dirname(writtenCa.bundlePath)] : []
         },
         created,
-        egress && { dir: egress.dir, apiPort, egressPort: apiPort === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
+        egressDir ? { dir: egressDir, egressPort, loopback: loopbackRoutes(apiPorts) } : undefined
       )
     ).catch(async (error: unknown) => {
       await versionCheck
       throw error
     })
+    // The proxy only where the jail has a network of its own (none where no jail could be made).
+    if (inputs.network.mode === 'filtered' && egressDir && jail?.network) {
+      const egress = await startEgressProxy(egressDir, inputs.network, anchors, {
+        apiPorts,
+        apiHosts: keyProxyPort ? [] : modelApiRules(inputs.apiBaseUrl),
+        background: backgroundHosts(home.config)
+      })
+      core.setOutput('network-report', egress.reportFile)
+    }
     const version = await versionCheck
     if (inputs.network.mode === 'open')
       core.notice(
@@ -157,6 +167,15 @@ export async function run(): Promise<void> {
 
 /** The port HTTPS_PROXY names in the jail (any: only the relay listens there). */
 const EGRESS_PORT = 3128
+
+/** The ports of the endpoints a config names on this machine's loopback (127.0.0.1, localhost), wherever in it. */
+function loopbackPorts(config: Record<string, unknown>): number[] {
+  return configEndpoints(config).flatMap(({ url }) => {
+    const parsed = typeof url === 'string' && URL.canParse(url) ? new URL(url) : undefined
+    if (!parsed || !['127.0.0.1', 'localhost'].includes(parsed.hostname)) return []
+    return [Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80)]
+  })
+}
 
 /** The key proxy's port, where the source pointed Codex at one on loopback. */
 function loopbackApiPort(config: Record<string, unknown>): number | undefined {

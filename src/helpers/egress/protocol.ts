@@ -5,8 +5,13 @@ import type { HelperStatus } from '../detach.js'
 export const REPORT_FILE = 'network.json'
 /** The proxy's Unix socket in its directory: the jail shows it to the relay inside. */
 export const SOCKET_FILE = 'egress.sock'
-/** The model API's socket beside it: its connections go on to the key proxy's loopback port, as they are. */
-export const API_SOCKET_FILE = 'api.sock'
+/**
+ * The socket beside it for one loopback port of Codex's own endpoints (the key proxy's, a
+ * gateway's on 127.0.0.1): its connections go on to that port of the runner's loopback, as they are.
+ */
+export function loopbackSocketFile(port: number): string {
+  return `api-${port}.sock`
+}
 export const STATUS_FILE = 'status.json'
 
 /** What the egress proxy process gets on stdin. */
@@ -21,15 +26,22 @@ export interface EgressConfig {
   stopToken: string
   /** Listen on fd 3, the Unix socket main bound and handed over. */
   inherited?: boolean
-  /** The key proxy's loopback port: connections to the API socket (fd 4) go on to it. */
-  apiPort?: number
+  /** Loopback ports of Codex's own endpoints: connections to the socket on fd 4 + i go on to apiPorts[i]. */
+  apiPorts?: number[]
   /** Also listen on an ephemeral 127.0.0.1 port (tests, bench), named in the status. */
   tcp?: boolean
+  /** host:port of Codex's own background requests with its config (config.ts): refused with BACKGROUND_REASON. */
+  background?: string[]
   /** Epoch milliseconds after which it stops whatever happens. */
   deadline: number
   /** The CA bundle, for a runner's proxy reached over https:. */
   ca?: string[]
 }
+
+/** Why a refused destination was: not listed. */
+export const REFUSED_REASON = 'is not in codex-network'
+/** The same, for a destination of Codex's own background requests: reported apart, not as a command's. */
+export const BACKGROUND_REASON = "is not in codex-network (Codex's own background request)"
 
 /** One destination, as host:port, with how often and since when. */
 export interface Destination {

@@ -19,6 +19,8 @@ import {
   type EgressConfig,
   type EgressReport,
   type EgressStatus,
+  BACKGROUND_REASON,
+  REFUSED_REASON,
   REPORT_FILE,
   SOCKET_FILE,
   STATUS_FILE
@@ -87,6 +89,7 @@ function refusal(destination: string, reason: string): string {
 
 async function runProxy(config: EgressConfig): Promise<void> {
   const rules = new Rules(config.hosts)
+  const background = new Set(config.background ?? [])
   let dirty = false
   const changed = () => (dirty = true)
   const allowed = new Tally(changed)
@@ -98,9 +101,8 @@ async function runProxy(config: EgressConfig): Promise<void> {
   const admit = (host: string, port: number): { row: Destination } | { refusal: string } => {
     const destination = authority(host, port)
     if (rules.admits(host, port)) return { row: allowed.add(destination) }
-    const reason = 'is not in codex-network'
-    refused.add(destination, reason)
-    return { refusal: refusal(destination, reason) }
+    refused.add(destination, background.has(destination) ? BACKGROUND_REASON : REFUSED_REASON)
+    return { refusal: refusal(destination, REFUSED_REASON) }
   }
   /** A destination admitted but not reached (a name that leads only to a metadata address among them). */
   const unreachable = (row: Destination, error: unknown) => {
@@ -190,9 +192,9 @@ async function runProxy(config: EgressConfig): Promise<void> {
   const listening = (options: net.ListenOptions | { fd: number }, target = server) =>
     new Promise<void>((resolve, reject) => target.once('error', reject).listen(options, () => resolve()))
   await listening(config.inherited ? { fd: 3 } : { path: path.join(config.dir, SOCKET_FILE) })
-  if (config.inherited && config.apiPort) {
-    // The model API, from inside the jail: each connection to the key proxy as it is (the key proxy checks it).
-    const port = config.apiPort
+  // Codex's own loopback endpoints, from inside the jail: each connection to the key proxy (which
+  // checks it) or the gateway config names, as it is.
+  for (const [i, port] of (config.inherited ? (config.apiPorts ?? []) : []).entries()) {
     const api = net.createServer((client) => {
       const upstream = net.connect(port, '127.0.0.1')
       for (const [from, to] of [
@@ -204,7 +206,7 @@ async function runProxy(config: EgressConfig): Promise<void> {
         from.pipe(to)
       }
     })
-    await new Promise<void>((resolve, reject) => api.once('error', reject).listen({ fd: 4 }, resolve))
+    await new Promise<void>((resolve, reject) => api.once('error', reject).listen({ fd: 4 + i }, resolve))
   }
   let tcp: http.Server | undefined
   if (config.tcp) {

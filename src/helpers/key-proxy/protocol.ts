@@ -1,6 +1,8 @@
 import type { SpendCaps } from '../../inputs/spend.js'
 import type { HelperStatus } from '../detach.js'
 import type { BedrockUpstream } from './bedrock.js'
+import type { OidcRequest } from '../../net/github-oidc.js'
+import type { ExchangedToken } from '../../net/workload-exchange.js'
 
 /** The usage file in the proxy's directory (the usage-file output), kept current by the proxy. */
 export const USAGE_FILE = 'usage.json'
@@ -27,6 +29,8 @@ export interface KeyProxyConfig {
   bedrock?: BedrockUpstream
   /** A ChatGPT access token instead of an API key (`key` is then empty, `upstream` the backend). */
   chatgpt?: ChatgptTokenConfig
+  /** GitHub OIDC workload identity: the proxy exchanges OIDC tokens for ChatGPT access tokens itself (`chatgpt` is then unset). */
+  workloadIdentity?: WorkloadIdentityConfig
   /** Serve HTTPS with this certificate (Codex talks to a ChatGPT backend over HTTPS only). */
   tls?: { cert: string; key: string }
 }
@@ -75,4 +79,21 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Faults in the proxy's own handling of a request, caught by its last resort; the kind of the last one. */
   faults?: number
   lastFault?: string
+}
+
+/** What the proxy needs to hold a workload identity: how to get OIDC tokens, where to exchange them, the first exchange's result. */
+export interface WorkloadIdentityConfig {
+  /** The runner's OIDC endpoint and its request token (ACTIONS_ID_TOKEN_REQUEST_*), and the audience. */
+  request: OidcRequest
+  ruleId: string
+  /** OPENAI_WORKLOAD_IDENTITY_CONTEXT, sent as Codex sends it. */
+  context?: string
+  tokenUrl: string
+  /** The ChatGPT backend, Codex's chatgpt_base_url: `https://…/backend-api/`. */
+  backend: string
+  /** The placeholder ChatGPT sign-in Codex has in auth.json: its access token is what proves a request is Codex's. */
+  signIn: { idToken: string; accessToken: string; refreshToken: string }
+  /** The main step's exchange, and when it was made (epoch ms). */
+  first: ExchangedToken
+  obtainedAt: number
 }

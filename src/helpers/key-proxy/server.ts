@@ -28,7 +28,7 @@ import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
 import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
-import type { Route } from './upstreams/upstream.js'
+import type { Fetch, Route } from './upstreams/upstream.js'
 import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
@@ -145,10 +145,18 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
 async function runProxy(config: KeyProxyConfig): Promise<void> {
   const upstream = new URL(config.upstream)
   const forward = await forwarder(upstream, config.ca)
-  const credential = upstreamFor(config, async (url, headers, body) => {
-    const answer = await forward(url, 'POST', headers, body, AbortSignal.timeout(STREAM_IDLE_MS))
+  // A kind that fetches its credential (workload identity) does so through the same client, whole.
+  const fetchWhole: Fetch = async (url, method, headers, body) => {
+    const answer = await forward(
+      url,
+      method,
+      headers,
+      body === undefined ? undefined : Buffer.from(body),
+      AbortSignal.timeout(STREAM_IDLE_MS)
+    )
     return { status: answer.status, text: (await wholeRequest(answer.body)).toString('utf8') }
-  })
+  }
+  const credential = upstreamFor(config, fetchWhole)
   const status: KeyProxyStatus = {
     pid: process.pid,
     state: 'running',
@@ -185,20 +193,31 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   }
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const route = target(req)
     dirty = true
+    const local = await credential.answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req))
+    if (local) {
+      res.writeHead(local.status, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify(local.body))
+    }
+    const route = target(req)
     if (!route) {
       status.refused++
       return sendError(res, 404, 'Not found.')
     }
     const { url } = route
-    if (route.answer !== undefined) {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      return void res.end(JSON.stringify(route.answer))
-    }
     const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
     if (signedBody === null) return void res.destroy()
-    let headers = await forwardedHeaders(req, url, signedBody)
+    // A credential the proxy could not renew (workload identity): Codex is told why, and no request goes out without it.
+    let headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
+      status.upstreamErrors++
+      sendError(
+        res,
+        502,
+        `The codex-auth-action key proxy has no credential for ${upstream.origin}: ${describeFailure(error)}.`
+      )
+      return undefined
+    })
+    if (!headers) return
     // Model requests go through the meter: counted, or refused by a cap before anything is sent.
     const admit = isZstd(req) ? admitCompressed : admitRequest
     // A signed body has been read already: the meter reads that copy, with Codex's headers.

@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import * as path from 'node:path'
 import { AUTH_CLAIMS, jwtPayload, REFRESH_FAILURES, RESEED } from '../../inputs/auth-json.js'
 import { replaceFile } from '../../job/files.js'
+import type { Fetch } from './upstreams/upstream.js'
 
 /** Codex's token endpoint when CODEX_REFRESH_TOKEN_URL_OVERRIDE names none. */
 export const DEFAULT_REFRESH_URL = 'https://auth.openai.com/oauth/token'
@@ -24,13 +25,6 @@ const MARGIN_MS = 5 * 60_000
 export const SIGNIN_FILE = 'auth.json'
 
 export type RefreshReason = 'proactive_expiry' | 'unauthorized_recovery'
-
-/** Posts a JSON body (the proxy's own client: its CA and proxy settings); the answer's status and text. */
-export type PostJson = (
-  url: string,
-  headers: Record<string, string>,
-  body: Buffer
-) => Promise<{ status: number; text: string }>
 
 interface AuthFile {
   tokens: { id_token: string; access_token: string; refresh_token: string; account_id?: string }
@@ -72,7 +66,7 @@ export class SignIn {
   constructor(
     text: string,
     private readonly url: string,
-    private readonly post: PostJson,
+    private readonly fetch: Fetch,
     private readonly dir: string
   ) {
     this.file = JSON.parse(text) as AuthFile
@@ -130,7 +124,7 @@ export class SignIn {
       refresh_reason: reason,
       refresh_token: token
     })
-    const answer = await this.post(this.url, headers, Buffer.from(body))
+    const answer = await this.fetch(this.url, 'POST', headers, body)
     // A 5xx or an unreachable endpoint may pass: the next request that needs a refresh tries again.
     if (answer.status >= 500) throw new Error(`the token endpoint answered HTTP ${answer.status}`)
     if (answer.status !== 200) {

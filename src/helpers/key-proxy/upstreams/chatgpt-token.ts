@@ -39,13 +39,20 @@ const UNAUTHENTICATED = /^ps\/mcp$/
 const AUTHAPI = /^v1\/user-auth-credential\/whoami$/
 
 /**
- * A ChatGPT sign-in (`signin`) is served the same way: its access token takes the real
- * token's place (refreshed by the holder), AuthAPI's check of the placeholder is answered
- * by the proxy from the id_token's claims (there is no personal access token to check),
- * and a 401 is recovered from by one refresh and the same request again.
+ * `signedInWith`: what Codex sends as its bearer, when it is not `at-<capability>` (a
+ * placeholder ChatGPT sign-in's access token). A ChatGPT sign-in (`signin`) is served the
+ * same way: its access token takes the real token's place (refreshed by the holder),
+ * AuthAPI's check of the placeholder is answered by the proxy from the id_token's claims
+ * (there is no personal access token to check), and a 401 is recovered from by one refresh
+ * and the same request again.
  */
-export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: string, signin?: SignIn): Upstream {
-  const placeholder = `Bearer at-${capability}`
+export function chatgptTokenUpstream(
+  config: ChatgptTokenConfig,
+  capability: string,
+  signedInWith = `at-${capability}`,
+  signin?: SignIn
+): Upstream {
+  const placeholder = `Bearer ${signedInWith}`
   /** The backend's `/backend-api/` on its origin: where Codex sends model requests natively. */
   const modelBase = new URL('/backend-api/', config.backend).href
   return {
@@ -72,8 +79,7 @@ export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: str
       }
       if (url.startsWith('/authapi/') && !websocket && method === 'GET') {
         const rest = url.slice('/authapi/'.length)
-        if (!AUTHAPI.test(withoutQuery(rest))) return undefined
-        return { url: `${config.authapi}/${rest}`, metered: false, answer: config.signin?.whoami }
+        return AUTHAPI.test(withoutQuery(rest)) ? { url: `${config.authapi}/${rest}`, metered: false } : undefined
       }
       return undefined
     },
@@ -94,6 +100,17 @@ export function chatgptTokenUpstream(config: ChatgptTokenConfig, capability: str
         const used = String(outgoing.authorization ?? '').replace(/^Bearer /, '')
         return (await signin.recover(used, incoming)) ? undefined : signin.unrecovered
       }),
-    renewals: signin && (() => signin.refreshes)
+    renewals: signin && (() => signin.refreshes),
+    // AuthAPI's check of the placeholder, for a sign-in: its account, from the id_token.
+    answer:
+      config.signin &&
+      (async (method, url, incoming) => {
+        const whoami = config.signin?.whoami
+        const authorization = incoming.authorization ?? ''
+        const mine = startsWithSecret(authorization, placeholder) && authorization.length === placeholder.length
+        return method === 'GET' && mine && withoutQuery(url) === '/authapi/v1/user-auth-credential/whoami'
+          ? { status: 200, body: whoami }
+          : undefined
+      })
   }
 }

@@ -21,8 +21,6 @@ export interface Route {
   url: string
   /** A model request: counted by the meter, refused by a cap. */
   metered: boolean
-  /** Answered by the proxy itself with this JSON (200), nothing sent upstream. */
-  answer?: unknown
 }
 
 export interface Upstream {
@@ -54,7 +52,26 @@ export interface Upstream {
   recover?(outgoing: Record<string, string | string[]>, incoming: IncomingHttpHeaders): Promise<string | undefined>
   /** How many times it renewed its credential (a sign-in's refreshes), for the status. */
   renewals?(): number
+  /**
+   * For a kind that answers a request itself rather than forwarding it (workload identity's
+   * placeholder sign-in, refreshed by Codex after a 401): the JSON answer, else undefined.
+   * `body` reads the request's body whole, for a kind that needs it.
+   */
+  answer?(
+    method: string,
+    url: string,
+    incoming: IncomingHttpHeaders,
+    body: () => Promise<Buffer>
+  ): Promise<{ status: number; body: unknown } | undefined>
 }
+
+/** A whole request of the proxy's own (a kind that fetches its credential), through the proxy's client. */
+export type Fetch = (
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string
+) => Promise<{ status: number; text: string }>
 
 /** Whether `text` starts with `prefix`, compared in constant time (a capability). */
 export function startsWithSecret(text: string, prefix: string): boolean {

@@ -1,0 +1,67 @@
+/**
+ * What two runs of the real CLI sent a ChatGPT backend, made comparable: one run natively
+ * (Codex holds the credential), one through the key proxy. Ids, directories and times differ
+ * by nature and are replaced; headers each connection has of its own are left out.
+ */
+import type { BackendRequest } from './chatgpt-token-backend.js'
+
+/** Headers each connection has of its own (the proxy asks for uncompressed answers, to count their tokens). */
+export const PER_CONNECTION = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'accept-encoding',
+  'sec-websocket-key',
+  'sec-websocket-extensions'
+])
+/** Compared by value: the credential, the account, and what says which client and protocol it is. */
+export const BY_VALUE = [
+  'authorization',
+  'chatgpt-account-id',
+  'x-openai-fedramp',
+  'originator',
+  'version',
+  'openai-beta',
+  'content-encoding',
+  'content-type',
+  'accept',
+  'upgrade',
+  'x-openai-internal-codex-responses-lite',
+  'x-codex-beta-features',
+  'x-codex-routing-hint'
+]
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g
+
+/** One run's view of a request, with what differs between two runs by nature replaced (ids, its directories, times). */
+export function normalized(request: BackendRequest, dirs: string[]) {
+  let body = request.body.replace(UUID, '<id>')
+  for (const dir of dirs) body = body.split(dir).join('<dir>')
+  body = body.replace(/(turn_started_at_unix_ms|create_time)(\\?"):\s*[\d.]+/g, '$1$2:0')
+  body = body.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, '<time>')
+  body = body.replace(/("x-codex-ws-stream-request-start-ms":\s*)"\d+"/g, '$1"0"')
+  return {
+    method: request.method,
+    path: request.url.replace(UUID, '<id>'),
+    headers: Object.keys(request.headers)
+      .filter((name) => !PER_CONNECTION.has(name))
+      .sort(),
+    values: Object.fromEntries(BY_VALUE.map((name) => [name, request.headers[name]])),
+    // Key order too differs between two runs of the same CLI (client_metadata is a hash map).
+    body: body && canonical(JSON.parse(body))
+  }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, canonical(v)])
+    )
+  return value
+}
+
+export const modelRequests = (requests: BackendRequest[]) =>
+  requests.filter((r) => r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket))
