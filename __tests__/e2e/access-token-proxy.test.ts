@@ -4,14 +4,17 @@
  * through the proxy (the default), against one loopback ChatGPT backend. The backend must
  * see the same requests: method, path, body (decompressed: Codex zstd-compresses model
  * requests in ChatGPT mode) and headers, credential headers by value, over HTTP and over the
- * WebSocket transport. The token is a canary: after the proxied run it is in no file.
+ * WebSocket transport. The token is a canary: after the proxied run it is in no file. Spend
+ * control is checked for a ChatGPT sign-in (auth-json) too, which the proxy serves the same way.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import { chatgptAuth } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
 import { modelRequests, normalized, otherRequests } from '../harness/request-views.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
+import type { Runner } from '../harness/runner.js'
 
 const TOKEN = 'at-brokerTestToken0123456789abcdefXYZ'
 const EXEC = ['exec', '--skip-git-repo-check', '--ephemeral', 'say hi']
@@ -105,17 +108,30 @@ test('a revoked access token: one error from the AuthAPI check that says what to
   await runner.post()
 })
 
+/** The credential of each source Codex reaches the ChatGPT backend with through the proxy: an access token, a sign-in (auth-json). */
+const CREDENTIALS: Record<string, (backend: ChatgptTokenBackend, runner: Runner) => Record<string, string>> = {
+  'an access token': () => ({ 'access-token': TOKEN }),
+  'a ChatGPT sign-in': (backend, runner) => {
+    const file = chatgptAuth({ accountId: 'account-token-test' })
+    for (const secret of file.secrets) runner.canaries.add(secret)
+    backend.tokens.push(file.tokens.access_token)
+    return { 'auth-json': file.text }
+  }
+}
+
 test.each([
-  ['HTTP (zstd-compressed bodies)', false],
-  ['the WebSocket transport', true]
+  ['an access token', 'HTTP (zstd-compressed bodies)', false],
+  ['an access token', 'the WebSocket transport', true],
+  ['a ChatGPT sign-in', 'HTTP (zstd-compressed bodies)', false],
+  ['a ChatGPT sign-in', 'the WebSocket transport', true]
 ])(
-  'spend control with an access token over %s: allowed-models refuses before anything is sent, and the usage file counts what the backend reported',
-  async (_transport, websocket) => {
+  'spend control with %s over %s: allowed-models refuses before anything is sent, and the usage file counts what the backend reported',
+  async (credential, _transport, websocket) => {
     const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
     const runner = await runners.create({ toolCache: sharedToolCache() })
     const main = await runner.main(
       {
-        'access-token': TOKEN,
+        ...CREDENTIALS[credential](backend, runner),
         'codex-version': CODEX_VERSION,
         'allowed-models': 'gpt-token-allowed',
         ...backend.inputs()

@@ -4,6 +4,8 @@
  * it through a fake OAuth endpoint (CODEX_REFRESH_TOKEN_URL_OVERRIDE), and the post step writes the refreshed file back to its
  * Actions secret through a fake GitHub API, which opens the sealed box. Every token, the
  * seed's and the refreshed ones, is a canary for the leak audit.
+ * key-isolation: none throughout: Codex holds the sign-in and refreshes it itself (the opt-out);
+ * chatgpt-signin-proxy.test.ts has the key proxy's refresh.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
@@ -45,6 +47,7 @@ test('codex exec refreshes the stale auth.json; the post step writes the refresh
     {
       'auth-json': seed.text,
       'codex-version': CODEX_VERSION,
+      'key-isolation': 'none',
       'persist-secret': SECRET,
       'persist-token': TOKEN,
       // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
@@ -89,6 +92,7 @@ test('a refresh token already used elsewhere: nothing is written, and the post s
     {
       'auth-json': seed.text,
       'codex-version': CODEX_VERSION,
+      'key-isolation': 'none',
       'persist-secret': SECRET,
       'persist-token': TOKEN,
       // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.

@@ -4,6 +4,8 @@
  * and an access-only copy through a fake GitHub secrets API, which opens both sealed boxes;
  * jobs on the copy run at once and complete a real turn against a loopback ChatGPT backend,
  * never refreshing and never writing. Every token is a canary for the leak audit.
+ * key-isolation: none throughout: Codex holds the sign-in and refreshes it itself (the opt-out);
+ * chatgpt-signin-proxy.test.ts has the key proxy's refresh.
  */
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
@@ -87,6 +89,7 @@ async function refresher({ spent = false } = {}) {
     {
       'auth-json': full.text,
       'codex-version': CODEX_VERSION,
+      'key-isolation': 'none',
       refresh: 'true',
       'persist-secret': FULL,
       'persist-token': TOKEN,
@@ -169,6 +172,7 @@ test('two jobs on the shared copy run at once and each completes a turn, with no
       {
         'auth-json': copy,
         'codex-version': CODEX_VERSION,
+        'key-isolation': 'none',
         ...backend.inputs(),
         // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
         'codex-network': 'open'
@@ -202,7 +206,11 @@ test('two jobs on the shared copy run at once and each completes a turn, with no
 test('an expired shared copy is refused at once, naming the refresher', async () => {
   const runner = await newRunner()
   const main = await runner.main(
-    { 'auth-json': accessOnly(seed(runner, { expiresIn: -60 })), 'codex-version': CODEX_VERSION },
+    {
+      'auth-json': accessOnly(seed(runner, { expiresIn: -60 })),
+      'codex-version': CODEX_VERSION,
+      'key-isolation': 'none'
+    },
     jobEnv
   )
   expect(main.exitCode).toBe(1)
@@ -220,7 +228,11 @@ test('an expired shared copy is refused at once, naming the refresher', async ()
 test('a shared copy that expires within a day is used, with a warning to run the refresher', async () => {
   const runner = await newRunner()
   const main = await runner.main(
-    { 'auth-json': accessOnly(seed(runner, { expiresIn: 2 * 3600 })), 'codex-version': CODEX_VERSION },
+    {
+      'auth-json': accessOnly(seed(runner, { expiresIn: 2 * 3600 })),
+      'codex-version': CODEX_VERSION,
+      'key-isolation': 'none'
+    },
     jobEnv
   )
   expect(main.exitCode).toBe(0)
@@ -236,7 +248,7 @@ test.each([
 ])('a shared copy given %s is refused before anything is written', async (given, inputs) => {
   const runner = await newRunner()
   const main = await runner.main(
-    { 'auth-json': accessOnly(seed(runner)), 'codex-version': CODEX_VERSION, ...inputs },
+    { 'auth-json': accessOnly(seed(runner)), 'codex-version': CODEX_VERSION, 'key-isolation': 'none', ...inputs },
     jobEnv
   )
   expect(main.exitCode).toBe(1)
@@ -255,6 +267,7 @@ test('a 401 from the backend on a shared copy fails fast, sends no refresh token
     {
       'auth-json': accessOnly(file),
       'codex-version': CODEX_VERSION,
+      'key-isolation': 'none',
       ...backend.inputs(),
       // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
       'codex-network': 'open'

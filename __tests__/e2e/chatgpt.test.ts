@@ -42,8 +42,9 @@ function signIn(options: Parameters<typeof chatgptAuth>[0] = {}): ChatgptFile {
   return file
 }
 
+/** key-isolation: none: the sign-in in CODEX_HOME, refreshed by Codex (the stand-in) itself; chatgpt-signin-proxy.test.ts has the key proxy's. */
 function main(inputs: Record<string, string>, env: Record<string, string> = {}) {
-  return runner.main({ install: 'false', ...inputs }, { ...codexEnv, ...github.env(), ...env })
+  return runner.main({ install: 'false', 'key-isolation': 'none', ...inputs }, { ...codexEnv, ...github.env(), ...env })
 }
 
 const persisted = (file: ChatgptFile, extra: Record<string, string> = {}) => ({

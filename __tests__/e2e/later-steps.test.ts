@@ -92,6 +92,8 @@ async function mainThenRefresh(github: FakeGitHub, inputs: Record<string, string
     {
       install: 'false',
       'auth-json': signIn().text,
+      // Codex (the stand-in) refreshes auth.json in CODEX_HOME itself: what the post step then writes back.
+      'key-isolation': 'none',
       'persist-secret': SECRET,
       'persist-token': PERSIST_TOKEN,
       ...inputs
@@ -207,6 +209,8 @@ test('STATE_* a later step sets for keys a failed main step never saved are not 
     {
       install: 'false',
       'auth-json': signIn().text,
+      // Codex (the stand-in) refreshes auth.json in CODEX_HOME itself: what the post step then writes back.
+      'key-isolation': 'none',
       'persist-secret': SECRET,
       'persist-token': PERSIST_TOKEN,
       'codex-version': 'not a version!'

@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { AttackerModel } from '../harness/attacker.js'
+import { chatgptAuth } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend } from '../harness/chatgpt-token-backend.js'
 import { BEDROCK_REGION, FakeBedrock, TEST_AWS_IDENTITIES, TEST_AWS_KEYS } from '../harness/fake-bedrock.js'
 import { createJobUser, type JobUser } from '../harness/job-user.js'
@@ -92,6 +93,25 @@ const accessToken: Source = {
   }
 }
 
+/** A ChatGPT sign-in of the backend's account: its id, access and refresh tokens. */
+const SIGN_IN = chatgptAuth({ accountId: 'account-token-test' })
+
+const signIn: Source = {
+  name: 'auth-json (a ChatGPT sign-in)',
+  secrets: SIGN_IN.secrets,
+  style: 'code',
+  async job(model) {
+    const backend = await runners.serve(new ChatgptTokenBackend([SIGN_IN.tokens.access_token], { model }))
+    return {
+      inputs: { 'auth-json': SIGN_IN.text, ...backend.inputs() },
+      env: backend.env(),
+      direct: `${backend.origin}/backend-api/wham/accounts/check`,
+      checks: true,
+      seen: () => backend.requests
+    }
+  }
+}
+
 /** Amazon Bedrock, its model played by `model`: a Bedrock model gets Codex's tools as functions. */
 async function bedrock(model: AttackerModel, extra: Partial<Job>): Promise<Job> {
   const api = await runners.serve(
@@ -137,13 +157,11 @@ const SOURCES: { source: Source; brokered: boolean }[] = [
       job: (model) => bedrock(model, { exported: { ...TEST_AWS_KEYS } })
     },
     brokered: true
-  }
-  // The ChatGPT sign-in (auth-json) row: added by the branch that moves it into the key proxy
-  // (branch signin), with its source (its tokens as secrets: access, refresh, id token), then
-  // switched on here with `brokered: true`. Until then Codex holds auth.json, so the row would fail.
-  // The GitHub OIDC workload identity (federation-rule-id) row: likewise from branch oidc (on
-  // main now, proven there by workload-identity-proxy.test.ts's own attacker; secrets: the OIDC
-  // tokens FakeOidc issued, the request token and the exchanged token), with `brokered: true`.
+  },
+  { source: signIn, brokered: true }
+  // The GitHub OIDC workload identity (federation-rule-id) is proven by its own attacker, in
+  // workload-identity-proxy.test.ts (the OIDC tokens FakeOidc issued, the request token and the
+  // exchanged token), which needs OpenAI's token endpoint played under its real name.
 ]
 
 /** Each secret whole, its middle 16 characters, and its base64: the forms a search must not find. */

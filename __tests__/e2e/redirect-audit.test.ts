@@ -149,6 +149,8 @@ describe('the action sends it itself', () => {
       {
         install: 'false',
         'auth-json': file.text,
+        // Codex (the stand-in) refreshes auth.json in CODEX_HOME itself: what the post step then writes back.
+        'key-isolation': 'none',
         'persist-secret': 'CODEX_AUTH_JSON',
         'persist-token': PERSIST_TOKEN
       },

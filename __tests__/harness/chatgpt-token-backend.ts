@@ -4,12 +4,15 @@
  * in ChatGPT mode is zstd-compressed. It answers what Codex 0.171.0 needs to complete a turn:
  * whoami for the accepted tokens, workspace routing, and the turn itself, over HTTP (SSE) or,
  * with `websocket`, over the WebSocket transport. Anything else is 404, as plugins are here.
+ * For a ChatGPT sign-in it is the OAuth token endpoint too (CODEX_REFRESH_TOKEN_URL_OVERRIDE):
+ * a refresh token in `refreshable` is taken once, for new tokens whose access token it then accepts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { decompress } from 'fzstd'
 import { WebSocketServer } from 'ws'
+import { chatgptTokens, type ChatgptFile } from './chatgpt-auth.js'
 import { makeTestCa } from './test-ca.js'
 
 export const TOKEN_TURN_TEXT = 'hello from the fake ChatGPT backend, through whatever holds the token'
@@ -49,6 +52,12 @@ export class ChatgptTokenBackend {
   port = 0
   private readonly server: https.Server
   private readonly wss = new WebSocketServer({ noServer: true })
+  /** Refresh tokens the token endpoint takes, once each. */
+  readonly refreshable = new Set<string>()
+  /** What each refresh handed out (canaries). */
+  readonly issued: ChatgptFile['tokens'][] = []
+  /** How long the token endpoint takes to answer a refresh (so that requests meet one under way). */
+  refreshDelayMs = 0
 
   constructor(
     readonly tokens: string[],
@@ -123,6 +132,26 @@ export class ChatgptTokenBackend {
       const answer = this.options.oauth(new URLSearchParams(this.requests[this.requests.length - 1].body))
       return json(answer.status, answer.body)
     }
+    if (req.method === 'POST' && url === '/oauth/token') {
+      const { refresh_token: token } = JSON.parse(this.requests.at(-1)?.body || '{}') as { refresh_token?: string }
+      if (!token || !this.refreshable.delete(token))
+        return void setTimeout(
+          () =>
+            json(401, {
+              error: { message: 'Your refresh token has already been used.', code: 'refresh_token_reused' }
+            }),
+          this.refreshDelayMs
+        )
+      const fresh = chatgptTokens({ accountId })
+      this.issued.push(fresh)
+      this.tokens.push(fresh.access_token)
+      this.refreshable.add(fresh.refresh_token)
+      return void setTimeout(
+        () =>
+          json(200, { id_token: fresh.id_token, access_token: fresh.access_token, refresh_token: fresh.refresh_token }),
+        this.refreshDelayMs
+      )
+    }
     if (this.options.configBundle && url === '/backend-api/wham/config/bundle' && this.authorized(req))
       return json(200, {})
     if (url === '/authapi/v1/user-auth-credential/whoami') {
@@ -180,9 +209,17 @@ export class ChatgptTokenBackend {
     return { 'ca-certificate': this.ca, config: `chatgpt_base_url = "${this.origin}/backend-api/"` }
   }
 
-  /** The variable that sends Codex's (and the action's) AuthAPI check here. */
+  /** The variables that send Codex's (and the action's) AuthAPI check and a sign-in's refresh here. */
   env(): Record<string, string> {
-    return { CODEX_AUTHAPI_BASE_URL: `${this.origin}/authapi` }
+    return {
+      CODEX_AUTHAPI_BASE_URL: `${this.origin}/authapi`,
+      CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${this.origin}/oauth/token`
+    }
+  }
+
+  /** The token endpoint's requests. */
+  refreshes(): BackendRequest[] {
+    return this.requests.filter((r) => r.url === '/oauth/token')
   }
 
   /** Requests from index `from` on: one phase of a test. */

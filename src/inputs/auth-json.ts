@@ -1,14 +1,13 @@
-import * as core from '@actions/core'
 import { createHash } from 'node:crypto'
 import { UserError } from '../job/errors.js'
-import { maskSecret } from '../secrets/mask.js'
+import { maskSecret, setSecretOnce } from '../secrets/mask.js'
 
 /** The three tokens of a ChatGPT sign-in, as `codex login` stores them in auth.json. */
 const TOKEN_NAMES = ['id_token', 'access_token', 'refresh_token'] as const
 type TokenName = (typeof TOKEN_NAMES)[number]
 
 /** Where the id_token and access_token keep the account's claims. */
-const AUTH_CLAIMS = 'https://api.openai.com/auth'
+export const AUTH_CLAIMS = 'https://api.openai.com/auth'
 /** A real auth.json is about 4 KB; anything far larger is not one. */
 const MAX_BYTES = 64 * 1024
 /** JWT segments shorter than this (an unsigned token's `e30`) would mask ordinary text. */
@@ -74,7 +73,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** A JWT's payload, read without verifying anything; undefined for anything else. */
-function jwtPayload(token: string): Record<string, unknown> | undefined {
+export function jwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.')
   if (parts.length !== 3) return undefined
   try {
@@ -123,7 +122,7 @@ function maskTokens(tokens: Record<string, unknown>, text: string): void {
  */
 export function parseChatgptAuth(text: string, where: string): ChatgptAuth {
   // The whole text, not line by line: a line without a token ("tokens": {) is no secret.
-  core.setSecret(text)
+  setSecretOnce(text)
   const redo = 'Sign in with `codex login` on a trusted machine and store the auth.json it writes.'
   let parsed: unknown
   try {
@@ -247,3 +246,23 @@ export function age(date: Date, now = new Date()): string {
       ? `${Math.round(hours)} hours`
       : `${Math.round(hours * 60)} minutes`
 }
+
+/** What the codes of a refused refresh mean, and what to do: for the post step's and the key proxy's messages alike. */
+export const REFRESH_FAILURES: { code: string; pattern: RegExp; meaning: string }[] = [
+  {
+    code: 'refresh_token_reused',
+    pattern: /refresh_token_reused|refresh token was already used/,
+    meaning:
+      'refresh_token_reused: another job or machine refreshed this sign-in first, so this copy of the refresh token is dead. Refresh tokens rotate: ' +
+      'keep one copy per machine, serialize the jobs that share the secret with `concurrency:`, and re-seed'
+  },
+  {
+    code: 'invalid_grant',
+    pattern: /invalid_grant|refresh_token_expired|refresh_token_invalidated/,
+    meaning:
+      'invalid_grant: the refresh token expired or was revoked (a password change, a sign-out everywhere, a removed workspace seat). Re-seed'
+  }
+]
+
+/** How to re-seed a sign-in. */
+export const RESEED = 'sign in with `codex login` on a trusted machine'

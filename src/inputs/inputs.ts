@@ -201,7 +201,8 @@ export function getInputs(read: InputReader = (name) => core.getInput(name)): In
         auth,
         exportEnv,
         codexHome,
-        read('config')
+        read('config'),
+        roles.refresh
       )
   return {
     ...auth,
@@ -298,11 +299,6 @@ export function parseKeyIsolation(
       )
   }
   if (value !== 'proxy') return value
-  if (auth.chatgpt) {
-    throw new UserError(
-      'key-isolation: proxy works with api-key only: a ChatGPT sign-in (auth-json) is used and refreshed by Codex itself. Remove key-isolation.'
-    )
-  }
   if (auth.credentials?.mode === 'access-token' && !personalTokens(auth.credentials.candidates)) {
     throw new UserError(
       'key-isolation: proxy takes an access-token only when it is a personal access token (at-…): an agent identity JWT carries a private key with which Codex signs every request itself. Use a personal access token, or remove key-isolation.'
@@ -322,22 +318,41 @@ export function personalTokens(candidates: readonly string[]): boolean {
 }
 
 /**
- * auto: the key proxy for an api-key wherever nothing rules it out, else `none` with one
- * notice that says why the key is in auth.json and how to change that. Access tokens, OIDC
- * and ChatGPT sign-ins stay with the CLI, which refreshes them itself: `none`, silently.
+ * auto: the key proxy for an api-key, a personal access token, a GitHub OIDC identity or a
+ * ChatGPT sign-in wherever nothing rules it out, else `none` (for an api-key or a sign-in
+ * with one notice that says why the credential is in auth.json and how to change that).
+ * `refresh`: refresh: true (a sign-in's refresher job, which the CLI refreshes in the main step).
  */
 export function resolveKeyIsolation(
   value: KeyIsolation | 'auto',
-  auth: Pick<Inputs, 'credentials'> & Partial<Pick<Inputs, 'workloadIdentity'>>,
+  auth: Pick<Inputs, 'credentials' | 'chatgpt'> & Partial<Pick<Inputs, 'workloadIdentity'>>,
   exportEnv: boolean,
   codexHome: string | undefined,
-  config = ''
+  config = '',
+  refresh = false
 ): KeyIsolation {
   const chooser = endpointChooser(config)
   if (value === 'proxy' && chooser)
     throw new UserError(
       `key-isolation: proxy and config's ${chooser} contradict each other: the key proxy is the endpoint Codex talks to, and it forwards to api-base-url. Give the endpoint as api-base-url instead of ${chooser} in config.`
     )
+  if (auth.chatgpt && value !== 'none') {
+    // Where the sign-in must live in auth.json: a persistent runner's home, or the CLI's own refresh.
+    const why = codexHome
+      ? `codex-home ${inline(codexHome)} is the sign-in's home on a persistent runner, where it stays between jobs`
+      : refresh
+        ? 'refresh: true has the Codex CLI refresh it in the main step'
+        : undefined
+    if (!why) return 'proxy'
+    if (value === 'proxy')
+      throw new UserError(
+        `key-isolation: proxy cannot hold the ChatGPT sign-in here: ${why}. Remove key-isolation (the sign-in is then in auth.json, as with key-isolation: none).`
+      )
+    core.notice(
+      `The ChatGPT sign-in is stored in CODEX_HOME/auth.json, where every command the model runs can read it, and not only in the key proxy (key-isolation: auto), because ${why}. Set key-isolation: none to keep it there without this notice.`
+    )
+    return 'none'
+  }
   if (value !== 'auto') return value
   // A personal access token goes to the proxy whatever else is set: nothing there needs Codex to hold it.
   if (

@@ -7,11 +7,21 @@ import { createHash } from 'node:crypto'
  */
 export function maskSecret(value: string): void {
   if (!value) return
-  core.setSecret(value)
+  setSecretOnce(value)
   for (const line of value.split(/\r?\n/)) {
     const trimmed = line.trim()
-    if (trimmed && trimmed !== value) core.setSecret(trimmed)
+    if (trimmed && trimmed !== value) setSecretOnce(trimmed)
   }
+}
+
+/** Values this process has masked: a step that reads a secret twice (the proxy's stop, then the post step) masks it once, before its other output. */
+const masked = new Set<string>()
+
+/** core.setSecret, once per value. */
+export function setSecretOnce(value: string): void {
+  if (masked.has(value)) return
+  masked.add(value)
+  core.setSecret(value)
 }
 
 /**

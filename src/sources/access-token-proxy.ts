@@ -1,25 +1,15 @@
-import { promises as fs } from 'node:fs'
-import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
-import { parseUserConfig } from '../codex/config.js'
 import type { LoginFailure } from '../codex/cli.js'
-import { reportLoginFailure, tryLogin, type LoginContext } from '../codex/login.js'
 import type { Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
-import { writePrivateFile } from '../job/files.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
-import { loopbackCert } from '../net/loopback-cert.js'
 import { inline } from '../secrets/inert-output.js'
 import { fingerprint } from '../secrets/mask.js'
+import { type ChatgptProxy, loginThroughProxy, startChatgptProxy } from './chatgpt-proxy.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
-import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
-import type { SourceContext, SourceKind } from './source.js'
+import { stopSavedKeyProxy } from './key-proxy.js'
+import type { SourceKind } from './source.js'
 import { describeCaps } from './usage-report.js'
-
-/** Codex's ChatGPT backend when config names none (its default chatgpt_base_url). */
-const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api/'
-/** The CA file Codex trusts in CODEX_HOME: the proxy's certificate authority (its key discarded) and ca-certificate's. */
-const CA_FILE = 'codex-auth-action-ca.pem'
 
 /**
  * A Codex personal access token (`at-…`), kept only in the key proxy's memory. Codex stays
@@ -35,11 +25,7 @@ export const accessTokenProxy: SourceKind = {
     if (credentials?.mode !== 'access-token' || inputs.keyIsolation !== 'proxy') return undefined
     let chosen: LoggedIn | undefined
     let account: TokenAccount | undefined
-    let proxy: StartedProxy | undefined
-    let ca = ''
-    /** What Codex is signed in with: shaped like a personal access token (so Codex keeps its ChatGPT mode), the proxy's capability. */
-    let placeholder = ''
-    let origin = ''
+    let started: ChatgptProxy | undefined
     return {
       mode: 'access-token',
       async configFor({ anchors, http, created }) {
@@ -65,45 +51,21 @@ export const accessTokenProxy: SourceKind = {
           report: async () => undefined
         })
         if (!account) throw new Error('whoami answered no account')
-        const backend = chatgptBackend(inputs.config)
-        const cert = loopbackCert('codex-auth-action key proxy')
-        ca = cert.ca
-        proxy = await startKeyProxy(
-          {
-            key: '',
-            upstream: backend,
-            chatgpt: { token: chosen.credential.secret, ...account, backend, authapi },
-            tls: { cert: cert.cert, key: cert.key }
-          },
-          anchors,
-          inputs.spend,
-          created
+        started = await startChatgptProxy(
+          inputs,
+          { anchors, created },
+          { token: chosen.credential.secret, ...account, authapi }
         )
-        placeholder = `at-${proxy.capability}`
-        origin = `https://127.0.0.1:${proxy.port}`
-        return { chatgpt_base_url: `${origin}/backend-api/` }
+        return { chatgpt_base_url: `${started.origin}/backend-api/` }
       },
       async authenticate(ctx) {
-        if (!chosen || !account || !proxy) throw new Error('authenticate ran before configFor')
-        const caPath = await trustProxy(ctx, ca)
-        const env = { CODEX_AUTHAPI_BASE_URL: `${origin}/authapi`, CODEX_CA_CERTIFICATE: caPath }
-        const login: LoginContext = {
-          binary: ctx.binary,
-          version: ctx.version,
-          home: ctx.home,
-          caPath,
-          env,
-          created: ctx.created,
-          secrets: [chosen.credential.secret, placeholder]
-        }
-        // Codex's own login, through the proxy: proves the whole way (TLS, the proxy, AuthAPI) before any step uses it.
-        const failure = await tryLogin(login, { mode: 'access-token', secret: placeholder })
-        if (failure) {
-          await reportLoginFailure(login, 'access-token', [failure])
-          throw new UserError(
-            `codex login through the key proxy failed: ${inline(failure.reason)}. The access-token itself was accepted by AuthAPI; check ca-certificate and the proxy variables (HTTPS_PROXY, NO_PROXY), or set key-isolation: none.`
-          )
-        }
+        if (!chosen || !account || !started) throw new Error('authenticate ran before configFor')
+        const env = await loginThroughProxy(
+          ctx,
+          started,
+          [chosen.credential.secret],
+          'The access-token itself was accepted by AuthAPI'
+        )
         return {
           mode: 'access-token',
           fingerprint: chosen.fingerprint,
@@ -111,27 +73,13 @@ export const accessTokenProxy: SourceKind = {
           verified: true,
           env,
           loggedIn: true,
-          outputs: { 'usage-file': proxy.usageFile },
+          outputs: { 'usage-file': started.proxy.usageFile },
           summary: proxiedAccountRows(account, 'the token is held by the key proxy', inputs.spend)
         }
       }
     }
   },
   stop: stopSavedKeyProxy
-}
-
-/** The ChatGPT backend Codex talks to: config's chatgpt_base_url, else Codex's default, with one trailing slash. */
-export function chatgptBackend(config: string): string {
-  const configured = parseUserConfig(config).chatgpt_base_url
-  return `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
-}
-
-/** Writes the CA file only this CODEX_HOME's Codex trusts (ca-certificate's and the proxy's `ca`); returns its path. */
-export async function trustProxy(ctx: SourceContext, ca: string): Promise<string> {
-  const caPath = path.join(ctx.home.dir, CA_FILE)
-  const theirs = ctx.ca ? await fs.readFile(ctx.ca.bundlePath, 'utf8') : ''
-  await writePrivateFile(caPath, `${theirs.trimEnd()}\n${ca}`.trimStart(), (file) => ctx.created.add(file))
-  return caPath
 }
 
 /** The job summary's rows for a ChatGPT account whose token the key proxy holds (`held`: how), and its caps. */

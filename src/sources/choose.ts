@@ -4,7 +4,7 @@ import { UserError } from '../job/errors.js'
 import { readValue, saveValue, StateKey } from '../job/state.js'
 import { amazonBedrock } from './bedrock.js'
 import { accessTokenProxy } from './access-token-proxy.js'
-import { chatgpt } from './chatgpt/source.js'
+import { chatgpt, chatgptProxy } from './chatgpt/source.js'
 import { keyProxy } from './key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from './source.js'
 import { storedSecret } from './stored-secret.js'
@@ -22,6 +22,7 @@ const SOURCES: readonly SourceKind[] = [
   storedSecret,
   workloadIdentityProxy,
   workloadIdentity,
+  chatgptProxy,
   chatgpt
 ]
 

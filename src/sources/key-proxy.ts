@@ -171,7 +171,7 @@ export async function stopKeyProxy(dir: string): Promise<void> {
   if (status.credentialRefusals)
     core.warning(
       inline(
-        `Amazon Bedrock refused the credentials ${status.credentialRefusals} times during the job; the last time: ${status.lastRefusal ?? 'no reason given'}`
+        `${status.signin ? 'The ChatGPT sign-in was refused' : 'Amazon Bedrock refused the credentials'} ${status.credentialRefusals} times during the job; the last time: ${status.lastRefusal ?? 'no reason given'}`
       )
     )
   const errors = status.upstreamErrors

@@ -44,6 +44,18 @@ export interface ChatgptTokenConfig {
   backend: string
   /** AuthAPI's base URL (CODEX_AUTHAPI_BASE_URL), without a trailing slash. */
   authapi: string
+  /** A ChatGPT sign-in instead of an access token (`token` is then empty): the proxy refreshes it itself. */
+  signin?: SignInConfig
+}
+
+/** A ChatGPT sign-in the proxy holds (see signin.ts). */
+export interface SignInConfig {
+  /** auth.json's text, as the main step chose it. */
+  auth: string
+  /** The token endpoint: CODEX_REFRESH_TOKEN_URL_OVERRIDE, else Codex's default. */
+  refreshUrl: string
+  /** What the proxy answers Codex's AuthAPI check of its placeholder with: the account, from the id_token's claims. */
+  whoami: Record<string, unknown>
 }
 
 /** The proxy's report, for the post step. Holds no secret and no text from elsewhere. */
@@ -62,6 +74,8 @@ export interface KeyProxyStatus extends HelperStatus {
   /** Requests Amazon Bedrock refused the credential for (401, 403), and what the last refusal means (the proxy's own words). */
   credentialRefusals?: number
   lastRefusal?: string
+  /** A ChatGPT sign-in's: refreshes the proxy made (each rewrote auth.json in its directory). */
+  signin?: { refreshes: number }
   /** Faults in the proxy's own handling of a request, caught by its last resort; the kind of the last one. */
   faults?: number
   lastFault?: string

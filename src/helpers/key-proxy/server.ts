@@ -224,7 +224,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
     if (signedBody === null) return void res.destroy()
     // A credential the proxy could not renew (workload identity): Codex is told why, and no request goes out without it.
-    const headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
+    let headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
       status.upstreamErrors++
       sendError(
         res,
@@ -265,7 +265,23 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
       const sent = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
-      const answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      let answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+      if (answer.status === 401 && credential.recover) {
+        const refusal = await credential.recover(headers, req.headers)
+        if (refusal) {
+          answer.body.resume()
+          status.lastUpstreamStatus = 401
+          status.credentialRefusals = (status.credentialRefusals ?? 0) + 1
+          status.lastRefusal = refusal
+          return sendError(res, 401, refusal)
+        }
+        // Renewed: the same request again, if its body is at hand (a model request's is; a stream is gone).
+        if (!(sent instanceof Readable)) {
+          answer.body.resume()
+          headers = await credential.authorize({ method: req.method ?? '', url, headers }, req.headers)
+          answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
+        }
+      }
       body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
@@ -364,9 +380,10 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   // back in time (a stop the watch sees just after a tick writes "stopped" last).
   let statusWritten = Promise.resolve()
   const writeStatus = () =>
-    (statusWritten = statusWritten.then(() =>
-      replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
-    ))
+    (statusWritten = statusWritten.then(() => {
+      if (credential.renewals) status.signin = { refreshes: credential.renewals() }
+      return replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+    }))
   let usageWritten = Promise.resolve()
   const writeUsage = () => {
     meter.dirty = false

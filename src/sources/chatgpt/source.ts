@@ -7,10 +7,14 @@ import { refreshThroughCli } from '../../codex/refresh.js'
 import {
   accessOnlyCopy,
   age,
+  AUTH_CLAIMS,
   authSecrets,
   contentHash,
+  jwtPayload,
   parseChatgptAuth,
   refreshedLater,
+  REFRESH_FAILURES,
+  RESEED,
   type AccessOnlyMark,
   type ChatgptAuth
 } from '../../inputs/auth-json.js'
@@ -25,7 +29,13 @@ import { HttpClient } from '../../net/http.js'
 import { restoreNetwork, saveNetwork, type SavedNetwork } from '../../net/saved-network.js'
 import { inline } from '../../secrets/inert-output.js'
 import { fingerprint, maskSecret } from '../../secrets/mask.js'
-import type { Authenticated, SourceContext, SourceKind } from '../source.js'
+import { DEFAULT_REFRESH_URL, SIGNIN_FILE } from '../../helpers/key-proxy/signin.js'
+import type { Inputs } from '../../inputs/inputs.js'
+import { authapiBaseUrl } from '../../net/access-token-check.js'
+import { type ChatgptProxy, loginThroughProxy, startChatgptProxy } from '../chatgpt-proxy.js'
+import { stopSavedKeyProxy } from '../key-proxy.js'
+import type { Authenticated, ConfigContext, SourceContext, SourceKind } from '../source.js'
+import { describeCaps } from '../usage-report.js'
 import { describeLocation, reseedCommand, secretLocation, SecretStore, type SecretLocation } from './secret-store.js'
 import { checkSharedCopy, describeRefresher, sharedCopyRefusals } from './shared-copy.js'
 
@@ -51,77 +61,130 @@ interface SavedChatgpt {
   accessOnly?: AccessOnlyMark
   /** With persist: the proxy and certificates the main step's requests used, the only ones persist-token may travel by. */
   network?: SavedNetwork
+  /** key-isolation: proxy: the key proxy's private directory, where it keeps the sign-in's auth.json current. */
+  signin?: string
 }
 
 /** How the file Codex will use got there. */
 type Placement = 'written' | 'seeded' | 'kept' | 'replaced'
 
-const RESEED = 'sign in with `codex login` on a trusted machine'
-
-/** What the codes a failed refresh leaves mean, and what to do. */
-const REFRESH_FAILURES: { code: string; pattern: RegExp; meaning: string }[] = [
-  {
-    code: 'refresh_token_reused',
-    pattern: /refresh_token_reused|refresh token was already used/,
-    meaning:
-      'refresh_token_reused: another job or machine refreshed this sign-in first, so this copy of the refresh token is dead. Refresh tokens rotate: ' +
-      'keep one copy per machine, serialize the jobs that share the secret with `concurrency:`, and re-seed'
-  },
-  {
-    code: 'invalid_grant',
-    pattern: /invalid_grant/,
-    meaning:
-      'invalid_grant: the refresh token expired or was revoked (a password change, a sign-out everywhere, a removed workspace seat). Re-seed'
-  }
-]
-
 /**
- * A ChatGPT sign-in: the auth.json of `codex login`, written into CODEX_HOME. Codex
- * refreshes it when its access token expires (or on a 401) and rewrites the file; the
- * refreshed file is kept in a named codex-home (a persistent runner), or written back to
- * the Actions secret it came from by the post step (ephemeral runners).
+ * A ChatGPT sign-in: the auth.json of `codex login`. By default (key-isolation: proxy) the
+ * key proxy holds it and refreshes it, Codex has a placeholder; with key-isolation: none it
+ * is written into CODEX_HOME, and Codex refreshes it when its access token expires (or on a
+ * 401) and rewrites the file. Either way the refreshed file is kept in a named codex-home
+ * (a persistent runner: key-isolation none), or written back to the Actions secret it came
+ * from by the post step (ephemeral runners).
  */
-export const chatgpt: SourceKind = {
-  name: 'chatgpt',
-  select(inputs) {
-    if (!inputs.chatgpt) return undefined
-    const selected: ChatgptSelected = {
-      auth: inputs.chatgpt,
-      persist: inputs.persist,
-      refresh: inputs.refreshChatgpt,
-      allowPublicRepo: inputs.allowAuthJsonOnPublicRepo
-    }
-    return {
-      mode: 'chatgpt',
-      check: () => {
-        checkRepository(selected.allowPublicRepo)
-        if (selected.auth.accessOnly) checkSharedCopy(selected.auth)
-      },
-      authenticate: (ctx) => authenticate(ctx, selected)
-    }
-  },
-  async post() {
-    const raw = readValue(StateKey.Chatgpt)
-    if (!raw) return
-    // Before anything is printed (the runner keeps the main step's masks too).
-    maskSecret(core.getInput('persist-token'))
-    const saved = JSON.parse(raw) as SavedChatgpt
-    const rows: [string, string][] = []
-    try {
-      await afterJob(saved, rows)
-    } catch (error) {
-      // With a secret to keep current, any failure may lose the refreshed sign-in: say so loudly.
-      if (error instanceof UserError || !saved.persist) throw error
-      throw new UserError(
-        `The post step could not check or write back the refreshed auth.json: ${(error as Error).message}. If Codex refreshed it during this job, the secret's copy may no longer work. To re-seed, ${RESEED}, then: ${reseedCommand(saved.persist)}`
-      )
-    } finally {
-      await writeSummaryTable('Codex CLI auth: the ChatGPT sign-in after the job', rows)
-    }
+export const chatgpt = chatgptKind(false)
+/** The same, held by the key proxy (key-isolation: proxy): metered, and its proxy stopped by the post step. */
+export const chatgptProxy = chatgptKind(true)
+
+function chatgptKind(proxied: boolean): SourceKind {
+  return {
+    name: proxied ? 'chatgpt-proxy' : 'chatgpt',
+    metered: proxied,
+    select(inputs) {
+      if (!inputs.chatgpt || (inputs.keyIsolation === 'proxy') !== proxied) return undefined
+      const selected: ChatgptSelected = {
+        auth: inputs.chatgpt,
+        persist: inputs.persist,
+        refresh: inputs.refreshChatgpt,
+        allowPublicRepo: inputs.allowAuthJsonOnPublicRepo
+      }
+      let started: ChatgptProxy | undefined
+      return {
+        mode: 'chatgpt',
+        check: () => {
+          checkRepository(selected.allowPublicRepo)
+          if (selected.auth.accessOnly) checkSharedCopy(selected.auth)
+        },
+        async configFor(ctx) {
+          if (!proxied) return {}
+          started = await startSignInProxy(inputs, ctx, selected.auth)
+          return { chatgpt_base_url: `${started.origin}/backend-api/` }
+        },
+        authenticate: (ctx) => authenticate(ctx, selected, started)
+      }
+    },
+    stop: proxied ? stopSignInProxy : undefined,
+    post
   }
 }
 
-async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Promise<Authenticated> {
+/**
+ * Stops the key proxy that held the sign-in; first masks what the post step may print
+ * (persist-token, the tokens of the file the proxy kept), before the proxy's report.
+ */
+async function stopSignInProxy(): Promise<void> {
+  maskSecret(core.getInput('persist-token'))
+  const raw = readValue(StateKey.Chatgpt)
+  const dir = raw ? (JSON.parse(raw) as SavedChatgpt).signin : undefined
+  const text = dir ? await fs.readFile(path.join(dir, SIGNIN_FILE), 'utf8').catch(() => '') : ''
+  try {
+    if (text) parseChatgptAuth(text, 'The auth.json the key proxy kept')
+  } catch {
+    // The post step reports a file that is no sign-in.
+  }
+  await stopSavedKeyProxy()
+}
+
+/** The post step: keep a refreshed sign-in (see afterJob). */
+async function post(): Promise<void> {
+  const raw = readValue(StateKey.Chatgpt)
+  if (!raw) return
+  // Before anything is printed (the runner keeps the main step's masks too).
+  maskSecret(core.getInput('persist-token'))
+  const saved = JSON.parse(raw) as SavedChatgpt
+  const rows: [string, string][] = []
+  try {
+    await afterJob(saved, rows)
+  } catch (error) {
+    // With a secret to keep current, any failure may lose the refreshed sign-in: say so loudly.
+    if (error instanceof UserError || !saved.persist) throw error
+    throw new UserError(
+      `The post step could not check or write back the refreshed auth.json: ${(error as Error).message}. If Codex refreshed it during this job, the secret's copy may no longer work. To re-seed, ${RESEED}, then: ${reseedCommand(saved.persist)}`
+    )
+  } finally {
+    await writeSummaryTable('Codex CLI auth: the ChatGPT sign-in after the job', rows)
+  }
+}
+
+/**
+ * key-isolation: proxy: the key proxy holds the sign-in and refreshes it itself
+ * (helpers/key-proxy/signin.ts), keeping auth.json current in its private directory; Codex
+ * gets the placeholder of chatgpt-proxy.ts. The seed is written there first: the file the post step keeps.
+ */
+async function startSignInProxy(inputs: Inputs, ctx: ConfigContext, auth: ChatgptAuth): Promise<ChatgptProxy> {
+  const claims = jwtPayload(auth.tokens.id_token) ?? {}
+  const account = (claims[AUTH_CLAIMS] ?? {}) as Record<string, unknown>
+  const started = await startChatgptProxy(inputs, ctx, {
+    token: '',
+    accountId: auth.accountId,
+    fedramp: false,
+    authapi: authapiBaseUrl(),
+    signin: {
+      auth: auth.text,
+      refreshUrl: process.env.CODEX_REFRESH_TOKEN_URL_OVERRIDE || DEFAULT_REFRESH_URL,
+      // What AuthAPI's whoami tells Codex of an access token's account, from the id_token.
+      whoami: {
+        email: typeof claims.email === 'string' ? claims.email : null,
+        chatgpt_user_id: account.chatgpt_user_id ?? null,
+        chatgpt_account_id: auth.accountId,
+        chatgpt_plan_type: auth.planType ?? null,
+        chatgpt_account_is_fedramp: false
+      }
+    }
+  })
+  await writePrivateFile(path.join(started.proxy.dir, SIGNIN_FILE), auth.text)
+  return started
+}
+
+async function authenticate(
+  ctx: SourceContext,
+  selected: ChatgptSelected,
+  started: ChatgptProxy | undefined
+): Promise<Authenticated> {
   const { inputs, binary, home, ca, http, created } = ctx
   const now = new Date()
   let persist: SavedChatgpt['persist']
@@ -146,6 +209,7 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
   }
   if (inputs.verify)
     core.info('verify: a ChatGPT sign-in has no check that spends nothing; Codex checks it at its first request.')
+  if (started) return authenticateThroughProxy(ctx, selected, started, { persist, network, startedAt: now.getTime() })
 
   const placed = await placeAuthJson(home, selected.auth, created)
   const { placement, restore } = placed
@@ -201,6 +265,54 @@ async function authenticate(ctx: SourceContext, selected: ChatgptSelected): Prom
       ],
       ['auth.json', placement],
       ['Persistence', persistence(saved)]
+    ]
+  }
+}
+
+/** key-isolation: proxy: Codex signs in with the placeholder; the sign-in stays in the proxy. */
+async function authenticateThroughProxy(
+  ctx: SourceContext,
+  selected: ChatgptSelected,
+  started: ChatgptProxy,
+  saved: Pick<SavedChatgpt, 'persist' | 'network' | 'startedAt'>
+): Promise<Authenticated> {
+  const auth = selected.auth
+  core.info(`ChatGPT sign-in (held by the key proxy): ${describeAuth(auth, new Date(saved.startedAt))}`)
+  const env = await loginThroughProxy(
+    ctx,
+    started,
+    authSecrets(auth),
+    'The auth.json itself was read; the key proxy holds its tokens'
+  )
+  const state: SavedChatgpt = {
+    ...saved,
+    home: ctx.home.dir,
+    named: false,
+    seedHash: contentHash(auth.text),
+    accessOnly: auth.accessOnly,
+    signin: started.proxy.dir
+  }
+  saveValue(StateKey.Chatgpt, JSON.stringify(state))
+  const caps = describeCaps(ctx.inputs.spend)
+  return {
+    mode: 'chatgpt',
+    fingerprint: fingerprint(auth.accountId),
+    expiresAt: auth.accessExpiresAt,
+    verified: false,
+    env,
+    loggedIn: true,
+    outputs: { 'usage-file': started.proxy.usageFile },
+    summary: [
+      ['ChatGPT plan', auth.planType ?? 'unknown'],
+      [
+        'last_refresh',
+        auth.lastRefresh
+          ? `${auth.lastRefresh.toISOString()} (${age(auth.lastRefresh, new Date(saved.startedAt))} ago)`
+          : 'not recorded'
+      ],
+      ['auth.json', "held by the key proxy, which refreshes it; Codex's auth.json holds a placeholder"],
+      ['Persistence', persistence(state)],
+      ['Spend caps', caps ? `${caps} (enforced by the key proxy)` : 'none']
     ]
   }
 }
@@ -334,7 +446,7 @@ async function placeAuthJson(
 
 /** The post step: did Codex refresh the sign-in, did a refresh fail, and (way 2) write a refreshed file back to its secret. */
 async function afterJob(saved: SavedChatgpt, rows: [string, string][]): Promise<void> {
-  const file = path.join(saved.home, 'auth.json')
+  const file = path.join(saved.signin ?? saved.home, 'auth.json')
   const stat = await lstatOrUndefined(file)
   if (!stat?.isFile()) {
     rows.push(['Refreshed during the job', 'no: auth.json is gone'])

@@ -14,6 +14,7 @@
  * before `/backend-api` (seen by running it against a loopback backend).
  */
 import type { ChatgptTokenConfig } from '../protocol.js'
+import type { SignIn } from '../signin.js'
 import { startsWithSecret, type Upstream, withoutQuery } from './upstream.js'
 
 /**
@@ -37,11 +38,19 @@ const UNAUTHENTICATED = /^ps\/mcp$/
 /** AuthAPI: the check Codex makes of its token before every command. */
 const AUTHAPI = /^v1\/user-auth-credential\/whoami$/
 
-/** `signedInWith`: what Codex sends as its bearer, when it is not `at-<capability>` (a placeholder ChatGPT sign-in's access token). */
+/**
+ * `signedInWith`: what Codex sends as its bearer, when it is not `at-<capability>` (a
+ * placeholder ChatGPT sign-in's access token). A ChatGPT sign-in (`signin`) is served the
+ * same way: its access token takes the real token's place (refreshed by the holder),
+ * AuthAPI's check of the placeholder is answered by the proxy from the id_token's claims
+ * (there is no personal access token to check), and a 401 is recovered from by one refresh
+ * and the same request again.
+ */
 export function chatgptTokenUpstream(
   config: ChatgptTokenConfig,
   capability: string,
-  signedInWith = `at-${capability}`
+  signedInWith = `at-${capability}`,
+  signin?: SignIn
 ): Upstream {
   const placeholder = `Bearer ${signedInWith}`
   /** The backend's `/backend-api/` on its origin: where Codex sends model requests natively. */
@@ -76,13 +85,32 @@ export function chatgptTokenUpstream(
     },
     async authorize({ headers }, incoming) {
       const out = { ...headers }
-      if (incoming.authorization !== undefined) out.authorization = `Bearer ${config.token}`
+      if (incoming.authorization !== undefined)
+        out.authorization = `Bearer ${signin ? await signin.accessToken(incoming) : config.token}`
       if (incoming['chatgpt-account-id'] !== undefined) {
         out['chatgpt-account-id'] = config.accountId
         if (config.fedramp) out['x-openai-fedramp'] = 'true'
         else delete out['x-openai-fedramp']
       }
       return out
-    }
+    },
+    recover:
+      signin &&
+      (async (outgoing, incoming) => {
+        const used = String(outgoing.authorization ?? '').replace(/^Bearer /, '')
+        return (await signin.recover(used, incoming)) ? undefined : signin.unrecovered
+      }),
+    renewals: signin && (() => signin.refreshes),
+    // AuthAPI's check of the placeholder, for a sign-in: its account, from the id_token.
+    answer:
+      config.signin &&
+      (async (method, url, incoming) => {
+        const whoami = config.signin?.whoami
+        const authorization = incoming.authorization ?? ''
+        const mine = startsWithSecret(authorization, placeholder) && authorization.length === placeholder.length
+        return method === 'GET' && mine && withoutQuery(url) === '/authapi/v1/user-auth-credential/whoami'
+          ? { status: 200, body: whoami }
+          : undefined
+      })
   }
 }

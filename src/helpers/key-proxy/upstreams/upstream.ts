@@ -45,6 +45,14 @@ export interface Upstream {
    */
   explainRefusal?(status: number, errorType: string, body: string): string
   /**
+   * For a kind that can renew its credential (a ChatGPT sign-in): after a 401 to a request
+   * sent with `outgoing` headers, undefined when the request may be sent again (authorize
+   * sets the renewed credential), else what Codex gets instead: one line that says what to do.
+   */
+  recover?(outgoing: Record<string, string | string[]>, incoming: IncomingHttpHeaders): Promise<string | undefined>
+  /** How many times it renewed its credential (a sign-in's refreshes), for the status. */
+  renewals?(): number
+  /**
    * For a kind that answers a request itself rather than forwarding it (workload identity's
    * placeholder sign-in, refreshed by Codex after a 401): the JSON answer, else undefined.
    * `body` reads the request's body whole, for a kind that needs it.
