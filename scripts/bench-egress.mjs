@@ -99,11 +99,34 @@ function rss(pid) {
   return { peak: field('VmHWM'), now: field('VmRSS') }
 }
 
-/** curl's arguments for each way, as a command in the jail or the job would go. @param {number} proxyPort */
-const WAYS = (proxyPort) => ({
-  direct: ['--noproxy', '*'],
-  http: ['-x', `http://127.0.0.1:${proxyPort}`],
-  tunnel: ['-x', `http://127.0.0.1:${proxyPort}`, '-p']
+const CURL = ['curl', '-sS', '-o', '/dev/null', '-w', '%{time_starttransfer} %{time_total}']
+
+/**
+ * The command of each way, as a command in the jail or the job would go; the relay's in a
+ * network namespace of its own, a fresh one a request (its start is before curl's timers).
+ * @param {number} proxyPort @param {{ script: string, socket: string } | undefined} relay
+ */
+const WAYS = (proxyPort, relay) => ({
+  direct: [...CURL, '--noproxy', '*'],
+  http: [...CURL, '-x', `http://127.0.0.1:${proxyPort}`],
+  tunnel: [...CURL, '-x', `http://127.0.0.1:${proxyPort}`, '-p'],
+  ...(relay && {
+    relay: [
+      'unshare',
+      '--net',
+      '/usr/bin/perl',
+      '-e',
+      relay.script,
+      '--',
+      '8080',
+      relay.socket,
+      '--',
+      ...CURL,
+      '-x',
+      'http://127.0.0.1:8080',
+      '-p'
+    ]
+  })
 })
 
 /** `rounds` curls of `url` for each way in `ways`, alternating; seconds to first byte and to the end, in ms. */
@@ -115,44 +138,13 @@ async function curlRounds(
   /** @type {Record<string, { first: number[], total: number[] }>} */
   const out = Object.fromEntries(Object.keys(ways).map((way) => [way, { first: [], total: [] }]))
   for (let i = 0; i < rounds; i++)
-    for (const [way, args] of Object.entries(ways)) {
-      const { stdout } = await run('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{time_starttransfer} %{time_total}',
-        ...args,
-        url
-      ])
+    for (const [way, [command, ...args]] of Object.entries(ways)) {
+      const { stdout } = await run(command, [...args, url], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
       const [first, total] = stdout.split(' ').map((s) => Number(s) * 1000)
       out[way].first.push(first)
       out[way].total.push(total)
     }
   return out
-}
-
-/** The same through the relay, in a network namespace: one bash loop, one namespace. */
-async function relayRounds(
-  /** @type {string} */ relayScript,
-  /** @type {string} */ socket,
-  /** @type {string} */ url,
-  /** @type {number} */ rounds,
-  /** @type {boolean} */ tunnel
-) {
-  const loop = `for i in $(seq ${rounds}); do curl -sS -o /dev/null -w '%{time_starttransfer} %{time_total}\\n' -x http://127.0.0.1:8080 ${tunnel ? '-p' : ''} '${url}'; done`
-  const { stdout: text } = await run(
-    'unshare',
-    ['--net', '/usr/bin/perl', '-e', relayScript, '--', '8080', socket, '--', '/bin/bash', '--norc', '-c', loop],
-    {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
-    }
-  )
-  const rows = text
-    .trim()
-    .split('\n')
-    .map((line) => line.split(' ').map((s) => Number(s) * 1000))
-  return { first: rows.map((r) => r[0]), total: rows.map((r) => r[1]) }
 }
 
 /** ms from spawn to exit of `argv`, p50 of `rounds`. @param {string[]} argv @param {number} rounds */
@@ -180,9 +172,9 @@ export async function benchEgress(options = {}) {
   const proxy = await startEgress(server.port)
   const rounds = options.rounds ?? 100
   const bigRounds = options.bigRounds ?? 7
-  const ways = WAYS(proxy.port)
   const canRelay = process.getuid?.() === 0 && existsSync('/usr/bin/perl')
   const script = relayScript()
+  const ways = WAYS(proxy.port, canRelay ? { script, socket: proxy.socket } : undefined)
   try {
     const idle = rss(proxy.pid)
     // 32 tunnels held at once on a fresh proxy (3 s each, then 256 KiB), as a parallel install opens them.
@@ -191,13 +183,8 @@ export async function benchEgress(options = {}) {
         { length: 32 },
         () =>
           new Promise((resolve, reject) => {
-            const child = spawn('curl', [
-              '-sS',
-              '-o',
-              '/dev/null',
-              ...ways.tunnel,
-              `${server.origin}/?hold=3000&size=${256 * 1024}`
-            ])
+            const [command, ...args] = ways.tunnel
+            const child = spawn(command, [...args, `${server.origin}/?hold=3000&size=${256 * 1024}`])
             child.on('exit', (code) => (code === 0 ? resolve(undefined) : reject(new Error(`curl exited ${code}`))))
           })
       )
@@ -206,13 +193,6 @@ export async function benchEgress(options = {}) {
     const first = await curlRounds(ways, `${server.origin}/`, rounds)
     const paced = await curlRounds(ways, `${server.origin}/?paced&size=${BIG}`, bigRounds)
     const raw = await curlRounds(ways, `${server.origin}/?size=${BIG}`, bigRounds)
-    const relay = canRelay
-      ? {
-          first: await relayRounds(script, proxy.socket, `${server.origin}/`, rounds, true),
-          paced: await relayRounds(script, proxy.socket, `${server.origin}/?paced&size=${BIG}`, bigRounds, true),
-          raw: await relayRounds(script, proxy.socket, `${server.origin}/?size=${BIG}`, bigRounds, true)
-        }
-      : undefined
     // What the relay adds to a command's start: the namespace alone, with the perl relay, and a node one for scale.
     const nodeRelay = `require('net').createServer((c) => c.pipe(require('net').connect(process.argv[2])).pipe(c)).listen(8080, '127.0.0.1', () => process.exit(0))`
     const starts = canRelay
@@ -245,15 +225,15 @@ export async function benchEgress(options = {}) {
       firstDirect: p50(first.direct.first),
       firstHttp: p50(first.http.first),
       firstTunnel: p50(first.tunnel.first),
-      firstRelay: relay && p50(relay.first.first),
+      firstRelay: first.relay && p50(first.relay.first),
       pacedDirect: p50(paced.direct.total),
       pacedHttp: p50(paced.http.total),
       pacedTunnel: p50(paced.tunnel.total),
-      pacedRelay: relay && p50(relay.paced.total),
+      pacedRelay: paced.relay && p50(paced.relay.total),
       rawDirect: p50(raw.direct.total),
       rawHttp: p50(raw.http.total),
       rawTunnel: p50(raw.tunnel.total),
-      rawRelay: relay && p50(relay.raw.total),
+      rawRelay: raw.relay && p50(raw.relay.total),
       idleMb: idle.now,
       peakMb: busy.peak,
       starts,

@@ -70,7 +70,16 @@ if (args['proxy-only'] || args['isolation-only'] || args['egress-only']) {
     : args['egress-only']
       ? ['## Egress proxy (', egressSection(await benchEgress())]
       : ['## Key isolation by default', await isolation()]
-  const section = lines.join('\n')
+  const flag = ['proxy-only', 'egress-only', 'isolation-only'].find(
+    (name) => args[/** @type {'proxy-only' | 'egress-only' | 'isolation-only'} */ (name)]
+  )
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
+  // The rest of the file is from an earlier run: say when and under what load this section was.
+  const section = [
+    ...lines.slice(0, -1),
+    `This section alone: \`node scripts/bench.mjs --${flag}\` on ${when} UTC, load average ${os.loadavg()[2].toFixed(1)} over the last 15 minutes on ${os.cpus().length} cores (other work shared the machine): read the ratios, measured side by side, rather than the times.`,
+    ''
+  ].join('\n')
   const current = readFileSync(file, 'utf8')
   const start = current.indexOf(heading)
   const end = start < 0 ? -1 : current.indexOf('\n## ', start + 1)

@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { chatgptAuth } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
-import { modelRequests, normalized } from '../harness/request-views.js'
+import { modelRequests, normalized, otherRequests } from '../harness/request-views.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import type { Runner } from '../harness/runner.js'
@@ -29,6 +29,7 @@ test.each([
   async (_transport, websocket) => {
     const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
     const views: ReturnType<typeof normalized>[][] = []
+    const others: ReturnType<typeof normalized>[][] = []
     const paths: string[][] = []
     for (const isolation of ['none', 'proxy']) {
       const runner = await runners.create({ toolCache: sharedToolCache() })
@@ -63,6 +64,8 @@ test.each([
       const requests = backend.since(from)
       const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
       views.push(modelRequests(requests).map((r) => normalized(r, dirs)))
+      // Every other request (the websocket's upgrade, whoami, routing, settings, the config bundle, plugins, analytics) in full too.
+      others.push(otherRequests(requests, dirs))
       paths.push([...new Set(requests.map((r) => `${r.method} ${r.url.split('?')[0]}`))].sort())
       const post = await runner.post()
       expect(post.errors).toEqual([])
@@ -76,8 +79,11 @@ test.each([
     expect(proxied).toEqual(native)
     expect(native[0].values.authorization).toBe(`Bearer ${TOKEN}`)
     if (!websocket) expect(native[0].values['content-encoding']).toBe('zstd')
-    // Every endpoint Codex asked natively, it asked through the proxy (plugins, routing, analytics).
+    // Every endpoint Codex asked natively, it asked through the proxy (plugins, routing, analytics),
+    // with the same method, body and headers, the credential's by value.
     expect(paths[1]).toEqual(paths[0])
+    expect(others[1]).toEqual(others[0])
+    expect(others[0].some((r) => r.values.authorization === `Bearer ${TOKEN}`)).toBe(true)
   },
   240_000
 )

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
+import { plantJobCredentials } from '../harness/job-user.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { TEST_API_KEY } from '../harness/real-cli.js'
 import { runProcess, type Runner } from '../harness/runner.js'
@@ -81,30 +82,15 @@ async function jobOf(kind: Kind, inputs: Record<string, string> = {}): Promise<J
   await fs.writeFile(path.join(bin, 'codex'), STAND_IN, { mode: 0o755 })
   // What the job holds that Codex must not see: checkout's token both ways, another
   // step's 0644 token file in RUNNER_TEMP, a token in ~/.gitconfig, google's credentials.
-  const credentials = path.join(runner.temp, 'git-credentials-0f1e2d3c.config')
-  await fs.writeFile(
-    credentials,
-    `[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ${btoa(`x-access-token:${CHECKOUT_TOKEN}`)}\n`,
-    { mode: 0o644 }
-  )
-  await fs.writeFile(path.join(runner.temp, 'other-step-token'), OTHER_TOKEN, { mode: 0o644 })
-  await fs.writeFile(
-    path.join(runner.home, '.gitconfig'),
-    `[url "https://x-access-token:${OTHER_TOKEN}@github.com/"]\n\tinsteadOf = https://github.com/\n`,
-    { mode: 0o644 }
-  )
+  const planted = await plantJobCredentials(runner, { checkout: CHECKOUT_TOKEN, other: OTHER_TOKEN })
   await fs.chmod(runner.root, 0o755)
   sh('chown', ['-R', `${uid}:${gid}`, runner.root])
   const git = (...args: string[]) => sh('setpriv', [...asUser, 'git', '-C', runner.workspace, ...args])
   git('init', '-q')
   git('config', 'user.email', 'ci@example.com')
   git('config', 'user.name', 'ci')
-  git(
-    'config',
-    'http.https://github.com/.extraheader',
-    `AUTHORIZATION: basic ${btoa(`x-access-token:${CHECKOUT_TOKEN}`)}`
-  )
-  git('config', `includeIf.gitdir:${runner.workspace}/.git.path`, credentials)
+  git('config', 'http.https://github.com/.extraheader', planted.extraheader)
+  git('config', `includeIf.gitdir:${runner.workspace}/.git.path`, planted.include)
   git('add', '-A')
   git('commit', '-qm', 'checked out')
   await fs.writeFile(path.join(runner.workspace, 'gha-creds-a1b2c3.json'), `{"token":"${OTHER_TOKEN}"}`, {
@@ -122,9 +108,7 @@ async function jobOf(kind: Kind, inputs: Record<string, string> = {}): Promise<J
     runner,
     uid,
     main,
-    done: async () => {
-      for (const file of [credentials, path.join(runner.temp, 'other-step-token')]) await fs.rm(file)
-    },
+    done: planted.remove,
     codex: (script, timeoutMs = 30_000) =>
       runProcess(asUser[0], [...asUser.slice(1), 'codex', script], { env: env(), cwd: runner.workspace, timeoutMs }),
     start: (script) =>

@@ -18,6 +18,7 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import { AttackerModel, attackKit } from '../harness/attacker.js'
 import { findLeaks } from '../harness/audit.js'
+import { plantJobCredentials, type PlantedCredentials } from '../harness/job-user.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
 import { parseCommandFile, ROOT, Runner, runProcess } from '../harness/runner.js'
 
@@ -55,6 +56,8 @@ interface Setup {
   /** In the workspace, every user may write there: where the model's commands and leftovers report. */
   loot: string
   dockerFile: string
+  /** What other steps left in RUNNER_TEMP: removed before the audit, which wants RUNNER_TEMP empty. */
+  planted: PlantedCredentials
   /** Runs a command as the job's user in a later step, from the workspace. */
   asUser(
     command: string,
@@ -130,20 +133,8 @@ async function setUp(kind: Kind, model: AttackerModel | undefined): Promise<Setu
   const git = (...args: string[]) => asUser('git', args, runner.stepEnv())
   await fs.chmod(runner.root, 0o755)
   sh('chown', ['-R', `${uid}:${gid}`, runner.root])
-  // actions/checkout v6 keeps the token in a RUNNER_TEMP file (0644) that .git/config includes; v4 in .git/config.
-  const credentials = path.join(runner.temp, 'git-credentials-5c0ffee0.config')
-  await fs.writeFile(
-    credentials,
-    `[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ${btoa(`x-access-token:${GITHUB_TOKEN}`)}\n`,
-    { mode: 0o644 }
-  )
-  // Another step's token file in RUNNER_TEMP, and a workflow's token in ~/.gitconfig.
-  await fs.writeFile(path.join(runner.temp, 'deploy-token'), OTHER_TOKEN, { mode: 0o644 })
-  await fs.writeFile(
-    path.join(runner.home, '.gitconfig'),
-    `[url "https://x-access-token:${OTHER_TOKEN}@github.com/"]\n\tinsteadOf = https://github.com/\n`,
-    { mode: 0o644 }
-  )
+  // actions/checkout's token (v6 in a RUNNER_TEMP file that .git/config includes; v4 in .git/config), another step's, ~/.gitconfig's.
+  const planted = await plantJobCredentials(runner, { checkout: GITHUB_TOKEN, other: OTHER_TOKEN })
   const loot = path.join(runner.workspace, '.attack-loot')
   await fs.mkdir(loot)
   await fs.chmod(loot, 0o1777)
@@ -154,12 +145,8 @@ async function setUp(kind: Kind, model: AttackerModel | undefined): Promise<Setu
     ['init', '-q'],
     ['config', 'user.email', 'ci@example.com'],
     ['config', 'user.name', 'ci'],
-    [
-      'config',
-      'http.https://github.com/.extraheader',
-      `AUTHORIZATION: basic ${btoa(`x-access-token:${GITHUB_TOKEN}`)}`
-    ],
-    ['config', `includeIf.gitdir:${runner.workspace}/.git.path`, credentials],
+    ['config', 'http.https://github.com/.extraheader', planted.extraheader],
+    ['config', `includeIf.gitdir:${runner.workspace}/.git.path`, planted.include],
     ['add', 'README.md'],
     ['commit', '-qm', 'checked out']
   ])
@@ -185,7 +172,7 @@ async function setUp(kind: Kind, model: AttackerModel | undefined): Promise<Setu
     await model.server.start()
     cleanups.push(() => model.server.stop())
   }
-  return { user, uid, gid, runner, actionDir, loot, dockerFile, asUser, startAsUser }
+  return { user, uid, gid, runner, actionDir, loot, dockerFile, planted, asUser, startAsUser }
 }
 
 async function mainStep(setup: Setup, model: AttackerModel, inputs: Record<string, string> = {}) {
@@ -407,8 +394,7 @@ describe.each([
   afterAll(async () => {
     if (!job) return
     // The job's own audit (leaks in its output and files, half states), but not of the workspace, which Codex changed on purpose.
-    for (const file of ['git-credentials-5c0ffee0.config', 'deploy-token'])
-      await fs.rm(path.join(job.runner.temp, file))
+    await job.planted.remove()
     const { leaks: found, halfStates, processes } = await job.runner.audit()
     expect({ found, halfStates, processes }).toEqual({ found: [], halfStates: [], processes: [] })
   })
@@ -491,8 +477,7 @@ describe.each(['sudo', 'root'] as const)('what ends a codex command ends its jai
       await written
       expect(existsSync(path.join(setup.runner.workspace, 'writer.failed'))).toBe(false)
       await setup.runner.post()
-      for (const file of ['git-credentials-5c0ffee0.config', 'deploy-token'])
-        await fs.rm(path.join(setup.runner.temp, file))
+      await setup.planted.remove()
       const { leaks: found, halfStates, processes } = await setup.runner.audit()
       expect({ found, halfStates, processes }).toEqual({ found: [], halfStates: [], processes: [] })
     },
@@ -523,8 +508,7 @@ describe.each(['sudo', 'root'] as const)('what ends a codex command ends its jai
     expect(output('tcp')).toMatch(/refused|EPERM|EACCES|ENETUNREACH/)
     expect(output('tcp')).not.toContain('connected')
     await setup.runner.post()
-    for (const file of ['git-credentials-5c0ffee0.config', 'deploy-token'])
-      await fs.rm(path.join(setup.runner.temp, file))
+    await setup.planted.remove()
   },
   300_000
 )

@@ -24,7 +24,7 @@ import * as path from 'node:path'
 import { AttackerModel } from '../harness/attacker.js'
 import { chatgptAuth } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend } from '../harness/chatgpt-token-backend.js'
-import { BEDROCK_REGION, FakeBedrock, TEST_AWS_KEYS } from '../harness/fake-bedrock.js'
+import { BEDROCK_REGION, FakeBedrock, TEST_AWS_IDENTITIES, TEST_AWS_KEYS } from '../harness/fake-bedrock.js'
 import { createJobUser, type JobUser } from '../harness/job-user.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
@@ -117,12 +117,7 @@ async function bedrock(model: AttackerModel, extra: Partial<Job>): Promise<Job> 
   const api = await runners.serve(
     new FakeBedrock({
       region: BEDROCK_REGION,
-      keys: {
-        [TEST_AWS_KEYS.AWS_ACCESS_KEY_ID]: {
-          secretAccessKey: TEST_AWS_KEYS.AWS_SECRET_ACCESS_KEY,
-          sessionToken: TEST_AWS_KEYS.AWS_SESSION_TOKEN
-        }
-      },
+      keys: TEST_AWS_IDENTITIES,
       apiKeys: [BEDROCK_KEY],
       model: { origin: model.server.origin }
     })
@@ -164,8 +159,9 @@ const SOURCES: { source: Source; brokered: boolean }[] = [
     brokered: true
   },
   { source: signIn, brokered: true }
-  // The GitHub OIDC workload identity (federation-rule-id) row: likewise from branch oidc
-  // (secrets: the OIDC tokens FakeOidc issued and the exchanged token), `brokered: true` when it lands.
+  // The GitHub OIDC workload identity (federation-rule-id) row: likewise from branch oidc (on
+  // main now, proven there by workload-identity-proxy.test.ts's own attacker; secrets: the OIDC
+  // tokens FakeOidc issued, the request token and the exchanged token), with `brokered: true`.
 ]
 
 /** Each secret whole, its middle 16 characters, and its base64: the forms a search must not find. */

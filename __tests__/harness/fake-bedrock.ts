@@ -23,6 +23,13 @@ export const TEST_AWS_KEYS = {
   AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjECodexAuthActionTestSessionToken0123456789abcdef'
 }
 export const BEDROCK_REGION = 'us-east-1'
+/** The stand-in's `keys` that accept TEST_AWS_KEYS. */
+export const TEST_AWS_IDENTITIES = {
+  [TEST_AWS_KEYS.AWS_ACCESS_KEY_ID]: {
+    secretAccessKey: TEST_AWS_KEYS.AWS_SECRET_ACCESS_KEY,
+    sessionToken: TEST_AWS_KEYS.AWS_SESSION_TOKEN
+  }
+}
 
 /** A pair of AWS keys the stand-in knows, by access key ID. */
 export interface AwsIdentity {

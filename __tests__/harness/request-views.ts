@@ -63,5 +63,31 @@ function canonical(value: unknown): unknown {
   return value
 }
 
-export const modelRequests = (requests: BackendRequest[]) =>
-  requests.filter((r) => r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket))
+const isModelRequest = (r: BackendRequest) =>
+  r.url === '/backend-api/codex/responses' && (r.method === 'POST' || r.websocket === true)
+
+export const modelRequests = (requests: BackendRequest[]) => requests.filter(isModelRequest)
+
+/**
+ * Every request besides the model's (a websocket's upgrade, whoami, routing, settings, the
+ * config bundle, plugins, analytics), each distinct one once (how often Codex repeats a
+ * background read varies between two runs), with analytics' numbers (timings) left out, in a
+ * stable order (Codex sends several at once).
+ */
+export function otherRequests(requests: BackendRequest[], dirs: string[]) {
+  const views = requests
+    .filter((r) => !isModelRequest(r))
+    .map((r) => normalized(r, dirs))
+    .map((r) => (r.path.includes('analytics-events') ? { ...r, body: withoutNumbers(r.body) } : r))
+  const key = (r: (typeof views)[number]) => `${r.method} ${r.path} ${JSON.stringify(r)}`
+  return [...new Map(views.map((r) => [key(r), r])).values()].sort((a, b) => key(a).localeCompare(key(b)))
+}
+
+/** Every number replaced by 0: durations and times. */
+function withoutNumbers(value: unknown): unknown {
+  if (typeof value === 'number') return 0
+  if (Array.isArray(value)) return value.map(withoutNumbers)
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNumbers(v)]))
+  return value
+}

@@ -82,13 +82,18 @@ export async function cliVersion(binary: string, cliDir: string): Promise<string
       `The Codex CLI at ${binary} could not be started: ${(error as Error).message}. Check that it is built for this runner's platform.`
     )
   }
-  const version = /(\d+\.\d+\.\d+[\w.-]*)/.exec(result.stdout)?.[1]
+  const version = parseVersion(result.stdout)
   if (result.exitCode !== 0 || !version) {
     throw new UserError(
       `The Codex CLI at ${binary} does not run (\`codex --version\` exited ${result.exitCode}). Check that it is built for this runner's platform.`
     )
   }
   return version
+}
+
+/** The version in what `codex --version` printed ("codex-cli 0.171.0"). */
+export function parseVersion(stdout: string): string | undefined {
+  return /(\d+\.\d+\.\d+[\w.-]*)/.exec(stdout)?.[1]
 }
 
 /** Runs one CLI command quietly; returns its failure (output redacted), or undefined when it exits 0. */

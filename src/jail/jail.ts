@@ -52,6 +52,8 @@ export interface Jail {
   mode: JailMode
   /** Whether it has a network namespace of its own (codex-network). */
   network: boolean
+  /** What the CLI's --version printed in the jail's proof: main takes the version from it, rather than run the CLI again. */
+  versionOutput: string
   /** Shows more directories read-only (a credential source's files, known after the login). */
   show(dirs: string[]): Promise<void>
 }
@@ -178,9 +180,17 @@ export async function prepareJail(
 
   // The proof, before any step relies on it: the CLI's --version through the jail, in the
   // environment of the action's every CLI run (no input, runner token or competing credential).
-  const proof = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    execFile(wrapper, ['--version'], { env: cli.env, cwd: workspace ?? dir, timeout: 30_000 }, (error, _out, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr: String(stderr) })
+  const proof = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      wrapper,
+      ['--version'],
+      { env: cli.env, cwd: workspace ?? dir, timeout: 30_000 },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr)
+        })
     )
   )
   if (proof.code !== 0) {
@@ -203,6 +213,7 @@ export async function prepareJail(
     wrapper,
     mode,
     network: config.network !== undefined,
+    versionOutput: proof.stdout,
     async show(dirs: string[]) {
       const before = view.readOnlyDirs.length
       addReadOnly(dirs)

@@ -194,7 +194,9 @@ hide() {
 }
 if [ "$1" = --jail-init ]; then
   shift
-  ${t.mount} -a -T "$J/fstab" || fail 'mount'
+  # -c: the fstab's paths are absolute, written by the main step; libmount's canonicalizing
+  # of each (for its already-mounted check, moot in a new namespace) was a third of its time.
+  ${t.mount} -a -c -T "$J/fstab" || fail 'mount'
   if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
 ${
   net

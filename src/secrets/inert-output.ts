@@ -1,5 +1,5 @@
-import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
+import { EOL } from 'node:os'
 
 /**
  * Text the action did not write (CLI output, log files, registry and API answers) printed
@@ -13,12 +13,12 @@ import { randomBytes } from 'node:crypto'
 /**
  * Prints multi-line untrusted text inside `::stop-commands::<token>` … `::<token>::`, with
  * a fresh random token each time, so the text cannot know it and end the block early.
+ * Written as core.info writes (no import of @actions/core: the helpers' bundles use
+ * `inline` and would load it, and undici with it, for nothing).
  */
 export function printUntrusted(text: string): void {
   const token = randomBytes(16).toString('hex')
-  core.info(`::stop-commands::${token}`)
-  core.info(text)
-  core.info(`::${token}::`)
+  process.stdout.write(`::stop-commands::${token}${EOL}${text}${EOL}::${token}::${EOL}`)
 }
 
 /**

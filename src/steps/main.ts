@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import * as io from '@actions/io'
 import * as path from 'node:path'
-import { cliEnv, cliVersion } from '../codex/cli.js'
+import { cliEnv, cliVersion, parseVersion } from '../codex/cli.js'
 import { backgroundHosts, checkEndpoints, configEndpoints, mergeConfig, parseUserConfig } from '../codex/config.js'
 import { prepareCodexHome, type CodexHome } from '../codex/home.js'
 import { loginLogPath } from '../codex/login.js'
@@ -76,9 +76,10 @@ export async function run(): Promise<void> {
         ? 'tool cache'
         : `downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`
     // A fresh download has just been run (in staging, and in the cache on a lost race). A CLI
-    // found in place proves that it runs while the jail is made; its failure comes first.
-    const versionCheck = cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
-    versionCheck.catch(() => undefined)
+    // found in place is run by the jail's proof (its --version through the jail), or, without
+    // a jail, on its own; where the CLI itself fails, its failure comes first.
+    const versionCheck = () =>
+      cli.version !== undefined ? Promise.resolve(cli.version) : cliVersion(cli.binary, home.cliDir)
     // codex-network: the directory of the egress proxy (and the model API's socket) the jail's relay leads to.
     core.info(describeNetwork(inputs.network))
     const keyProxyPort = loopbackApiPort(sourceConfig)
@@ -100,7 +101,7 @@ export async function run(): Promise<void> {
         egressDir ? { dir: egressDir, egressPort, loopback: loopbackRoutes(apiPorts) } : undefined
       )
     ).catch(async (error: unknown) => {
-      await versionCheck
+      await versionCheck()
       throw error
     })
     // The proxy only where the jail has a network of its own (none where no jail could be made).
@@ -112,7 +113,7 @@ export async function run(): Promise<void> {
       })
       core.setOutput('network-report', egress.reportFile)
     }
-    const version = await versionCheck
+    const version = cli.version ?? (jail && parseVersion(jail.versionOutput)) ?? (await versionCheck())
     if (inputs.network.mode === 'open')
       core.notice(
         "codex-network: open: Codex's commands reach whatever the runner reaches (no network namespace of their own)."

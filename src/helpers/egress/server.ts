@@ -13,7 +13,7 @@ import * as path from 'node:path'
 import type { Duplex } from 'node:stream'
 import { replaceFile } from '../../job/files.js'
 import { describeFailure } from '../../net/failures.js'
-import { STOP_POLL_MS, stopRequested, watchStopFile } from '../detach.js'
+import { STOP_POLL_MS, stopRequested, watchStopFile } from '../stop-file.js'
 import {
   type Destination,
   type EgressConfig,

@@ -22,7 +22,7 @@ import { finished } from 'node:stream/promises'
 import { replaceFile } from '../../job/files.js'
 import { describeFailure } from '../../net/failures.js'
 import { proxyFor } from '../../net/proxy-rules.js'
-import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../detach.js'
+import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../stop-file.js'
 import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
@@ -123,7 +123,14 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
     'http:': new http.Agent({ keepAlive: true, timeout: 5_000 }),
     'https:': new https.Agent({ keepAlive: true, timeout: 5_000, ...(ca && { ca }) })
   }
-  return (url, method, headers, body, signal) =>
+  const send: (...args: [...Parameters<Forward>, boolean]) => Promise<Answer> = (
+    url,
+    method,
+    headers,
+    body,
+    signal,
+    again
+  ) =>
     new Promise((resolve, reject) => {
       const secure = url.startsWith('https:')
       const client = secure ? https : http
@@ -135,11 +142,20 @@ async function forwarder(upstream: URL, ca: string[] | undefined): Promise<Forwa
       req.on('timeout', () =>
         req.destroy(Object.assign(new Error(`no answer for ${STREAM_IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' }))
       )
-      req.on('error', reject)
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A pooled connection the upstream closed just as it was reused (its idle timeout and
+        // ours meet, and under load they race): the request never reached it, so it goes once
+        // more on a new connection, as Node's documentation advises, if it can be sent again.
+        if (again && req.reusedSocket && error.code === 'ECONNRESET' && !signal.aborted)
+          resolve(send(url, method, headers, body, signal, false))
+        else reject(error)
+      })
       if (Buffer.isBuffer(body)) req.end(body)
       else if (body) body.pipe(req)
       else req.end()
     })
+  // A streamed body (Codex's request, read as it goes) cannot be sent twice.
+  return (url, method, headers, body, signal) => send(url, method, headers, body, signal, !(body instanceof Readable))
 }
 
 async function runProxy(config: KeyProxyConfig): Promise<void> {

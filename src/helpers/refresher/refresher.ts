@@ -11,7 +11,7 @@ import { replaceFile } from '../../job/files.js'
 import { describeFailure } from '../../net/failures.js'
 import { requestIdToken } from '../../net/github-oidc.js'
 import { HttpClient } from '../../net/http.js'
-import { STOP_POLL_MS, stopRequested } from '../detach.js'
+import { STOP_POLL_MS, stopRequested } from '../stop-file.js'
 import { refreshDelay, type RefresherConfig, type RefresherStatus } from './protocol.js'
 
 async function readStdin(): Promise<string> {
