@@ -192,8 +192,10 @@ test('the CLI gets no input, no runner token and no competing credential in its 
     OPENAI_IDENTITY_TOKEN_FILE: '/competing/token'
   }
   const { env } = await standInCodex(runner.root, recording)
+  // Without a jail: with one, --version runs only inside it (the jail's proof, whose view has
+  // no record file), and what the jail's Codex sees is jail.test.ts's.
   const result = await runner.main(
-    { install: 'false', 'key-isolation': 'none', ...secrets },
+    { install: 'false', 'key-isolation': 'none', 'codex-isolation': 'none', ...secrets },
     { ...env, ...environment }
   )
   expect(result.errors).toEqual([])
