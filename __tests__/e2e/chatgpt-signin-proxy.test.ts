@@ -176,3 +176,35 @@ test('a refresh token already used elsewhere: Codex and the post step say what t
     /::warning::The ChatGPT sign-in was refused \d+ times during the job; the last time: The key proxy could not refresh the ChatGPT sign-in: .*refresh_token_reused: another job or machine refreshed this sign-in first.*To re-seed, sign in with `codex login` on a trusted machine/
   )
 }, 180_000)
+
+test('a refresh under way when the post step stops the proxy: the refreshed file, not the seed whose refresh token is spent, is written back', async () => {
+  const github = await runners.serve(new FakeGitHub(GITHUB_TOKEN))
+  github.addSecret(SECRET)
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600, refreshable: true })
+  const main = await start(seed, runner, { 'persist-secret': SECRET, 'persist-token': GITHUB_TOKEN }, github)
+  const placeholder = (
+    JSON.parse(await fs.readFile(path.join(main.outputs['codex-home'], 'auth.json'), 'utf8')) as {
+      personal_access_token: string
+    }
+  ).personal_access_token
+  // The token endpoint rotates the refresh token at once and answers a second later.
+  backend.refreshDelayMs = 1000
+  // A request with the placeholder (any process that reads CODEX_HOME has it), left under way.
+  const origin = new URL(main.exported.CODEX_AUTHAPI_BASE_URL).origin
+  https
+    .get(
+      `${origin}/backend-api/wham/accounts/check`,
+      { headers: { authorization: `Bearer ${placeholder}` }, rejectUnauthorized: false },
+      (res) => res.resume()
+    )
+    .on('error', () => undefined)
+  for (const until = Date.now() + 10_000; !backend.refreshes().length && Date.now() < until;)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  expect(backend.refreshes()).toHaveLength(1)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+  expect(github.puts()).toBe(1)
+  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
+  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}, 180_000)

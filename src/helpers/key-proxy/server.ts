@@ -57,6 +57,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
 const GUARD_EXTRA_MS = 5 * 24 * 3600_000
 /** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
 const STREAM_IDLE_MS = 300_000
+/** How long a stop waits for a sign-in's refresh under way (the post step waits a little longer: SETTLE_WAIT_MS). */
+const SETTLE_MS = 15_000
 
 /** What the guard gets on stdin; it never sees the key. */
 interface GuardConfig {
@@ -407,9 +409,23 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     clearInterval(timer)
     server.close()
     server.closeAllConnections()
-    status.state = 'stopped'
-    // The usage first: once the status says stopped, the post step reads both.
-    void (existsSync(config.dir) ? writeUsage().then(writeStatus) : Promise.resolve()).then(() => process.exit(0))
+    // A sign-in's refresh under way first (its token endpoint has rotated the refresh token: only
+    // the file it writes holds the new one): the status says so, and the post step waits for it.
+    const pending = credential.settle?.()
+    if (pending) {
+      status.state = 'settling'
+      void writeStatus()
+    }
+    const settled = pending
+      ? Promise.race([pending, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS))])
+      : Promise.resolve()
+    // Then the usage: once the status says stopped, the post step reads both.
+    void settled
+      .then(() => {
+        status.state = 'stopped'
+        return existsSync(config.dir) ? writeUsage().then(writeStatus) : undefined
+      })
+      .then(() => process.exit(0))
     return true
   }
   // The post step waits for this: the stop file is seen when it is written, the poll is the fallback.

@@ -104,6 +104,11 @@ export class SignIn {
     )
   }
 
+  /** The refresh under way, settled (its file written, or its failure met); undefined when none is. */
+  settle(): Promise<void> | undefined {
+    return this.pending?.catch(() => undefined)
+  }
+
   /** One refresh at a time: a request that needs one while one is under way waits for it. */
   private refresh(reason: RefreshReason, from: IncomingHttpHeaders): Promise<void> {
     this.pending ??= this.refreshOnce(reason, from).finally(() => (this.pending = undefined))
