@@ -208,3 +208,27 @@ test('a refresh under way when the post step stops the proxy: the refreshed file
   const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
   expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
 }, 180_000)
+
+test('a refreshed sign-in the proxy could not write at once (a full disk): the proxy uses and keeps the new tokens, and the post step writes them back', async () => {
+  const github = await runners.serve(new FakeGitHub(GITHUB_TOKEN))
+  github.addSecret(SECRET)
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600, refreshable: true })
+  const main = await start(seed, runner, { 'persist-secret': SECRET, 'persist-token': GITHUB_TOKEN }, github)
+  // auth.json cannot be replaced while Codex runs (a directory in its place: the test runs as root,
+  // whom no mode stops), as on a disk a command filled.
+  const file = path.join(path.dirname(main.outputs['usage-file']), 'auth.json')
+  await fs.rm(file)
+  await fs.mkdir(path.join(file, 'blocked'), { recursive: true })
+  const exec = await runner
+    .run('codex', EXEC, { timeoutMs: 90_000 })
+    .finally(() => fs.rm(file, { recursive: true, force: true }))
+  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  // One refresh: the rotated refresh token was not lost and spent again.
+  expect(backend.refreshes()).toHaveLength(1)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+  expect(github.puts()).toBe(1)
+  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
+  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}, 180_000)
