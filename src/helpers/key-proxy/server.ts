@@ -212,7 +212,16 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     dirty = true
-    const local = await credential.answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req))
+    // What the proxy answers itself is read before any capability is checked: its body is bounded.
+    const local = await credential
+      .answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req, ANSWERED_MAX_BYTES))
+      .catch((error: unknown) => {
+        if (!(error instanceof TooLarge)) throw error
+        sendError(res, 413, 'Request body too large.')
+        res.once('finish', () => req.destroy())
+        return null
+      })
+    if (local === null) return
     if (local) {
       res.writeHead(local.status, { 'content-type': 'application/json' })
       return void res.end(JSON.stringify(local.body))
@@ -441,10 +450,32 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 }
 
 /** A request's whole body, for an upstream that signs it. */
-async function wholeRequest(req: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+/** A body past the bound wholeRequest was given. */
+class TooLarge extends Error {}
+
+/** The most a request the proxy answers itself may carry (a refresh's JSON is well under 1 KiB). */
+const ANSWERED_MAX_BYTES = 64 * 1024
+
+async function wholeRequest(req: Readable, max = Infinity): Promise<Buffer> {
+  if (max === Infinity) {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+  // Past the bound it stops reading (paused, not destroyed: the caller's answer can still be sent).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    const onData = (chunk: Buffer) => {
+      length += chunk.length
+      chunks.push(chunk)
+      if (length <= max) return
+      req.off('data', onData).off('end', onEnd).off('error', reject).pause()
+      reject(new TooLarge(`more than ${max} bytes`))
+    }
+    const onEnd = () => resolve(Buffer.concat(chunks))
+    req.on('data', onData).once('end', onEnd).once('error', reject)
+  })
 }
 
 /** Hands the listening socket to the guard (see the top of this file). */
