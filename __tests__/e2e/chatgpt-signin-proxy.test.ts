@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import { chatgptAuth, type ChatgptFile } from '../harness/chatgpt-auth.js'
+import { chatgptAuth, chatgptTokens, type ChatgptFile } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { useRunners } from '../harness/lifecycle.js'
@@ -231,4 +231,32 @@ test('a refreshed sign-in the proxy could not write at once (a full disk): the p
   expect(github.puts()).toBe(1)
   const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
   expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}, 180_000)
+
+test('a token endpoint that asks to slow down (429): the sign-in is not given up for the job, the next request refreshes it', async () => {
+  let busy = true
+  backend = await runners.serve(
+    new ChatgptTokenBackend([], {
+      accountId: ACCOUNT,
+      oauth: () => {
+        if (busy) {
+          busy = false
+          return { status: 429, body: { error: { message: 'Too many requests', code: 'rate_limit_exceeded' } } }
+        }
+        const fresh = chatgptTokens({ accountId: ACCOUNT })
+        backend.issued.push(fresh)
+        backend.tokens.push(fresh.access_token)
+        return { status: 200, body: fresh }
+      }
+    })
+  )
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600 })
+  await start(seed, runner)
+  // The first command meets the 429 (its requests go out with the expired token); the second must not be refused.
+  await runner.run('codex', EXEC, { timeoutMs: 90_000 })
+  const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
+  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
 }, 180_000)

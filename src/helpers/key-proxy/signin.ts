@@ -136,8 +136,10 @@ export class SignIn {
       refresh_token: token
     })
     const answer = await this.fetch(this.url, 'POST', headers, body)
-    // A 5xx or an unreachable endpoint may pass: the next request that needs a refresh tries again.
-    if (answer.status >= 500) throw new Error(`the token endpoint answered HTTP ${answer.status}`)
+    // A 5xx, a 429 or 408 (slow down, too slow) or an unreachable endpoint may pass: the next
+    // request that needs a refresh tries again. Only a refusal of the token ends the sign-in.
+    if (answer.status >= 500 || answer.status === 429 || answer.status === 408)
+      throw new Error(`the token endpoint answered HTTP ${answer.status}`)
     if (answer.status !== 200) {
       this.refused = refusalMessage(answer.status, answer.text)
       return
