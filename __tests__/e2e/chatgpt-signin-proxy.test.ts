@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import { chatgptAuth, type ChatgptFile } from '../harness/chatgpt-auth.js'
+import { chatgptAuth, chatgptTokens, type ChatgptFile } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
 import { FakeGitHub } from '../harness/fake-github.js'
 import { useRunners } from '../harness/lifecycle.js'
@@ -175,4 +175,88 @@ test('a refresh token already used elsewhere: Codex and the post step say what t
   expect(post.stdout).toMatch(
     /::warning::The ChatGPT sign-in was refused \d+ times during the job; the last time: The key proxy could not refresh the ChatGPT sign-in: .*refresh_token_reused: another job or machine refreshed this sign-in first.*To re-seed, sign in with `codex login` on a trusted machine/
   )
+}, 180_000)
+
+test('a refresh under way when the post step stops the proxy: the refreshed file, not the seed whose refresh token is spent, is written back', async () => {
+  const github = await runners.serve(new FakeGitHub(GITHUB_TOKEN))
+  github.addSecret(SECRET)
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600, refreshable: true })
+  const main = await start(seed, runner, { 'persist-secret': SECRET, 'persist-token': GITHUB_TOKEN }, github)
+  const placeholder = (
+    JSON.parse(await fs.readFile(path.join(main.outputs['codex-home'], 'auth.json'), 'utf8')) as {
+      personal_access_token: string
+    }
+  ).personal_access_token
+  // The token endpoint rotates the refresh token at once and answers a second later.
+  backend.refreshDelayMs = 1000
+  // A request with the placeholder (any process that reads CODEX_HOME has it), left under way.
+  const origin = new URL(main.exported.CODEX_AUTHAPI_BASE_URL).origin
+  https
+    .get(
+      `${origin}/backend-api/wham/accounts/check`,
+      { headers: { authorization: `Bearer ${placeholder}` }, rejectUnauthorized: false },
+      (res) => res.resume()
+    )
+    .on('error', () => undefined)
+  for (const until = Date.now() + 10_000; !backend.refreshes().length && Date.now() < until;)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  expect(backend.refreshes()).toHaveLength(1)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+  expect(github.puts()).toBe(1)
+  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
+  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}, 180_000)
+
+test('a refreshed sign-in the proxy could not write at once (a full disk): the proxy uses and keeps the new tokens, and the post step writes them back', async () => {
+  const github = await runners.serve(new FakeGitHub(GITHUB_TOKEN))
+  github.addSecret(SECRET)
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600, refreshable: true })
+  const main = await start(seed, runner, { 'persist-secret': SECRET, 'persist-token': GITHUB_TOKEN }, github)
+  // auth.json cannot be replaced while Codex runs (a directory in its place: the test runs as root,
+  // whom no mode stops), as on a disk a command filled.
+  const file = path.join(path.dirname(main.outputs['usage-file']), 'auth.json')
+  await fs.rm(file)
+  await fs.mkdir(path.join(file, 'blocked'), { recursive: true })
+  const exec = await runner
+    .run('codex', EXEC, { timeoutMs: 90_000 })
+    .finally(() => fs.rm(file, { recursive: true, force: true }))
+  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  // One refresh: the rotated refresh token was not lost and spent again.
+  expect(backend.refreshes()).toHaveLength(1)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+  expect(github.puts()).toBe(1)
+  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
+  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}, 180_000)
+
+test('a token endpoint that asks to slow down (429): the sign-in is not given up for the job, the next request refreshes it', async () => {
+  let busy = true
+  backend = await runners.serve(
+    new ChatgptTokenBackend([], {
+      accountId: ACCOUNT,
+      oauth: () => {
+        if (busy) {
+          busy = false
+          return { status: 429, body: { error: { message: 'Too many requests', code: 'rate_limit_exceeded' } } }
+        }
+        const fresh = chatgptTokens({ accountId: ACCOUNT })
+        backend.issued.push(fresh)
+        backend.tokens.push(fresh.access_token)
+        return { status: 200, body: fresh }
+      }
+    })
+  )
+  const runner = await runners.create({ toolCache: sharedToolCache() })
+  const seed = signIn(runner, { expiresIn: -600 })
+  await start(seed, runner)
+  // The first command meets the 429 (its requests go out with the expired token); the second must not be refused.
+  await runner.run('codex', EXEC, { timeoutMs: 90_000 })
+  const exec = await runner.run('codex', EXEC, { timeoutMs: 90_000 })
+  if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
 }, 180_000)

@@ -8,6 +8,7 @@
  * default): the backend must see the same exchange and the same model requests.
  */
 import { promises as fs } from 'node:fs'
+import * as https from 'node:https'
 import * as path from 'node:path'
 import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
 import { FakeOidc } from '../harness/fake-oidc.js'
@@ -277,4 +278,38 @@ test("the model's commands (real codex exec, full access) find no OIDC token, re
   }
   expect(outputs[0]).not.toContain('ACTIONS_ID_TOKEN_REQUEST')
   await runner.post()
+}, 180_000)
+
+test("a body without end sent to the proxy's refresh path by any process (no capability needed) is refused at a bound, not read whole into the proxy's memory", async () => {
+  await serve()
+  const { runner, main } = await run('proxy')
+  const refresh = new URL(main.exported.CODEX_REFRESH_TOKEN_URL_OVERRIDE)
+  const chunk = Buffer.alloc(1 << 20, 'a')
+  let sent = 0
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    const req = https.request(
+      refresh,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, rejectUnauthorized: false },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode)
+        req.destroy()
+      }
+    )
+    // The proxy's 413 may race its close of the connection: a reset before the whole body was taken is a refusal too.
+    req.on('error', (error) => (sent < 64 << 20 ? resolve(413) : reject(error)))
+    // Up to 64 MiB, as fast as the proxy takes it: a bounded proxy answers (or closes) long before.
+    const write = () => {
+      while (sent < 64 << 20) {
+        sent += chunk.length
+        if (!req.write(chunk)) return void req.once('drain', write)
+      }
+      req.end()
+    }
+    write()
+  })
+  expect(status).toBe(413)
+  expect(sent).toBeLessThan(64 << 20)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
 }, 180_000)

@@ -74,6 +74,8 @@ async function unreadableNode(dir: string): Promise<string> {
 
 /** How long the owner waits for a helper to say it stopped; one that is mid-request stops at its next look. */
 const STOP_WAIT_MS = 2000
+/** How long it waits for one whose status says `settling` (the key proxy waits 15 s for a sign-in's refresh). */
+const SETTLE_WAIT_MS = 16_000
 
 /**
  * For the owner: asks the helper that owns `dir` to stop, and waits briefly for its status
@@ -95,13 +97,12 @@ export async function stopHelper<S extends HelperStatus>(
     if (code !== 'EEXIST') return undefined
   }
   let status: S | undefined
-  for (
-    const until = Date.now() + STOP_WAIT_MS;
-    Date.now() < until;
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  ) {
+  const asked = Date.now()
+  for (let until = asked + STOP_WAIT_MS; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 10))) {
     status = readStatus<S>(path.join(dir, statusFile)) ?? status
     if (status?.state === 'stopped') break
+    // One that finishes a renewal first (whose result only it holds) is given longer.
+    if (status?.state === 'settling') until = Math.max(until, asked + SETTLE_WAIT_MS)
   }
   return status
 }

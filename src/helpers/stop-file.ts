@@ -59,5 +59,6 @@ export function stopRequested(dir: string, deadline: number, token?: string): bo
 /** What every helper reports in its status file. */
 export interface HelperStatus {
   pid: number
-  state: 'running' | 'stopped'
+  /** settling: asked to stop, it finishes a renewal under way first (a key proxy's sign-in refresh). */
+  state: 'running' | 'settling' | 'stopped'
 }

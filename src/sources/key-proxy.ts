@@ -149,10 +149,12 @@ function unusableProxy(upstream: string): string | undefined {
 }
 
 /** The post step's part: stop the proxy through its own directory (see stopHelper), then its report. */
-export async function stopKeyProxy(dir: string): Promise<void> {
+/** `beforeReport`: what must come before anything is printed, once the proxy stopped (masks of the files it wrote last). */
+export async function stopKeyProxy(dir: string, beforeReport?: () => Promise<void>): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
   const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
+  await beforeReport?.()
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return
   // Written before the status: the figures as they stood when the proxy stopped (or was ended).
@@ -243,7 +245,8 @@ export const keyProxy: SourceKind = {
 }
 
 /** The post step's (or a failed main's) stop of whichever proxy main started, found through state. */
-export async function stopSavedKeyProxy(): Promise<void> {
+export async function stopSavedKeyProxy(beforeReport?: () => Promise<void>): Promise<void> {
   const dir = readValue(StateKey.KeyProxyDir)
-  if (dir) await stopKeyProxy(dir)
+  if (dir) await stopKeyProxy(dir, beforeReport)
+  else await beforeReport?.()
 }

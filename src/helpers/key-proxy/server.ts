@@ -57,6 +57,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
 const GUARD_EXTRA_MS = 5 * 24 * 3600_000
 /** A reasoning model may think for minutes between two events: Codex's own stream idle timeout. */
 const STREAM_IDLE_MS = 300_000
+/** How long a stop waits for a sign-in's refresh under way (the post step waits a little longer: SETTLE_WAIT_MS). */
+const SETTLE_MS = 15_000
 
 /** What the guard gets on stdin; it never sees the key. */
 interface GuardConfig {
@@ -210,7 +212,16 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     dirty = true
-    const local = await credential.answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req))
+    // What the proxy answers itself is read before any capability is checked: its body is bounded.
+    const local = await credential
+      .answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req, ANSWERED_MAX_BYTES))
+      .catch((error: unknown) => {
+        if (!(error instanceof TooLarge)) throw error
+        sendError(res, 413, 'Request body too large.')
+        res.once('finish', () => req.destroy())
+        return null
+      })
+    if (local === null) return
     if (local) {
       res.writeHead(local.status, { 'content-type': 'application/json' })
       return void res.end(JSON.stringify(local.body))
@@ -407,9 +418,23 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     clearInterval(timer)
     server.close()
     server.closeAllConnections()
-    status.state = 'stopped'
-    // The usage first: once the status says stopped, the post step reads both.
-    void (existsSync(config.dir) ? writeUsage().then(writeStatus) : Promise.resolve()).then(() => process.exit(0))
+    // A sign-in's refresh under way first (its token endpoint has rotated the refresh token: only
+    // the file it writes holds the new one): the status says so, and the post step waits for it.
+    const pending = credential.settle?.()
+    if (pending) {
+      status.state = 'settling'
+      void writeStatus()
+    }
+    const settled = pending
+      ? Promise.race([pending, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS))])
+      : Promise.resolve()
+    // Then the usage: once the status says stopped, the post step reads both.
+    void settled
+      .then(() => {
+        status.state = 'stopped'
+        return existsSync(config.dir) ? writeUsage().then(writeStatus) : undefined
+      })
+      .then(() => process.exit(0))
     return true
   }
   // The post step waits for this: the stop file is seen when it is written, the poll is the fallback.
@@ -425,10 +450,32 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
 }
 
 /** A request's whole body, for an upstream that signs it. */
-async function wholeRequest(req: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+/** A body past the bound wholeRequest was given. */
+class TooLarge extends Error {}
+
+/** The most a request the proxy answers itself may carry (a refresh's JSON is well under 1 KiB). */
+const ANSWERED_MAX_BYTES = 64 * 1024
+
+async function wholeRequest(req: Readable, max = Infinity): Promise<Buffer> {
+  if (max === Infinity) {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+  // Past the bound it stops reading (paused, not destroyed: the caller's answer can still be sent).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    const onData = (chunk: Buffer) => {
+      length += chunk.length
+      chunks.push(chunk)
+      if (length <= max) return
+      req.off('data', onData).off('end', onEnd).off('error', reject).pause()
+      reject(new TooLarge(`more than ${max} bytes`))
+    }
+    const onEnd = () => resolve(Buffer.concat(chunks))
+    req.on('data', onData).once('end', onEnd).once('error', reject)
+  })
 }
 
 /** Hands the listening socket to the guard (see the top of this file). */

@@ -62,6 +62,8 @@ export class SignIn {
   /** Why the sign-in cannot be refreshed any more (the documented message); set once, for good. */
   refused?: string
   refreshes = 0
+  /** A refreshed sign-in not yet in the file the post step keeps. */
+  private unsaved = false
 
   constructor(
     text: string,
@@ -74,6 +76,7 @@ export class SignIn {
 
   /** The access token to send for a request of Codex's (`from`), refreshed first when it is about to expire. */
   async accessToken(from: IncomingHttpHeaders): Promise<string> {
+    if (this.unsaved && !this.pending) await this.save()
     const exp = jwtPayload(this.file.tokens.access_token)?.exp
     if (typeof exp === 'number' && exp * 1000 - MARGIN_MS <= Date.now() && !this.refused)
       await this.refresh('proactive_expiry', from).catch(() => undefined)
@@ -104,6 +107,14 @@ export class SignIn {
     )
   }
 
+  /** The refresh under way settled and its file written (or its failure met); undefined when nothing is left to do. */
+  settle(): Promise<void> | undefined {
+    if (!this.pending && !this.unsaved) return undefined
+    return (this.pending ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => (this.unsaved ? this.save() : undefined))
+  }
+
   /** One refresh at a time: a request that needs one while one is under way waits for it. */
   private refresh(reason: RefreshReason, from: IncomingHttpHeaders): Promise<void> {
     this.pending ??= this.refreshOnce(reason, from).finally(() => (this.pending = undefined))
@@ -125,8 +136,10 @@ export class SignIn {
       refresh_token: token
     })
     const answer = await this.fetch(this.url, 'POST', headers, body)
-    // A 5xx or an unreachable endpoint may pass: the next request that needs a refresh tries again.
-    if (answer.status >= 500) throw new Error(`the token endpoint answered HTTP ${answer.status}`)
+    // A 5xx, a 429 or 408 (slow down, too slow) or an unreachable endpoint may pass: the next
+    // request that needs a refresh tries again. Only a refusal of the token ends the sign-in.
+    if (answer.status >= 500 || answer.status === 429 || answer.status === 408)
+      throw new Error(`the token endpoint answered HTTP ${answer.status}`)
     if (answer.status !== 200) {
       this.refused = refusalMessage(answer.status, answer.text)
       return
@@ -138,9 +151,22 @@ export class SignIn {
       if (typeof value === 'string' && value) tokens[name] = value
     }
     const file: AuthFile = { ...this.file, tokens, last_refresh: new Date().toISOString() }
-    // Written before it is used: the post step never keeps a file older than the tokens in use.
-    await replaceFile(path.join(this.dir, SIGNIN_FILE), JSON.stringify(file, null, 2))
+    // Used and kept even when the file cannot be written (a full disk): the token endpoint has
+    // rotated the refresh token, so the old one is spent and only this one works. The file is
+    // written again at each later request and at the stop, for the post step.
     this.file = file
     this.refreshes++
+    this.unsaved = true
+    await this.save()
+  }
+
+  /** Writes the sign-in as it stands to the proxy's auth.json; a failure leaves it to be tried again. */
+  private async save(): Promise<void> {
+    try {
+      await replaceFile(path.join(this.dir, SIGNIN_FILE), JSON.stringify(this.file, null, 2))
+      this.unsaved = false
+    } catch {
+      this.unsaved = true
+    }
   }
 }

@@ -114,19 +114,21 @@ function chatgptKind(proxied: boolean): SourceKind {
 
 /**
  * Stops the key proxy that held the sign-in; first masks what the post step may print
- * (persist-token, the tokens of the file the proxy kept), before the proxy's report.
+ * (persist-token, then, once the proxy stopped, the tokens of the file it kept: a refresh
+ * under way at the stop writes it last), before the proxy's report.
  */
 async function stopSignInProxy(): Promise<void> {
   maskSecret(core.getInput('persist-token'))
   const raw = readValue(StateKey.Chatgpt)
   const dir = raw ? (JSON.parse(raw) as SavedChatgpt).signin : undefined
-  const text = dir ? await fs.readFile(path.join(dir, SIGNIN_FILE), 'utf8').catch(() => '') : ''
-  try {
-    if (text) parseChatgptAuth(text, 'The auth.json the key proxy kept')
-  } catch {
-    // The post step reports a file that is no sign-in.
-  }
-  await stopSavedKeyProxy()
+  await stopSavedKeyProxy(async () => {
+    const text = dir ? await fs.readFile(path.join(dir, SIGNIN_FILE), 'utf8').catch(() => '') : ''
+    try {
+      if (text) parseChatgptAuth(text, 'The auth.json the key proxy kept')
+    } catch {
+      // The post step reports a file that is no sign-in.
+    }
+  })
 }
 
 /** The post step: keep a refreshed sign-in (see afterJob). */

@@ -101,6 +101,7 @@ export function chatgptTokenUpstream(
         return (await signin.recover(used, incoming)) ? undefined : signin.unrecovered
       }),
     renewals: signin && (() => signin.refreshes),
+    settle: signin && (() => signin.settle()),
     // AuthAPI's check of the placeholder, for a sign-in: its account, from the id_token.
     answer:
       config.signin &&

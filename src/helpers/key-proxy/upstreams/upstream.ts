@@ -53,6 +53,12 @@ export interface Upstream {
   /** How many times it renewed its credential (a sign-in's refreshes), for the status. */
   renewals?(): number
   /**
+   * A renewal under way, settled (a sign-in's refresh): awaited at the stop, so that the file it
+   * writes is there for the post step (the token endpoint has rotated the refresh token already).
+   * Undefined when none is under way.
+   */
+  settle?(): Promise<void> | undefined
+  /**
    * For a kind that answers a request itself rather than forwarding it (workload identity's
    * placeholder sign-in, refreshed by Codex after a 401): the JSON answer, else undefined.
    * `body` reads the request's body whole, for a kind that needs it.

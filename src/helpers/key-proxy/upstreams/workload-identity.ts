@@ -84,9 +84,11 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
     },
     async answer(method, url, _incoming, body) {
       if (method !== 'POST' || withoutQuery(url) !== REFRESH_PATH) return undefined
+      // Read outside the try: a body past the proxy's bound is refused as such (413).
+      const text = (await body()).toString('utf8')
       let sent: unknown
       try {
-        sent = (JSON.parse((await body()).toString('utf8')) as { refresh_token?: unknown }).refresh_token
+        sent = (JSON.parse(text) as { refresh_token?: unknown }).refresh_token
       } catch {
         sent = undefined
       }
