@@ -49,6 +49,15 @@ async function start(file: ChatgptFile, runner: Runner, extra: Record<string, st
 }
 
 /** The token endpoint's request as compared: the refresh token replaced by whose it is. */
+/** The post step writes the secret back once, with the last refresh token the token endpoint issued. */
+async function expectWrittenBackOnce(runner: Runner, github: FakeGitHub): Promise<void> {
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+  expect(github.puts()).toBe(1)
+  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
+  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+}
+
 function refreshView(request: BackendRequest, seed: ChatgptFile) {
   const body = JSON.parse(request.body) as Record<string, string>
   expect(body.refresh_token).toBe(seed.tokens.refresh_token)
@@ -202,11 +211,7 @@ test('a refresh under way when the post step stops the proxy: the refreshed file
   for (const until = Date.now() + 10_000; !backend.refreshes().length && Date.now() < until;)
     await new Promise((resolve) => setTimeout(resolve, 10))
   expect(backend.refreshes()).toHaveLength(1)
-  const post = await runner.post()
-  expect(post.errors).toEqual([])
-  expect(github.puts()).toBe(1)
-  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
-  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+  await expectWrittenBackOnce(runner, github)
 }, 180_000)
 
 test('a refreshed sign-in the proxy could not write at once (a full disk): the proxy uses and keeps the new tokens, and the post step writes them back', async () => {
@@ -226,11 +231,7 @@ test('a refreshed sign-in the proxy could not write at once (a full disk): the p
   if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
   // One refresh: the rotated refresh token was not lost and spent again.
   expect(backend.refreshes()).toHaveLength(1)
-  const post = await runner.post()
-  expect(post.errors).toEqual([])
-  expect(github.puts()).toBe(1)
-  const kept = JSON.parse(github.secret(SECRET)?.value ?? '{}') as { tokens: ChatgptFile['tokens'] }
-  expect(kept.tokens.refresh_token).toBe(backend.issued.at(-1)?.refresh_token)
+  await expectWrittenBackOnce(runner, github)
 }, 180_000)
 
 test('a token endpoint that asks to slow down (429): the sign-in is not given up for the job, the next request refreshes it', async () => {

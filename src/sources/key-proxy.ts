@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { requireActionConfig } from '../codex/home.js'
 import { MAX_LIFETIME_MS, startDetached, stopHelper } from '../helpers/detach.js'
-import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus, STATUS_FILE, USAGE_FILE } from '../helpers/key-proxy/protocol.js'
 import { Meter, type UsageReport } from '../helpers/key-proxy/usage.js'
 import type { SpendCaps } from '../inputs/spend.js'
 import { UserError } from '../job/errors.js'
@@ -153,7 +153,7 @@ function unusableProxy(upstream: string): string | undefined {
 export async function stopKeyProxy(dir: string, beforeReport?: () => Promise<void>): Promise<void> {
   // Forgotten first: whatever follows, no later step acts on it again.
   saveValue(StateKey.KeyProxyDir, '')
-  const status = await stopHelper<KeyProxyStatus>(dir, 'status.json', readValue(StateKey.KeyProxyStopToken))
+  const status = await stopHelper<KeyProxyStatus>(dir, STATUS_FILE, readValue(StateKey.KeyProxyStopToken))
   await beforeReport?.()
   // No status at all: it never got as far as listening, so there is nothing to report.
   if (!status) return

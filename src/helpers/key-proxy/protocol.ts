@@ -6,6 +6,8 @@ import type { ExchangedToken } from '../../net/workload-exchange.js'
 
 /** The usage file in the proxy's directory (the usage-file output), kept current by the proxy. */
 export const USAGE_FILE = 'usage.json'
+/** Its status (KeyProxyStatus) in the same directory, first written once it listens. */
+export const STATUS_FILE = 'status.json'
 
 /** What the key proxy process gets on stdin: never in argv, the environment or a file. */
 export interface KeyProxyConfig {

@@ -25,7 +25,7 @@ import { proxyFor } from '../../net/proxy-rules.js'
 import { MAX_LIFETIME_MS, STOP_POLL_MS, stopAsked, stopRequested, watchStopFile } from '../stop-file.js'
 import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
-import { type KeyProxyConfig, type KeyProxyStatus, USAGE_FILE } from './protocol.js'
+import { type KeyProxyConfig, type KeyProxyStatus, STATUS_FILE, USAGE_FILE } from './protocol.js'
 import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
 import type { Fetch, Route } from './upstreams/upstream.js'
@@ -393,7 +393,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
   const writeStatus = () =>
     (statusWritten = statusWritten.then(() => {
       if (credential.renewals) status.signin = { refreshes: credential.renewals() }
-      return replaceFile(path.join(config.dir, 'status.json'), JSON.stringify(status)).catch(() => undefined)
+      return replaceFile(path.join(config.dir, STATUS_FILE), JSON.stringify(status)).catch(() => undefined)
     }))
   let usageWritten = Promise.resolve()
   const writeUsage = () => {
