@@ -6,6 +6,9 @@
  */
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
 
+/** Where a certificate's serial number comes from: `n` random bytes. */
+export type RandomSource = (n: number) => Buffer
+
 /** DER: tag, length, contents. */
 function der(tag: number, ...parts: Buffer[]): Buffer {
   const body = Buffer.concat(parts)
@@ -28,10 +31,10 @@ function certificate(
   publicKey: KeyObject,
   signer: KeyObject,
   extensions: Buffer[],
-  days: number
+  days: number,
+  random: RandomSource
 ): string {
-  const serial = randomBytes(16)
-  serial[0] &= 0x7f
+  const serial = serialNumber(random(16))
   const now = Date.now()
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))),
@@ -48,6 +51,17 @@ function certificate(
   return `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`
 }
 
+/**
+ * A DER INTEGER's contents for `bytes`: positive and minimally encoded. Its first byte is
+ * never 0 (DER forbids a leading zero byte before one below 0x80, and OpenSSL then refuses
+ * the whole certificate, "illegal padding") nor 0x80 or more (a negative number).
+ */
+function serialNumber(bytes: Buffer): Buffer {
+  const serial = Buffer.from(bytes)
+  serial[0] = (serial[0] & 0x3f) | 0x40
+  return serial
+}
+
 export interface LoopbackCert {
   /** The CA certificate (PEM) the client trusts. */
   ca: string
@@ -58,7 +72,7 @@ export interface LoopbackCert {
 }
 
 /** A fresh CA and a 127.0.0.1 server certificate it signed, valid for `days`. */
-export function loopbackCert(label: string, days = 2): LoopbackCert {
+export function loopbackCert(label: string, days = 2, random: RandomSource = randomBytes): LoopbackCert {
   const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const server = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const caName = `${label} (ephemeral CA, key discarded)`
@@ -72,7 +86,8 @@ export function loopbackCert(label: string, days = 2): LoopbackCert {
       // keyCertSign, cRLSign
       extension('551d0f', true, der(0x03, Buffer.from([1, 0x06])))
     ],
-    days
+    days,
+    random
   )
   const serverCert = certificate(
     '127.0.0.1',
@@ -88,7 +103,8 @@ export function loopbackCert(label: string, days = 2): LoopbackCert {
       // IP 127.0.0.1, DNS localhost
       extension('551d11', false, seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from('localhost'))))
     ],
-    days
+    days,
+    random
   )
   return { ca: caCert, cert: serverCert, key: server.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }
 }
