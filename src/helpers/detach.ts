@@ -107,17 +107,6 @@ export async function stopHelper<S extends HelperStatus>(
   return status
 }
 
-/**
- * For the owner of a helper on a socket it handed over (which queues connections before the
- * helper listens): waits up to `timeoutMs` for the helper's first status, written once it
- * listens. A client with a short timeout of its own (Codex's login) then meets a server.
- */
-export async function untilListening(dir: string, statusFile: string, timeoutMs: number): Promise<void> {
-  const file = path.join(dir, statusFile)
-  for (const until = Date.now() + timeoutMs; readStatus(file) === undefined && Date.now() < until;)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-}
-
 /** Writes the stop file: empty, or the token, over whatever another process may have put there. */
 function ask(dir: string, token: string | undefined): Promise<void> {
   const file = path.join(dir, STOP_FILE)

@@ -8,8 +8,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { parseUserConfig } from '../codex/config.js'
 import { reportLoginFailure, tryLogin, type LoginContext } from '../codex/login.js'
-import { untilListening } from '../helpers/detach.js'
-import { STATUS_FILE, type ChatgptTokenConfig } from '../helpers/key-proxy/protocol.js'
+import type { ChatgptTokenConfig } from '../helpers/key-proxy/protocol.js'
 import type { Inputs } from '../inputs/inputs.js'
 import { UserError } from '../job/errors.js'
 import { writePrivateFile } from '../job/files.js'
@@ -22,8 +21,6 @@ import type { ConfigContext, SourceContext } from './source.js'
 const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api/'
 /** The CA file Codex trusts in CODEX_HOME: the proxy's certificate authority (its key discarded) and ca-certificate's. */
 const CA_FILE = 'codex-auth-action-ca.pem'
-/** How long Codex's login waits at most for the proxy to listen. */
-const PROXY_START_WAIT_MS = 30_000
 
 export interface ChatgptProxy {
   proxy: StartedProxy
@@ -88,8 +85,6 @@ export async function loginThroughProxy(
     created: ctx.created,
     secrets: [...secrets, started.placeholder]
   }
-  // Under load the proxy may take seconds to listen; Codex's login would not wait that long.
-  await untilListening(started.proxy.dir, STATUS_FILE, PROXY_START_WAIT_MS)
   const failure = await tryLogin(login, { mode: 'access-token', secret: started.placeholder })
   if (failure) {
     await reportLoginFailure(login, 'access-token', [failure])
