@@ -5,7 +5,6 @@
  * gives its upstreams; the clock is moved forward (Date.now) rather than waited for.
  */
 import { jest } from '@jest/globals'
-import type { IncomingHttpHeaders } from 'node:http'
 import type { WorkloadIdentityConfig } from '../../src/helpers/key-proxy/protocol.js'
 import type { Fetch, Upstream } from '../../src/helpers/key-proxy/upstreams/upstream.js'
 import { REFRESH_PATH, workloadIdentityUpstream } from '../../src/helpers/key-proxy/upstreams/workload-identity.js'
@@ -24,7 +23,7 @@ const SIGN_IN = {
   refreshToken: 'rt_placeholder01234'
 }
 /** Codex's headers on a backend request, with its placeholder bearer. */
-const CODEX: IncomingHttpHeaders = { authorization: `Bearer ${SIGN_IN.accessToken}`, 'chatgpt-account-id': ACCOUNT }
+const CODEX: Record<string, string> = { authorization: `Bearer ${SIGN_IN.accessToken}`, 'chatgpt-account-id': ACCOUNT }
 const FIRST = 'exchanged-token-0'
 
 let oidc: FakeOidc
