@@ -236,3 +236,22 @@ test('a renewal that names another account than the first exchange is not taken:
   skew = 700_000
   await expect(bearer(upstream)).rejects.toThrow('the token endpoint named another account than the first exchange')
 })
+
+test("after a renewal failed past the held token's end, no request goes out with the ended token: each is told why until the next try, 30 s on", async () => {
+  const upstream = held()
+  tokens.status = 503
+  skew = 700_000
+  const ended = await Promise.allSettled(Array.from({ length: 5 }, () => bearer(upstream)))
+  expect(ended.map((r) => r.status)).toEqual(Array(5).fill('rejected'))
+  expect(String((ended[0] as PromiseRejectedResult).reason)).toContain('the token endpoint answered HTTP 503')
+  expect(exchanges()).toHaveLength(1)
+  // Within the 30 s: refused again from the same try, not sent with the ended token, not tried again.
+  tokens.status = 200
+  skew = 720_000
+  await expect(bearer(upstream)).rejects.toThrow('the token endpoint answered HTTP 503')
+  expect(exchanges()).toHaveLength(1)
+  skew = 731_000
+  expect(await bearer(upstream)).toBe('exchanged-token-1')
+  expect(exchanges()).toHaveLength(2)
+  expect(tokens.maxInFlight).toBe(1)
+})

@@ -27,6 +27,8 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
   let held: ExchangedToken = config.first
   let due = renewAt(config.first, config.obtainedAt)
   let renewing: Promise<void> | undefined
+  /** Why the last renewal failed, until one succeeds. */
+  let failure: unknown
   // chatgpt-token.ts reads these at each request: a renewal changes what it adds.
   const current: ChatgptTokenConfig = {
     token: held.accessToken,
@@ -62,11 +64,20 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
     due = renewAt(token, obtainedAt)
   }
 
-  /** The held token, renewed first when it is due (one renewal at a time); a failed renewal keeps it while it lasts. */
+  /**
+   * The held token, renewed first when it is due (one renewal at a time); a failed renewal keeps it while it lasts.
+   * Once it has ended, no request goes out with it: until the next try, each is told why the last one failed.
+   */
   async function fresh(): Promise<void> {
-    if (Date.now() < due) return
+    const now = Date.now()
+    if (now < due) {
+      if (now < held.expiresAt) return
+      if (failure !== undefined) throw failure
+    }
     renewing ??= renew()
+      .then(() => (failure = undefined))
       .catch((error: unknown) => {
+        failure = error
         due = Date.now() + RETRY_MS
         if (Date.now() >= held.expiresAt) throw error
       })
