@@ -198,6 +198,8 @@ test('the proxy renews the exchanged token before it ends, with a new OIDC token
 
 test('the backend refuses the exchanged token (401) under two codex commands at once: each Codex refreshes at the proxy, the proxy exchanges once, with a new OIDC token, and both commands complete', async () => {
   await serve()
+  // Each test's tokens are added to the file's list: this test's are the ones from here on.
+  const mine = issued.length
   const { runner } = await run('proxy')
   // Unexpired, but the backend no longer takes the first exchange's token: every next request gets a 401.
   backend.tokens.splice(0)
@@ -211,14 +213,14 @@ test('the backend refuses the exchanged token (401) under two codex commands at 
     if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
   const after = backend.since(from)
   // The refused token was sent (and answered 401), then never again once the new one was held.
-  expect(after.some((r) => r.headers.authorization === `Bearer ${issued[0]}`)).toBe(true)
+  expect(after.some((r) => r.headers.authorization === `Bearer ${issued[mine]}`)).toBe(true)
   const renewals = exchanges(after)
   expect(renewals).toHaveLength(1)
   expect(exchangeView(renewals[0])).toEqual(exchangeView(exchanges(backend.requests)[0]))
-  expect(issued).toHaveLength(2)
+  expect(issued.length - mine).toBe(2)
   const used = modelRequests(after).map((r) => r.headers.authorization)
   expect(used.length).toBeGreaterThanOrEqual(2)
-  expect(used.every((a) => a === `Bearer ${issued[1]}`)).toBe(true)
+  expect(used.every((a) => a === `Bearer ${issued[mine + 1]}`)).toBe(true)
   const post = await runner.post()
   expect(post.errors).toEqual([])
 }, 180_000)
