@@ -104,10 +104,12 @@ function oidcRequest() {
   return { url: env.ACTIONS_ID_TOKEN_REQUEST_URL, token: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN }
 }
 
+/** The headers the proxy sends upstream for one of Codex's backend requests. */
+const sent = (upstream: Upstream) => upstream.authorize({ method: 'GET', url: '', headers: { ...CODEX } }, CODEX)
+
 /** The bearer the proxy puts on one of Codex's backend requests. */
 async function bearer(upstream: Upstream): Promise<string> {
-  const out = await upstream.authorize({ method: 'GET', url: '', headers: { ...CODEX } }, CODEX)
-  return String(out.authorization).replace(/^Bearer /, '')
+  return String((await sent(upstream)).authorization).replace(/^Bearer /, '')
 }
 
 /** Codex's refresh of its placeholder sign-in, as it sends it after a 401 (CODEX_REFRESH_TOKEN_URL_OVERRIDE). */
@@ -168,7 +170,7 @@ test.each([
   expect(exchanges()).toHaveLength(1)
 })
 
-test("Codex's refresh after a 401 makes the next request exchange again, long before the held token is due; a refresh without the placeholder's refresh token does not", async () => {
+test("Codex's refresh after a 401 to the held token makes the next request exchange again, long before it is due; a refresh without that 401, or without the placeholder's refresh token, does not", async () => {
   const upstream = held()
   expect(await bearer(upstream)).toBe(FIRST)
   // Any process may post to the refresh path: without Codex's refresh token it is refused, and nothing is exchanged.
@@ -177,13 +179,18 @@ test("Codex's refresh after a 401 makes the next request exchange again, long be
     body: { error: { code: 'refresh_token_invalidated' } }
   })
   expect(await codexRefresh(upstream, 'rt_')).toMatchObject({ status: 401 })
-  expect(await bearer(upstream)).toBe(FIRST)
-  expect(exchanges()).toHaveLength(0)
-  // Codex's refresh is answered with its placeholder sign-in again (never a real token)...
+  // Codex's refresh is answered with its placeholder sign-in again (never a real token); with no
+  // 401 to the held token (Codex refreshing on its own), the token stays.
   expect(await codexRefresh(upstream)).toEqual({
     status: 200,
     body: { id_token: SIGN_IN.idToken, access_token: SIGN_IN.accessToken, refresh_token: SIGN_IN.refreshToken }
   })
+  expect(await bearer(upstream)).toBe(FIRST)
+  expect(exchanges()).toHaveLength(0)
+  // The backend refuses the held token; Codex, answered 401, refreshes...
+  upstream.refused?.(await sent(upstream))
+  expect(await codexRefresh(upstream, 'rt_placeholder0123X')).toMatchObject({ status: 401 })
+  expect(await codexRefresh(upstream)).toMatchObject({ status: 200 })
   expect(exchanges()).toHaveLength(0)
   // ...and the request it sends again carries a new exchange's token.
   expect(await bearer(upstream)).toBe('exchanged-token-1')
@@ -192,13 +199,16 @@ test("Codex's refresh after a 401 makes the next request exchange again, long be
   expect(exchanges()).toHaveLength(1)
 })
 
-test('many requests that met a 401 at once (each Codex refreshes, then sends again) make one exchange, never two at once', async () => {
+test('ten requests refused (401) together, their answers, refreshes and requests again spread over the exchange and after it, make one exchange, never two at once', async () => {
   const upstream = held()
   tokens.delayMs = 300
-  // Ten Codex requests refused together: ten refreshes, each followed by the request again, interleaved.
+  // All ten went out with the first token; the backend answers them 401 one every 60 ms, so the
+  // last ones come back after the proxy holds the new token.
+  const outgoing = await Promise.all(Array.from({ length: 10 }, () => sent(upstream)))
   const again = await Promise.all(
-    Array.from({ length: 10 }, async (_, i) => {
-      await new Promise((resolve) => setTimeout(resolve, i * 20))
+    outgoing.map(async (headers, i) => {
+      await new Promise((resolve) => setTimeout(resolve, i * 60))
+      upstream.refused?.(headers)
       expect(await codexRefresh(upstream)).toMatchObject({ status: 200 })
       return bearer(upstream)
     })
@@ -206,6 +216,11 @@ test('many requests that met a 401 at once (each Codex refreshes, then sends aga
   expect(again).toEqual(Array(10).fill('exchanged-token-1'))
   expect(exchanges()).toHaveLength(1)
   expect(tokens.maxInFlight).toBe(1)
+  // A 401 to the new token is a new refusal: the next refresh exchanges again.
+  upstream.refused?.(await sent(upstream))
+  await codexRefresh(upstream)
+  expect(await bearer(upstream)).toBe('exchanged-token-2')
+  expect(exchanges()).toHaveLength(2)
 })
 
 test('a renewal that fails while the held token lives: the held token serves, and the next try waits 30 s', async () => {

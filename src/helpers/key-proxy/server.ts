@@ -293,6 +293,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
         }
       }
+      if (answer.status === 401) credential.refused?.(headers)
       body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
@@ -361,6 +362,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           proxy: proxyFor(upstream),
           status,
           changed: () => (dirty = true),
+          refused: () => credential.refused?.(headers),
           origin: upstream.origin,
           meter: new SocketMeter(
             meter,
