@@ -585,3 +585,23 @@ test("the usage file's breakdowns stay bounded whatever session ids and model na
   const total = (rows: Record<string, { requests: number }>) => Object.values(rows).reduce((n, r) => n + r.requests, 0)
   expect([total(usage.by_session), total(usage.by_model)]).toEqual([count, count])
 }, 120_000)
+
+test('allowed-models: a body that names the model twice in different case is refused (Go and ASP.NET Core read `Model` as `model`)', async () => {
+  const upstream = await runners.serve(new Upstream())
+  upstream.finalMs = 0
+  const checked = await started(upstream, { allowedModels: ['gpt-5-nano'] })
+  // Before the fix: sent, though an upstream that matches keys in any case (Go's encoding/json,
+  // ASP.NET Core's web defaults) takes the last of them: gpt-5-pro.
+  const twice = await post(checked, '{"model":"gpt-5-nano","input":[],"Model":"gpt-5-pro"}')
+  expect(twice).toEqual({
+    status: 400,
+    text: 'The request names its model more than once, so the upstream might read either, and allowed-models is gpt-5-nano: codex-auth-action\'s key proxy did not send it. Choose one of those models (config: model = "…"), or add this one to allowed-models.'
+  })
+  // The same over the websocket transport.
+  const { ws, events } = await socket(checked)
+  ws.send('{"type":"response.create","model":"gpt-5-nano","MODEL":"gpt-5-pro","input":[]}')
+  await waitFor(() => events.length > 0, 5000)
+  ws.close()
+  expect(JSON.stringify(events[0])).toContain('The request names its model more than once')
+  expect(upstream.served).toEqual([])
+}, 60_000)
