@@ -126,6 +126,9 @@ async function runProxy(config: EgressConfig): Promise<void> {
     const headers: http.OutgoingHttpHeaders = {}
     for (const [name, value] of Object.entries(req.headers))
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
+    // The host that was admitted, whatever the client named: a CDN's edge (one address for many
+    // sites) serves the site the Host header names, so another would be reached past the list.
+    headers.host = url.host
     let upstream: http.ClientRequest
     try {
       upstream = forwardRequest(url, req.method ?? 'GET', headers, config.ca)
