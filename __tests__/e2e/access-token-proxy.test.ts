@@ -5,14 +5,16 @@
  * see the same requests: method, path, body (decompressed: Codex zstd-compresses model
  * requests in ChatGPT mode) and headers, credential headers by value, over HTTP and over the
  * WebSocket transport. The token is a canary: after the proxied run it is in no file. Spend
- * control is checked for a ChatGPT sign-in (auth-json) too, which the proxy serves the same way.
+ * control (allowed-models, max-requests, max-tokens, the usage file and the summary: harness/spend-caps.ts)
+ * is checked over both transports, for a ChatGPT sign-in (auth-json) too, which the proxy serves the same way.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { chatgptAuth } from '../harness/chatgpt-auth.js'
-import { ChatgptTokenBackend, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
+import { ChatgptTokenBackend, LoopingModel, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
 import { modelRequests, normalized, otherRequests } from '../harness/request-views.js'
 import { useRunners } from '../harness/lifecycle.js'
+import { expectSpendCaps } from '../harness/spend-caps.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import type { Runner } from '../harness/runner.js'
 
@@ -125,52 +127,17 @@ test.each([
   ['a ChatGPT sign-in', 'HTTP (zstd-compressed bodies)', false],
   ['a ChatGPT sign-in', 'the WebSocket transport', true]
 ])(
-  'spend control with %s over %s: allowed-models refuses before anything is sent, and the usage file counts what the backend reported',
+  'spend control with %s over %s: allowed-models refuses before anything is sent, max-requests and max-tokens stop a looping turn at the cap, and the usage file and the summary count it',
   async (credential, _transport, websocket) => {
-    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
-    const runner = await runners.create({ toolCache: sharedToolCache() })
-    const main = await runner.main(
-      {
-        ...CREDENTIALS[credential](backend, runner),
-        'codex-version': CODEX_VERSION,
-        'allowed-models': 'gpt-token-allowed',
-        ...backend.inputs()
-      },
-      backend.env()
-    )
-    expect(main.errors).toEqual([])
-    const usageFile = main.outputs['usage-file']
-    const refused = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-other"', 'say hi'], {
-      timeoutMs: 90_000
+    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket, model: new LoopingModel() }))
+    await expectSpendCaps(backend, websocket, async (caps) => {
+      const runner = await runners.create({ toolCache: sharedToolCache() })
+      const main = await runner.main(
+        { ...CREDENTIALS[credential](backend, runner), 'codex-version': CODEX_VERSION, ...caps, ...backend.inputs() },
+        backend.env()
+      )
+      return { runner, main }
     })
-    expect(refused.exitCode).not.toBe(0)
-    expect(refused.stderr).toContain('Model "gpt-token-other", and allowed-models is gpt-token-allowed')
-    expect(modelRequests(backend.requests)).toEqual([])
-
-    const allowed = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-token-allowed"', 'say hi'], {
-      timeoutMs: 90_000
-    })
-    if (!allowed.stdout.includes(TOKEN_TURN_TEXT))
-      throw new Error(`no answer; Codex said: ${allowed.stderr.slice(-3000)}`)
-    const sent = modelRequests(backend.requests)
-    expect(sent.length).toBeGreaterThan(0)
-    for (const request of sent) expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-token-allowed' })
-    if (!websocket) expect(sent.every((r) => r.headers['content-encoding'] === 'zstd')).toBe(true)
-    let report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as { requests: number; input_tokens: number }
-    // The proxy writes the file every 100 ms: the tokens of the last answer may come a tick after its request.
-    for (let i = 0; i < 40 && report.input_tokens < 7 * sent.length; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      report = JSON.parse(await fs.readFile(usageFile, 'utf8')) as typeof report
-    }
-    expect(report).toMatchObject({
-      requests: sent.length,
-      input_tokens: 7 * sent.length,
-      output_tokens: 3 * sent.length,
-      by_model: { 'gpt-token-allowed': expect.objectContaining({ requests: sent.length }) },
-      limits: { allowed_models: ['gpt-token-allowed'] }
-    })
-    const post = await runner.post()
-    expect(post.errors).toEqual([])
   },
-  180_000
+  240_000
 )

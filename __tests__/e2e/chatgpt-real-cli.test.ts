@@ -33,6 +33,22 @@ beforeEach(async () => {
   runner = await runners.create({ toolCache: sharedToolCache() })
 })
 
+/** The main step with `auth-json` held by Codex (key-isolation: none), written back to SECRET by the post step. */
+function mainStep(authJson: string) {
+  return runner.main(
+    {
+      'auth-json': authJson,
+      'codex-version': CODEX_VERSION,
+      'key-isolation': 'none',
+      'persist-secret': SECRET,
+      'persist-token': TOKEN,
+      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
+      'codex-network': 'open'
+    },
+    github.env()
+  )
+}
+
 /** A seed whose access token expired ten minutes ago and whose last refresh was ten days ago. */
 function staleSeed() {
   const seed = chatgptAuth({ expiresIn: -600, lastRefresh: new Date(Date.now() - 10 * 86_400_000), pretty: true })
@@ -43,18 +59,7 @@ function staleSeed() {
 test('codex exec refreshes the stale auth.json; the post step writes the refreshed file to the secret, byte for byte', async () => {
   const seed = staleSeed()
   backend.valid.add(seed.tokens.refresh_token)
-  const main = await runner.main(
-    {
-      'auth-json': seed.text,
-      'codex-version': CODEX_VERSION,
-      'key-isolation': 'none',
-      'persist-secret': SECRET,
-      'persist-token': TOKEN,
-      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
-      'codex-network': 'open'
-    },
-    github.env()
-  )
+  const main = await mainStep(seed.text)
   expect(main.errors).toEqual([])
   expect(main.outputs['auth-mode']).toBe('chatgpt')
   // codex login status accepted the file the action wrote.
@@ -88,18 +93,7 @@ test('codex exec refreshes the stale auth.json; the post step writes the refresh
 test('a refresh token already used elsewhere: nothing is written, and the post step explains refresh_token_reused', async () => {
   // The OAuth endpoint accepts no refresh token: another copy of this sign-in was refreshed first.
   const seed = staleSeed()
-  const main = await runner.main(
-    {
-      'auth-json': seed.text,
-      'codex-version': CODEX_VERSION,
-      'key-isolation': 'none',
-      'persist-secret': SECRET,
-      'persist-token': TOKEN,
-      // Codex holds the sign-in and reaches the loopback backend itself, which the jail's own network does not share.
-      'codex-network': 'open'
-    },
-    github.env()
-  )
+  const main = await mainStep(seed.text)
   expect(main.errors).toEqual([])
   const exec = await runner.run('codex', backend.execArgs(), { env: backend.env(), timeoutMs: 90_000 })
   expect(exec.exitCode).not.toBe(0)

@@ -5,18 +5,25 @@
  * backend behind a forwarding proxy (HTTPS_PROXY) whose routes send those names to it, with a
  * certificate for them from a test CA (ca-certificate). The same `codex exec` runs natively
  * (key-isolation: none: Codex exchanges the token file itself) and through the proxy (the
- * default): the backend must see the same exchange and the same model requests.
+ * default): the backend must see the same exchange and the same model requests. The spend
+ * caps hold over both transports (harness/spend-caps.ts).
  */
 import { promises as fs } from 'node:fs'
 import * as https from 'node:https'
 import * as path from 'node:path'
-import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../harness/chatgpt-token-backend.js'
+import {
+  ChatgptTokenBackend,
+  LoopingModel,
+  TOKEN_TURN_TEXT,
+  type BackendRequest
+} from '../harness/chatgpt-token-backend.js'
 import { FakeOidc } from '../harness/fake-oidc.js'
 import { ATTACKER_DONE, AttackerModel } from '../harness/attacker.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import { modelRequests, normalized, PER_CONNECTION } from '../harness/request-views.js'
+import { expectSpendCaps } from '../harness/spend-caps.js'
 
 const RULE = 'fr_testFederationRule123'
 const AUDIENCE = 'https://api.openai.com/v1'
@@ -59,13 +66,14 @@ function exchangeAnswer(form: URLSearchParams): { status: number; body: unknown 
   }
 }
 
-async function serve(websocket = false, commands: string[] = []): Promise<void> {
+/** `looping`: a model that never stops asking (the spend caps' test); else `commands`' AttackerModel, if any. */
+async function serve(websocket = false, commands: string[] = [], looping?: LoopingModel): Promise<void> {
   oidc = await runners.serve(new FakeOidc(300))
   model = commands.length ? new AttackerModel(commands.map((command, i) => [`command ${i + 1}`, command])) : undefined
   backend = await runners.serve(
     new ChatgptTokenBackend([], {
       websocket,
-      model,
+      model: looping ?? model,
       accountId: ACCOUNT,
       names: ['chatgpt.com', 'auth.openai.com'],
       oauth: exchangeAnswer,
@@ -196,29 +204,35 @@ test('the proxy renews the exchanged token before it ends, with a new OIDC token
   }
 }, 180_000)
 
-test('allowed-models refuses a model request before it reaches the backend', async () => {
-  await serve()
-  const runner = await runners.create({ toolCache: sharedToolCache() })
-  const main = await runner.main(
-    {
-      'federation-rule-id': RULE,
-      'oidc-audience': AUDIENCE,
-      'codex-version': CODEX_VERSION,
-      'ca-certificate': backend.ca,
-      'allowed-models': 'gpt-wif-allowed'
-    },
-    { ...oidc.env(), HTTPS_PROXY: forward.url }
-  )
-  expect(main.errors).toEqual([])
-  const refused = await runner.run('codex', [...EXEC.slice(0, -1), '-c', 'model="gpt-wif-other"', 'say hi'], {
-    env: { HTTPS_PROXY: forward.url },
-    timeoutMs: 90_000
-  })
-  expect(refused.exitCode).not.toBe(0)
-  expect(refused.stderr).toContain('Model "gpt-wif-other", and allowed-models is gpt-wif-allowed')
-  expect(modelRequests(backend.requests)).toEqual([])
-  await runner.post()
-}, 180_000)
+test.each([
+  ['HTTP', false],
+  ['the WebSocket transport', true]
+])(
+  'spend control over %s: allowed-models refuses before anything is sent, max-requests and max-tokens stop a looping turn at the cap, and the usage file and the summary count it',
+  async (_transport, websocket) => {
+    await serve(websocket, [], new LoopingModel())
+    await expectSpendCaps(
+      backend,
+      websocket,
+      async (caps) => {
+        const runner = await runners.create({ toolCache: sharedToolCache() })
+        const main = await runner.main(
+          {
+            'federation-rule-id': RULE,
+            'oidc-audience': AUDIENCE,
+            'codex-version': CODEX_VERSION,
+            'ca-certificate': backend.ca,
+            ...caps
+          },
+          { ...oidc.env(), HTTPS_PROXY: forward.url }
+        )
+        return { runner, main }
+      },
+      { HTTPS_PROXY: forward.url }
+    )
+  },
+  240_000
+)
 
 test('a federation rule the token endpoint refuses: one error that says what to check, and nothing started', async () => {
   await serve()

@@ -46,6 +46,29 @@ const EVENTS = [
   }
 ]
 
+/** The usage each LoopingModel answer reports. */
+export const LOOP_USAGE = { input_tokens: 7, output_tokens: 3, total_tokens: 10 }
+
+/**
+ * A runaway agent, as a ChatgptTokenBackend's model: every answer is a tool call (code mode's
+ * `exec`, whose script runs no command), so Codex asks again at once and for ever; each
+ * answer reports LOOP_USAGE.
+ */
+export class LoopingModel {
+  turns = 0
+
+  turn(): object[] {
+    const n = ++this.turns
+    const id = `resp_loop_${n}`
+    const call = { type: 'custom_tool_call', id: `ctc_${n}`, status: 'completed', call_id: `call_${n}`, name: 'exec' }
+    return [
+      { type: 'response.created', response: { id } },
+      { type: 'response.output_item.done', item: { ...call, input: 'text("again")' } },
+      { type: 'response.completed', response: { id, usage: LOOP_USAGE } }
+    ]
+  }
+}
+
 export class ChatgptTokenBackend {
   readonly ca: string
   readonly requests: BackendRequest[] = []
@@ -65,7 +88,7 @@ export class ChatgptTokenBackend {
       websocket?: boolean
       fedramp?: boolean
       accountId?: string
-      /** Plays the model over HTTP (an AttackerModel's turn): the events answering a model request's body. */
+      /** Plays the model over HTTP and the WebSocket transport (an AttackerModel's turn): the events answering a model request's body. */
       model?: { turn(body: string): object[] }
       /** DNS names its certificate also holds: it plays chatgpt.com and auth.openai.com behind a ForwardProxy's routes. */
       names?: string[]
@@ -110,7 +133,10 @@ export class ChatgptTokenBackend {
             websocket: true
           })
           const message = JSON.parse(text) as { generate?: boolean }
-          for (const event of message.generate === false ? [EVENTS[0], EVENTS[2]] : EVENTS)
+          // Codex's warm-up (generate: false) gets no output; a turn is the model's, when one plays it.
+          for (const event of message.generate === false
+            ? [EVENTS[0], EVENTS[2]]
+            : (this.options.model?.turn(text) ?? EVENTS))
             ws.send(JSON.stringify(event))
         })
       )
