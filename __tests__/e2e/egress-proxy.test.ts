@@ -359,3 +359,47 @@ print("same" if got==d else "differs %d" % len(got))' /tmp/in$i) & done; wait`
     await fs.rm(dir, { recursive: true, force: true })
   }
 }, 60_000)
+
+test('plain HTTP: the request goes to the listed host with that host in its Host header, never the one a client names (a CDN routes by it: domain fronting past codex-network)', async () => {
+  // As a CDN's edge (Fastly, Cloudflare) that serves many sites on one address: what it serves is what Host names.
+  const edge = await runners.serve(new LoopbackServer((req, res) => void res.end(`site ${req.headers.host ?? ''}`)))
+  const proxy = await runners.serve(new EgressUnderTest(`allowed.test:${edge.port}`, '127.0.0.1 allowed.test'))
+  const fronted = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    http
+      .get(
+        {
+          host: '127.0.0.1',
+          port: proxy.port,
+          path: `http://allowed.test:${edge.port}/upload`,
+          headers: { host: 'attacker.example' }
+        },
+        (res) => {
+          let text = ''
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+        }
+      )
+      .on('error', reject)
+  })
+  // Before the fix: "site attacker.example", an unlisted site reached through a listed host's address.
+  expect(fronted).toEqual({ status: 200, text: `site allowed.test:${edge.port}` })
+  expect(edge.requests.map((r) => r.headers.host)).toEqual([`allowed.test:${edge.port}`])
+}, 60_000)
+
+test('the report stays small whatever names a command asks for: 500 rows and the rest counted together, each name cut to a DNS name and port', async () => {
+  const proxy = await runners.serve(new EgressUnderTest('allowed.test', '127.0.0.1 allowed.test'))
+  const long = (i: number) => `x${i}${'a'.repeat(8000)}.test:443`
+  for (let i = 0; i < 520; i += 20)
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, j) =>
+        expect((await connectThrough(proxy.port, long(i + j))).status).toBe(403)
+      )
+    )
+  await waitFor(() => proxy.report().refused.reduce((n, r) => n + r.count, 0) === 520, 5000)
+  const report = proxy.report()
+  // Before the fix: 500 rows of 8 kB names, 4 MB in the post step's warning and the job summary
+  // (past 1 MiB GitHub drops the summary, and the destinations the model's commands tried with it).
+  expect(report.refused).toHaveLength(501)
+  expect(Math.max(...report.refused.map((r) => r.destination.length))).toBeLessThanOrEqual(263)
+  expect(JSON.stringify(report).length).toBeLessThan(256 * 1024)
+}, 120_000)

@@ -210,6 +210,35 @@ test('the proxy renews the exchanged token before it ends, with a new OIDC token
   }
 }, 180_000)
 
+test('the backend refuses the exchanged token (401) under two codex commands at once: each Codex refreshes at the proxy, the proxy exchanges once, with a new OIDC token, and both commands complete', async () => {
+  await serve()
+  // Each test's tokens are added to the file's list: this test's are the ones from here on.
+  const mine = issued.length
+  const { runner } = await run('proxy')
+  // Unexpired, but the backend no longer takes the first exchange's token: every next request gets a 401.
+  backend.tokens.splice(0)
+  // The exchange takes long enough that both commands' refreshes and requests meet it under way.
+  backend.refreshDelayMs = 1500
+  const from = backend.requests.length
+  const runs = await Promise.all(
+    [0, 1].map(() => runner.run('codex', EXEC, { env: { HTTPS_PROXY: forward.url }, timeoutMs: 90_000 }))
+  )
+  for (const exec of runs)
+    if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+  const after = backend.since(from)
+  // The refused token was sent (and answered 401), then never again once the new one was held.
+  expect(after.some((r) => r.headers.authorization === `Bearer ${issued[mine]}`)).toBe(true)
+  const renewals = exchanges(after)
+  expect(renewals).toHaveLength(1)
+  expect(exchangeView(renewals[0])).toEqual(exchangeView(exchanges(backend.requests)[0]))
+  expect(issued.length - mine).toBe(2)
+  const used = modelRequests(after).map((r) => r.headers.authorization)
+  expect(used.length).toBeGreaterThanOrEqual(2)
+  expect(used.every((a) => a === `Bearer ${issued[mine + 1]}`)).toBe(true)
+  const post = await runner.post()
+  expect(post.errors).toEqual([])
+}, 180_000)
+
 test.each([
   ['HTTP', false],
   ['the WebSocket transport', true]

@@ -80,7 +80,7 @@ export class ChatgptTokenBackend {
   readonly refreshable = new Set<string>()
   /** What each refresh handed out (canaries). */
   readonly issued: ChatgptFile['tokens'][] = []
-  /** How long the token endpoint takes to answer a refresh (so that requests meet one under way). */
+  /** How long the token endpoint takes to answer a refresh or an exchange (so that requests meet one under way). */
   refreshDelayMs = 0
 
   constructor(
@@ -157,7 +157,7 @@ export class ChatgptTokenBackend {
     const accountId = this.options.accountId ?? 'account-token-test'
     if (this.options.oauth && req.method === 'POST' && url === '/oauth/token') {
       const answer = this.options.oauth(new URLSearchParams(this.requests[this.requests.length - 1].body))
-      return json(answer.status, answer.body)
+      return void setTimeout(() => json(answer.status, answer.body), this.refreshDelayMs)
     }
     if (req.method === 'POST' && url === '/oauth/token') {
       const { refresh_token: token } = JSON.parse(this.requests.at(-1)?.body || '{}') as { refresh_token?: string }

@@ -4,7 +4,7 @@
  * that client's trust can vouch for this one server and nothing else. ECDSA P-256, built with
  * node:crypto alone (Node has no certificate builder; DER is short enough to write by hand).
  */
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
 
 /** Where a certificate's serial number comes from: `n` random bytes. */
 export type RandomSource = (n: number) => Buffer
@@ -24,6 +24,18 @@ const name = (cn: string) => seq(der(0x31, seq(oid('550403'), der(0x0c, Buffer.f
 const time = (date: Date) => der(0x17, Buffer.from(`${date.toISOString().slice(2, 19).replace(/[-T:]/g, '')}Z`))
 const extension = (id: string, critical: boolean, value: Buffer) =>
   seq(oid(id), ...(critical ? [der(0x01, Buffer.from([0xff]))] : []), der(0x04, value))
+/**
+ * A key's identifier (RFC 5280 4.2.1.2, method 1): SHA-1 of its subjectPublicKey, the point
+ * that ends a P-256 SPKI. RFC 5280 wants it in a CA certificate (subjectKeyIdentifier) and in
+ * every certificate it signs (authorityKeyIdentifier); OpenSSL's strict verification (Python
+ * 3.13's default) refuses a chain without them.
+ */
+const keyId = (key: KeyObject) =>
+  createHash('sha1')
+    .update(key.export({ type: 'spki', format: 'der' }).subarray(-65))
+    .digest()
+const subjectKeyId = (key: KeyObject) => extension('551d0e', false, der(0x04, keyId(key)))
+const authorityKeyId = (key: KeyObject) => extension('551d23', false, seq(der(0x80, keyId(key))))
 
 function certificate(
   subject: string,
@@ -71,8 +83,14 @@ export interface LoopbackCert {
   key: string
 }
 
+/**
+ * How long the certificate must last: the key proxy's 6 hours, then its guard's explanations
+ * (a 410 Codex can read, over this same TLS) for up to 5 days, a self-hosted job's longest.
+ */
+const KEY_PROXY_DAYS = 6
+
 /** A fresh CA and a 127.0.0.1 server certificate it signed, valid for `days`. */
-export function loopbackCert(label: string, days = 2, random: RandomSource = randomBytes): LoopbackCert {
+export function loopbackCert(label: string, days = KEY_PROXY_DAYS, random: RandomSource = randomBytes): LoopbackCert {
   const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const server = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const caName = `${label} (ephemeral CA, key discarded)`
@@ -84,7 +102,8 @@ export function loopbackCert(label: string, days = 2, random: RandomSource = ran
     [
       extension('551d13', true, seq(der(0x01, Buffer.from([0xff])))),
       // keyCertSign, cRLSign
-      extension('551d0f', true, der(0x03, Buffer.from([1, 0x06])))
+      extension('551d0f', true, der(0x03, Buffer.from([1, 0x06]))),
+      subjectKeyId(ca.publicKey)
     ],
     days,
     random
@@ -101,7 +120,9 @@ export function loopbackCert(label: string, days = 2, random: RandomSource = ran
       // serverAuth
       extension('551d25', false, seq(oid('2b06010505070301'))),
       // IP 127.0.0.1, DNS localhost
-      extension('551d11', false, seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from('localhost'))))
+      extension('551d11', false, seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from('localhost')))),
+      subjectKeyId(server.publicKey),
+      authorityKeyId(ca.publicKey)
     ],
     days,
     random

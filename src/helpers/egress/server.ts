@@ -30,6 +30,8 @@ import { authority, forwardRequest, openTunnel } from './upstream.js'
 
 /** Destinations kept apart in each list; beyond, one row counts the rest (a flood of names cannot fill memory). */
 const MAX_DESTINATIONS = 500
+/** The longest destination kept as it was asked for (a DNS name, its port): a longer one is cut, so that 500 rows stay small. */
+const MAX_DESTINATION = 262
 const OTHERS = '(other destinations)'
 /** Never forwarded: hop-by-hop headers, and the client's credentials for a proxy. */
 const HOP_BY_HOP = new Set([
@@ -48,7 +50,8 @@ class Tally {
   private readonly rows = new Map<string, Destination>()
   constructor(private readonly changed: () => void) {}
 
-  add(destination: string, reason?: string): Destination {
+  add(asked: string, reason?: string): Destination {
+    const destination = asked.length > MAX_DESTINATION ? `${asked.slice(0, MAX_DESTINATION)}…` : asked
     const key = this.rows.has(destination) || this.rows.size < MAX_DESTINATIONS ? destination : OTHERS
     let row = this.rows.get(key)
     if (!row) {
@@ -126,6 +129,9 @@ async function runProxy(config: EgressConfig): Promise<void> {
     const headers: http.OutgoingHttpHeaders = {}
     for (const [name, value] of Object.entries(req.headers))
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
+    // The host that was admitted, whatever the client named: a CDN's edge (one address for many
+    // sites) serves the site the Host header names, so another would be reached past the list.
+    headers.host = url.host
     let upstream: http.ClientRequest
     try {
       upstream = forwardRequest(url, req.method ?? 'GET', headers, config.ca)

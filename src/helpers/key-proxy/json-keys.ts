@@ -2,9 +2,9 @@
  * What the upstream will read of a JSON request, found without parsing it: every value of
  * the top-level keys the meter cares about (`model`, `type`), and how deep the text nests.
  * A key given twice is read differently by different parsers (JSON.parse keeps the last,
- * others the first, some refuse), so the meter can only trust a key given once; and a text
- * nested deeper than any request Codex sends is refused before JSON.parse or anything that
- * recurses over the result sees it. One pass over the bytes as they arrive, any chunking;
+ * others the first, some refuse; some match keys in any case), so the meter can only trust a
+ * key given once, in whatever case; and a text nested deeper than any request Codex sends is
+ * refused before JSON.parse or anything that recurses over the result sees it. One pass over the bytes as they arrive, any chunking;
  * memory holds at most a short key or value.
  */
 
@@ -141,7 +141,9 @@ export class TopLevelKeys {
     if (what === 'key') {
       const key = raw && decode(raw)
       // An over-long key (raw undefined) is no watched one: their longest escaped form is short.
-      this.key = key !== undefined && this.values.has(key) ? key : undefined
+      // In any case: Go's encoding/json and ASP.NET Core's defaults read `Model` as `model` (the last wins).
+      const folded = key?.toLowerCase()
+      this.key = folded !== undefined && this.values.has(folded) ? folded : undefined
       this.expect = 'colon'
     } else if (this.expect === 'value') {
       if (what === 'value') this.valueSeen((raw && decode(raw)) ?? NOT_A_STRING)

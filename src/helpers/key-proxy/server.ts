@@ -29,7 +29,7 @@ import { type KeyProxyConfig, type KeyProxyStatus, STATUS_FILE, USAGE_FILE } fro
 import { admitCompressed, isZstd } from './compressed-body.js'
 import { upstreamFor } from './upstreams/index.js'
 import type { Fetch, Route } from './upstreams/upstream.js'
-import { admitRequest, DRAIN_BYTES, DRAIN_MS, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
+import { admitRequest, DRAIN_BYTES, DRAIN_MS, MAX_MESSAGE, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
 
 /** Never forwarded: hop-by-hop headers, and what would say who the request is from. */
 const DROPPED = new Set([
@@ -232,8 +232,20 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
       return sendError(res, 404, 'Not found.')
     }
     const { url } = route
-    const signedBody = credential.signsBody ? await wholeRequest(req).catch(() => null) : undefined
+    // Read whole to be signed, within the bound a model request has anywhere else in the proxy.
+    const signedBody = credential.signsBody
+      ? await wholeRequest(req, MAX_MESSAGE).catch((error: unknown) => (error instanceof TooLarge ? error : null))
+      : undefined
     if (signedBody === null) return void res.destroy()
+    if (signedBody instanceof TooLarge) {
+      status.refused++
+      sendError(
+        res,
+        413,
+        `The request is larger than ${MAX_MESSAGE / 1024 / 1024} MB: the codex-auth-action key proxy did not send it.`
+      )
+      return void res.once('finish', () => req.destroy())
+    }
     // A credential the proxy could not renew (workload identity): Codex is told why, and no request goes out without it.
     let headers = await forwardedHeaders(req, url, signedBody).catch((error: unknown) => {
       status.upstreamErrors++
@@ -276,6 +288,10 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     let finish = () => admitted?.ticket.end(controller.signal.aborted && req.complete ? 'served' : 'unserved')
     try {
       const sent = signedBody ?? admitted?.body ?? (req.method === 'GET' ? undefined : req)
+      // A body Codex's request declared but the proxy does not send (a GET's) is not declared
+      // upstream either: on the pooled connection the upstream would read the proxy's next
+      // request as that body, and the rest of it (from a header a command chose) as a request.
+      if (sent === undefined) delete headers['content-length']
       let answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
       if (answer.status === 401 && credential.recover) {
         const refusal = await credential.recover(headers, req.headers)
@@ -293,6 +309,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           answer = await forward(url, req.method ?? '', headers, sent, controller.signal)
         }
       }
+      if (answer.status === 401) credential.refused?.(headers)
       body = answer.body
       if (answer.status >= 500) {
         status.upstreamErrors++
@@ -361,6 +378,7 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
           proxy: proxyFor(upstream),
           status,
           changed: () => (dirty = true),
+          refused: () => credential.refused?.(headers),
           origin: upstream.origin,
           meter: new SocketMeter(
             meter,

@@ -76,6 +76,9 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
 const UNKNOWN = 'unknown'
 /** Breakdowns are for reading, not a store for whatever a client sends: longer keys are cut. */
 const MAX_KEY = 200
+/** Rows kept apart in a breakdown; beyond, one row counts the rest (a flood of names fills neither memory, the file nor the summary). */
+const MAX_ROWS = 500
+const OTHERS = '(others)'
 
 const empty = (): Tally => ({
   requests: 0,
@@ -226,7 +229,8 @@ export class Meter {
 }
 
 function row(rows: Map<string, Tally>, key: string): Tally {
-  const name = key.slice(0, MAX_KEY)
+  const cut = key.slice(0, MAX_KEY)
+  const name = rows.has(cut) || rows.size < MAX_ROWS ? cut : OTHERS
   let found = rows.get(name)
   if (!found) rows.set(name, (found = empty()))
   return found

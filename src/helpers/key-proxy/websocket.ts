@@ -39,6 +39,8 @@ export interface Upgrade {
   status: KeyProxyStatus
   /** The status changed: server.ts writes it soon. */
   changed(): void
+  /** The upstream refused the upgrade with a 401 (server.ts tells the credential's kind). */
+  refused?(): void
   /** The origin named in errors. */
   origin: string
   /** The usage meter's view of this connection (usage.ts). */
@@ -221,6 +223,7 @@ export function relay(req: http.IncomingMessage, socket: Duplex, head: Buffer, u
   upstream.once('unexpected-response', (_request, res) => {
     answered = true
     const status = res.statusCode ?? 502
+    if (status === 401) upgrade.refused?.()
     if (status >= 500) {
       upgrade.status.upstreamErrors++
       upgrade.status.lastUpstreamStatus = status

@@ -50,6 +50,12 @@ export interface Upstream {
    * sets the renewed credential), else what Codex gets instead: one line that says what to do.
    */
   recover?(outgoing: Record<string, string | string[]>, incoming: IncomingHttpHeaders): Promise<string | undefined>
+  /**
+   * For a kind that learns only afterwards that Codex met a refusal (workload identity: Codex's
+   * refresh of its placeholder sign-in after a 401): the upstream answered 401 to a request, or a
+   * websocket's upgrade, sent with `outgoing` headers. Called before Codex gets that answer.
+   */
+  refused?(outgoing: Record<string, string | string[]>): void
   /** How many times it renewed its credential (a sign-in's refreshes), for the status. */
   renewals?(): number
   /**

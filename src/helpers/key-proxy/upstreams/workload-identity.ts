@@ -9,7 +9,8 @@
  * The token is renewed here before its end (as Codex renews it), from a new GitHub OIDC token
  * each time (the runner's request token never leaves the proxy). After a 401 Codex refreshes
  * its sign-in at CODEX_REFRESH_TOKEN_URL_OVERRIDE, which is the proxy: that refresh, where
- * Codex natively would exchange again, makes the next request exchange again.
+ * Codex natively would exchange again, makes the next request exchange again, if the 401 was
+ * to the token held now (the proxy saw it pass: `refused`), so that many 401s make one exchange.
  */
 import { idTokenFrom, idTokenUrl } from '../../../net/github-oidc.js'
 import { exchangeRequest, type ExchangedToken, parseExchange, renewAt } from '../../../net/workload-exchange.js'
@@ -27,6 +28,10 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
   let held: ExchangedToken = config.first
   let due = renewAt(config.first, config.obtainedAt)
   let renewing: Promise<void> | undefined
+  /** Why the last renewal failed, until one succeeds. */
+  let failure: unknown
+  /** The backend answered 401 to the held token (seen before Codex got the answer, and so before its refresh). */
+  let heldRefused = false
   // chatgpt-token.ts reads these at each request: a renewal changes what it adds.
   const current: ChatgptTokenConfig = {
     token: held.accessToken,
@@ -58,15 +63,25 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
     if (token.accountId !== held.accountId || token.userId !== held.userId)
       throw new Error('the token endpoint named another account than the first exchange')
     held = token
+    heldRefused = false
     current.token = token.accessToken
     due = renewAt(token, obtainedAt)
   }
 
-  /** The held token, renewed first when it is due (one renewal at a time); a failed renewal keeps it while it lasts. */
+  /**
+   * The held token, renewed first when it is due (one renewal at a time); a failed renewal keeps it while it lasts.
+   * Once it has ended, no request goes out with it: until the next try, each is told why the last one failed.
+   */
   async function fresh(): Promise<void> {
-    if (Date.now() < due) return
+    const now = Date.now()
+    if (now < due) {
+      if (now < held.expiresAt) return
+      if (failure !== undefined) throw failure
+    }
     renewing ??= renew()
+      .then(() => (failure = undefined))
       .catch((error: unknown) => {
+        failure = error
         due = Date.now() + RETRY_MS
         if (Date.now() >= held.expiresAt) throw error
       })
@@ -78,6 +93,9 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
     origin: chatgpt.origin,
     route: (method, url, websocket, incoming) =>
       url.startsWith('/authapi/') ? undefined : chatgpt.route(method, url, websocket, incoming),
+    refused(outgoing) {
+      if (outgoing.authorization === `Bearer ${held.accessToken}`) heldRefused = true
+    },
     async authorize(outgoing, incoming) {
       await fresh()
       return chatgpt.authorize(outgoing, incoming)
@@ -97,8 +115,10 @@ export function workloadIdentityUpstream(config: WorkloadIdentityConfig, capabil
         sent.length === signIn.refreshToken.length &&
         startsWithSecret(sent, signIn.refreshToken)
       if (!proven) return { status: 401, body: { error: { code: 'refresh_token_invalidated' } } }
-      // The backend refused the held token: the next request exchanges again, as Codex would.
-      due = 0
+      // The backend refused the held token: the next request exchanges again, as Codex would. A
+      // refresh after a 401 to a token the proxy no longer holds (a request under way as it
+      // exchanged), or with no 401 at all, leaves the token held: many refusals, one exchange.
+      if (heldRefused) due = 0
       return {
         status: 200,
         body: { id_token: signIn.idToken, access_token: signIn.accessToken, refresh_token: signIn.refreshToken }
