@@ -610,47 +610,59 @@ test('allowed-models: a body that names the model twice in different case is ref
 const residentMb = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
-// Known open (not fixed): each request under allowed-models is held up to 64 MB, and so is each
-// websocket message, but nothing bounds how many at once: a command that opens a dozen holds
-// most of a GB in the proxy, and enough of them end it (out of memory) for the job's later steps.
-test.failing(
-  'requests held at once: the proxy holds a bounded total, whatever number of large bodies a command keeps open',
-  async () => {
-    const upstream = await runners.serve(new Upstream())
-    const proxy = await started(upstream, { allowedModels: ['gpt-5-nano'] })
-    const before = residentMb(proxy.pid)
-    const chunk = Buffer.alloc(1 << 20, 'a')
-    const open: http.ClientRequest[] = []
-    try {
-      await Promise.all(
-        Array.from(
-          { length: 12 },
-          () =>
-            new Promise<void>((resolve) => {
-              const req = http.request(`http://${proxy.base}/responses`, {
-                method: 'POST',
-                headers: { 'content-type': 'application/json' }
-              })
-              req.on('error', () => resolve())
-              open.push(req)
-              let sent = 0
-              const write = () => {
-                while (sent < 56) {
-                  sent++
-                  if (!req.write(chunk)) return void req.once('drain', write)
-                }
-                resolve()
-              }
-              write()
+// Each request under allowed-models is held up to 64 MB; before the fix nothing bounded how many
+// at once: a command that opened a dozen made the proxy hold most of a GB, and enough of them end
+// it (out of memory) for the job's later steps. Now one budget (held.ts) bounds them all together.
+test('requests held at once: the proxy holds a bounded total, whatever number of large bodies a command keeps open', async () => {
+  const upstream = await runners.serve(new Upstream())
+  const proxy = await started(upstream, { allowedModels: ['gpt-5-nano'] })
+  const before = residentMb(proxy.pid)
+  const chunk = Buffer.alloc(1 << 20, 'a')
+  const open: http.ClientRequest[] = []
+  const refused: { status: number; text: string }[] = []
+  try {
+    await Promise.all(
+      Array.from(
+        { length: 12 },
+        () =>
+          new Promise<void>((resolve) => {
+            const req = http.request(`http://${proxy.base}/responses`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' }
             })
-        )
+            req.on('error', () => resolve())
+            req.on('response', (res) => {
+              let text = ''
+              res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
+              res.on('end', () => refused.push({ status: res.statusCode ?? 0, text }))
+            })
+            open.push(req)
+            let sent = 0
+            const write = () => {
+              while (sent < 56) {
+                sent++
+                if (!req.write(chunk)) return void req.once('drain', write)
+              }
+              resolve()
+            }
+            write()
+          })
       )
-      await sleep(1000)
-      // Today: about 12 x 56 MB more.
-      expect(residentMb(proxy.pid) - before).toBeLessThan(256)
-    } finally {
-      for (const req of open) req.destroy()
+    )
+    await sleep(1000)
+    // Without the budget (held.ts): about 12 x 56 MB more.
+    expect(residentMb(proxy.pid) - before).toBeLessThan(256)
+    // Those past the budget are refused at once (503: Codex tries again a few times), saying why.
+    expect(refused.length).toBeGreaterThan(0)
+    for (const answer of refused) {
+      expect(answer.status).toBe(503)
+      expect(answer.text).toContain('codex-auth-action key proxy: it already holds 128 MB of request bodies at once')
     }
-  },
-  120_000
-)
+  } finally {
+    for (const req of open) req.destroy()
+  }
+  // Requests that went away release what they held: the next large one is served.
+  await sleep(500)
+  const large = `{"model":"gpt-5-nano","input":[],"pad":"${'a'.repeat(40 << 20)}"}`
+  expect((await post(proxy, large)).status).toBe(200)
+}, 120_000)

@@ -9,6 +9,7 @@
 import type { IncomingMessage } from 'node:http'
 import * as zlib from 'node:zlib'
 import { Decompress } from 'fzstd'
+import { keep } from './held.js'
 import { type Admitted, MAX_MESSAGE, type Meter, readRequest } from './usage.js'
 
 /** The most of a compressed body the proxy reads, and the most it decompresses it to. */
@@ -96,16 +97,17 @@ export function decompressZstd(data: Buffer): Buffer | string {
   }
 }
 
-/** The body, read whole up to MAX_COMPRESSED; undefined when larger. */
+/** The body, read whole up to MAX_COMPRESSED; undefined when larger. Throws NoRoom as wholeBody (usage.ts) does. */
 async function readBounded(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = []
   let length = 0
-  for await (const chunk of req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     length += (chunk as Buffer).length
-    if (length > MAX_COMPRESSED) return undefined
+    if (length > MAX_COMPRESSED) return void req.destroy()
+    keep(req, (chunk as Buffer).length)
     chunks.push(chunk as Buffer)
   }
-  return Buffer.concat(chunks)
+  return Buffer.concat(chunks, length)
 }
 
 /**
@@ -124,6 +126,7 @@ export async function admitCompressed(
   if (!raw)
     return `The request body is larger than the key proxy reads (${MAX_COMPRESSED / 1024 / 1024} MiB compressed).`
   const text = decompressZstd(raw)
+  if (typeof text !== 'string') keep(req, text.length)
   // Read as any other request (a model named twice is not trusted), once decompressed.
   const read =
     typeof text === 'string'

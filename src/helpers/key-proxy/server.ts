@@ -27,6 +27,7 @@ import { debuggerOpened } from '../no-debugger.js'
 import { refuseUpgrade, sendError } from './answers.js'
 import { type KeyProxyConfig, type KeyProxyStatus, STATUS_FILE, USAGE_FILE } from './protocol.js'
 import { admitCompressed, isZstd } from './compressed-body.js'
+import { holdUntil, keep, NO_ROOM, NoRoom } from './held.js'
 import { upstreamFor } from './upstreams/index.js'
 import type { Fetch, Route } from './upstreams/upstream.js'
 import { admitRequest, DRAIN_BYTES, DRAIN_MS, MAX_MESSAGE, Meter, meterAnswer, refuse, SocketMeter } from './usage.js'
@@ -210,15 +211,27 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     return credential.authorize({ method: req.method ?? '', url, headers, body }, req.headers)
   }
 
+  /** A body that would take the proxy past its memory budget (held.ts): refused at once, 503 (Codex retries a few times). */
+  const noRoom = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    status.refused++
+    sendError(res, 503, NO_ROOM)
+    res.once('finish', () => req.destroy())
+  }
+
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     dirty = true
+    // Whatever of its body the proxy holds is counted in one budget, until its answer closes.
+    holdUntil(req, res)
     // What the proxy answers itself is read before any capability is checked: its body is bounded.
     const local = await credential
       .answer?.(req.method ?? '', req.url ?? '', req.headers, () => wholeRequest(req, ANSWERED_MAX_BYTES))
       .catch((error: unknown) => {
-        if (!(error instanceof TooLarge)) throw error
-        sendError(res, 413, 'Request body too large.')
-        res.once('finish', () => req.destroy())
+        if (error instanceof NoRoom) noRoom(req, res)
+        else if (!(error instanceof TooLarge)) throw error
+        else {
+          sendError(res, 413, 'Request body too large.')
+          res.once('finish', () => req.destroy())
+        }
         return null
       })
     if (local === null) return
@@ -234,9 +247,12 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     const { url } = route
     // Read whole to be signed, within the bound a model request has anywhere else in the proxy.
     const signedBody = credential.signsBody
-      ? await wholeRequest(req, MAX_MESSAGE).catch((error: unknown) => (error instanceof TooLarge ? error : null))
+      ? await wholeRequest(req, MAX_MESSAGE).catch((error: unknown) =>
+          error instanceof TooLarge || error instanceof NoRoom ? error : null
+        )
       : undefined
     if (signedBody === null) return void res.destroy()
+    if (signedBody instanceof NoRoom) return noRoom(req, res)
     if (signedBody instanceof TooLarge) {
       status.refused++
       sendError(
@@ -262,10 +278,13 @@ async function runProxy(config: KeyProxyConfig): Promise<void> {
     // A signed body has been read already: the meter reads that copy, with Codex's headers.
     const source = signedBody ? Object.assign(Readable.from([signedBody]), { headers: req.headers }) : req
     const admitted = route.metered
-      ? await admit(meter, source as http.IncomingMessage, headers).catch(() => null)
+      ? await admit(meter, source as http.IncomingMessage, headers).catch((error: unknown) =>
+          error instanceof NoRoom ? error : null
+        )
       : undefined
     // null: Codex went away before its request was whole.
     if (admitted === null) return void res.destroy()
+    if (admitted instanceof NoRoom) return noRoom(req, res)
     if (typeof admitted === 'string') return refuse(res, admitted)
     status.requests++
     const controller = new AbortController()
@@ -486,10 +505,15 @@ async function wholeRequest(req: Readable, max = Infinity): Promise<Buffer> {
     let length = 0
     const onData = (chunk: Buffer) => {
       length += chunk.length
-      chunks.push(chunk)
-      if (length <= max) return
+      let error: Error | undefined = length > max ? new TooLarge(`more than ${max} bytes`) : undefined
+      try {
+        if (!error) keep(req, chunk.length)
+      } catch (noRoom) {
+        error = noRoom as NoRoom
+      }
+      if (!error) return void chunks.push(chunk)
       req.off('data', onData).off('end', onEnd).off('error', reject).pause()
-      reject(new TooLarge(`more than ${max} bytes`))
+      reject(error)
     }
     const onEnd = () => resolve(Buffer.concat(chunks))
     req.on('data', onData).once('end', onEnd).once('error', reject)

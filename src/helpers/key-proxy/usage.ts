@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { SpendCaps } from '../../inputs/spend.js'
+import { keep } from './held.js'
 import { MAX_DEPTH, TopLevelKeys, topLevelKeys } from './json-keys.js'
 
 /** One row of counts, under the names the usage file gives them. */
@@ -545,16 +546,21 @@ export function refuse(res: ServerResponse, reason: string): void {
   res.end(reason)
 }
 
-/** The whole body, or undefined past MAX_MESSAGE (read to its end all the same, so that the refusal can be sent). */
+/**
+ * The whole body, or undefined past MAX_MESSAGE (read to its end all the same, so that the refusal can be sent).
+ * Throws NoRoom (held.ts), the request left paused for its answer, when the proxy holds too much at once.
+ */
 async function wholeBody(req: IncomingMessage): Promise<Buffer | undefined> {
   let chunks: Buffer[] | undefined = []
   let size = 0
-  for await (const chunk of req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length
     if (size > MAX_MESSAGE) chunks = undefined
+    if (chunks) keep(req, (chunk as Buffer).length)
     chunks?.push(chunk as Buffer)
   }
-  return chunks && Buffer.concat(chunks)
+  // One chunk (a body Bedrock's signing read already) is not copied.
+  return chunks && (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
 }
 
 /**
