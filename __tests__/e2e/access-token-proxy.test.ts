@@ -14,6 +14,7 @@ import { chatgptAuth } from '../harness/chatgpt-auth.js'
 import { ChatgptTokenBackend, LoopingModel, TOKEN_TURN_TEXT } from '../harness/chatgpt-token-backend.js'
 import { modelRequests, normalized, otherRequests } from '../harness/request-views.js'
 import { useRunners } from '../harness/lifecycle.js'
+import { ForwardProxy } from '../harness/proxy.js'
 import { expectSpendCaps } from '../harness/spend-caps.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
 import type { Runner } from '../harness/runner.js'
@@ -29,7 +30,9 @@ test.each([
 ])(
   'an access token over %s: the backend sees the same requests from Codex natively and through the key proxy',
   async (_transport, websocket) => {
-    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket }))
+    // It plays chatgpt.com too, behind a forwarding proxy: Codex asks its model list there whatever chatgpt_base_url says.
+    const backend = await runners.serve(new ChatgptTokenBackend([TOKEN], { websocket, names: ['chatgpt.com'] }))
+    const forward = await runners.serve(new ForwardProxy(undefined, { 'chatgpt.com:443': `127.0.0.1:${backend.port}` }))
     const views: ReturnType<typeof normalized>[][] = []
     const others: ReturnType<typeof normalized>[][] = []
     const paths: string[][] = []
@@ -59,10 +62,12 @@ test.each([
       const from = backend.requests.length
       // The native run needs AuthAPI named for it; through the proxy the action exported its own.
       const exec = await runner.run('codex', EXEC, {
-        env: isolation === 'none' ? backend.env() : {},
+        env: { ...(isolation === 'none' ? backend.env() : {}), HTTPS_PROXY: forward.url },
         timeoutMs: 90_000
       })
       if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+      // The model list reached the backend (below: with the token, through the proxy as natively).
+      expect(exec.stderr).not.toContain('failed to refresh available models')
       const requests = backend.since(from)
       const dirs = [runner.root, home].sort((a, b) => b.length - a.length)
       views.push(modelRequests(requests).map((r) => normalized(r, dirs)))
@@ -86,6 +91,7 @@ test.each([
     expect(paths[1]).toEqual(paths[0])
     expect(others[1]).toEqual(others[0])
     expect(others[0].some((r) => r.values.authorization === `Bearer ${TOKEN}`)).toBe(true)
+    expect(paths[1]).toContain('GET /backend-api/codex/models')
   },
   240_000
 )

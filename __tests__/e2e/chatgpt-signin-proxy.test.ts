@@ -15,6 +15,7 @@ import { ChatgptTokenBackend, TOKEN_TURN_TEXT, type BackendRequest } from '../ha
 import { FakeGitHub } from '../harness/fake-github.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
+import { modelListRequests } from '../harness/request-views.js'
 import { type Runner } from '../harness/runner.js'
 
 const ACCOUNT = 'acct-signin-proxy'
@@ -102,6 +103,15 @@ test('an expired sign-in: the proxy refreshes it with the request Codex makes na
     const from = backend.requests.length
     const exec = await runner.run('codex', EXEC, { env: isolation === 'none' ? backend.env() : {}, timeoutMs: 90_000 })
     if (!exec.stdout.includes(TOKEN_TURN_TEXT)) throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
+    if (isolation === 'proxy') {
+      // Codex's model list (natively asked of chatgpt.com whatever chatgpt_base_url says) goes
+      // through the proxy too, with the sign-in's token.
+      expect(exec.stderr).not.toContain('failed to refresh available models')
+      const lists = modelListRequests(backend.since(from))
+      expect(lists.length).toBeGreaterThan(0)
+      const tokens = backend.issued.map((t) => `Bearer ${t.access_token}`)
+      expect(lists.every((r) => tokens.includes(r.headers.authorization ?? ''))).toBe(true)
+    }
     const refreshes = backend.since(from).filter((r) => r.url === '/oauth/token')
     expect(refreshes).toHaveLength(1)
     views.push(refreshView(refreshes[0], seed))

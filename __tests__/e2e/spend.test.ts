@@ -329,13 +329,13 @@ test('without the key proxy the summary says that usage needs it; caps without i
   const post = await runner.post()
   expect(post.summary).toContain('<h3>Codex token usage</h3>')
   expect(post.summary).toContain(
-    'Not counted: token usage is counted by the key proxy, which sees every model request; use it with an api-key and key-isolation: proxy.'
+    "Not counted: token usage is counted by the key proxy, which did not hold this job's credential (key-isolation: none, or auto where export-env, a codex-home, an endpoint in config or refresh: true keeps it with Codex, or an agent identity JWT, which only Codex can use). To count and cap usage, set key-isolation: proxy (an error then names anything that stands in its way)."
   )
 
   for (const [inputs, error] of [
     [
       { 'key-isolation': 'none', 'max-tokens': '1000' },
-      'max-tokens is enforced by the key proxy, which this job does not use'
+      "max-tokens is enforced by the key proxy, which does not hold this job's credential (key-isolation: none"
     ],
     [{ 'key-isolation': 'proxy', 'max-tokens': '2,000,000' }, 'max-tokens must be a whole number'],
     [{ 'key-isolation': 'proxy', 'max-requests': '0' }, 'max-requests must be a whole number'],

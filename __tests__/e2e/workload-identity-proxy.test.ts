@@ -22,7 +22,7 @@ import { ATTACKER_DONE, AttackerModel } from '../harness/attacker.js'
 import { useRunners } from '../harness/lifecycle.js'
 import { ForwardProxy } from '../harness/proxy.js'
 import { CODEX_VERSION, sharedToolCache } from '../harness/real-cli.js'
-import { modelRequests, normalized, PER_CONNECTION } from '../harness/request-views.js'
+import { modelListRequests, modelRequests, normalized, PER_CONNECTION } from '../harness/request-views.js'
 import { expectSpendCaps } from '../harness/spend-caps.js'
 
 const RULE = 'fr_testFederationRule123'
@@ -125,7 +125,7 @@ async function run(isolation: string, execArgs = EXEC) {
   })
   if (!exec.stdout.includes(model ? ATTACKER_DONE : TOKEN_TURN_TEXT))
     throw new Error(`no answer; Codex said: ${exec.stderr.slice(-3000)}`)
-  return { runner, main, from }
+  return { runner, main, from, exec }
 }
 
 test.each([
@@ -140,8 +140,14 @@ test.each([
     for (const isolation of ['none', 'proxy']) {
       const before = backend.requests.length
       const issuedBefore = issued.length
-      const { runner, main, from } = await run(isolation)
+      const { runner, main, from, exec } = await run(isolation)
       const home = main.outputs['codex-home']
+      // Codex's model list (which it asks of chatgpt.com whatever chatgpt_base_url says) reaches
+      // the backend with the exchanged token, through the proxy as natively: not the placeholder.
+      expect(exec.stderr).not.toContain('failed to refresh available models')
+      const lists = modelListRequests(backend.since(from))
+      expect(lists.length).toBeGreaterThan(0)
+      expect(lists.every((r) => issued.includes((r.headers.authorization ?? '').slice(7)))).toBe(true)
       if (isolation === 'proxy') {
         // Neither variable nor file: Codex holds a placeholder ChatGPT sign-in only the proxy accepts.
         expect(main.exported.OPENAI_FEDERATION_RULE_ID).toBeUndefined()

@@ -2,7 +2,8 @@
  * A ChatGPT Codex backend and AuthAPI on loopback for Codex personal access tokens, HTTPS
  * (the CLI insists on it in ChatGPT mode), recording every request with its raw body, which
  * in ChatGPT mode is zstd-compressed. It answers what Codex 0.171.0 needs to complete a turn:
- * whoami for the accepted tokens, workspace routing, and the turn itself, over HTTP (SSE) or,
+ * whoami for the accepted tokens, workspace routing, the model list (no change to Codex's own),
+ * and the turn itself, over HTTP (SSE) or,
  * with `websocket`, over the WebSocket transport. Anything else is 404, as plugins are here.
  * For a ChatGPT sign-in it is the OAuth token endpoint too (CODEX_REFRESH_TOKEN_URL_OVERRIDE):
  * a refresh token in `refreshable` is taken once, for new tokens whose access token it then accepts.
@@ -205,6 +206,8 @@ export class ChatgptTokenBackend {
           }
         ]
       })
+    // The model list: no change to the catalog Codex ships with (an empty list merges into it).
+    if (req.method === 'GET' && url.split('?')[0] === '/backend-api/codex/models') return json(200, { models: [] })
     if (req.method === 'POST' && url === '/backend-api/codex/responses') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       const events = this.options.model?.turn(body) ?? EVENTS

@@ -68,6 +68,10 @@ const isModelRequest = (r: BackendRequest) =>
 
 export const modelRequests = (requests: BackendRequest[]) => requests.filter(isModelRequest)
 
+/** Codex's model list requests (`GET …/codex/models?client_version=…`). */
+export const modelListRequests = (requests: BackendRequest[]) =>
+  requests.filter((r) => r.method === 'GET' && r.url.startsWith('/backend-api/codex/models?'))
+
 /**
  * Every request besides the model's (a websocket's upgrade, whoami, routing, settings, the
  * config bundle, plugins, analytics), each distinct one once (how often Codex repeats a

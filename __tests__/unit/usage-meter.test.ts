@@ -13,7 +13,7 @@ import {
 } from '../../src/helpers/key-proxy/usage.js'
 import { MAX_DEPTH, TopLevelKeys } from '../../src/helpers/key-proxy/json-keys.js'
 import { UserError } from '../../src/job/errors.js'
-import { parseSpendCaps } from '../../src/inputs/spend.js'
+import { CODEX_HOLDS_IT, parseSpendCaps } from '../../src/inputs/spend.js'
 
 const usage = (n: number) => ({
   input_tokens: 1000 + n,
@@ -426,7 +426,7 @@ describe('the cap inputs', () => {
 
   test('caps without the key proxy are refused: nothing else could enforce them', () => {
     expect(refusal({ 'max-tokens': '10', 'allowed-models': 'gpt-5' }, false)).toBe(
-      'max-tokens and allowed-models are enforced by the key proxy, which this job does not use: set key-isolation: proxy (with an api-key), or remove max-tokens and allowed-models.'
+      `max-tokens and allowed-models are enforced by the key proxy, which does not hold this job's credential (${CODEX_HOLDS_IT}): set key-isolation: proxy (an error then names anything that stands in its way), or remove max-tokens and allowed-models.`
     )
     expect(refusal({ 'max-requests': '10' }, false)).toMatch(/^max-requests is enforced by the key proxy/)
   })

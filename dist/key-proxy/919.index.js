@@ -221,6 +221,8 @@ function relay(req, socket, head, upgrade) {
     upstream.once('unexpected-response', (_request, res) => {
         answered = true;
         const status = res.statusCode ?? 502;
+        if (status === 401)
+            upgrade.refused?.();
         if (status >= 500) {
             upgrade.status.upstreamErrors++;
             upgrade.status.lastUpstreamStatus = status;

@@ -21,6 +21,14 @@ function parseCount(name: string, raw: string): number | undefined {
   return value
 }
 
+/**
+ * When the credential is not in the key proxy (key-isolation resolves to none), so that
+ * nothing counts or caps Codex's requests: an api-key, personal access token, GitHub OIDC,
+ * ChatGPT sign-in and Bedrock are all counted and capped there otherwise.
+ */
+export const CODEX_HOLDS_IT =
+  'key-isolation: none, or auto where export-env, a codex-home, an endpoint in config or refresh: true keeps it with Codex, or an agent identity JWT, which only Codex can use'
+
 /** The caps, validated; they need the key proxy, the one place that sees every request. */
 export function parseSpendCaps(read: (name: string) => string, proxied: boolean): SpendCaps {
   const caps: SpendCaps = {
@@ -44,7 +52,7 @@ export function parseSpendCaps(read: (name: string) => string, proxied: boolean)
   ].filter(Boolean)
   if (set.length && !proxied)
     throw new UserError(
-      `${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} enforced by the key proxy, which this job does not use: set key-isolation: proxy (with an api-key), or remove ${set.join(' and ')}.`
+      `${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} enforced by the key proxy, which does not hold this job's credential (${CODEX_HOLDS_IT}): set key-isolation: proxy (an error then names anything that stands in its way), or remove ${set.join(' and ')}.`
     )
   return caps
 }

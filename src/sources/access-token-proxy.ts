@@ -5,7 +5,7 @@ import { UserError } from '../job/errors.js'
 import { authapiBaseUrl, whoami, type TokenAccount } from '../net/access-token-check.js'
 import { inline } from '../secrets/inert-output.js'
 import { fingerprint } from '../secrets/mask.js'
-import { type ChatgptProxy, loginThroughProxy, startChatgptProxy } from './chatgpt-proxy.js'
+import { type ChatgptProxy, chatgptProxyConfig, loginThroughProxy, startChatgptProxy } from './chatgpt-proxy.js'
 import { chooseCredential, type LoggedIn } from './key-rotation.js'
 import { stopSavedKeyProxy } from './key-proxy.js'
 import type { SourceKind } from './source.js'
@@ -56,7 +56,7 @@ export const accessTokenProxy: SourceKind = {
           { anchors, created },
           { token: chosen.credential.secret, ...account, authapi }
         )
-        return { chatgpt_base_url: `${started.origin}/backend-api/` }
+        return chatgptProxyConfig(started.origin)
       },
       async authenticate(ctx) {
         if (!chosen || !account || !started) throw new Error('authenticate ran before configFor')

@@ -38,7 +38,19 @@ export function chatgptBackend(config: string): string {
   return `${(typeof configured === 'string' ? configured : DEFAULT_CHATGPT_BASE_URL).replace(/\/+$/, '')}/`
 }
 
-/** Starts the proxy for `credential`; config.toml's settings for it are `chatgpt_base_url: <origin>/backend-api/`. */
+/**
+ * config.toml's settings that point Codex in its ChatGPT mode at the proxy at `origin`. Codex
+ * 0.171.0 takes its model requests' base from chatgpt_base_url, but its model list (`GET
+ * <base>/models`) from the OpenAI provider's base URL, which in ChatGPT mode is
+ * https://chatgpt.com/backend-api/codex whatever chatgpt_base_url says (seen with RUST_LOG=debug):
+ * openai_base_url sends it to the proxy too, at the same path, so it carries the held
+ * credential instead of the placeholder and needs no way out of the jail.
+ */
+export function chatgptProxyConfig(origin: string): Record<string, string> {
+  return { chatgpt_base_url: `${origin}/backend-api/`, openai_base_url: `${origin}/backend-api/codex` }
+}
+
+/** Starts the proxy for `credential`; config.toml's settings for it are chatgptProxyConfig(origin). */
 export async function startChatgptProxy(
   inputs: Inputs,
   { anchors, created }: Pick<ConfigContext, 'anchors' | 'created'>,

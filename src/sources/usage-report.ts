@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { grouped, type Tally, type UsageReport } from '../helpers/key-proxy/usage.js'
-import type { SpendCaps } from '../inputs/spend.js'
+import { CODEX_HOLDS_IT, type SpendCaps } from '../inputs/spend.js'
 import { writeSummaryGrid } from '../job/summary.js'
 import { inline } from '../secrets/inert-output.js'
 
@@ -81,6 +81,6 @@ export async function reportNoUsage(): Promise<void> {
     HEADING,
     COLUMNS,
     [],
-    'Not counted: token usage is counted by the key proxy, which sees every model request; use it with an api-key and key-isolation: proxy.'
+    `Not counted: token usage is counted by the key proxy, which did not hold this job's credential (${CODEX_HOLDS_IT}). To count and cap usage, set key-isolation: proxy (an error then names anything that stands in its way).`
   )
 }

@@ -18,7 +18,7 @@ import { exchangeRequest, type ExchangedToken, parseExchange, tokenUrlFor } from
 import { inline } from '../secrets/inert-output.js'
 import { fingerprint, maskSecret } from '../secrets/mask.js'
 import { proxiedAccountRows } from './access-token-proxy.js'
-import { chatgptBackend, trustProxy } from './chatgpt-proxy.js'
+import { chatgptBackend, chatgptProxyConfig, trustProxy } from './chatgpt-proxy.js'
 import { startKeyProxy, stopSavedKeyProxy, type StartedProxy } from './key-proxy.js'
 import type { Authenticated, CredentialSource, SourceContext, SourceKind } from './source.js'
 
@@ -98,7 +98,7 @@ function proxied(inputs: Inputs, identity: WorkloadIdentity): CredentialSource {
         inputs.spend,
         created
       )
-      return { chatgpt_base_url: `https://127.0.0.1:${proxy.port}/backend-api/` }
+      return chatgptProxyConfig(`https://127.0.0.1:${proxy.port}`)
     },
     async authenticate(ctx) {
       if (!proxy || !first || !signIn) throw new Error('authenticate ran before configFor')

@@ -32,7 +32,7 @@ import { fingerprint, maskSecret } from '../../secrets/mask.js'
 import { DEFAULT_REFRESH_URL, SIGNIN_FILE } from '../../helpers/key-proxy/signin.js'
 import type { Inputs } from '../../inputs/inputs.js'
 import { authapiBaseUrl } from '../../net/access-token-check.js'
-import { type ChatgptProxy, loginThroughProxy, startChatgptProxy } from '../chatgpt-proxy.js'
+import { type ChatgptProxy, chatgptProxyConfig, loginThroughProxy, startChatgptProxy } from '../chatgpt-proxy.js'
 import { stopSavedKeyProxy } from '../key-proxy.js'
 import type { Authenticated, ConfigContext, SourceContext, SourceKind } from '../source.js'
 import { describeCaps } from '../usage-report.js'
@@ -102,7 +102,7 @@ function chatgptKind(proxied: boolean): SourceKind {
         async configFor(ctx) {
           if (!proxied) return {}
           started = await startSignInProxy(inputs, ctx, selected.auth)
-          return { chatgpt_base_url: `${started.origin}/backend-api/` }
+          return chatgptProxyConfig(started.origin)
         },
         authenticate: (ctx) => authenticate(ctx, selected, started)
       }
