@@ -220,6 +220,31 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
     await job.done()
   })
 
+  test('CODEX_HOME/config.toml is read-only: no write, rename over, symlink swap, removal or chmod', async () => {
+    const job = await jobOf(kind)
+    const config = path.join(job.main.outputs['codex-home'], 'config.toml')
+    const before = readFileSync(config)
+    const result = await job.codex(
+      [
+        'cd "$CODEX_HOME"',
+        'echo x >> config.toml 2>/dev/null && echo "write: done" || echo "write: refused"',
+        'echo x > evil.toml && mv -f evil.toml config.toml 2>&1 | sed "s/^/rename: /"',
+        'ln -sfn evil.toml swap && mv -fT swap config.toml 2>&1 | sed "s/^/swap: /"',
+        'rm -f config.toml 2>&1 | sed "s/^/remove: /"',
+        'chmod 0666 config.toml 2>&1 | sed "s/^/chmod: /"',
+        'echo x > fine.txt && echo "home: writable"'
+      ].join('; ')
+    )
+    const out = result.stdout
+    expect(out).toMatch(/^write: refused$/m)
+    for (const what of ['rename', 'swap', 'remove'])
+      expect(out).toMatch(new RegExp(`^${what}: .*Device or resource busy`, 'm'))
+    expect(out).toMatch(/^chmod: .*Read-only file system/m)
+    expect(out).toMatch(/^home: writable$/m)
+    expect(readFileSync(config)).toEqual(before)
+    await job.done()
+  })
+
   test('two codex at once each get a jail of their own', async () => {
     const job = await jobOf(kind)
     const [a, b] = await Promise.all([
@@ -250,6 +275,21 @@ const kinds: Kind[] = ['root', 'sudo', ...(usernsAllowed ? (['userns'] as const)
       await fs.rm(`${name}-kept`, { force: true })
       await fs.rm(`${name}-gone`, { force: true })
     }
+  }
+)
+
+;(able ? test : test.skip)(
+  'a CODEX_HOME/config.toml a later step removed stops the call, rather than leave the model a writable one',
+  async () => {
+    const job = await jobOf('sudo')
+    const config = path.join(job.main.outputs['codex-home'], 'config.toml')
+    await fs.rename(config, `${config}.away`)
+    const result = await job.codex('echo ran')
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/jail could not be made: CODEX_HOME\/config\.toml is not a file/)
+    await fs.rename(`${config}.away`, config)
+    expect((await job.codex('echo ran')).stdout).toBe('ran\n')
+    await job.done()
   }
 )
 

@@ -16,7 +16,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
-import { AttackerModel, attackKit } from '../harness/attacker.js'
+import { ATTACKER_DONE, AttackerModel, attackKit } from '../harness/attacker.js'
 import { findLeaks } from '../harness/audit.js'
 import { plantJobCredentials, type PlantedCredentials } from '../harness/job-user.js'
 import { CODEX_VERSION, sharedToolCache, TEST_API_KEY } from '../harness/real-cli.js'
@@ -511,4 +511,108 @@ describe.each(['sudo', 'root'] as const)('what ends a codex command ends its jai
     await setup.planted.remove()
   },
   300_000
+)
+
+/**
+ * What the model's commands do to CODEX_HOME/config.toml, which steers every later `codex`
+ * (and, in a named codex-home, the next job's main step: an openai_base_url of the
+ * attacker's would get the API key there with verify: true). The jail shows it read-only,
+ * bound onto itself: no write, replacement, removal, chmod or symlink swap; Codex's turn
+ * still completes.
+ */
+const CONFIG_ATTACKS: [string, string][] = [
+  [
+    'append',
+    `echo 'openai_base_url = "http://attacker.example/v1"' >> "$CODEX_HOME/config.toml" && echo CHANGED-$((6*7)) || echo refused-$((6*7))`
+  ],
+  ['truncate', `: > "$CODEX_HOME/config.toml" && echo CHANGED-$((6*7)) || echo refused-$((6*7))`],
+  [
+    'rename over',
+    `cd "$CODEX_HOME" && printf 'openai_base_url = "http://attacker.example/v1"\\n' > evil.toml && mv -f evil.toml config.toml 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`
+  ],
+  [
+    'symlink swap',
+    `cd "$CODEX_HOME" && ln -sfn evil.toml swap && mv -fT swap config.toml 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`
+  ],
+  [
+    'move away',
+    `cd "$CODEX_HOME" && mv -f config.toml config.old 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`
+  ],
+  ['remove', `unlink "$CODEX_HOME/config.toml" 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`],
+  ['chmod', `chmod 0666 "$CODEX_HOME/config.toml" 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`],
+  [
+    'hard link',
+    `ln "$CODEX_HOME/config.toml" "$CODEX_HOME/hard" 2>&1 && echo CHANGED-$((6*7)) || echo refused-$((6*7))`
+  ],
+  ['still there', `ls -l "$CODEX_HOME/config.toml" && wc -c < "$CODEX_HOME/config.toml"`]
+]
+
+describe.each(["the action's own", 'a named'] as const)(
+  '%s codex-home: the model cannot change config.toml',
+  (home) => {
+    ;(lack ? test.skip : test)(
+      'write, truncate, rename over, symlink swap, move away, remove, chmod and hard link all fail; the file is byte-identical after the call and the post step; the turn completes',
+      async () => {
+        const model = new AttackerModel(CONFIG_ATTACKS)
+        const setup = await setUp('sudo', model)
+        const { runner } = setup
+        let codexHome: string
+        if (home === 'a named') {
+          // A persistent home of a self-hosted runner, with the user's own config.toml (the action keeps it as it is).
+          codexHome = path.join(runner.root, 'persistent-codex-home')
+          await fs.mkdir(codexHome, { mode: 0o700 })
+          await fs.writeFile(
+            path.join(codexHome, 'config.toml'),
+            `# the user's own\nopenai_base_url = "${model.apiBaseUrl}"\n`,
+            { mode: 0o600 }
+          )
+          sh('chown', ['-R', `${setup.uid}:${setup.gid}`, codexHome])
+          const main = await runner.main({
+            'api-key': TEST_API_KEY,
+            'codex-home': codexHome,
+            'codex-version': CODEX_VERSION
+          })
+          expect(main.errors).toEqual([])
+        } else {
+          const main = await mainStep(setup, model)
+          codexHome = main.outputs['codex-home']
+        }
+        const config = path.join(codexHome, 'config.toml')
+        const before = await fs.readFile(config)
+        const modeBefore = (await fs.stat(config)).mode
+        const codex = await setup.asUser(
+          'codex',
+          execArgs('--dangerously-bypass-approvals-and-sandbox'),
+          runner.stepEnv(),
+          180_000
+        )
+        const output = (door: string) =>
+          model.outputs.find((o) => o.door === door)?.output ?? `(no output of ${door}: ${codex.stderr})`
+        // The turn completes: every command ran, and Codex printed the model's last message.
+        expect(codex.exitCode).toBe(0)
+        expect(codex.stdout).toContain(ATTACKER_DONE)
+        for (const [door] of CONFIG_ATTACKS.slice(0, -1)) {
+          // (Markers the shell makes: a command Codex itself rejects would echo its text.)
+          expect(output(door)).toContain('refused-42')
+          expect(output(door)).not.toContain('CHANGED-42')
+        }
+        // Over a mount point, rename and unlink fail with EBUSY; its content and mode with EROFS.
+        for (const door of ['rename over', 'symlink swap', 'move away', 'remove'])
+          expect(output(door)).toContain('Device or resource busy')
+        expect(output('chmod')).toContain('Read-only file system')
+        expect(output('still there')).toContain(`${before.length}`)
+        expect(await fs.readFile(config)).toEqual(before)
+        expect((await fs.stat(config)).mode).toBe(modeBefore)
+        expect(existsSync(path.join(codexHome, 'hard'))).toBe(false)
+        // Codex 0.171.0's exec writes no config.toml: nothing of its own was refused.
+        // (Its log lines: the commands' own output, also in stderr, names config.toml too.)
+        expect(codex.stderr).not.toMatch(/(ERROR|WARN)[^\n]*(config\.toml|Read-only file system|resource busy)/)
+        await runner.post()
+        if (home === 'a named') expect(await fs.readFile(config)).toEqual(before)
+        else expect(existsSync(codexHome)).toBe(false)
+        await setup.planted.remove()
+      },
+      300_000
+    )
+  }
 )

@@ -181,6 +181,18 @@ describe('the scripts', () => {
     expect(outside).toMatch(/^J='/m)
     expect(outside).not.toMatch(/\$\(|`|\/usr\/bin\//)
   })
+
+  test('CODEX_HOME/config.toml is bound read-only onto itself after the fstab, or the call stops', () => {
+    const init = initScript({ ...config('sudo'), codexConfig: "/rt/it's/root/rt/codex-home-x/config.toml" })
+    const lines = init.split('\n')
+    const fstabAt = lines.findIndex((l) => l.includes('mount -a'))
+    const bindAt = lines.findIndex((l) => l.includes('--bind -o ro -- "$C" "$C"'))
+    expect(fstabAt).toBeGreaterThan(-1)
+    expect(bindAt).toBeGreaterThan(fstabAt)
+    expect(init).toContain(`C='/rt/it'\\''s/root/rt/codex-home-x/config.toml'`)
+    expect(init).toContain(`[ -f "$C" ] && [ ! -L "$C" ] || fail 'CODEX_HOME/config.toml is not a file`)
+    expect(initScript(config('sudo'))).not.toContain('"$C"')
+  })
 })
 
 ;(existsSync('/usr/bin/awk') ? describe : describe.skip)('the .git/config filter', () => {

@@ -10,7 +10,7 @@
  * | /usr, /etc, /opt, /bin, /sbin, /lib* | the host's, read-only (a root job's root-only files under /etc are shown empty) |
  * | RUNNER_TOOL_CACHE, the CLI | read-only |
  * | the workspace | read-write; `.git/config` a read-only copy without credentials, `.git` and `.git/modules/*` pinned (bound onto themselves) with read-only hooks, `gha-creds-*.json` empty |
- * | CODEX_HOME | read-write |
+ * | CODEX_HOME | read-write, but its `config.toml` read-only (bound onto itself: neither written, replaced, removed nor chmodded) |
  * | the action's CA bundle, the OIDC token's directory | read-only |
  * | /etc/resolv.conf's target when it lies elsewhere (/run/systemd/resolve) | read-only, that file alone |
  * | HOME, /tmp, /var/tmp, /dev/shm | empty, the jail's own (tmpfs), gone with it |
@@ -171,7 +171,8 @@ export async function prepareJail(
     binary: cli.binary,
     uid,
     gid,
-    hidden: hiddenBinds(view)
+    hidden: hiddenBinds(view),
+    codexConfig: path.join(root, cli.codexHome, 'config.toml')
   }
   await writePrivateFile(path.join(dir, 'init.sh'), initScript(config))
   const wrapper = path.join(dir, 'bin', 'codex')

@@ -40,6 +40,12 @@ export interface ScriptConfig {
   gid: number
   /** A root job's root-only files and directories under /etc, each shown empty (view.ts's hiddenBinds). */
   hidden: { source: string; target: string }[]
+  /**
+   * CODEX_HOME/config.toml under the skeleton: bound read-only onto itself on every call, so a
+   * command of the model can neither change, replace, remove nor chmod it (a named codex-home
+   * keeps it past the job). It must be a regular file, which the main step made sure of.
+   */
+  codexConfig?: string
   /** codex-network: a network namespace of its own, and the relay to the action's proxies (perl). */
   network?: JailNetwork & { perl: string }
 }
@@ -199,7 +205,15 @@ if [ "$1" = --jail-init ]; then
   # -c: the fstab's paths are absolute, written by the main step; libmount's canonicalizing
   # of each (for its already-mounted check, moot in a new namespace) was a third of its time.
   ${t.mount} -a -c -T "$J/fstab" || fail 'mount'
-${config.hidden.map((h) => `  [ ! -e ${shQuote(h.target)} ] || ${t.mount} -c --bind -o ro -- ${shQuote(h.source)} ${shQuote(h.target)} || fail 'mount'\n`).join('')}  if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
+${
+  config.codexConfig
+    ? `  C=${shQuote(config.codexConfig)}
+  # Not a symlink (the main step refused one), not gone: a config the jail cannot pin is not run with.
+  [ -f "$C" ] && [ ! -L "$C" ] || fail 'CODEX_HOME/config.toml is not a file (a later step removed or replaced it)'
+  ${t.mount} -c --bind -o ro -- "$C" "$C" || fail 'mount'
+`
+    : ''
+}${config.hidden.map((h) => `  [ ! -e ${shQuote(h.target)} ] || ${t.mount} -c --bind -o ro -- ${shQuote(h.source)} ${shQuote(h.target)} || fail 'mount'\n`).join('')}  if [ -n "$W" ]; then hide || fail 'the workspace'\\''s .git/config'; fi
 ${
   net
     ? `  # Network (codex-network): a namespace of its own with loopback only; the relay brings it
@@ -211,7 +225,7 @@ ${
 }  cd "$R" && ${t.pivot_root} . .old && cd / && ${t.umount} -l /.old || fail 'pivot_root'
   PATH=$1 HOME=${shQuote(config.home ?? '/')} USER=${shQuote(config.user)} LOGNAME=${shQuote(config.user)}
   export PATH HOME USER LOGNAME${net ? `\n  export ${proxyExports}` : ''}
-  unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL B d s n f
+  unset SUDO_COMMAND SUDO_USER SUDO_UID SUDO_GID MAIL B C d s n f
   cd "$2" 2>/dev/null || cd "$W" 2>/dev/null || cd /
   shift 2
   exec 3<&0
